@@ -1,0 +1,93 @@
+//! The command line, as clap-derive types and nothing else.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The default config file.
+pub(crate) const DEFAULT_CONFIG: &str = "/etc/zonerw/zonerw.toml";
+
+/// DNS failover for NSD: probe the main server, point the zones at whichever server is up.
+///
+/// Without a subcommand, zonerw does one run (the cron job): probe every server, decide,
+/// re-render the zones that need it, install them atomically, `nsd-control reload`, save state.
+/// It prints nothing when nothing changed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "zonerw",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  zonerw -c /etc/zonerw/zonerw.toml          # the cron job\n  zonerw --dry-run -v                         # what would change, and why\n  zonerw probe --connect 192.0.2.1 https://www.example.com/up.txt"
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+/// Options of a plain run.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Config file.
+    #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    pub(crate) config: PathBuf,
+    /// Rewrite and reload every zone with a new serial, even if nothing changed.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub(crate) force: bool,
+    /// Probe and decide, print what would change (a diff per zone), write nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Also print every probe result.
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub(crate) verbose: bool,
+    /// Print only errors.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Probe every server and print a table; change nothing. Exit 0 only if every pool's
+    /// first server is healthy.
+    Check {
+        /// Config file.
+        #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Show what zonerw believes now: chosen servers, counters, last run, recent changes.
+    Status {
+        /// Config file.
+        #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One ad-hoc probe without a config. Exit 0 = healthy, 1 = unhealthy, 2 = usage error.
+    Probe(ProbeArgs),
+}
+
+/// Options of `zonerw probe`.
+#[derive(Debug, Args)]
+pub(crate) struct ProbeArgs {
+    /// Connect to this address instead of resolving the URL's host (like curl --resolve).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) connect: Option<IpAddr>,
+    /// Hard bound on the whole attempt: connect, TLS, headers and body.
+    #[arg(long, value_name = "DUR", default_value = "5s")]
+    pub(crate) timeout: String,
+    /// Acceptable HTTP status, a code or a range such as 200-399.
+    #[arg(long, value_name = "R", default_value = "200-399")]
+    pub(crate) expect_status: String,
+    /// Substring that must appear in the first 64 KiB of the body.
+    #[arg(long, value_name = "S", default_value = "")]
+    pub(crate) expect_body: String,
+    /// Do not verify the TLS certificate.
+    #[arg(long)]
+    pub(crate) insecure: bool,
+    /// The URL to fetch (http or https).
+    pub(crate) url: String,
+}

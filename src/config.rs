@@ -1,0 +1,608 @@
+//! The config file: `Spec` is the serde shape of the TOML, `Config` the typed, validated result.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use ureq::http::Uri;
+
+use crate::error::{Error, Result};
+
+/// Default directory of the templates.
+pub(crate) const DEFAULT_TEMPLATES: &str = "/etc/zonerw/templates";
+/// Default directory the rendered zones are installed into.
+pub(crate) const DEFAULT_ZONES: &str = "/var/lib/nsd/zonerw";
+/// Default state directory.
+pub(crate) const DEFAULT_STATE: &str = "/var/lib/zonerw";
+/// Default bound on each `nsd-control` / `nsd-checkzone` call.
+pub(crate) const DEFAULT_NSD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default bound on one probe attempt.
+pub(crate) const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default number of probe attempts per run.
+pub(crate) const DEFAULT_ATTEMPTS: u32 = 2;
+/// Default marker of a pool.
+pub(crate) const DEFAULT_MARKER: &str = "IP";
+
+// ---------------------------------------------------------------- the file's shape
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct Spec {
+    templates: Option<PathBuf>,
+    zones: Option<PathBuf>,
+    state: Option<PathBuf>,
+    #[serde(default)]
+    serial: SerialSpec,
+    #[serde(default)]
+    nsd: NsdSpec,
+    #[serde(default, rename = "pool")]
+    pools: Vec<PoolSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct SerialSpec {
+    #[serde(default)]
+    scheme: Scheme,
+    #[serde(default)]
+    clock: Clock,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct NsdSpec {
+    control: Option<Vec<String>>,
+    checkzone: Option<String>,
+    timeout: Option<Dur>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct PoolSpec {
+    name: String,
+    marker: Option<String>,
+    fall: Option<Count>,
+    rise: Option<Count>,
+    #[serde(default, rename = "server")]
+    servers: Vec<ServerSpec>,
+    #[serde(default)]
+    check: CheckSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct ServerSpec {
+    name: String,
+    ipv4: Option<Ipv4Addr>,
+    ipv6: Option<Ipv6Addr>,
+    check: Option<CheckUrl>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct CheckSpec {
+    timeout: Option<Dur>,
+    attempts: Option<Count>,
+    expect_status: Option<StatusRange>,
+    expect_body: Option<String>,
+    tls_verify: Option<bool>,
+}
+
+/// A duration written like "500ms", "5s", "2m" or "1h".
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+struct Dur(Duration);
+
+impl TryFrom<String> for Dur {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        parse_duration(&text).map(Dur)
+    }
+}
+
+/// A count of at least 1.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "i64")]
+struct Count(u32);
+
+impl TryFrom<i64> for Count {
+    type Error = String;
+    fn try_from(n: i64) -> Result<Self, String> {
+        match u32::try_from(n) {
+            Ok(n) if n >= 1 => Ok(Count(n)),
+            _ => Err(format!("must be a whole number of at least 1, not {n}")),
+        }
+    }
+}
+
+/// Parse a duration such as "500ms", "5s", "2m", "1h" (a bare number is rejected).
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration {text:?}: write e.g. \"500ms\", \"5s\", \"2m\"");
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .filter(|&i| i > 0)
+        .ok_or_else(bad)?;
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(bad()),
+    };
+    if duration.is_zero() {
+        return Err(format!("invalid duration {text:?}: must be more than zero"));
+    }
+    Ok(duration)
+}
+
+// ---------------------------------------------------------------- typed config
+
+/// How new serials are made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// YYYYMMDDnn.
+    #[default]
+    Date,
+    /// Seconds since the epoch.
+    Unixtime,
+    /// Previous + 1.
+    Counter,
+}
+
+/// Which calendar day the `date` scheme uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Clock {
+    /// UTC.
+    #[default]
+    Utc,
+    /// The system's local time zone.
+    Local,
+}
+
+/// An acceptable HTTP status range such as 200-399.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct StatusRange {
+    /// Lowest acceptable status.
+    pub low: u16,
+    /// Highest acceptable status.
+    pub high: u16,
+}
+
+impl StatusRange {
+    /// The default range, 200-399.
+    pub(crate) const DEFAULT: StatusRange = StatusRange {
+        low: 200,
+        high: 399,
+    };
+
+    /// Whether `status` is in the range.
+    #[must_use]
+    pub fn contains(self, status: u16) -> bool {
+        (self.low..=self.high).contains(&status)
+    }
+}
+
+impl TryFrom<String> for StatusRange {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        let bad = || format!("invalid status range {text:?}: write e.g. \"200\" or \"200-399\"");
+        let (low, high) = text.split_once('-').unwrap_or((&text, &text));
+        let low: u16 = low.trim().parse().map_err(|_| bad())?;
+        let high: u16 = high.trim().parse().map_err(|_| bad())?;
+        if !(100..=999).contains(&low) || !(100..=999).contains(&high) || low > high {
+            return Err(bad());
+        }
+        Ok(StatusRange { low, high })
+    }
+}
+
+impl std::fmt::Display for StatusRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.low == self.high {
+            write!(f, "{}", self.low)
+        } else {
+            write!(f, "{}-{}", self.low, self.high)
+        }
+    }
+}
+
+/// A parsed http(s) check URL.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct CheckUrl {
+    /// The URL as written.
+    pub text: String,
+    /// The host name of the URL (sent as Host and TLS SNI).
+    pub host: String,
+    /// The TCP port (explicit, or 80/443).
+    pub port: u16,
+}
+
+impl TryFrom<String> for CheckUrl {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        let uri: Uri = text
+            .parse()
+            .map_err(|e| format!("invalid URL {text:?}: {e}"))?;
+        let default_port = match uri.scheme_str() {
+            Some("http") => 80,
+            Some("https") => 443,
+            _ => return Err(format!("invalid URL {text:?}: must start with http:// or https://")),
+        };
+        let host = uri
+            .host()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("invalid URL {text:?}: no host"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        Ok(CheckUrl {
+            port: uri.port_u16().unwrap_or(default_port),
+            host,
+            text,
+        })
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file it came from.
+    pub path: PathBuf,
+    /// Directory of the templates.
+    pub templates: PathBuf,
+    /// Directory the zones are installed into (NSD's zonesdir or below).
+    pub zones: PathBuf,
+    /// State directory.
+    pub state: PathBuf,
+    /// Serial scheme.
+    pub scheme: Scheme,
+    /// Clock of the date scheme.
+    pub clock: Clock,
+    /// How to call NSD.
+    pub nsd: Nsd,
+    /// Failover pools.
+    pub pools: Vec<Pool>,
+}
+
+/// How to call NSD's tools.
+#[derive(Debug, Clone)]
+pub struct Nsd {
+    /// argv prefix of nsd-control.
+    pub control: Vec<String>,
+    /// nsd-checkzone program, or None to skip the check.
+    pub checkzone: Option<String>,
+    /// Bound on each call.
+    pub timeout: Duration,
+}
+
+/// One failover decision.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    /// Name of the pool.
+    pub name: String,
+    /// Marker name: fills `@<marker>@` (IPv4) and `@<marker>6@` (IPv6).
+    pub marker: String,
+    /// Consecutive failed runs before leaving a server.
+    pub fall: u32,
+    /// Consecutive good runs before returning to a better server.
+    pub rise: u32,
+    /// Servers in priority order.
+    pub servers: Vec<Server>,
+    /// Probe tuning.
+    pub check: CheckSettings,
+}
+
+/// A server of a pool.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// Name of the server.
+    pub name: String,
+    /// IPv4 address.
+    pub ipv4: Option<Ipv4Addr>,
+    /// IPv6 address.
+    pub ipv6: Option<Ipv6Addr>,
+    /// Check URL; None = always healthy.
+    pub check: Option<CheckUrl>,
+}
+
+impl Server {
+    /// The address probes connect to and messages show: IPv4 first, else IPv6.
+    #[must_use]
+    pub fn address(&self) -> IpAddr {
+        match (self.ipv4, self.ipv6) {
+            (Some(v4), _) => IpAddr::V4(v4),
+            (None, Some(v6)) => IpAddr::V6(v6),
+            (None, None) => unreachable!("config validation requires an address"),
+        }
+    }
+}
+
+/// Probe tuning of a pool.
+#[derive(Debug, Clone)]
+pub struct CheckSettings {
+    /// Bound on one attempt.
+    pub timeout: Duration,
+    /// Attempts per run.
+    pub attempts: u32,
+    /// Acceptable status range.
+    pub expect_status: StatusRange,
+    /// Substring required in the first 64 KiB of the body.
+    pub expect_body: String,
+    /// Verify TLS certificates.
+    pub tls_verify: bool,
+}
+
+impl Config {
+    /// Read and parse the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(path, "read config file", e))?;
+        Config::parse(&text, path)
+    }
+
+    /// Parse config text; relative paths resolve against the directory of `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let spec: Spec = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: Option<PathBuf>, default: &str| {
+            let p = p.unwrap_or_else(|| PathBuf::from(default));
+            if p.is_absolute() { p } else { base.join(p) }
+        };
+        let nsd = Nsd {
+            control: spec.nsd.control.unwrap_or_else(|| vec!["nsd-control".into()]),
+            checkzone: match spec.nsd.checkzone {
+                Some(s) if s.is_empty() => None,
+                Some(s) => Some(s),
+                None => Some("nsd-checkzone".into()),
+            },
+            timeout: spec.nsd.timeout.map_or(DEFAULT_NSD_TIMEOUT, |d| d.0),
+        };
+        if nsd.control.is_empty() || nsd.control[0].is_empty() {
+            return Err(Error::config(path, "nsd.control: must name a program, e.g. [\"nsd-control\"]"));
+        }
+        let pools = spec
+            .pools
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| pool_from_spec(p, i, path))
+            .collect::<Result<Vec<_>>>()?;
+        check_pools_unique(&pools, path)?;
+        Ok(Config {
+            path: path.to_owned(),
+            templates: resolve(spec.templates, DEFAULT_TEMPLATES),
+            zones: resolve(spec.zones, DEFAULT_ZONES),
+            state: resolve(spec.state, DEFAULT_STATE),
+            scheme: spec.serial.scheme,
+            clock: spec.serial.clock,
+            nsd,
+            pools,
+        })
+    }
+
+    /// The pool whose IPv4 or IPv6 marker is `name`, with whether it is the IPv6 one.
+    #[must_use]
+    pub fn pool_for_marker(&self, name: &str) -> Option<(usize, bool)> {
+        self.pools.iter().enumerate().find_map(|(i, p)| {
+            if p.marker == name {
+                Some((i, false))
+            } else if name.strip_suffix('6') == Some(p.marker.as_str()) {
+                Some((i, true))
+            } else {
+                None
+            }
+        })
+    }
+}
+
+fn pool_from_spec(spec: PoolSpec, index: usize, path: &Path) -> Result<Pool> {
+    let key = format!("pool[{}] ({:?})", index + 1, spec.name);
+    let err = |message: String| Error::config(path, format!("{key}: {message}"));
+    if spec.name.is_empty() {
+        return Err(err("name: must not be empty".into()));
+    }
+    let marker = spec.marker.unwrap_or_else(|| DEFAULT_MARKER.into());
+    if !crate::template::is_marker_name(&marker) || marker.starts_with("serial") {
+        return Err(err(format!(
+            "marker: {marker:?} is not a usable marker name (a letter, then letters, digits or _; not \"serial\")"
+        )));
+    }
+    if spec.servers.is_empty() {
+        return Err(err("no [[pool.server]]: a pool needs at least one server".into()));
+    }
+    let mut servers = Vec::with_capacity(spec.servers.len());
+    for (j, s) in spec.servers.into_iter().enumerate() {
+        let skey = format!("server[{}] ({:?})", j + 1, s.name);
+        if s.name.is_empty() {
+            return Err(err(format!("{skey}: name: must not be empty")));
+        }
+        if s.ipv4.is_none() && s.ipv6.is_none() {
+            return Err(err(format!("{skey}: needs ipv4 or ipv6")));
+        }
+        if servers.iter().any(|o: &Server| o.name == s.name) {
+            return Err(err(format!("{skey}: name: duplicate server name")));
+        }
+        servers.push(Server {
+            name: s.name,
+            ipv4: s.ipv4,
+            ipv6: s.ipv6,
+            check: s.check,
+        });
+    }
+    let c = spec.check;
+    Ok(Pool {
+        name: spec.name,
+        marker,
+        fall: spec.fall.map_or(1, |c| c.0),
+        rise: spec.rise.map_or(1, |c| c.0),
+        servers,
+        check: CheckSettings {
+            timeout: c.timeout.map_or(DEFAULT_CHECK_TIMEOUT, |d| d.0),
+            attempts: c.attempts.map_or(DEFAULT_ATTEMPTS, |c| c.0),
+            expect_status: c.expect_status.unwrap_or(StatusRange::DEFAULT),
+            expect_body: c.expect_body.unwrap_or_default(),
+            tls_verify: c.tls_verify.unwrap_or(true),
+        },
+    })
+}
+
+/// Pool names must be unique, and no marker name may be claimed by two pools.
+fn check_pools_unique(pools: &[Pool], path: &Path) -> Result<()> {
+    for (i, a) in pools.iter().enumerate() {
+        for b in &pools[..i] {
+            if a.name == b.name {
+                return Err(Error::config(
+                    path,
+                    format!("pool[{}]: name: duplicate pool name {:?}", i + 1, a.name),
+                ));
+            }
+            let names = |p: &Pool| [p.marker.clone(), format!("{}6", p.marker)];
+            if names(a).iter().any(|n| names(b).contains(n)) {
+                return Err(Error::config(
+                    path,
+                    format!(
+                        "pool[{}] ({:?}): marker: {:?} clashes with the marker {:?} of pool {:?}",
+                        i + 1,
+                        a.name,
+                        a.marker,
+                        b.marker,
+                        b.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Turn a toml error into `FILE:LINE:COL: message` plus the offending line.
+fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> Error {
+    let message = error.message().trim_end().to_owned();
+    let Some(span) = error.span() else {
+        return Error::config(path, message);
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let source_line = text.lines().nth(line - 1).unwrap_or("");
+    Error::Config {
+        path: PathBuf::from(format!("{}:{line}:{column}", path.display())),
+        message: format!("{message}\n    {source_line}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/etc/zonerw/zonerw.toml"))
+    }
+
+    const GOOD: &str = r#"
+templates = "templates"
+zones = "/var/lib/nsd/zonerw"
+
+[serial]
+scheme = "counter"
+
+[nsd]
+control = ["nsd-control", "-c", "/etc/nsd/nsd.conf"]
+timeout = "10s"
+
+[[pool]]
+name = "web"
+marker = "IP"
+fall = 2
+
+  [[pool.server]]
+  name = "main"
+  ipv4 = "192.0.2.1"
+  ipv6 = "2001:db8::1"
+  check = "https://www.example.com/up.txt"
+
+  [[pool.server]]
+  name = "backup"
+  ipv4 = "198.51.100.7"
+
+[pool.check]
+timeout = "500ms"
+expect-status = "200"
+"#;
+
+    #[test]
+    fn good_config_file() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.templates, Path::new("/etc/zonerw/templates"));
+        assert_eq!(c.state, Path::new(DEFAULT_STATE));
+        assert_eq!(c.scheme, Scheme::Counter);
+        assert_eq!(c.nsd.timeout, Duration::from_secs(10));
+        assert_eq!(c.nsd.checkzone.as_deref(), Some("nsd-checkzone"));
+        let p = &c.pools[0];
+        assert_eq!((p.fall, p.rise, p.check.attempts), (2, 1, 2));
+        assert_eq!(p.check.timeout, Duration::from_millis(500));
+        assert_eq!(p.check.expect_status, StatusRange { low: 200, high: 200 });
+        let url = p.servers[0].check.as_ref().unwrap();
+        assert_eq!((url.host.as_str(), url.port), ("www.example.com", 443));
+        assert!(p.servers[1].check.is_none());
+        assert_eq!(c.pool_for_marker("IP6"), Some((0, true)));
+        assert_eq!(c.pool_for_marker("IP"), Some((0, false)));
+        assert_eq!(c.pool_for_marker("IPX"), None);
+    }
+
+    fn error_of(text: &str) -> String {
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        e.to_string()
+    }
+
+    #[test]
+    fn errors_name_the_line_or_key() {
+        let cases: &[(&str, &str)] = &[
+            ("templates = \"t\"\nbogus = 1\n", "zonerw.toml:2:1: unknown field `bogus`"),
+            ("[nsd]\ntimeout = \"5 s\"\n", "zonerw.toml:2:11: invalid duration \"5 s\""),
+            ("[nsd]\ntimeout = \"5\"\n", "invalid duration"),
+            (
+                "[[pool]]\nname = \"w\"\n[[pool.server]]\nname = \"m\"\nipv4 = \"192.0.2.300\"\n",
+                "zonerw.toml:5:8: invalid IPv4 address syntax",
+            ),
+            (
+                "[[pool]]\nname = \"w\"\n[[pool.server]]\nname = \"m\"\nipv4 = \"192.0.2.1\"\ncheck = \"ftp://x/\"\n",
+                "must start with http",
+            ),
+            (
+                "[[pool]]\nname = \"w\"\nfall = 0\n[[pool.server]]\nname = \"m\"\nipv4 = \"192.0.2.1\"\n",
+                "zonerw.toml:3:8: must be a whole number of at least 1",
+            ),
+            ("[[pool]]\nname = \"w\"\n", "pool[1] (\"w\"): no [[pool.server]]"),
+            (
+                "[[pool]]\nname = \"w\"\n[[pool.server]]\nname = \"m\"\n",
+                "server[1] (\"m\"): needs ipv4 or ipv6",
+            ),
+            (
+                "[[pool]]\nname = \"a\"\n[[pool.server]]\nname = \"m\"\nipv4 = \"192.0.2.1\"\n[[pool]]\nname = \"b\"\n[[pool.server]]\nname = \"m\"\nipv4 = \"192.0.2.1\"\n",
+                "marker: \"IP\" clashes",
+            ),
+            ("[serial]\nscheme = \"weekly\"\n", "zonerw.toml:2:10: unknown variant `weekly`"),
+            ("[pool.check]\ntimeout = \"1s\"\n", "zonerw.toml"),
+        ];
+        for (text, want) in cases {
+            let got = error_of(text);
+            assert!(got.contains(want), "for {text:?}:\n got {got}\nwant {want}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "5", "s", "5sec", "-1s", "0s", "1.5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! The failover decision of one pool: apply fall/rise to the probe outcomes, pick a server.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::config::Pool;
+use crate::state::{PoolState, ServerState};
+
+/// The result of probing one server in this run. A dead server is data, not an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// The check passed.
+    Up {
+        /// HTTP status.
+        status: u16,
+        /// Time of the successful attempt.
+        latency: Duration,
+    },
+    /// Every attempt failed; `reason` says how (e.g. "failed 2/2 attempts: connect: refused").
+    Down {
+        /// Why.
+        reason: String,
+    },
+    /// The server has no check URL: always healthy.
+    Unchecked,
+}
+
+impl ProbeOutcome {
+    /// Whether this run's probe counts as good.
+    #[must_use]
+    pub fn is_up(&self) -> bool {
+        !matches!(self, ProbeOutcome::Down { .. })
+    }
+
+    /// The result without its latency, as remembered in state.json (so that a steady
+    /// state is not rewritten on every run just because the latency moved).
+    #[must_use]
+    pub fn summary(&self) -> String {
+        match self {
+            ProbeOutcome::Up { status, .. } => format!("up, HTTP {status}"),
+            _ => self.describe(),
+        }
+    }
+
+    /// One-line description, e.g. "up, HTTP 200 in 3 ms".
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            ProbeOutcome::Up { status, latency } => {
+                format!("up, HTTP {status} in {} ms", latency.as_millis())
+            }
+            ProbeOutcome::Down { reason } => format!("down, {reason}"),
+            ProbeOutcome::Unchecked => "no check, counted healthy".into(),
+        }
+    }
+}
+
+/// A pool leaving one server for another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switch {
+    /// Index of the server left (None if the previous choice is no longer configured).
+    pub from: Option<usize>,
+    /// Name of the server left.
+    pub from_name: String,
+    /// Index of the server chosen.
+    pub to: usize,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// What `decide` concluded for one pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Index of the chosen server.
+    pub chosen: usize,
+    /// Set when the choice changed.
+    pub switch: Option<Switch>,
+    /// The pool's new state (counters updated, `since` kept; the caller stamps it on a switch).
+    pub state: PoolState,
+}
+
+/// Apply one run's probe `outcomes` (one per server, in config order) to the pool's state.
+///
+/// Servers become unhealthy after `fall` consecutive bad runs and healthy again after `rise`
+/// consecutive good ones. The first healthy server in priority order is chosen; if none is
+/// healthy the current choice is kept. Before the first run the current choice is the first
+/// server.
+#[must_use]
+pub fn decide(pool: &Pool, previous: Option<&PoolState>, outcomes: &[ProbeOutcome]) -> Decision {
+    let mut servers = BTreeMap::new();
+    let mut healthy = Vec::with_capacity(pool.servers.len());
+    for (server, outcome) in pool.servers.iter().zip(outcomes) {
+        let old = previous
+            .and_then(|p| p.servers.get(&server.name))
+            .cloned()
+            .unwrap_or_default();
+        let new = update_server(old, outcome, pool.fall, pool.rise);
+        healthy.push(new.healthy);
+        servers.insert(server.name.clone(), new);
+    }
+    let current_name = previous.map(|p| p.chosen.as_str());
+    let current = match current_name {
+        None => Some(0),
+        Some(name) => pool.servers.iter().position(|s| s.name == name),
+    };
+    let chosen = healthy
+        .iter()
+        .position(|&h| h)
+        .or(current)
+        .unwrap_or(0);
+    let switch = (current != Some(chosen)).then(|| Switch {
+        from: current,
+        from_name: current_name.unwrap_or_default().to_owned(),
+        to: chosen,
+        reason: switch_reason(pool, current, current_name, chosen, &servers, outcomes),
+    });
+    Decision {
+        chosen,
+        switch,
+        state: PoolState {
+            chosen: pool.servers[chosen].name.clone(),
+            since: previous.and_then(|p| p.since.clone()),
+            servers,
+        },
+    }
+}
+
+/// Count this run's outcome into a server's consecutive good/bad runs. The counts stop at
+/// `rise` and `fall`: beyond them they change nothing, and a steady state must not cause a
+/// state write on every run.
+fn update_server(old: ServerState, outcome: &ProbeOutcome, fall: u32, rise: u32) -> ServerState {
+    let last = Some(outcome.summary());
+    match outcome {
+        ProbeOutcome::Unchecked => ServerState {
+            healthy: true,
+            good: 0,
+            bad: 0,
+            last,
+        },
+        ProbeOutcome::Up { .. } => {
+            let good = old.good.saturating_add(1).min(rise);
+            ServerState {
+                healthy: old.healthy || good >= rise,
+                good,
+                bad: 0,
+                last,
+            }
+        }
+        ProbeOutcome::Down { .. } => {
+            let bad = old.bad.saturating_add(1).min(fall);
+            ServerState {
+                healthy: old.healthy && bad < fall,
+                good: 0,
+                bad,
+                last,
+            }
+        }
+    }
+}
+
+fn switch_reason(
+    pool: &Pool,
+    current: Option<usize>,
+    current_name: Option<&str>,
+    chosen: usize,
+    servers: &BTreeMap<String, ServerState>,
+    outcomes: &[ProbeOutcome],
+) -> String {
+    let Some(from) = current else {
+        return format!(
+            "{} is no longer configured",
+            current_name.unwrap_or_default()
+        );
+    };
+    if chosen < from {
+        let to = &pool.servers[chosen].name;
+        let good = servers[to].good;
+        let runs = if good == 1 { "run" } else { "runs" };
+        return format!("{to} healthy again ({good} good {runs}, rise {})", pool.rise);
+    }
+    let name = &pool.servers[from].name;
+    let bad = servers[name].bad;
+    match (&outcomes[from], pool.fall) {
+        (ProbeOutcome::Down { reason }, 1) => format!("{name} {reason}"),
+        (ProbeOutcome::Down { reason }, fall) => {
+            format!("{name} down for {bad} runs (fall {fall}): {reason}")
+        }
+        (_, _) => format!("{name} has not recovered yet"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CheckSettings, CheckUrl, Server, StatusRange};
+
+    fn pool(fall: u32, rise: u32) -> Pool {
+        let server = |name: &str, ip: &str, checked: bool| Server {
+            name: name.into(),
+            ipv4: Some(ip.parse().unwrap()),
+            ipv6: None,
+            check: checked.then(|| CheckUrl::try_from("http://www.example.com/".to_owned()).unwrap()),
+        };
+        Pool {
+            name: "web".into(),
+            marker: "IP".into(),
+            fall,
+            rise,
+            servers: vec![
+                server("main", "192.0.2.1", true),
+                server("second", "192.0.2.2", true),
+                server("backup", "198.51.100.7", false),
+            ],
+            check: CheckSettings {
+                timeout: Duration::from_secs(5),
+                attempts: 2,
+                expect_status: StatusRange::DEFAULT,
+                expect_body: String::new(),
+                tls_verify: true,
+            },
+        }
+    }
+
+    fn up() -> ProbeOutcome {
+        ProbeOutcome::Up {
+            status: 200,
+            latency: Duration::from_millis(3),
+        }
+    }
+    fn down() -> ProbeOutcome {
+        ProbeOutcome::Down {
+            reason: "failed 2/2 attempts: connect: refused".into(),
+        }
+    }
+
+    /// Run `decide` over a sequence of runs (main, second; backup is unchecked) and return
+    /// the chosen server's name after each run.
+    fn chosen_after(fall: u32, rise: u32, runs: &[(bool, bool)]) -> Vec<String> {
+        let pool = pool(fall, rise);
+        let mut state: Option<PoolState> = None;
+        let mut chosen = Vec::new();
+        for &(main, second) in runs {
+            let o = |b: bool| if b { up() } else { down() };
+            let d = decide(&pool, state.as_ref(), &[o(main), o(second), ProbeOutcome::Unchecked]);
+            chosen.push(d.state.chosen.clone());
+            state = Some(d.state);
+        }
+        chosen
+    }
+
+    #[test]
+    fn transitions_table() {
+        let (t, f) = (true, false);
+        let cases: &[(u32, u32, &[(bool, bool)], &[&str])] = &[
+            // first run, everything up: the first server
+            (1, 1, &[(t, t)], &["main"]),
+            // first run, main down: leave at once with fall 1
+            (1, 1, &[(f, t)], &["second"]),
+            (1, 1, &[(f, f)], &["backup"]),
+            // fall 2: one bad run is not enough, two are
+            (2, 1, &[(f, t), (f, t)], &["main", "second"]),
+            // a good run in between resets the bad count
+            (2, 1, &[(f, t), (t, t), (f, t)], &["main", "main", "main"]),
+            // rise 1: back at the first good run
+            (1, 1, &[(f, t), (t, t)], &["second", "main"]),
+            // rise 3: back after three consecutive good runs only
+            (1, 3, &[(f, f), (t, t), (t, t), (f, t), (t, t), (t, t), (t, t)],
+             &["backup", "backup", "backup", "second", "second", "second", "main"]),
+            // flapping with fall 2 never leaves
+            (2, 1, &[(f, t), (t, t), (f, t), (t, t)], &["main"; 4]),
+            // second recovers before main: it is better than backup
+            (1, 1, &[(f, f), (f, t), (t, t)], &["backup", "second", "main"]),
+        ];
+        for (fall, rise, runs, want) in cases {
+            let got = chosen_after(*fall, *rise, runs);
+            assert_eq!(got, *want, "fall {fall} rise {rise} runs {runs:?}");
+        }
+    }
+
+    #[test]
+    fn nothing_healthy_keeps_the_current_choice() {
+        let mut p = pool(1, 1);
+        p.servers[2].check = p.servers[0].check.clone();
+        let d1 = decide(&p, None, &[up(), down(), down()]);
+        assert_eq!(d1.state.chosen, "main");
+        let d2 = decide(&p, Some(&d1.state), &[down(), down(), down()]);
+        assert_eq!(d2.state.chosen, "main");
+        assert!(d2.switch.is_none());
+        assert!(!d2.state.servers["main"].healthy);
+        // the first server to come back wins, even if it is not the current one
+        let d3 = decide(&p, Some(&d2.state), &[down(), up(), down()]);
+        assert_eq!(d3.state.chosen, "second");
+        assert_eq!(d3.switch.unwrap().reason, "main failed 2/2 attempts: connect: refused");
+    }
+
+    #[test]
+    fn reasons() {
+        let p = pool(1, 1);
+        let d = decide(&p, None, &[down(), up(), ProbeOutcome::Unchecked]);
+        let s = d.switch.unwrap();
+        assert_eq!((s.from, s.to), (Some(0), 1));
+        assert_eq!(s.reason, "main failed 2/2 attempts: connect: refused");
+        let back = decide(&p, Some(&d.state), &[up(), up(), ProbeOutcome::Unchecked]);
+        assert_eq!(back.switch.unwrap().reason, "main healthy again (1 good run, rise 1)");
+
+        let p2 = pool(2, 1);
+        let d1 = decide(&p2, None, &[down(), up(), ProbeOutcome::Unchecked]);
+        assert!(d1.switch.is_none());
+        let d2 = decide(&p2, Some(&d1.state), &[down(), up(), ProbeOutcome::Unchecked]);
+        assert_eq!(
+            d2.switch.unwrap().reason,
+            "main down for 2 runs (fall 2): failed 2/2 attempts: connect: refused"
+        );
+    }
+
+    #[test]
+    fn a_removed_server_is_replaced() {
+        let p = pool(1, 1);
+        let old = PoolState {
+            chosen: "gone".into(),
+            since: None,
+            servers: BTreeMap::new(),
+        };
+        let d = decide(&p, Some(&old), &[up(), up(), ProbeOutcome::Unchecked]);
+        let s = d.switch.unwrap();
+        assert_eq!((s.from, s.to, s.reason.as_str()), (None, 0, "gone is no longer configured"));
+    }
+
+    #[test]
+    fn counters() {
+        let s = update_server(ServerState::default(), &down(), 3, 1);
+        assert_eq!((s.healthy, s.good, s.bad), (true, 0, 1));
+        let s = update_server(s, &down(), 3, 1);
+        let s = update_server(s, &down(), 3, 1);
+        assert_eq!((s.healthy, s.bad), (false, 3));
+        let s = update_server(s, &up(), 3, 2);
+        assert_eq!((s.healthy, s.good, s.bad), (false, 1, 0));
+        let s = update_server(s, &up(), 3, 2);
+        assert!(s.healthy);
+        let s = update_server(s, &ProbeOutcome::Unchecked, 3, 2);
+        assert_eq!((s.healthy, s.good, s.bad), (true, 0, 0));
+    }
+}

@@ -1,0 +1,130 @@
+//! The one error type of zonerw, its messages and its exit codes.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Everything that can make a zonerw command fail.
+///
+/// A dead main server is not here: that is a probe outcome, i.e. data.
+#[derive(Debug)]
+pub enum Error {
+    /// Command-line usage error (clap already printed its message).
+    Usage(String),
+    /// The config file is invalid: names the file and the line or key.
+    Config { path: PathBuf, message: String },
+    /// A template is invalid: names the file and, where known, the line.
+    Template {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    /// A file or directory could not be read or written.
+    Io {
+        path: PathBuf,
+        doing: &'static str,
+        source: std::io::Error,
+    },
+    /// `state.json` exists but cannot be parsed.
+    StateCorrupt { path: PathBuf, message: String },
+    /// An external command could not be started.
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    /// An external command failed or timed out.
+    Command { argv: Vec<String>, message: String },
+    /// `nsd-checkzone` rejected a rendered zone; it was not installed.
+    Checkzone { zone: String, message: String },
+    /// Another run holds the lock.
+    Locked { path: PathBuf, holder: String },
+    /// Several independent failures in one run (e.g. two zones failed).
+    Many(Vec<Error>),
+}
+
+impl Error {
+    /// The process exit code for this error, as documented in DESIGN.md and zonerw(8).
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) | Error::Config { .. } | Error::Template { .. } => 2,
+            Error::Locked { .. } => 75,
+            Error::Many(errors) => errors.iter().map(Error::exit_code).max().unwrap_or(1),
+            Error::Io { .. }
+            | Error::StateCorrupt { .. }
+            | Error::Spawn { .. }
+            | Error::Command { .. }
+            | Error::Checkzone { .. } => 1,
+        }
+    }
+
+    /// Shorthand for an I/O error with its path and what we were doing.
+    pub(crate) fn io(path: impl Into<PathBuf>, doing: &'static str, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            doing,
+            source,
+        }
+    }
+
+    /// Shorthand for a config error.
+    pub(crate) fn config(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Config {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(message) => write!(f, "{message}"),
+            Error::Config { path, message } => write!(f, "{}: {message}", path.display()),
+            Error::Template {
+                path,
+                line: Some(line),
+                message,
+            } => write!(f, "{}:{line}: {message}", path.display()),
+            Error::Template {
+                path,
+                line: None,
+                message,
+            } => write!(f, "{}: {message}", path.display()),
+            Error::Io {
+                path,
+                doing,
+                source,
+            } => write!(f, "cannot {doing} '{}': {source}", path.display()),
+            Error::StateCorrupt { path, message } => write!(
+                f,
+                "state file '{}' is corrupt: {message} (nothing was changed; fix or remove it)",
+                path.display()
+            ),
+            Error::Spawn { program, source } => write!(f, "cannot run '{program}': {source}"),
+            Error::Command { argv, message } => write!(f, "'{}' {message}", argv.join(" ")),
+            Error::Checkzone { zone, message } => write!(
+                f,
+                "{zone}: nsd-checkzone rejected the rendered zone; it was not installed and NSD keeps serving the old one:\n{message}"
+            ),
+            Error::Locked { path, holder } => write!(
+                f,
+                "another run holds the lock {}: {holder}",
+                path.display()
+            ),
+            Error::Many(errors) => {
+                for (i, error) in errors.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{error}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Result with zonerw's error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

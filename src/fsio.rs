@@ -1,0 +1,164 @@
+//! File-system effects: atomic installs that NSD will notice, the run lock, reads with paths.
+
+use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use tempfile::NamedTempFile;
+
+use crate::error::{Error, Result};
+
+/// Mode of installed zone files: NSD usually runs as another user and must read them.
+const ZONE_MODE: u32 = 0o644;
+
+/// Read a file, or None if it does not exist.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, "read", e)),
+    }
+}
+
+/// A rendered zone written, synced and chmodded in the target directory, not yet installed.
+#[derive(Debug)]
+pub struct Staged {
+    file: NamedTempFile,
+}
+
+impl Staged {
+    /// Write `contents` to a dot-prefixed temporary file in `dir` (so a leftover after a
+    /// crash never looks like a zone), with mode 0644, and fsync it.
+    pub fn new(dir: &Path, name: &str, contents: &[u8]) -> Result<Staged> {
+        let file = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
+        let path = file.path().to_owned();
+        let io = |e| Error::io(&path, "write", e);
+        // NamedTempFile creates 0600 files; fchmod explicitly (not subject to the umask).
+        file.as_file()
+            .set_permissions(Permissions::from_mode(ZONE_MODE))
+            .map_err(io)?;
+        file.as_file().write_all(contents).map_err(io)?;
+        file.as_file().sync_all().map_err(io)?;
+        Ok(Staged { file })
+    }
+
+    /// Path of the temporary file (for `nsd-checkzone`).
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// Rename over `target` and fsync the directory. The new file's mtime is made to differ
+    /// from the replaced file's, because NSD ignores `reload` when the mtime is unchanged
+    /// (and timestamps here may be only 4 ms apart).
+    pub fn install(self, target: &Path) -> Result<()> {
+        let previous = fs::metadata(target).and_then(|m| m.modified()).ok();
+        let file = self
+            .file
+            .persist(target)
+            .map_err(|e| Error::io(target, "install", e.error))?;
+        if let Some(previous) = previous {
+            ensure_mtime_differs(&file, previous).map_err(|e| Error::io(target, "set the mtime of", e))?;
+        }
+        sync_dir(target.parent().unwrap_or(Path::new(".")))
+    }
+}
+
+fn ensure_mtime_differs(file: &File, previous: SystemTime) -> io::Result<()> {
+    // Try a millisecond later first; on a file system with coarse timestamps, a second.
+    for step in [Duration::from_millis(1), Duration::from_secs(1)] {
+        if file.metadata()?.modified()? != previous {
+            return Ok(());
+        }
+        file.set_times(FileTimes::new().set_modified(previous + step))?;
+    }
+    Ok(())
+}
+
+/// fsync a directory so a rename in it is durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, "sync directory", e))
+}
+
+/// Atomically replace `path` with `contents` (temp file, fsync, rename, fsync dir).
+pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    Staged::new(dir, &name, contents)?.install(path)
+}
+
+/// Append one line to `path` and fsync it.
+pub fn append_line(path: &Path, line: &str) -> Result<()> {
+    let io = |e| Error::io(path, "append to", e);
+    let mut file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+    file.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
+    file.sync_data().map_err(io)
+}
+
+/// The exclusive run lock; released when dropped (or when the process dies, even by SIGKILL).
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+/// Take the run lock at `path` without waiting. Nothing is written to the file (a run that
+/// changes nothing writes no file at all); another run finds the holder's pid in
+/// /proc/locks. The file is never deleted, since its inode is the lock.
+pub fn lock_exclusive(path: &Path) -> Result<Lock> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io(path, "open lock file", e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Lock { _file: file }),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::Locked {
+            path: path.to_owned(),
+            holder: lock_holder(&file).unwrap_or_else(|| "holder unknown".into()),
+        }),
+        Err(fs::TryLockError::Error(e)) => Err(Error::io(path, "lock", e)),
+    }
+}
+
+/// "pid N since TIME" for the process holding a flock on `file`, from /proc/locks
+/// (`1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF`) and the holder's start time.
+fn lock_holder(file: &File) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata().ok()?;
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    let want = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let locks = fs::read_to_string("/proc/locks").ok()?;
+    let pid: u32 = locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let at = fields.iter().position(|f| *f == "FLOCK")?;
+        (fields.get(at + 4) == Some(&want.as_str())).then(|| fields.get(at + 3)?.parse().ok())?
+    })?;
+    let since = process_start(pid).map_or_else(|| "an unknown time".into(), crate::run::rfc3339);
+    Some(format!("pid {pid} since {since}"))
+}
+
+/// When process `pid` started: boot time (/proc/stat `btime`) plus its start time in clock
+/// ticks (/proc/PID/stat field 22).
+fn process_start(pid: u32) -> Option<jiff::Timestamp> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; fields after it follow the last ')'.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let ticks: i64 = after.split_whitespace().nth(19)?.parse().ok()?;
+    let btime: i64 = fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = i64::from(i32::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?);
+    jiff::Timestamp::from_second(btime + ticks / hz.max(1)).ok()
+}

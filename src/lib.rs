@@ -1,0 +1,102 @@
+//! zonerw: DNS failover for NSD.
+//!
+//! One run (the cron job) is a straight pipeline:
+//! lock → load config and state → probe every server ([`probe`]) → decide per pool
+//! ([`decide`]) → plan each zone ([`plan`]) → render, `nsd-checkzone`, install atomically
+//! ([`fsio`]) → `nsd-control reload` ([`nsd`]) → save state ([`state`]). [`run`] reads
+//! exactly like that. The core modules (config parsing, [`serial`], [`template`],
+//! [`decide`], [`plan`], [`state`], [`zonefile`]) do no I/O and never read the clock: `now`
+//! is read once in `main` and passed down.
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod decide;
+pub mod error;
+pub mod fsio;
+pub mod nsd;
+pub mod plan;
+pub mod probe;
+pub mod run;
+pub mod serial;
+pub mod state;
+pub mod status;
+pub mod template;
+pub mod zonefile;
+pub mod zones;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, ProbeArgs};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::run::{RunOptions, Verbosity};
+
+/// Parse `args`, run the command, print any error and return the exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>, now: jiff::Timestamp) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    match dispatch(cli, now) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            for line in e.to_string().lines() {
+                eprintln!("zonerw: {line}");
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
+    match cli.command {
+        None => {
+            let args = cli.run;
+            let config = Config::load(&args.config)?;
+            let verbosity = if args.quiet {
+                Verbosity::Quiet
+            } else if args.verbose {
+                Verbosity::Verbose
+            } else {
+                Verbosity::Normal
+            };
+            let options = RunOptions {
+                force: args.force,
+                dry_run: args.dry_run,
+                verbosity,
+            };
+            run::run(&config, options, now).map(|()| 0)
+        }
+        Some(Command::Check { config }) => check::check(&Config::load(&config)?),
+        Some(Command::Status { config, json }) => status::status(&Config::load(&config)?, json),
+        Some(Command::Probe(args)) => probe_command(&args),
+    }
+}
+
+/// `zonerw probe`: exit 0 if healthy, 1 if not, 2 for a usage error.
+fn probe_command(args: &ProbeArgs) -> Result<u8> {
+    let usage = |m: String| Error::Usage(format!("error: {m}"));
+    let timeout = config::parse_duration(&args.timeout).map_err(|m| usage(format!("--timeout: {m}")))?;
+    let expect_status = config::StatusRange::try_from(args.expect_status.clone())
+        .map_err(|m| usage(format!("--expect-status: {m}")))?;
+    let url = config::CheckUrl::try_from(args.url.clone()).map_err(usage)?;
+    let check = probe::Check {
+        url: &url.text,
+        connect: args.connect,
+        timeout,
+        attempts: 1,
+        expect_status,
+        expect_body: &args.expect_body,
+        tls_verify: !args.insecure,
+    };
+    let outcome = probe::probe(&check);
+    println!("{}", outcome.describe());
+    Ok(if outcome.is_up() { 0 } else { 1 })
+}

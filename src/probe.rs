@@ -1,0 +1,204 @@
+//! HTTP(S) health checks with hard time bounds, pinned to the server's own address.
+
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use ureq::config::Config as AgentConfig;
+use ureq::http::Uri;
+use ureq::tls::TlsConfig;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::Agent;
+
+use crate::config::{CheckSettings, Config, StatusRange};
+use crate::decide::ProbeOutcome;
+
+/// How much of the body a check reads at most.
+pub const BODY_LIMIT: u64 = 64 * 1024;
+
+/// What one probe needs to know.
+#[derive(Debug, Clone)]
+pub struct Check<'a> {
+    /// The URL to fetch.
+    pub url: &'a str,
+    /// Connect here instead of resolving the URL's host (port from the URL).
+    pub connect: Option<IpAddr>,
+    /// Bound on each attempt: connect + TLS + headers + body.
+    pub timeout: Duration,
+    /// Attempts before giving up.
+    pub attempts: u32,
+    /// Acceptable statuses.
+    pub expect_status: StatusRange,
+    /// Required substring of the first 64 KiB of the body ("" = none).
+    pub expect_body: &'a str,
+    /// Verify TLS certificates.
+    pub tls_verify: bool,
+}
+
+impl<'a> Check<'a> {
+    /// The check of a configured server, pinned to `address`.
+    #[must_use]
+    pub fn configured(url: &'a str, address: IpAddr, settings: &'a CheckSettings) -> Self {
+        Check {
+            url,
+            connect: Some(address),
+            timeout: settings.timeout,
+            attempts: settings.attempts,
+            expect_status: settings.expect_status,
+            expect_body: &settings.expect_body,
+            tls_verify: settings.tls_verify,
+        }
+    }
+}
+
+/// A resolver that always answers with one fixed address (like `curl --resolve`), so the
+/// Host header and TLS name still come from the URL while DNS is never consulted.
+#[derive(Debug)]
+struct Pinned(IpAddr);
+
+impl Resolver for Pinned {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        _config: &AgentConfig,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let default_port = if uri.scheme_str() == Some("https") { 443 } else { 80 };
+        let port = uri.port_u16().unwrap_or(default_port);
+        let mut addrs = self.empty();
+        addrs.push(SocketAddr::new(self.0, port));
+        Ok(addrs)
+    }
+}
+
+fn agent(check: &Check<'_>) -> Agent {
+    let config = Agent::config_builder()
+        // cron may run with *_proxy set; a health check must go straight to the server.
+        .proxy(None)
+        .timeout_global(Some(check.timeout))
+        .http_status_as_error(false)
+        // With a pinned address a redirect would still go to the pinned IP: judge the 3xx.
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .user_agent(concat!("zonerw/", env!("CARGO_PKG_VERSION")))
+        .tls_config(TlsConfig::builder().disable_verification(!check.tls_verify).build())
+        .build();
+    match check.connect {
+        Some(ip) => Agent::with_parts(config, DefaultConnector::new(), Pinned(ip)),
+        None => Agent::with_parts(config, DefaultConnector::new(), DefaultResolver::default()),
+    }
+}
+
+/// Run the check up to `attempts` times; the first success wins.
+#[must_use]
+pub fn probe(check: &Check<'_>) -> ProbeOutcome {
+    let agent = agent(check);
+    let mut last = String::new();
+    for _ in 0..check.attempts {
+        let start = Instant::now();
+        match attempt(&agent, check) {
+            Ok(status) => {
+                return ProbeOutcome::Up {
+                    status,
+                    latency: start.elapsed(),
+                };
+            }
+            Err(reason) => last = reason,
+        }
+    }
+    ProbeOutcome::Down {
+        reason: format!("failed {0}/{0} attempts: {last}", check.attempts),
+    }
+}
+
+fn attempt(agent: &Agent, check: &Check<'_>) -> Result<u16, String> {
+    let mut response = agent
+        .get(check.url)
+        .call()
+        .map_err(|e| describe_error(&e, check.timeout))?;
+    let status = response.status().as_u16();
+    if !check.expect_status.contains(status) {
+        return Err(format!("HTTP {status} (expected {})", check.expect_status));
+    }
+    if !check.expect_body.is_empty() {
+        let mut body = Vec::new();
+        response
+            .body_mut()
+            .as_reader()
+            .take(BODY_LIMIT)
+            .read_to_end(&mut body)
+            .map_err(|e| match ureq::Error::from(e) {
+                ureq::Error::Timeout(_) => format!("timed out after {}", fmt_duration(check.timeout)),
+                e => format!("reading body: {e}"),
+            })?;
+        let needle = check.expect_body.as_bytes();
+        if !body.windows(needle.len()).any(|w| w == needle) {
+            return Err(format!(
+                "HTTP {status} but the body does not contain {:?}",
+                check.expect_body
+            ));
+        }
+    }
+    Ok(status)
+}
+
+fn describe_error(error: &ureq::Error, timeout: Duration) -> String {
+    match error {
+        ureq::Error::Timeout(_) => format!("timed out after {}", fmt_duration(timeout)),
+        ureq::Error::Io(e) => format!("connect: {e}"),
+        ureq::Error::ConnectionFailed => "connect: connection failed".into(),
+        ureq::Error::HostNotFound => "host not found".into(),
+        e => e.to_string(),
+    }
+}
+
+/// Format a duration the way the config writes it: "5s", "500ms", "2m".
+#[must_use]
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 60_000 == 0 && ms >= 60_000 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// Probe every server of every pool at once; results are indexed `[pool][server]`.
+///
+/// All probes run concurrently, so a run takes as long as its slowest server, not the sum.
+#[must_use]
+pub fn probe_all(config: &Config) -> Vec<Vec<ProbeOutcome>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<Vec<_>> = config
+            .pools
+            .iter()
+            .map(|pool| {
+                pool.servers
+                    .iter()
+                    .map(|server| {
+                        server.check.as_ref().map(|url| {
+                            let check = Check::configured(&url.text, server.address(), &pool.check);
+                            scope.spawn(move || probe(&check))
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|pool| {
+                pool.into_iter()
+                    .map(|h| match h {
+                        None => ProbeOutcome::Unchecked,
+                        Some(h) => h.join().unwrap_or_else(|_| ProbeOutcome::Down {
+                            reason: "probe thread panicked".into(),
+                        }),
+                    })
+                    .collect()
+            })
+            .collect()
+    })
+}

@@ -1,0 +1,205 @@
+//! What zonerw remembers between runs, and its (de)serialisation from/to strings.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the state.json layout.
+pub const STATE_VERSION: u32 = 1;
+
+/// The committed state: written only after every change of a run was applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// Layout version.
+    pub version: u32,
+    /// Time of the last completed run (RFC 3339).
+    #[serde(default)]
+    pub last_run: Option<String>,
+    /// Per pool.
+    #[serde(default)]
+    pub pools: BTreeMap<String, PoolState>,
+    /// Per zone.
+    #[serde(default)]
+    pub zones: BTreeMap<String, ZoneState>,
+}
+
+/// A pool's current choice and its servers' counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolState {
+    /// Name of the chosen server.
+    pub chosen: String,
+    /// Since when (RFC 3339).
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Per server.
+    #[serde(default)]
+    pub servers: BTreeMap<String, ServerState>,
+}
+
+/// A server's health as seen over the last runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerState {
+    /// Healthy after fall/rise.
+    pub healthy: bool,
+    /// Consecutive good runs.
+    pub good: u32,
+    /// Consecutive bad runs.
+    pub bad: u32,
+    /// Last probe result, in words.
+    #[serde(default)]
+    pub last: Option<String>,
+}
+
+impl Default for ServerState {
+    fn default() -> Self {
+        ServerState {
+            healthy: true,
+            good: 0,
+            bad: 0,
+            last: None,
+        }
+    }
+}
+
+/// What zonerw last wrote for a zone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneState {
+    /// The serial of the installed file.
+    pub serial: u32,
+    /// SHA-256 of the template bytes it was rendered from.
+    pub template: String,
+    /// SHA-256 of the installed file.
+    pub installed: String,
+    /// The marker values it was rendered with, by marker name.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+}
+
+impl State {
+    /// Parse state.json text.
+    ///
+    /// # Errors
+    /// The parse error, or an unsupported version.
+    pub fn parse(text: &str) -> Result<State, String> {
+        let state: State = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if state.version != STATE_VERSION {
+            return Err(format!(
+                "version {} is not supported (this zonerw writes version {STATE_VERSION})",
+                state.version
+            ));
+        }
+        Ok(state)
+    }
+
+    /// Serialise to pretty JSON with a trailing newline.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("state serialises");
+        text.push('\n');
+        text
+    }
+}
+
+/// The highest serial ever handed to a file, per zone, recorded *before* writing
+/// (`serials.json`), so a retry after a failure never reuses a serial for other content.
+pub type Reserved = BTreeMap<String, u32>;
+
+/// Parse serials.json text.
+///
+/// # Errors
+/// The parse error.
+pub fn parse_reserved(text: &str) -> Result<Reserved, String> {
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
+/// One line of history.jsonl.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum HistoryEntry {
+    /// A pool switched servers.
+    Switch {
+        /// RFC 3339.
+        time: String,
+        /// Pool name.
+        pool: String,
+        /// Server left.
+        from: String,
+        /// Server chosen.
+        to: String,
+        /// Address of `from`.
+        from_address: String,
+        /// Address of `to`.
+        to_address: String,
+        /// Why.
+        reason: String,
+    },
+    /// A zone was rewritten and reloaded.
+    Zone {
+        /// RFC 3339.
+        time: String,
+        /// Zone name.
+        zone: String,
+        /// Serial before, if any.
+        from_serial: Option<u32>,
+        /// Serial now served.
+        to_serial: u32,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut state = State {
+            version: STATE_VERSION,
+            last_run: Some("2026-11-23T18:00:00Z".into()),
+            ..State::default()
+        };
+        state.pools.insert(
+            "web".into(),
+            PoolState {
+                chosen: "main".into(),
+                since: None,
+                servers: BTreeMap::from([("main".into(), ServerState::default())]),
+            },
+        );
+        state.zones.insert(
+            "example.com".into(),
+            ZoneState {
+                serial: 2_026_112_301,
+                template: "ab".into(),
+                installed: "cd".into(),
+                vars: BTreeMap::from([("IP".into(), "192.0.2.1".into())]),
+            },
+        );
+        assert_eq!(State::parse(&state.to_text()), Ok(state));
+    }
+
+    #[test]
+    fn corrupt_or_foreign_state_is_an_error() {
+        assert!(State::parse("{").unwrap_err().contains("EOF"));
+        assert!(State::parse("{\"version\": 9}").unwrap_err().contains("version 9"));
+        assert!(State::parse("{\"version\": 1, \"bogus\": 1}").is_err());
+    }
+
+    #[test]
+    fn history_lines() {
+        let e = HistoryEntry::Zone {
+            time: "t".into(),
+            zone: "example.com".into(),
+            from_serial: None,
+            to_serial: 5,
+        };
+        let line = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            line,
+            r#"{"event":"zone","time":"t","zone":"example.com","from_serial":null,"to_serial":5}"#
+        );
+    }
+}

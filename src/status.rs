@@ -1,0 +1,160 @@
+//! `zonerw status`: what zonerw believes now, and the recent changes.
+
+use serde_json::{json, Value};
+
+use crate::check::table;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::fsio;
+use crate::run::{load_state, StateFiles};
+use crate::state::{PoolState, State};
+
+/// How many history entries are shown.
+const RECENT: usize = 10;
+
+/// Print the status (text or JSON); exit code 0.
+pub fn status(config: &Config, json: bool) -> Result<u8> {
+    let files = StateFiles::in_dir(&config.state);
+    let state = load_state(&files.state)?;
+    let history = recent_history(&files)?;
+    let report = report(config, state.as_ref(), &history, &files);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    } else {
+        print!("{}", text(&report));
+    }
+    Ok(0)
+}
+
+fn recent_history(files: &StateFiles) -> Result<Vec<Value>> {
+    let Some(bytes) = fsio::read_optional(&files.history)? else {
+        return Ok(Vec::new());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(RECENT);
+    lines[start..]
+        .iter()
+        .map(|l| {
+            serde_json::from_str(l).map_err(|e| Error::StateCorrupt {
+                path: files.history.clone(),
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn report(config: &Config, state: Option<&State>, history: &[Value], files: &StateFiles) -> Value {
+    let pools: Vec<Value> = config
+        .pools
+        .iter()
+        .map(|pool| {
+            let ps: Option<&PoolState> = state.and_then(|s| s.pools.get(&pool.name));
+            let chosen = ps.map_or(pool.servers[0].name.as_str(), |p| p.chosen.as_str());
+            let address = pool
+                .servers
+                .iter()
+                .find(|s| s.name == chosen)
+                .map(|s| s.address().to_string());
+            let servers: Vec<Value> = pool
+                .servers
+                .iter()
+                .map(|s| {
+                    let st = ps.and_then(|p| p.servers.get(&s.name)).cloned().unwrap_or_default();
+                    json!({
+                        "name": s.name, "address": s.address().to_string(),
+                        "checked": s.check.is_some(), "healthy": st.healthy,
+                        "good": st.good, "rise": pool.rise, "bad": st.bad, "fall": pool.fall,
+                        "last": st.last,
+                    })
+                })
+                .collect();
+            json!({
+                "name": pool.name, "chosen": chosen, "chosen_address": address,
+                "since": ps.and_then(|p| p.since.clone()), "servers": servers,
+            })
+        })
+        .collect();
+    let zones: Vec<Value> = state
+        .map(|s| {
+            s.zones
+                .iter()
+                .map(|(name, z)| json!({"zone": name, "serial": z.serial, "vars": z.vars}))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "state_file": files.state.display().to_string(),
+        "has_state": state.is_some(),
+        "last_change": state.and_then(|s| s.last_run.clone()),
+        "pools": pools, "zones": zones, "history": history,
+    })
+}
+
+fn text(report: &Value) -> String {
+    let mut out = String::new();
+    let str_of = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    if report["has_state"] == json!(false) {
+        out.push_str(&format!(
+            "no run has completed yet ({} does not exist)\n",
+            str_of(&report["state_file"])
+        ));
+    } else {
+        out.push_str(&format!("last change: {}\n", str_of(&report["last_change"])));
+    }
+    for pool in report["pools"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "\npool {}: {} ({}) since {}\n",
+            str_of(&pool["name"]),
+            str_of(&pool["chosen"]),
+            str_of(&pool["chosen_address"]),
+            str_of(&pool["since"]),
+        ));
+        let mut rows = vec![["", "SERVER", "ADDRESS", "HEALTH", "GOOD", "BAD", "LAST PROBE"].map(String::from)];
+        for s in pool["servers"].as_array().into_iter().flatten() {
+            let chosen = if s["name"] == pool["chosen"] { "*" } else { "" };
+            rows.push([
+                chosen.into(),
+                str_of(&s["name"]),
+                str_of(&s["address"]),
+                if s["healthy"] == json!(true) { "healthy" } else { "unhealthy" }.into(),
+                format!("{}/{}", s["good"], s["rise"]),
+                format!("{}/{}", s["bad"], s["fall"]),
+                str_of(&s["last"]),
+            ]);
+        }
+        out.push_str(&table(&rows));
+    }
+    let zones = report["zones"].as_array().cloned().unwrap_or_default();
+    if !zones.is_empty() {
+        out.push_str("\nzones:\n");
+        for z in &zones {
+            let vars: Vec<String> = z["vars"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("@{k}@={}", v.as_str().unwrap_or("")))
+                .collect();
+            out.push_str(&format!("  {}  serial {}  {}\n", str_of(&z["zone"]), z["serial"], vars.join(" ")));
+        }
+    }
+    let history = report["history"].as_array().cloned().unwrap_or_default();
+    if !history.is_empty() {
+        out.push_str("\nrecent changes:\n");
+        for h in &history {
+            let what = if h["event"] == json!("switch") {
+                format!(
+                    "{}: {} -> {}: {}",
+                    str_of(&h["pool"]),
+                    str_of(&h["from"]),
+                    str_of(&h["to"]),
+                    str_of(&h["reason"])
+                )
+            } else {
+                format!("{}: serial {} -> {}", str_of(&h["zone"]), h["from_serial"], h["to_serial"])
+            };
+            out.push_str(&format!("  {}  {what}\n", str_of(&h["time"])));
+        }
+    }
+    out
+}

@@ -1,0 +1,247 @@
+//! Zone templates: find the `@serial@` / `@IP@` markers once, then render many times.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
+
+/// What a marker stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Marker {
+    /// `@serial@` or `@serial number@`.
+    Serial,
+    /// The chosen server's address of pool number `pool`; `v6` selects `@<marker>6@`.
+    Address {
+        /// Index of the pool in the config.
+        pool: usize,
+        /// The IPv6 marker.
+        v6: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(Range<usize>),
+    Marker(Marker),
+}
+
+/// A parsed template: literal text between markers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    text: String,
+    parts: Vec<Part>,
+    /// Each distinct address marker used, with the 1-based line of its first use.
+    uses: Vec<(Marker, usize)>,
+}
+
+/// A marker-shaped word that is not a known marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownMarker {
+    /// 1-based line number.
+    pub line: usize,
+    /// The name between the `@`s.
+    pub name: String,
+}
+
+/// The values a template is rendered with.
+#[derive(Debug, Clone)]
+pub struct Vars<'a> {
+    /// The zone's new serial.
+    pub serial: u32,
+    /// Per pool (config order): the chosen server's addresses.
+    pub addresses: &'a [(Option<Ipv4Addr>, Option<Ipv6Addr>)],
+}
+
+/// True if `name` may appear between `@`s: a letter, then letters, digits, `_` or spaces.
+#[must_use]
+pub fn is_marker_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ')
+}
+
+/// Find the marker starting at byte `at` (which holds `@`): returns the name's range.
+fn marker_at(bytes: &[u8], at: usize) -> Option<Range<usize>> {
+    let start = at + 1;
+    if !bytes.get(start)?.is_ascii_alphabetic() {
+        return None;
+    }
+    let len = bytes[start..]
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_' || b == b' ')
+        .count();
+    (bytes.get(start + len) == Some(&b'@')).then_some(start..start + len)
+}
+
+impl Template {
+    /// Parse `text`, resolving marker names with `lookup`.
+    ///
+    /// # Errors
+    /// The first marker-shaped word that `lookup` does not know.
+    pub fn parse(
+        text: String,
+        lookup: impl Fn(&str) -> Option<Marker>,
+    ) -> Result<Template, UnknownMarker> {
+        let bytes = text.as_bytes();
+        let (mut parts, mut uses) = (Vec::new(), Vec::<(Marker, usize)>::new());
+        let (mut literal_start, mut i, mut line) = (0, 0, 1);
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => line += 1,
+                b'@' => {
+                    if let Some(name) = marker_at(bytes, i) {
+                        let marker = lookup(&text[name.clone()]).ok_or_else(|| UnknownMarker {
+                            line,
+                            name: text[name.clone()].to_owned(),
+                        })?;
+                        if literal_start < i {
+                            parts.push(Part::Text(literal_start..i));
+                        }
+                        parts.push(Part::Marker(marker));
+                        if !uses.iter().any(|(m, _)| *m == marker) {
+                            uses.push((marker, line));
+                        }
+                        i = name.end + 1;
+                        literal_start = i;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        if literal_start < bytes.len() {
+            parts.push(Part::Text(literal_start..bytes.len()));
+        }
+        Ok(Template { text, parts, uses })
+    }
+
+    /// The template's text as read.
+    #[must_use]
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Each distinct marker used, with the line of its first use.
+    #[must_use]
+    pub fn uses(&self) -> &[(Marker, usize)] {
+        &self.uses
+    }
+
+    /// True if the template contains `@serial@`.
+    #[must_use]
+    pub fn uses_serial(&self) -> bool {
+        self.uses.iter().any(|(m, _)| *m == Marker::Serial)
+    }
+
+    /// Render with `vars`. Every byte outside markers is copied unchanged.
+    ///
+    /// Address markers whose pool has no address of that family render as nothing; config
+    /// loading rejects such templates, so this never happens in a run.
+    #[must_use]
+    pub fn render(&self, vars: &Vars<'_>) -> String {
+        let mut out = String::with_capacity(self.text.len() + 64);
+        for part in &self.parts {
+            match part {
+                Part::Text(range) => out.push_str(&self.text[range.clone()]),
+                Part::Marker(Marker::Serial) => out.push_str(&vars.serial.to_string()),
+                Part::Marker(Marker::Address { pool, v6 }) => {
+                    let (v4addr, v6addr) = vars.addresses.get(*pool).copied().unwrap_or_default();
+                    let value = if *v6 {
+                        v6addr.map(|a| a.to_string())
+                    } else {
+                        v4addr.map(|a| a.to_string())
+                    };
+                    out.push_str(&value.unwrap_or_default());
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(name: &str) -> Option<Marker> {
+        match name {
+            "serial" | "serial number" => Some(Marker::Serial),
+            "IP" => Some(Marker::Address { pool: 0, v6: false }),
+            "IP6" => Some(Marker::Address { pool: 0, v6: true }),
+            _ => None,
+        }
+    }
+
+    fn render(text: &str) -> String {
+        let t = Template::parse(text.to_owned(), lookup).unwrap();
+        let addrs = [(Some("192.0.2.1".parse().unwrap()), Some("2001:db8::1".parse().unwrap()))];
+        t.render(&Vars {
+            serial: 2_026_112_301,
+            addresses: &addrs,
+        })
+    }
+
+    #[test]
+    fn markers_are_replaced() {
+        let cases = [
+            ("@serial@", "2026112301"),
+            ("( @serial number@ ; serial", "( 2026112301 ; serial"),
+            ("www A @IP@\nwww AAAA @IP6@\n", "www A 192.0.2.1\nwww AAAA 2001:db8::1\n"),
+            ("@@IP@@", "@192.0.2.1@"),
+            ("a@IP@IP@", "a192.0.2.1IP@"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(render(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn zone_file_at_signs_are_not_markers() {
+        let cases = [
+            "@ IN SOA ns1 hostmaster ( 1 2 3 4 5 )\n",
+            "@\tIN A 192.0.2.1\n",
+            "x TXT \"mail user@example.com\"\n",
+            "x TXT \"user@example.com, admin@example.net\"\n",
+            "$ORIGIN example.com.\n@ 300 IN MX 10 mail\n",
+            "trailing @",
+            "@",
+            "@@",
+            "x TXT \"@1abc@\"",
+            "x TXT \"@ spaced@\"",
+        ];
+        for text in cases {
+            assert_eq!(render(text), text, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_marker_reports_its_line() {
+        let err = Template::parse("a\nb\nwww A @IPV4@\n".into(), lookup).unwrap_err();
+        assert_eq!(err, UnknownMarker { line: 3, name: "IPV4".into() });
+        let err = Template::parse("x TXT \"a@b c@d\"".into(), lookup).unwrap_err();
+        assert_eq!(err.name, "b c");
+    }
+
+    #[test]
+    fn uses_lists_each_marker_once_with_its_first_line() {
+        let t = Template::parse("@serial@\n@IP@\n@IP@ @IP6@\n".into(), lookup).unwrap();
+        assert_eq!(
+            t.uses(),
+            &[
+                (Marker::Serial, 1),
+                (Marker::Address { pool: 0, v6: false }, 2),
+                (Marker::Address { pool: 0, v6: true }, 3),
+            ]
+        );
+        assert!(t.uses_serial());
+    }
+
+    #[test]
+    fn marker_names() {
+        assert!(is_marker_name("IP"));
+        assert!(is_marker_name("serial number"));
+        assert!(is_marker_name("web_2"));
+        assert!(!is_marker_name("2web"));
+        assert!(!is_marker_name(""));
+        assert!(!is_marker_name("a-b"));
+    }
+}
