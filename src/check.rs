@@ -9,13 +9,16 @@ use crate::probe;
 /// server of every pool is healthy.
 pub fn check(config: &Config) -> Result<u8> {
     let outcomes = probe::probe_all(config);
-    let mut rows = vec![["POOL", "SERVER", "ADDRESS", "RESULT", "LATENCY", "REASON"].map(String::from)];
+    let mut rows =
+        vec![["POOL", "SERVER", "ADDRESS", "RESULT", "LATENCY", "REASON"].map(String::from)];
     for (pool, outcomes) in config.pools.iter().zip(&outcomes) {
         for (server, outcome) in pool.servers.iter().zip(outcomes) {
             let (result, latency, reason) = match outcome {
-                ProbeOutcome::Up { status, latency } => {
-                    ("up", format!("{} ms", latency.as_millis()), format!("HTTP {status}"))
-                }
+                ProbeOutcome::Up { status, latency } => (
+                    "up",
+                    format!("{} ms", latency.as_millis()),
+                    format!("HTTP {status}"),
+                ),
                 ProbeOutcome::Down { reason } => ("down", "-".into(), reason.clone()),
                 ProbeOutcome::Unchecked => ("healthy", "-".into(), "no check configured".into()),
             };

@@ -17,7 +17,6 @@ pub(crate) const DEFAULT_CONFIG: &str = "/etc/zonerw/zonerw.toml";
 #[command(
     name = "zonerw",
     version,
-    args_conflicts_with_subcommands = true,
     after_help = "Examples:\n  zonerw -c /etc/zonerw/zonerw.toml          # the cron job\n  zonerw --dry-run -v                         # what would change, and why\n  zonerw probe --connect 192.0.2.1 https://www.example.com/up.txt"
 )]
 pub(crate) struct Cli {
@@ -29,9 +28,10 @@ pub(crate) struct Cli {
 
 /// Options of a plain run.
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools, reason = "they are independent flags")]
 pub(crate) struct RunArgs {
     /// Config file.
-    #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG, global = true)]
     pub(crate) config: PathBuf,
     /// Rewrite and reload every zone with a new serial, even if nothing changed.
     #[arg(long, conflicts_with = "dry_run")]
@@ -52,16 +52,9 @@ pub(crate) struct RunArgs {
 pub(crate) enum Command {
     /// Probe every server and print a table; change nothing. Exit 0 only if every pool's
     /// first server is healthy.
-    Check {
-        /// Config file.
-        #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
-    },
+    Check,
     /// Show what zonerw believes now: chosen servers, counters, last run, recent changes.
     Status {
-        /// Config file.
-        #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,

@@ -144,7 +144,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scheme {
-    /// YYYYMMDDnn.
+    /// `YYYYMMDDnn`.
     #[default]
     Date,
     /// Seconds since the epoch.
@@ -233,13 +233,20 @@ impl TryFrom<String> for CheckUrl {
         let default_port = match uri.scheme_str() {
             Some("http") => 80,
             Some("https") => 443,
-            _ => return Err(format!("invalid URL {text:?}: must start with http:// or https://")),
+            _ => {
+                return Err(format!(
+                    "invalid URL {text:?}: must start with http:// or https://"
+                ));
+            }
         };
         let host = uri
             .host()
             .filter(|h| !h.is_empty())
             .ok_or_else(|| format!("invalid URL {text:?}: no host"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         Ok(CheckUrl {
             port: uri.port_u16().unwrap_or(default_port),
             host,
@@ -340,8 +347,8 @@ pub struct CheckSettings {
 impl Config {
     /// Read and parse the config file at `path`.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(path, "read config file", e))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io(path, "read config file", e))?;
         Config::parse(&text, path)
     }
 
@@ -354,7 +361,10 @@ impl Config {
             if p.is_absolute() { p } else { base.join(p) }
         };
         let nsd = Nsd {
-            control: spec.nsd.control.unwrap_or_else(|| vec!["nsd-control".into()]),
+            control: spec
+                .nsd
+                .control
+                .unwrap_or_else(|| vec!["nsd-control".into()]),
             checkzone: match spec.nsd.checkzone {
                 Some(s) if s.is_empty() => None,
                 Some(s) => Some(s),
@@ -363,7 +373,10 @@ impl Config {
             timeout: spec.nsd.timeout.map_or(DEFAULT_NSD_TIMEOUT, |d| d.0),
         };
         if nsd.control.is_empty() || nsd.control[0].is_empty() {
-            return Err(Error::config(path, "nsd.control: must name a program, e.g. [\"nsd-control\"]"));
+            return Err(Error::config(
+                path,
+                "nsd.control: must name a program, e.g. [\"nsd-control\"]",
+            ));
         }
         let pools = spec
             .pools
@@ -412,7 +425,9 @@ fn pool_from_spec(spec: PoolSpec, index: usize, path: &Path) -> Result<Pool> {
         )));
     }
     if spec.servers.is_empty() {
-        return Err(err("no [[pool.server]]: a pool needs at least one server".into()));
+        return Err(err(
+            "no [[pool.server]]: a pool needs at least one server".into()
+        ));
     }
     let mut servers = Vec::with_capacity(spec.servers.len());
     for (j, s) in spec.servers.into_iter().enumerate() {
@@ -545,7 +560,13 @@ expect-status = "200"
         let p = &c.pools[0];
         assert_eq!((p.fall, p.rise, p.check.attempts), (2, 1, 2));
         assert_eq!(p.check.timeout, Duration::from_millis(500));
-        assert_eq!(p.check.expect_status, StatusRange { low: 200, high: 200 });
+        assert_eq!(
+            p.check.expect_status,
+            StatusRange {
+                low: 200,
+                high: 200
+            }
+        );
         let url = p.servers[0].check.as_ref().unwrap();
         assert_eq!((url.host.as_str(), url.port), ("www.example.com", 443));
         assert!(p.servers[1].check.is_none());
@@ -563,8 +584,14 @@ expect-status = "200"
     #[test]
     fn errors_name_the_line_or_key() {
         let cases: &[(&str, &str)] = &[
-            ("templates = \"t\"\nbogus = 1\n", "zonerw.toml:2:1: unknown field `bogus`"),
-            ("[nsd]\ntimeout = \"5 s\"\n", "zonerw.toml:2:11: invalid duration \"5 s\""),
+            (
+                "templates = \"t\"\nbogus = 1\n",
+                "zonerw.toml:2:1: unknown field `bogus`",
+            ),
+            (
+                "[nsd]\ntimeout = \"5 s\"\n",
+                "zonerw.toml:2:11: invalid duration \"5 s\"",
+            ),
             ("[nsd]\ntimeout = \"5\"\n", "invalid duration"),
             (
                 "[[pool]]\nname = \"w\"\n[[pool.server]]\nname = \"m\"\nipv4 = \"192.0.2.300\"\n",
@@ -578,7 +605,10 @@ expect-status = "200"
                 "[[pool]]\nname = \"w\"\nfall = 0\n[[pool.server]]\nname = \"m\"\nipv4 = \"192.0.2.1\"\n",
                 "zonerw.toml:3:8: must be a whole number of at least 1",
             ),
-            ("[[pool]]\nname = \"w\"\n", "pool[1] (\"w\"): no [[pool.server]]"),
+            (
+                "[[pool]]\nname = \"w\"\n",
+                "pool[1] (\"w\"): no [[pool.server]]",
+            ),
             (
                 "[[pool]]\nname = \"w\"\n[[pool.server]]\nname = \"m\"\n",
                 "server[1] (\"m\"): needs ipv4 or ipv6",
@@ -587,7 +617,10 @@ expect-status = "200"
                 "[[pool]]\nname = \"a\"\n[[pool.server]]\nname = \"m\"\nipv4 = \"192.0.2.1\"\n[[pool]]\nname = \"b\"\n[[pool.server]]\nname = \"m\"\nipv4 = \"192.0.2.1\"\n",
                 "marker: \"IP\" clashes",
             ),
-            ("[serial]\nscheme = \"weekly\"\n", "zonerw.toml:2:10: unknown variant `weekly`"),
+            (
+                "[serial]\nscheme = \"weekly\"\n",
+                "zonerw.toml:2:10: unknown variant `weekly`",
+            ),
             ("[pool.check]\ntimeout = \"1s\"\n", "zonerw.toml"),
         ];
         for (text, want) in cases {

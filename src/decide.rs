@@ -94,7 +94,7 @@ pub fn decide(pool: &Pool, previous: Option<&PoolState>, outcomes: &[ProbeOutcom
             .and_then(|p| p.servers.get(&server.name))
             .cloned()
             .unwrap_or_default();
-        let new = update_server(old, outcome, pool.fall, pool.rise);
+        let new = update_server(&old, outcome, pool.fall, pool.rise);
         healthy.push(new.healthy);
         servers.insert(server.name.clone(), new);
     }
@@ -103,14 +103,12 @@ pub fn decide(pool: &Pool, previous: Option<&PoolState>, outcomes: &[ProbeOutcom
         None => Some(0),
         Some(name) => pool.servers.iter().position(|s| s.name == name),
     };
-    let chosen = healthy
-        .iter()
-        .position(|&h| h)
-        .or(current)
-        .unwrap_or(0);
+    let chosen = healthy.iter().position(|&h| h).or(current).unwrap_or(0);
     let switch = (current != Some(chosen)).then(|| Switch {
         from: current,
-        from_name: current_name.unwrap_or_default().to_owned(),
+        from_name: current
+            .map_or(current_name.unwrap_or_default(), |i| &pool.servers[i].name)
+            .to_owned(),
         to: chosen,
         reason: switch_reason(pool, current, current_name, chosen, &servers, outcomes),
     });
@@ -128,7 +126,7 @@ pub fn decide(pool: &Pool, previous: Option<&PoolState>, outcomes: &[ProbeOutcom
 /// Count this run's outcome into a server's consecutive good/bad runs. The counts stop at
 /// `rise` and `fall`: beyond them they change nothing, and a steady state must not cause a
 /// state write on every run.
-fn update_server(old: ServerState, outcome: &ProbeOutcome, fall: u32, rise: u32) -> ServerState {
+fn update_server(old: &ServerState, outcome: &ProbeOutcome, fall: u32, rise: u32) -> ServerState {
     let last = Some(outcome.summary());
     match outcome {
         ProbeOutcome::Unchecked => ServerState {
@@ -176,7 +174,10 @@ fn switch_reason(
         let to = &pool.servers[chosen].name;
         let good = servers[to].good;
         let runs = if good == 1 { "run" } else { "runs" };
-        return format!("{to} healthy again ({good} good {runs}, rise {})", pool.rise);
+        return format!(
+            "{to} healthy again ({good} good {runs}, rise {})",
+            pool.rise
+        );
     }
     let name = &pool.servers[from].name;
     let bad = servers[name].bad;
@@ -199,7 +200,8 @@ mod tests {
             name: name.into(),
             ipv4: Some(ip.parse().unwrap()),
             ipv6: None,
-            check: checked.then(|| CheckUrl::try_from("http://www.example.com/".to_owned()).unwrap()),
+            check: checked
+                .then(|| CheckUrl::try_from("http://www.example.com/".to_owned()).unwrap()),
         };
         Pool {
             name: "web".into(),
@@ -241,7 +243,11 @@ mod tests {
         let mut chosen = Vec::new();
         for &(main, second) in runs {
             let o = |b: bool| if b { up() } else { down() };
-            let d = decide(&pool, state.as_ref(), &[o(main), o(second), ProbeOutcome::Unchecked]);
+            let d = decide(
+                &pool,
+                state.as_ref(),
+                &[o(main), o(second), ProbeOutcome::Unchecked],
+            );
             chosen.push(d.state.chosen.clone());
             state = Some(d.state);
         }
@@ -264,12 +270,23 @@ mod tests {
             // rise 1: back at the first good run
             (1, 1, &[(f, t), (t, t)], &["second", "main"]),
             // rise 3: back after three consecutive good runs only
-            (1, 3, &[(f, f), (t, t), (t, t), (f, t), (t, t), (t, t), (t, t)],
-             &["backup", "backup", "backup", "second", "second", "second", "main"]),
+            (
+                1,
+                3,
+                &[(f, f), (t, t), (t, t), (f, t), (t, t), (t, t), (t, t)],
+                &[
+                    "backup", "backup", "backup", "second", "second", "second", "main",
+                ],
+            ),
             // flapping with fall 2 never leaves
             (2, 1, &[(f, t), (t, t), (f, t), (t, t)], &["main"; 4]),
             // second recovers before main: it is better than backup
-            (1, 1, &[(f, f), (f, t), (t, t)], &["backup", "second", "main"]),
+            (
+                1,
+                1,
+                &[(f, f), (f, t), (t, t)],
+                &["backup", "second", "main"],
+            ),
         ];
         for (fall, rise, runs, want) in cases {
             let got = chosen_after(*fall, *rise, runs);
@@ -290,7 +307,10 @@ mod tests {
         // the first server to come back wins, even if it is not the current one
         let d3 = decide(&p, Some(&d2.state), &[down(), up(), down()]);
         assert_eq!(d3.state.chosen, "second");
-        assert_eq!(d3.switch.unwrap().reason, "main failed 2/2 attempts: connect: refused");
+        assert_eq!(
+            d3.switch.unwrap().reason,
+            "main failed 2/2 attempts: connect: refused"
+        );
     }
 
     #[test]
@@ -301,12 +321,19 @@ mod tests {
         assert_eq!((s.from, s.to), (Some(0), 1));
         assert_eq!(s.reason, "main failed 2/2 attempts: connect: refused");
         let back = decide(&p, Some(&d.state), &[up(), up(), ProbeOutcome::Unchecked]);
-        assert_eq!(back.switch.unwrap().reason, "main healthy again (1 good run, rise 1)");
+        assert_eq!(
+            back.switch.unwrap().reason,
+            "main healthy again (1 good run, rise 1)"
+        );
 
         let p2 = pool(2, 1);
         let d1 = decide(&p2, None, &[down(), up(), ProbeOutcome::Unchecked]);
         assert!(d1.switch.is_none());
-        let d2 = decide(&p2, Some(&d1.state), &[down(), up(), ProbeOutcome::Unchecked]);
+        let d2 = decide(
+            &p2,
+            Some(&d1.state),
+            &[down(), up(), ProbeOutcome::Unchecked],
+        );
         assert_eq!(
             d2.switch.unwrap().reason,
             "main down for 2 runs (fall 2): failed 2/2 attempts: connect: refused"
@@ -323,21 +350,24 @@ mod tests {
         };
         let d = decide(&p, Some(&old), &[up(), up(), ProbeOutcome::Unchecked]);
         let s = d.switch.unwrap();
-        assert_eq!((s.from, s.to, s.reason.as_str()), (None, 0, "gone is no longer configured"));
+        assert_eq!(
+            (s.from, s.to, s.reason.as_str()),
+            (None, 0, "gone is no longer configured")
+        );
     }
 
     #[test]
     fn counters() {
-        let s = update_server(ServerState::default(), &down(), 3, 1);
+        let s = update_server(&ServerState::default(), &down(), 3, 1);
         assert_eq!((s.healthy, s.good, s.bad), (true, 0, 1));
-        let s = update_server(s, &down(), 3, 1);
-        let s = update_server(s, &down(), 3, 1);
+        let s = update_server(&s, &down(), 3, 1);
+        let s = update_server(&s, &down(), 3, 1);
         assert_eq!((s.healthy, s.bad), (false, 3));
-        let s = update_server(s, &up(), 3, 2);
+        let s = update_server(&s, &up(), 3, 2);
         assert_eq!((s.healthy, s.good, s.bad), (false, 1, 0));
-        let s = update_server(s, &up(), 3, 2);
+        let s = update_server(&s, &up(), 3, 2);
         assert!(s.healthy);
-        let s = update_server(s, &ProbeOutcome::Unchecked, 3, 2);
+        let s = update_server(&s, &ProbeOutcome::Unchecked, 3, 2);
         assert_eq!((s.healthy, s.good, s.bad), (true, 0, 0));
     }
 }

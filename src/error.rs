@@ -58,7 +58,11 @@ impl Error {
     }
 
     /// Shorthand for an I/O error with its path and what we were doing.
-    pub(crate) fn io(path: impl Into<PathBuf>, doing: &'static str, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        path: impl Into<PathBuf>,
+        doing: &'static str,
+        source: std::io::Error,
+    ) -> Self {
         Error::Io {
             path: path.into(),
             doing,
@@ -82,14 +86,12 @@ impl fmt::Display for Error {
             Error::Config { path, message } => write!(f, "{}: {message}", path.display()),
             Error::Template {
                 path,
-                line: Some(line),
+                line,
                 message,
-            } => write!(f, "{}:{line}: {message}", path.display()),
-            Error::Template {
-                path,
-                line: None,
-                message,
-            } => write!(f, "{}: {message}", path.display()),
+            } => match line {
+                Some(line) => write!(f, "{}:{line}: {message}", path.display()),
+                None => write!(f, "{}: {message}", path.display()),
+            },
             Error::Io {
                 path,
                 doing,
@@ -106,11 +108,9 @@ impl fmt::Display for Error {
                 f,
                 "{zone}: nsd-checkzone rejected the rendered zone; it was not installed and NSD keeps serving the old one:\n{message}"
             ),
-            Error::Locked { path, holder } => write!(
-                f,
-                "another run holds the lock {}: {holder}",
-                path.display()
-            ),
+            Error::Locked { path, holder } => {
+                write!(f, "another run holds the lock {}: {holder}", path.display())
+            }
             Error::Many(errors) => {
                 for (i, error) in errors.iter().enumerate() {
                     if i > 0 {

@@ -64,7 +64,8 @@ impl Staged {
             .persist(target)
             .map_err(|e| Error::io(target, "install", e.error))?;
         if let Some(previous) = previous {
-            ensure_mtime_differs(&file, previous).map_err(|e| Error::io(target, "set the mtime of", e))?;
+            ensure_mtime_differs(&file, previous)
+                .map_err(|e| Error::io(target, "set the mtime of", e))?;
         }
         sync_dir(target.parent().unwrap_or(Path::new(".")))
     }
@@ -91,14 +92,20 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 /// Atomically replace `path` with `contents` (temp file, fsync, rename, fsync dir).
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     Staged::new(dir, &name, contents)?.install(path)
 }
 
 /// Append one line to `path` and fsync it.
 pub fn append_line(path: &Path, line: &str) -> Result<()> {
     let io = |e| Error::io(path, "append to", e);
-    let mut file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
     file.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
     file.sync_data().map_err(io)
 }

@@ -37,6 +37,12 @@ use crate::run::{RunOptions, Verbosity};
 
 /// Parse `args`, run the command, print any error and return the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>, now: jiff::Timestamp) -> ExitCode {
+    // Die quietly on a closed pipe (`zonerw status | head`), like other Unix tools, instead
+    // of panicking in println!.
+    // SAFETY: resetting a signal disposition to its default has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -56,6 +62,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>, now: jiff::Timestamp) -> E
 }
 
 fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
+    let run_flags = cli.run.force || cli.run.dry_run || cli.run.verbose || cli.run.quiet;
+    if cli.command.is_some() && run_flags {
+        return Err(Error::Usage(
+            "error: --force, --dry-run, --verbose and --quiet apply to a run, not to a subcommand"
+                .into(),
+        ));
+    }
     match cli.command {
         None => {
             let args = cli.run;
@@ -74,8 +87,8 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
             };
             run::run(&config, options, now).map(|()| 0)
         }
-        Some(Command::Check { config }) => check::check(&Config::load(&config)?),
-        Some(Command::Status { config, json }) => status::status(&Config::load(&config)?, json),
+        Some(Command::Check) => check::check(&Config::load(&cli.run.config)?),
+        Some(Command::Status { json }) => status::status(&Config::load(&cli.run.config)?, json),
         Some(Command::Probe(args)) => probe_command(&args),
     }
 }
@@ -83,7 +96,8 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
 /// `zonerw probe`: exit 0 if healthy, 1 if not, 2 for a usage error.
 fn probe_command(args: &ProbeArgs) -> Result<u8> {
     let usage = |m: String| Error::Usage(format!("error: {m}"));
-    let timeout = config::parse_duration(&args.timeout).map_err(|m| usage(format!("--timeout: {m}")))?;
+    let timeout =
+        config::parse_duration(&args.timeout).map_err(|m| usage(format!("--timeout: {m}")))?;
     let expect_status = config::StatusRange::try_from(args.expect_status.clone())
         .map_err(|m| usage(format!("--expect-status: {m}")))?;
     let url = config::CheckUrl::try_from(args.url.clone()).map_err(usage)?;
@@ -98,5 +112,5 @@ fn probe_command(args: &ProbeArgs) -> Result<u8> {
     };
     let outcome = probe::probe(&check);
     println!("{}", outcome.describe());
-    Ok(if outcome.is_up() { 0 } else { 1 })
+    Ok(u8::from(!outcome.is_up()))
 }

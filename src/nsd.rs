@@ -25,9 +25,9 @@ pub struct Output {
 /// Run `argv` with no stdin, capturing its output, killing its whole process group if it
 /// takes longer than `timeout`.
 pub fn run_bounded(argv: &[String], timeout: Duration) -> Result<Output> {
-    let (program, args) = argv.split_first().expect("argv is validated non-empty");
+    let (program, rest) = argv.split_first().expect("argv is validated non-empty");
     let mut child = Command::new(program)
-        .args(args)
+        .args(rest)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -67,7 +67,10 @@ pub fn run_bounded(argv: &[String], timeout: Duration) -> Result<Output> {
         let _ = child.wait();
         return Err(Error::Command {
             argv: argv.to_vec(),
-            message: format!("did not finish within {} and was killed", fmt_duration(timeout)),
+            message: format!(
+                "did not finish within {} and was killed",
+                fmt_duration(timeout)
+            ),
         });
     };
     Ok(Output {
@@ -91,7 +94,11 @@ fn kill_group(pid: u32) {
 /// checker's error lines with the temporary path replaced by `shown_as` (the template: the
 /// rendered text keeps the template's line numbers).
 pub fn checkzone(nsd: &Nsd, program: &str, zone: &str, file: &Path, shown_as: &Path) -> Result<()> {
-    let argv = vec![program.to_owned(), zone.to_owned(), file.display().to_string()];
+    let argv = vec![
+        program.to_owned(),
+        zone.to_owned(),
+        file.display().to_string(),
+    ];
     let out = run_bounded(&argv, nsd.timeout)?;
     if out.status.success() {
         return Ok(());
@@ -133,7 +140,11 @@ fn control(nsd: &Nsd, argv: Vec<String>) -> Result<()> {
     }
     let printed = format!("{}\n{}", out.stdout.trim(), out.stderr.trim());
     Err(Error::Command {
-        message: format!("failed ({}): {}", out.status, printed.trim().replace('\n', "; ")),
+        message: format!(
+            "failed ({}): {}",
+            out.status,
+            printed.trim().replace('\n', "; ")
+        ),
         argv,
     })
 }

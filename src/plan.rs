@@ -8,7 +8,7 @@ use crate::serial::{self, Clock};
 use crate::state::ZoneState;
 use crate::template::{Marker, Vars};
 use crate::zonefile::soa_serial;
-use crate::zones::{fingerprint, Zone};
+use crate::zones::{Zone, fingerprint};
 
 /// Chosen addresses per pool, in config order.
 pub type Addresses = [(Option<Ipv4Addr>, Option<Ipv6Addr>)];
@@ -62,9 +62,15 @@ pub fn vars_of(zone: &Zone, config: &Config, addresses: &Addresses) -> BTreeMap<
             let (v4addr, v6addr) = addresses[pool];
             let name = &config.pools[pool].marker;
             if v6 {
-                vars.insert(format!("{name}6"), v6addr.map(|a| a.to_string()).unwrap_or_default());
+                vars.insert(
+                    format!("{name}6"),
+                    v6addr.map(|a| a.to_string()).unwrap_or_default(),
+                );
             } else {
-                vars.insert(name.clone(), v4addr.map(|a| a.to_string()).unwrap_or_default());
+                vars.insert(
+                    name.clone(),
+                    v4addr.map(|a| a.to_string()).unwrap_or_default(),
+                );
             }
         }
     }
@@ -96,7 +102,11 @@ pub fn plan_zone(
         })
     };
     let plan = |action, contents: String| {
-        let serial = if zone.template.uses_serial() { None } else { soa_serial(&contents) };
+        let serial = if zone.template.uses_serial() {
+            None
+        } else {
+            soa_serial(&contents)
+        };
         ZonePlan {
             action,
             serial,
@@ -111,15 +121,13 @@ pub fn plan_zone(
             ..plan(Action::Keep, String::new())
         };
     }
-    if !inputs.force {
-        if let Some(text) = installed_text.as_deref() {
-            let own = render(installed_serial.unwrap_or(0));
-            if own == text {
-                return ZonePlan {
-                    serial: installed_serial,
-                    ..plan(Action::Adopt, own)
-                };
-            }
+    if let Some(text) = installed_text.as_deref().filter(|_| !inputs.force) {
+        let own = render(installed_serial.unwrap_or(0));
+        if own == text {
+            return ZonePlan {
+                serial: installed_serial,
+                ..plan(Action::Adopt, own)
+            };
         }
     }
     let previous = [last.map(|l| l.serial), reserved, installed_serial]

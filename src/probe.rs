@@ -4,12 +4,12 @@ use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use ureq::Agent;
 use ureq::config::Config as AgentConfig;
 use ureq::http::Uri;
 use ureq::tls::TlsConfig;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
-use ureq::Agent;
 
 use crate::config::{CheckSettings, Config, StatusRange};
 use crate::decide::ProbeOutcome;
@@ -64,7 +64,11 @@ impl Resolver for Pinned {
         _config: &AgentConfig,
         _timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let default_port = if uri.scheme_str() == Some("https") { 443 } else { 80 };
+        let default_port = if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        };
         let port = uri.port_u16().unwrap_or(default_port);
         let mut addrs = self.empty();
         addrs.push(SocketAddr::new(self.0, port));
@@ -82,7 +86,11 @@ fn agent(check: &Check<'_>) -> Agent {
         .max_redirects(0)
         .max_redirects_will_error(false)
         .user_agent(concat!("zonerw/", env!("CARGO_PKG_VERSION")))
-        .tls_config(TlsConfig::builder().disable_verification(!check.tls_verify).build())
+        .tls_config(
+            TlsConfig::builder()
+                .disable_verification(!check.tls_verify)
+                .build(),
+        )
         .build();
     match check.connect {
         Some(ip) => Agent::with_parts(config, DefaultConnector::new(), Pinned(ip)),
@@ -129,7 +137,9 @@ fn attempt(agent: &Agent, check: &Check<'_>) -> Result<u16, String> {
             .take(BODY_LIMIT)
             .read_to_end(&mut body)
             .map_err(|e| match ureq::Error::from(e) {
-                ureq::Error::Timeout(_) => format!("timed out after {}", fmt_duration(check.timeout)),
+                ureq::Error::Timeout(_) => {
+                    format!("timed out after {}", fmt_duration(check.timeout))
+                }
                 e => format!("reading body: {e}"),
             })?;
         let needle = check.expect_body.as_bytes();
@@ -157,9 +167,9 @@ fn describe_error(error: &ureq::Error, timeout: Duration) -> String {
 #[must_use]
 pub fn fmt_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 60_000 == 0 && ms >= 60_000 {
+    if ms.is_multiple_of(60_000) && ms >= 60_000 {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

@@ -14,15 +14,15 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use crate::config::{Clock, Config};
-use crate::decide::{decide, Decision, ProbeOutcome};
+use crate::decide::{Decision, ProbeOutcome, decide};
 use crate::error::{Error, Result};
 use crate::fsio::{self, Staged};
 use crate::nsd;
 use crate::plan::{self, Action, Inputs, ZonePlan};
 use crate::probe;
 use crate::serial;
-use crate::state::{self, HistoryEntry, Reserved, State, ZoneState, STATE_VERSION};
-use crate::zones::{self, fingerprint, Zone};
+use crate::state::{self, HistoryEntry, Reserved, STATE_VERSION, State, ZoneState};
+use crate::zones::{self, Zone, fingerprint};
 
 /// How much a run prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -107,7 +107,10 @@ fn serial_clock(config: &Config, now: Timestamp) -> Result<serial::Clock> {
     let tz = match config.clock {
         Clock::Utc => jiff::tz::TimeZone::UTC,
         Clock::Local => jiff::tz::TimeZone::try_system().map_err(|e| {
-            Error::config(&config.path, format!("serial.clock = \"local\": cannot determine the system time zone: {e}"))
+            Error::config(
+                &config.path,
+                format!("serial.clock = \"local\": cannot determine the system time zone: {e}"),
+            )
         })?,
     };
     Ok(serial::Clock {
@@ -163,7 +166,13 @@ pub fn run(config: &Config, options: RunOptions, now: Timestamp) -> Result<()> {
         let installed = fsio::read_optional(&config.zones.join(&zone.file_name))?;
         let last = old.as_ref().and_then(|s| s.zones.get(&zone.name));
         let reserved = reserved.get(&zone.name).copied();
-        plans.push(plan::plan_zone(zone, inputs, last, reserved, installed.as_deref()));
+        plans.push(plan::plan_zone(
+            zone,
+            inputs,
+            last,
+            reserved,
+            installed.as_deref(),
+        ));
     }
     if options.verbosity >= Verbosity::Normal {
         print_switches(config, &decisions, options.dry_run);
@@ -226,8 +235,8 @@ fn print_switches(config: &Config, decisions: &[Decision], dry_run: bool) {
 
 fn zone_line(zone: &Zone, plan: &ZonePlan) -> String {
     let show = |s: Option<u32>| s.map_or_else(|| "none".to_owned(), |s| s.to_string());
-    match (plan.action.clone(), &plan.old_serial == &plan.serial) {
-        (Action::Adopt, _) => format!(
+    match plan.action {
+        Action::Adopt => format!(
             "{}: serial {} already installed, reloaded",
             zone.name,
             show(plan.serial)
@@ -241,7 +250,12 @@ fn zone_line(zone: &Zone, plan: &ZonePlan) -> String {
     }
 }
 
-fn print_dry_run(config: &Config, zones: &[Zone], plans: &[ZonePlan], verbosity: Verbosity) -> Result<()> {
+fn print_dry_run(
+    config: &Config,
+    zones: &[Zone],
+    plans: &[ZonePlan],
+    verbosity: Verbosity,
+) -> Result<()> {
     let mut any = false;
     for (zone, plan) in zones.iter().zip(plans) {
         if plan.action == Action::Keep {
@@ -261,7 +275,10 @@ fn print_dry_run(config: &Config, zones: &[Zone], plans: &[ZonePlan], verbosity:
             .header(&shown, &format!("{shown} (would be installed)"))
             .to_string();
         if diff.is_empty() {
-            println!("{} (unchanged text, would be reloaded)", zone_line(zone, plan));
+            println!(
+                "{} (unchanged text, would be reloaded)",
+                zone_line(zone, plan)
+            );
         } else {
             print!("{diff}");
             if !diff.ends_with('\n') {
@@ -296,18 +313,17 @@ fn apply(
             Err(e) => errors.push(e),
         }
     }
-    let mut reserve_changed = false;
+    let before = reserved.clone();
     for (i, _) in &staged {
         if let Some(serial) = plans[*i].serial {
             let entry = reserved.entry(zones[*i].name.clone()).or_insert(serial);
-            if serial::is_newer(serial, *entry) || *entry == serial {
-                reserve_changed |= *entry != serial || !files.serials.exists();
-                *entry = serial;
-            }
+            *entry = serial::newest(*entry, serial);
         }
     }
-    if reserve_changed {
-        if let Err(e) = write_reserved(&files.serials, &reserved) {
+    if reserved != before
+        && let Err(e) = write_reserved(&files.serials, &reserved)
+    {
+        {
             // Nothing installed yet: give up on every zone rather than risk serial reuse.
             errors.push(e);
             mark_failed(plans, staged.iter().map(|(i, _)| *i));
@@ -359,7 +375,13 @@ fn mark_failed(plans: &mut [ZonePlan], which: impl IntoIterator<Item = usize>) {
 fn stage(config: &Config, zone: &Zone, plan: &ZonePlan) -> Result<Staged> {
     let staged = Staged::new(&config.zones, &zone.file_name, plan.contents.as_bytes())?;
     if let Some(program) = &config.nsd.checkzone {
-        nsd::checkzone(&config.nsd, program, &zone.name, staged.path(), &zone.template_path)?;
+        nsd::checkzone(
+            &config.nsd,
+            program,
+            &zone.name,
+            staged.path(),
+            &zone.template_path,
+        )?;
     }
     Ok(staged)
 }

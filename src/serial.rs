@@ -35,7 +35,8 @@ pub fn candidate(scheme: Scheme, clock: Clock) -> u32 {
     match scheme {
         Scheme::Date => {
             let d = clock.today;
-            let ymd = i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day());
+            let ymd =
+                i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day());
             u32::try_from(ymd * 100).unwrap_or(u32::MAX)
         }
         // RFC 1982 wraps, so a unix time past 2106 is still a usable serial.
@@ -117,8 +118,14 @@ mod tests {
     #[test]
     fn clock_going_backwards_never_lowers_the_serial() {
         let yesterday = clock(date(2026, 11, 22), 1_794_900_000);
-        assert_eq!(next(Scheme::Date, Some(2_026_112_305), yesterday), 2_026_112_306);
-        assert_eq!(next(Scheme::Unixtime, Some(1_795_000_000), yesterday), 1_795_000_001);
+        assert_eq!(
+            next(Scheme::Date, Some(2_026_112_305), yesterday),
+            2_026_112_306
+        );
+        assert_eq!(
+            next(Scheme::Unixtime, Some(1_795_000_000), yesterday),
+            1_795_000_001
+        );
     }
 
     #[test]

@@ -184,7 +184,11 @@ mod tests {
     #[test]
     fn corrupt_or_foreign_state_is_an_error() {
         assert!(State::parse("{").unwrap_err().contains("EOF"));
-        assert!(State::parse("{\"version\": 9}").unwrap_err().contains("version 9"));
+        assert!(
+            State::parse("{\"version\": 9}")
+                .unwrap_err()
+                .contains("version 9")
+        );
         assert!(State::parse("{\"version\": 1, \"bogus\": 1}").is_err());
     }
 

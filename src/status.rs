@@ -1,12 +1,12 @@
 //! `zonerw status`: what zonerw believes now, and the recent changes.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::check::table;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fsio;
-use crate::run::{load_state, StateFiles};
+use crate::run::{StateFiles, load_state};
 use crate::state::{PoolState, State};
 
 /// How many history entries are shown.
@@ -60,7 +60,10 @@ fn report(config: &Config, state: Option<&State>, history: &[Value], files: &Sta
                 .servers
                 .iter()
                 .map(|s| {
-                    let st = ps.and_then(|p| p.servers.get(&s.name)).cloned().unwrap_or_default();
+                    let st = ps
+                        .and_then(|p| p.servers.get(&s.name))
+                        .cloned()
+                        .unwrap_or_default();
                     json!({
                         "name": s.name, "address": s.address().to_string(),
                         "checked": s.check.is_some(), "healthy": st.healthy,
@@ -100,7 +103,10 @@ fn text(report: &Value) -> String {
             str_of(&report["state_file"])
         ));
     } else {
-        out.push_str(&format!("last change: {}\n", str_of(&report["last_change"])));
+        out.push_str(&format!(
+            "last change: {}\n",
+            str_of(&report["last_change"])
+        ));
     }
     for pool in report["pools"].as_array().into_iter().flatten() {
         out.push_str(&format!(
@@ -110,14 +116,30 @@ fn text(report: &Value) -> String {
             str_of(&pool["chosen_address"]),
             str_of(&pool["since"]),
         ));
-        let mut rows = vec![["", "SERVER", "ADDRESS", "HEALTH", "GOOD", "BAD", "LAST PROBE"].map(String::from)];
+        let mut rows = vec![
+            [
+                "",
+                "SERVER",
+                "ADDRESS",
+                "HEALTH",
+                "GOOD",
+                "BAD",
+                "LAST PROBE",
+            ]
+            .map(String::from),
+        ];
         for s in pool["servers"].as_array().into_iter().flatten() {
             let chosen = if s["name"] == pool["chosen"] { "*" } else { "" };
             rows.push([
                 chosen.into(),
                 str_of(&s["name"]),
                 str_of(&s["address"]),
-                if s["healthy"] == json!(true) { "healthy" } else { "unhealthy" }.into(),
+                if s["healthy"] == json!(true) {
+                    "healthy"
+                } else {
+                    "unhealthy"
+                }
+                .into(),
                 format!("{}/{}", s["good"], s["rise"]),
                 format!("{}/{}", s["bad"], s["fall"]),
                 str_of(&s["last"]),
@@ -135,7 +157,12 @@ fn text(report: &Value) -> String {
                 .flatten()
                 .map(|(k, v)| format!("@{k}@={}", v.as_str().unwrap_or("")))
                 .collect();
-            out.push_str(&format!("  {}  serial {}  {}\n", str_of(&z["zone"]), z["serial"], vars.join(" ")));
+            out.push_str(&format!(
+                "  {}  serial {}  {}\n",
+                str_of(&z["zone"]),
+                z["serial"],
+                vars.join(" ")
+            ));
         }
     }
     let history = report["history"].as_array().cloned().unwrap_or_default();
@@ -151,7 +178,12 @@ fn text(report: &Value) -> String {
                     str_of(&h["reason"])
                 )
             } else {
-                format!("{}: serial {} -> {}", str_of(&h["zone"]), h["from_serial"], h["to_serial"])
+                format!(
+                    "{}: serial {} -> {}",
+                    str_of(&h["zone"]),
+                    h["from_serial"],
+                    h["to_serial"]
+                )
             };
             out.push_str(&format!("  {}  {what}\n", str_of(&h["time"])));
         }

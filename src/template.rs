@@ -173,7 +173,10 @@ mod tests {
 
     fn render(text: &str) -> String {
         let t = Template::parse(text.to_owned(), lookup).unwrap();
-        let addrs = [(Some("192.0.2.1".parse().unwrap()), Some("2001:db8::1".parse().unwrap()))];
+        let addrs = [(
+            Some("192.0.2.1".parse().unwrap()),
+            Some("2001:db8::1".parse().unwrap()),
+        )];
         t.render(&Vars {
             serial: 2_026_112_301,
             addresses: &addrs,
@@ -185,7 +188,10 @@ mod tests {
         let cases = [
             ("@serial@", "2026112301"),
             ("( @serial number@ ; serial", "( 2026112301 ; serial"),
-            ("www A @IP@\nwww AAAA @IP6@\n", "www A 192.0.2.1\nwww AAAA 2001:db8::1\n"),
+            (
+                "www A @IP@\nwww AAAA @IP6@\n",
+                "www A 192.0.2.1\nwww AAAA 2001:db8::1\n",
+            ),
             ("@@IP@@", "@192.0.2.1@"),
             ("a@IP@IP@", "a192.0.2.1IP@"),
         ];
@@ -216,7 +222,13 @@ mod tests {
     #[test]
     fn unknown_marker_reports_its_line() {
         let err = Template::parse("a\nb\nwww A @IPV4@\n".into(), lookup).unwrap_err();
-        assert_eq!(err, UnknownMarker { line: 3, name: "IPV4".into() });
+        assert_eq!(
+            err,
+            UnknownMarker {
+                line: 3,
+                name: "IPV4".into()
+            }
+        );
         let err = Template::parse("x TXT \"a@b c@d\"".into(), lookup).unwrap_err();
         assert_eq!(err.name, "b c");
     }

@@ -83,7 +83,13 @@ pub fn load_templates(config: &Config) -> Result<Vec<Zone>> {
     Ok(zones)
 }
 
-fn parse_zone(config: &Config, name: String, file_name: String, path: PathBuf, bytes: Vec<u8>) -> Result<Zone> {
+fn parse_zone(
+    config: &Config,
+    name: String,
+    file_name: String,
+    path: PathBuf,
+    bytes: Vec<u8>,
+) -> Result<Zone> {
     let template_error = |line, message| Error::Template {
         path: path.clone(),
         line,
@@ -92,7 +98,7 @@ fn parse_zone(config: &Config, name: String, file_name: String, path: PathBuf, b
     let fingerprint = fingerprint(&bytes);
     let text = String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line = valid.split(|&b| b == b'\n').count();
         template_error(Some(line), "not valid UTF-8".into())
     })?;
     let template = Template::parse(text, |marker| lookup(config, marker))
@@ -124,10 +130,13 @@ fn check_addresses(config: &Config, template: &Template, path: &Path) -> Result<
             continue;
         };
         let pool = &config.pools[pool];
-        let lacking = pool
-            .servers
-            .iter()
-            .find(|s| if v6 { s.ipv6.is_none() } else { s.ipv4.is_none() });
+        let lacking = pool.servers.iter().find(|s| {
+            if v6 {
+                s.ipv6.is_none()
+            } else {
+                s.ipv4.is_none()
+            }
+        });
         if let Some(server) = lacking {
             let (name, key) = if v6 {
                 (format!("{}6", pool.marker), "ipv6")
