@@ -102,15 +102,24 @@ fn probe_command(args: &ProbeArgs) -> Result<u8> {
         .map_err(|m| usage(format!("--expect-status: {m}")))?;
     let url = config::CheckUrl::try_from(args.url.clone()).map_err(usage)?;
     let check = probe::Check {
-        url: &url.text,
+        url: url.text,
         connect: args.connect,
         timeout,
         attempts: 1,
         expect_status,
-        expect_body: &args.expect_body,
+        expect_body: args.expect_body.clone(),
         tls_verify: !args.insecure,
     };
     let outcome = probe::probe(&check);
-    println!("{}", outcome.describe());
+    match &outcome {
+        decide::ProbeOutcome::Up { status, latency } => {
+            println!("up: HTTP {status} in {} ms", latency.as_millis());
+        }
+        decide::ProbeOutcome::Down { reason } => {
+            let reason = reason.strip_prefix("failed 1/1 attempts: ").unwrap_or(reason);
+            println!("down: {reason}");
+        }
+        decide::ProbeOutcome::Unchecked => {}
+    }
     Ok(u8::from(!outcome.is_up()))
 }

@@ -2,6 +2,8 @@
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, mpsc};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use ureq::Agent;
@@ -19,9 +21,9 @@ pub const BODY_LIMIT: u64 = 64 * 1024;
 
 /// What one probe needs to know.
 #[derive(Debug, Clone)]
-pub struct Check<'a> {
+pub struct Check {
     /// The URL to fetch.
-    pub url: &'a str,
+    pub url: String,
     /// Connect here instead of resolving the URL's host (port from the URL).
     pub connect: Option<IpAddr>,
     /// Bound on each attempt: connect + TLS + headers + body.
@@ -31,22 +33,22 @@ pub struct Check<'a> {
     /// Acceptable statuses.
     pub expect_status: StatusRange,
     /// Required substring of the first 64 KiB of the body ("" = none).
-    pub expect_body: &'a str,
+    pub expect_body: String,
     /// Verify TLS certificates.
     pub tls_verify: bool,
 }
 
-impl<'a> Check<'a> {
+impl Check {
     /// The check of a configured server, pinned to `address`.
     #[must_use]
-    pub fn configured(url: &'a str, address: IpAddr, settings: &'a CheckSettings) -> Self {
+    pub fn configured(url: &str, address: IpAddr, settings: &CheckSettings) -> Self {
         Check {
-            url,
+            url: url.to_owned(),
             connect: Some(address),
             timeout: settings.timeout,
             attempts: settings.attempts,
             expect_status: settings.expect_status,
-            expect_body: &settings.expect_body,
+            expect_body: settings.expect_body.clone(),
             tls_verify: settings.tls_verify,
         }
     }
@@ -76,7 +78,7 @@ impl Resolver for Pinned {
     }
 }
 
-fn agent(check: &Check<'_>) -> Agent {
+fn agent(check: &Check) -> Agent {
     let config = Agent::config_builder()
         // cron may run with *_proxy set; a health check must go straight to the server.
         .proxy(None)
@@ -100,12 +102,13 @@ fn agent(check: &Check<'_>) -> Agent {
 
 /// Run the check up to `attempts` times; the first success wins.
 #[must_use]
-pub fn probe(check: &Check<'_>) -> ProbeOutcome {
+pub fn probe(check: &Check) -> ProbeOutcome {
     let agent = agent(check);
+    let check = Arc::new(check.clone());
     let mut last = String::new();
     for _ in 0..check.attempts {
         let start = Instant::now();
-        match attempt(&agent, check) {
+        match bounded_attempt(&agent, &check) {
             Ok(status) => {
                 return ProbeOutcome::Up {
                     status,
@@ -120,9 +123,22 @@ pub fn probe(check: &Check<'_>) -> ProbeOutcome {
     }
 }
 
-fn attempt(agent: &Agent, check: &Check<'_>) -> Result<u16, String> {
+/// One attempt with a hard deadline. ureq's global timeout is checked between reads, so a
+/// server trickling a byte now and then can stretch it; here the attempt runs on its own
+/// thread and is abandoned at the deadline (the thread dies with the process at the latest).
+fn bounded_attempt(agent: &Agent, check: &Arc<Check>) -> Result<u16, String> {
+    let (tx, rx) = mpsc::channel();
+    let (agent, thread_check) = (agent.clone(), Arc::clone(check));
+    thread::spawn(move || {
+        let _ = tx.send(attempt(&agent, &thread_check));
+    });
+    rx.recv_timeout(check.timeout)
+        .unwrap_or_else(|_| Err(format!("timed out after {}", fmt_duration(check.timeout))))
+}
+
+fn attempt(agent: &Agent, check: &Check) -> Result<u16, String> {
     let mut response = agent
-        .get(check.url)
+        .get(&check.url)
         .call()
         .map_err(|e| describe_error(&e, check.timeout))?;
     let status = response.status().as_u16();

@@ -323,12 +323,10 @@ fn apply(
     if reserved != before
         && let Err(e) = write_reserved(&files.serials, &reserved)
     {
-        {
-            // Nothing installed yet: give up on every zone rather than risk serial reuse.
-            errors.push(e);
-            mark_failed(plans, staged.iter().map(|(i, _)| *i));
-            return Err(Error::Many(errors));
-        }
+        // Nothing installed yet: give up on every zone rather than risk serial reuse.
+        errors.push(e);
+        mark_failed(plans, staged.iter().map(|(i, _)| *i));
+        return Err(Error::Many(errors));
     }
     let mut to_reload = Vec::new();
     for (i, s) in staged {
