@@ -191,6 +191,7 @@ fn switch_reason(
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity, reason = "test tables")]
 mod tests {
     use super::*;
     use crate::config::{CheckSettings, CheckUrl, Server, StatusRange};

@@ -116,7 +116,9 @@ fn probe_command(args: &ProbeArgs) -> Result<u8> {
             println!("up: HTTP {status} in {} ms", latency.as_millis());
         }
         decide::ProbeOutcome::Down { reason } => {
-            let reason = reason.strip_prefix("failed 1/1 attempts: ").unwrap_or(reason);
+            let reason = reason
+                .strip_prefix("failed 1/1 attempts: ")
+                .unwrap_or(reason);
             println!("down: {reason}");
         }
         decide::ProbeOutcome::Unchecked => {}

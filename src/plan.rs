@@ -142,3 +142,227 @@ pub fn plan_zone(
     }
     p
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::type_complexity,
+    clippy::too_many_lines,
+    reason = "test tables"
+)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::template::Template;
+
+    const CONFIG: &str = r#"
+[serial]
+scheme = "date"
+[[pool]]
+name = "web"
+  [[pool.server]]
+  name = "main"
+  ipv4 = "192.0.2.1"
+  [[pool.server]]
+  name = "backup"
+  ipv4 = "198.51.100.7"
+"#;
+    const TEMPLATE: &str = "@ IN SOA ns hm ( @serial@ 1 2 3 4 )\nwww IN A @IP@\n";
+
+    fn setup() -> (Config, Zone) {
+        let config = Config::parse(CONFIG, Path::new("/etc/zonerw/zonerw.toml")).unwrap();
+        let template = Template::parse(TEMPLATE.into(), |n| match n {
+            "serial" => Some(Marker::Serial),
+            "IP" => Some(Marker::Address { pool: 0, v6: false }),
+            _ => None,
+        })
+        .unwrap();
+        let zone = Zone {
+            name: "example.com".into(),
+            file_name: "example.com.zone".into(),
+            template_path: "/t/example.com.zone".into(),
+            template,
+            fingerprint: fingerprint(TEMPLATE.as_bytes()),
+        };
+        (config, zone)
+    }
+
+    fn clock() -> Clock {
+        Clock {
+            unix: 0,
+            today: jiff::civil::date(2026, 11, 23),
+        }
+    }
+
+    const MAIN: [(Option<Ipv4Addr>, Option<Ipv6Addr>); 1] =
+        [(Some(Ipv4Addr::new(192, 0, 2, 1)), None)];
+    const BACKUP: [(Option<Ipv4Addr>, Option<Ipv6Addr>); 1] =
+        [(Some(Ipv4Addr::new(198, 51, 100, 7)), None)];
+
+    fn installed(serial: u32, ip: &str) -> String {
+        format!("@ IN SOA ns hm ( {serial} 1 2 3 4 )\nwww IN A {ip}\n")
+    }
+
+    fn last(zone: &Zone, serial: u32, ip: &str) -> ZoneState {
+        ZoneState {
+            serial,
+            template: zone.fingerprint.clone(),
+            installed: fingerprint(installed(serial, ip).as_bytes()),
+            vars: BTreeMap::from([("IP".into(), ip.into())]),
+        }
+    }
+
+    #[test]
+    fn minimal_mode_table() {
+        let (config, zone) = setup();
+        let inputs = |force, addresses: &'static Addresses| Inputs {
+            config: &config,
+            force,
+            clock: clock(),
+            addresses,
+        };
+        let main_file = installed(2_026_112_305, "192.0.2.1");
+        let main_state = last(&zone, 2_026_112_305, "192.0.2.1");
+        let edited = main_file.replace("www", "web");
+        let higher = installed(2_030_010_100, "192.0.2.1");
+        let mut other_template = main_state.clone();
+        other_template.template = "0".into();
+        // (why, force, addresses, state, reserved, installed) -> (action, serial)
+        let cases: Vec<(
+            &str,
+            bool,
+            &'static Addresses,
+            Option<&ZoneState>,
+            Option<u32>,
+            Option<&str>,
+            Action,
+            Option<u32>,
+        )> = vec![
+            (
+                "nothing changed",
+                false,
+                &MAIN,
+                Some(&main_state),
+                None,
+                Some(&main_file),
+                Action::Keep,
+                Some(2_026_112_305),
+            ),
+            (
+                "--force",
+                true,
+                &MAIN,
+                Some(&main_state),
+                None,
+                Some(&main_file),
+                Action::Write,
+                Some(2_026_112_306),
+            ),
+            (
+                "marker value changed",
+                false,
+                &BACKUP,
+                Some(&main_state),
+                None,
+                Some(&main_file),
+                Action::Write,
+                Some(2_026_112_306),
+            ),
+            (
+                "template changed",
+                false,
+                &MAIN,
+                Some(&other_template),
+                None,
+                Some(&main_file),
+                Action::Adopt,
+                Some(2_026_112_305),
+            ),
+            (
+                "installed file edited",
+                false,
+                &MAIN,
+                Some(&main_state),
+                None,
+                Some(&edited),
+                Action::Write,
+                Some(2_026_112_306),
+            ),
+            (
+                "installed file deleted",
+                false,
+                &MAIN,
+                Some(&main_state),
+                None,
+                None,
+                Action::Write,
+                Some(2_026_112_306),
+            ),
+            (
+                "state lost, file is ours",
+                false,
+                &MAIN,
+                None,
+                None,
+                Some(&main_file),
+                Action::Adopt,
+                Some(2_026_112_305),
+            ),
+            (
+                "state lost, failing over",
+                false,
+                &BACKUP,
+                None,
+                None,
+                Some(&main_file),
+                Action::Write,
+                Some(2_026_112_306),
+            ),
+            (
+                "hand-edited higher serial",
+                false,
+                &BACKUP,
+                Some(&main_state),
+                None,
+                Some(&higher),
+                Action::Write,
+                Some(2_030_010_101),
+            ),
+            (
+                "reserved serial beats the rest",
+                false,
+                &BACKUP,
+                Some(&main_state),
+                Some(2_026_112_340),
+                None,
+                Action::Write,
+                Some(2_026_112_341),
+            ),
+            (
+                "first run ever",
+                false,
+                &MAIN,
+                None,
+                None,
+                None,
+                Action::Write,
+                Some(2_026_112_300),
+            ),
+        ];
+        for (why, force, addrs, state, reserved, file, action, serial) in cases {
+            let p = plan_zone(
+                &zone,
+                inputs(force, addrs),
+                state,
+                reserved,
+                file.map(str::as_bytes),
+            );
+            assert_eq!((p.action.clone(), p.serial), (action, serial), "{why}");
+            if p.action == Action::Write {
+                let ip = addrs[0].0.unwrap().to_string();
+                assert_eq!(p.contents, installed(serial.unwrap(), &ip), "{why}");
+                assert_eq!(p.vars, BTreeMap::from([("IP".into(), ip)]), "{why}");
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! NSD's own test zones, passed through the `zonerw` binary end to end.
+//!
+//! Every file of `tests/fixtures/nsd-tpkg` (121 zone files from NSD's `tpkg/` tests, which
+//! `nsd-checkzone` accepts under the origin `INDEX` gives) becomes the only template of a
+//! fresh setup: `templates/<ORIGIN>.zone`, an empty `zones/`, a config with no pools, a stub
+//! `nsd-control` and no `nsd-checkzone`. The files contain no markers, so one run must
+//! install each of them byte for byte and reload it, and a second run must do nothing.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How many setups run at once.
+const PARALLEL: usize = 4;
+/// Bound on one `zonerw` run, so a hang fails the test instead of stalling it.
+const RUN_TIMEOUT: Duration = Duration::from_mins(1);
+/// Longest file name Linux file systems take (`NAME_MAX`).
+const NAME_MAX: usize = 255;
+
+/// `nsd-control` stand-in: appends its argv to `nsd-control.log` beside it and says ok.
+const STUB: &str =
+    "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$(dirname \"$0\")/nsd-control.log\"\necho ok\n";
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nsd-tpkg")
+}
+
+/// `(file, origin)` for every line of `INDEX`; an empty origin is the root zone.
+fn corpus_index() -> Vec<(String, String)> {
+    let index = fs::read_to_string(corpus_dir().join("INDEX")).expect("read corpus INDEX");
+    index
+        .lines()
+        .map(|line| {
+            let (file, origin) = line.split_once(' ').unwrap_or((line, ""));
+            (file.to_owned(), origin.trim().to_owned())
+        })
+        .collect()
+}
+
+/// The template (and installed zone) file name for `origin`: `<origin>.zone`, `..zone` for
+/// the root zone.
+fn zone_file_name(origin: &str) -> String {
+    let origin = if origin.is_empty() { "." } else { origin };
+    format!("{origin}.zone")
+}
+
+/// A TOML basic string holding `path`.
+fn toml_string(path: &Path) -> String {
+    let text = path.to_str().expect("temporary paths are UTF-8");
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// One setup: a temporary directory laid out as the module docs say.
+struct Setup {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Setup {
+    fn new(template_name: &str, template: &[u8]) -> Setup {
+        let dir = tempfile::tempdir().expect("create temporary directory");
+        let root = dir.path();
+        for sub in ["templates", "zones", "state"] {
+            fs::create_dir(root.join(sub)).expect("create setup directory");
+        }
+        fs::write(root.join("templates").join(template_name), template).expect("write template");
+        let stub = root.join("nsd-control-stub");
+        fs::write(&stub, STUB).expect("write nsd-control stub");
+        fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).expect("chmod stub");
+        let config = root.join("zonerw.toml");
+        let text = format!(
+            "templates = {}\nzones = {}\nstate = {}\n\n[serial]\nscheme = \"counter\"\n\n\
+             [nsd]\ncontrol = [{}]\ncheckzone = \"\"\ntimeout = \"10s\"\n",
+            toml_string(&root.join("templates")),
+            toml_string(&root.join("zones")),
+            toml_string(&root.join("state")),
+            toml_string(&stub),
+        );
+        fs::write(&config, text).expect("write config");
+        Setup { dir, config }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// Runs `zonerw -c <config>`; returns its exit status (None: killed after the timeout),
+    /// stdout and stderr.
+    fn run(&self, name: &str) -> (Option<ExitStatus>, String, String) {
+        let (out, err) = (
+            self.path(&format!("{name}.out")),
+            self.path(&format!("{name}.err")),
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zonerw"))
+            .arg("-c")
+            .arg(&self.config)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).expect("create stdout file"))
+            .stderr(fs::File::create(&err).expect("create stderr file"))
+            .spawn()
+            .expect("spawn zonerw");
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for zonerw") {
+                break Some(status);
+            }
+            if started.elapsed() > RUN_TIMEOUT {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let read = |path: &Path| fs::read_to_string(path).unwrap_or_default();
+        (status, read(&out), read(&err))
+    }
+
+    fn nsd_control_log(&self) -> String {
+        fs::read_to_string(self.path("nsd-control.log")).unwrap_or_default()
+    }
+}
+
+/// Checks one corpus file end to end; returns what went wrong, if anything.
+fn check(file: &str, origin: &str) -> Result<(), String> {
+    let bytes = fs::read(corpus_dir().join(file)).map_err(|e| format!("cannot read: {e}"))?;
+    let name = zone_file_name(origin);
+    let setup = Setup::new(&name, &bytes);
+    let (status, stdout, stderr) = setup.run("first");
+    if !status.is_some_and(|s| s.success()) {
+        return Err(format!(
+            "first run: {status:?}, stdout {stdout:?}, stderr {stderr:?}"
+        ));
+    }
+    check_installed(&setup, &name, &bytes)?;
+    let log = setup.nsd_control_log();
+    if !log
+        .lines()
+        .any(|line| line.split_whitespace().next() == Some("reload"))
+    {
+        return Err(format!(
+            "nsd-control was never asked to reload; its argv log: {log:?}"
+        ));
+    }
+    // DESIGN.md: nothing changed, so no file is written, NSD is not called, nothing printed.
+    let (status, stdout, stderr) = setup.run("second");
+    if !status.is_some_and(|s| s.success()) || !stdout.is_empty() || !stderr.is_empty() {
+        return Err(format!(
+            "second run not quiet: {status:?}, stdout {stdout:?}, stderr {stderr:?}"
+        ));
+    }
+    if setup.nsd_control_log() != log {
+        return Err(format!(
+            "second run called nsd-control: {:?}",
+            setup.nsd_control_log()
+        ));
+    }
+    check_installed(&setup, &name, &bytes)
+}
+
+/// Checks that `zones/<name>` holds exactly `bytes`, with mode 0644.
+fn check_installed(setup: &Setup, name: &str, bytes: &[u8]) -> Result<(), String> {
+    let path = setup.path("zones").join(name);
+    let installed = fs::read(&path).map_err(|e| format!("zones/{name} not installed: {e}"))?;
+    if installed != bytes {
+        let (got, want) = (installed.len(), bytes.len());
+        return Err(format!(
+            "zones/{name} differs from the template ({got} vs {want} bytes)"
+        ));
+    }
+    let mode = fs::metadata(&path).map_or(0, |m| m.permissions().mode()) & 0o777;
+    if mode != 0o644 {
+        return Err(format!("zones/{name} has mode {mode:o}, not 644"));
+    }
+    Ok(())
+}
+
+#[test]
+fn nsd_corpus_is_installed_byte_for_byte() {
+    let all = corpus_index();
+    assert_eq!(all.len(), 121, "INDEX lists the 121 corpus files");
+    // A zone name of 251 characters (ixfr_superlong) makes a template name that no file
+    // system takes, so that zone cannot be given to zonerw at all.
+    let (unnamable, cases): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|(_, origin)| zone_file_name(origin).len() > NAME_MAX);
+    assert_eq!(
+        unnamable
+            .iter()
+            .map(|(file, _)| file.as_str())
+            .collect::<Vec<_>>(),
+        ["ixfr_superlong.tdir_ixfr_superlong.zone"]
+    );
+    let next = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    thread::scope(|scope| {
+        for _ in 0..PARALLEL {
+            scope.spawn(|| {
+                while let Some((file, origin)) = cases.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if let Err(reason) = check(file, origin) {
+                        failures
+                            .lock()
+                            .expect("failure list")
+                            .push(format!("{file} ({origin:?}): {reason}"));
+                    }
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().expect("failure list");
+    failures.sort();
+    let mut message = format!(
+        "{} of {} corpus files failed:\n",
+        failures.len(),
+        cases.len()
+    );
+    for failure in &failures {
+        let _ = writeln!(message, "  {failure}");
+    }
+    assert!(failures.is_empty(), "{message}");
+}
