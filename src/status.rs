@@ -178,11 +178,13 @@ fn text(report: &Value) -> String {
                     str_of(&h["reason"])
                 )
             } else {
+                let serial =
+                    |v: &Value| v.as_u64().map_or_else(|| "none".into(), |s| s.to_string());
                 format!(
                     "{}: serial {} -> {}",
                     str_of(&h["zone"]),
-                    h["from_serial"],
-                    h["to_serial"]
+                    serial(&h["from_serial"]),
+                    serial(&h["to_serial"])
                 )
             };
             out.push_str(&format!("  {}  {what}\n", str_of(&h["time"])));
