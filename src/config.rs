@@ -347,8 +347,8 @@ pub struct CheckSettings {
 impl Config {
     /// Read and parse the config file at `path`.
     pub fn load(path: &Path) -> Result<Config> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Error::io(path, "read config file", e))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::config(path, format!("cannot read config file: {e}")))?;
         Config::parse(&text, path)
     }
 

@@ -53,8 +53,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>, now: jiff::Timestamp) -> E
     match dispatch(cli, now) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            for line in e.to_string().lines() {
-                eprintln!("zonerw: {line}");
+            for (i, line) in e.to_string().lines().enumerate() {
+                let label = if i == 0 { "error: " } else { "" };
+                eprintln!("zonerw: {label}{line}");
             }
             ExitCode::from(e.exit_code())
         }
@@ -65,8 +66,7 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
     let run_flags = cli.run.force || cli.run.dry_run || cli.run.verbose || cli.run.quiet;
     if cli.command.is_some() && run_flags {
         return Err(Error::Usage(
-            "error: --force, --dry-run, --verbose and --quiet apply to a run, not to a subcommand"
-                .into(),
+            "--force, --dry-run, --verbose and --quiet apply to a run, not to a subcommand".into(),
         ));
     }
     match cli.command {
@@ -95,7 +95,7 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
 
 /// `zonerw probe`: exit 0 if healthy, 1 if not, 2 for a usage error.
 fn probe_command(args: &ProbeArgs) -> Result<u8> {
-    let usage = |m: String| Error::Usage(format!("error: {m}"));
+    let usage = Error::Usage;
     let timeout =
         config::parse_duration(&args.timeout).map_err(|m| usage(format!("--timeout: {m}")))?;
     let expect_status = config::StatusRange::try_from(args.expect_status.clone())
