@@ -175,7 +175,7 @@ pub fn run(config: &Config, options: RunOptions, now: Timestamp) -> Result<()> {
         ));
     }
     if options.verbosity >= Verbosity::Normal {
-        print_switches(config, &decisions, options.dry_run);
+        print_switches(config, &decisions);
     }
     if options.dry_run {
         return print_dry_run(config, &zones, &plans, options.verbosity);
@@ -224,11 +224,10 @@ fn switch_line(config: &Config, pool: usize, d: &Decision) -> Option<String> {
     ))
 }
 
-fn print_switches(config: &Config, decisions: &[Decision], dry_run: bool) {
+fn print_switches(config: &Config, decisions: &[Decision]) {
     for (i, d) in decisions.iter().enumerate() {
         if let Some(line) = switch_line(config, i, d) {
-            let note = if dry_run { " (dry run)" } else { "" };
-            println!("{line}{note}");
+            println!("{line}");
         }
     }
 }

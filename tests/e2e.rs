@@ -1,0 +1,1394 @@
+//! End-to-end tests: the zonerw binary against a real NSD primary and
+//! secondary on loopback and a local HTTP(S) "main server".
+//!
+//! Every test asserts what the *secondary* serves over DNS (what users of
+//! the domain would see), plus zonerw's exit code and output, as laid down in
+//! DESIGN.md and notes/CONTRACT.md.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests may read the clock and PATH; the ban protects the product code"
+)]
+
+mod support;
+
+use std::fs;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use support::*;
+
+const PROPAGATE: Duration = Duration::from_secs(5);
+const EXTRA_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 55);
+
+// ---------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------
+
+/// NSD pair with the seed zone, a main server in `mode`, zonerw configured.
+fn setup(main: MainServer, tweak: impl FnOnce(&mut Settings)) -> (NsdPair, MainServer, Zonerw) {
+    let nsd = NsdPair::new(&[ZONE]);
+    let mut settings = Settings::new(&main.url("/up.txt"));
+    tweak(&mut settings);
+    let z = Zonerw::new(&nsd, settings);
+    (nsd, main, z)
+}
+
+/// Wait until the secondary serves `serial` and check www's address.
+#[track_caller]
+fn assert_secondary(nsd: &NsdPair, serial: u32, www: Ipv4Addr) {
+    nsd.wait_secondary_serial(ZONE, serial, PROPAGATE);
+    // Same zone version, so this should hold at once; poll briefly anyway so a
+    // lost UDP answer under load is not mistaken for wrong data.
+    let mut last = Vec::new();
+    let ok = poll(Duration::from_secs(2), || {
+        last = nsd.secondary_www(ZONE);
+        (last == vec![www]).then_some(())
+    });
+    assert!(
+        ok.is_some(),
+        "secondary serves serial {serial} but www = {last:?} ({:?}), expected {www}\n{}",
+        dns_query(
+            nsd.secondary.port,
+            &format!("www.{ZONE}"),
+            domain::base::iana::Rtype::A
+        )
+        .map(|m| m.header().rcode()),
+        nsd.diagnostics()
+    );
+}
+
+/// Wait (2 s) until the secondary answers `name` A with exactly `want`.
+/// Right after a zone update NSD's old server child may still answer a
+/// query or two with the old data, so poll instead of asking once.
+#[track_caller]
+fn wait_a(nsd: &NsdPair, name: &str, want: Ipv4Addr) {
+    let mut last = Vec::new();
+    let ok = poll(Duration::from_secs(2), || {
+        last = a_record(nsd.secondary.port, name);
+        (last == vec![want]).then_some(())
+    });
+    assert!(
+        ok.is_some(),
+        "secondary answers {name} A {last:?}, expected {want}\n{}",
+        nsd.diagnostics()
+    );
+}
+
+/// Run once with nothing unusual; expect success and the zone installed
+/// and served by the secondary with www = `www`. Returns the serial.
+#[track_caller]
+fn first_run(nsd: &NsdPair, z: &Zonerw, www: Ipv4Addr) -> u32 {
+    let r = z.run(&[]);
+    r.expect_ok();
+    let serial = r.new_serial(ZONE);
+    assert_secondary(nsd, serial, www);
+    serial
+}
+
+/// Lines the primary logged about control connections since log line `from`.
+fn control_lines(nsd: &NsdPair, from: usize) -> Vec<String> {
+    nsd.primary_log_since(from)
+        .into_iter()
+        .filter(|l| l.contains("control"))
+        .collect()
+}
+
+const SWITCH_TO_BACKUP: &str = "web: main (127.0.0.1) -> backup (198.51.100.7): ";
+const SWITCH_TO_MAIN: &str = "web: backup (198.51.100.7) -> main (127.0.0.1): ";
+
+#[track_caller]
+fn switch_line<'a>(r: &'a Run, prefix: &str) -> &'a str {
+    r.stdout
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?} on stdout\n{r}"))
+}
+
+/// Is the zone line printed for `r`, with `from` and `to` as given?
+#[track_caller]
+fn assert_zone_line(r: &Run, from: Option<u32>, to: u32) {
+    assert_eq!(r.zone_change(ZONE), Some((from, to)), "zone line\n{r}");
+}
+
+/// A probe-behaviour test: main is up on the first run, then switches to
+/// `mode`; the run must fail over within `max` and print the switch line.
+fn assert_mode_fails_over(
+    main: MainServer,
+    mode: Mode,
+    max: Duration,
+    tweak: impl FnOnce(&mut Settings),
+) -> Run {
+    let (nsd, main, z) = setup(main, tweak);
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    main.set_mode(mode);
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert!(
+        r.elapsed < max,
+        "run took {:?}, more than {max:?}\n{r}",
+        r.elapsed
+    );
+    let line = switch_line(&r, SWITCH_TO_BACKUP);
+    assert!(
+        line.contains("main failed 2/2 attempts: "),
+        "switch reason: {line}"
+    );
+    assert_zone_line(&r, Some(s1), s1 + 1);
+    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+    r
+}
+
+/// CONTRACT.md: errors go to stderr as `zonerw: error: ...`. Checked at the
+/// end of each test so a wording deviation doesn't hide the behaviour checks.
+#[track_caller]
+fn assert_error_prefix(r: &Run) {
+    assert!(
+        r.stderr.lines().any(|l| l.starts_with("zonerw: error: ")),
+        "CONTRACT.md: errors go to stderr as 'zonerw: error: ...'\n{r}"
+    );
+}
+
+fn read_history(z: &Zonerw) -> Vec<serde_json::Value> {
+    fs::read_to_string(z.state.join("history.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("history line {l:?}: {e}")))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// harness self-tests
+// ---------------------------------------------------------------------------
+
+#[test]
+fn harness_nsd_pair_transfers_seed_and_reloads() {
+    let mut nsd = NsdPair::new(&[ZONE]);
+    assert_eq!(nsd.secondary_serial(ZONE), Some(SEED_SERIAL));
+    assert_eq!(nsd.secondary_www(ZONE), vec![SEED_IP]);
+    fs::write(nsd.zone_file(ZONE), seed_zone(ZONE, 5)).unwrap();
+    let reload = |nsd: &NsdPair| {
+        std::process::Command::new("nsd-control")
+            .arg("-c")
+            .arg(&nsd.primary.conf)
+            .args(["reload", ZONE])
+            .output()
+            .unwrap()
+    };
+    let out = reload(&nsd);
+    assert!(out.status.success(), "{out:?}");
+    nsd.wait_secondary_serial(ZONE, 5, PROPAGATE);
+    // Stop/start the primary on the same port; it serves again.
+    nsd.stop_primary();
+    assert_eq!(nsd.primary_serial(ZONE), None);
+    assert!(!reload(&nsd).status.success());
+    nsd.start_primary();
+    nsd.wait_primary_serial(ZONE, 5, PROPAGATE);
+    nsd.stop_secondary();
+    nsd.start_secondary();
+    nsd.wait_secondary_serial(ZONE, 5, PROPAGATE);
+}
+
+#[test]
+fn harness_main_server_modes() {
+    let agent = |tls: bool| {
+        let mut b = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_millis(1500)))
+            .http_status_as_error(false)
+            .proxy(None);
+        if tls {
+            b = b.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .disable_verification(true)
+                    .build(),
+            );
+        }
+        b.build().new_agent()
+    };
+    let get = |agent: &ureq::Agent, url: &str| -> Result<(u16, String), String> {
+        let mut resp = agent
+            .get(url)
+            .header("Host", "www.example.test")
+            .call()
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
+        Ok((status, body))
+    };
+    let main = MainServer::http(Mode::Up);
+    let url = format!("http://127.0.0.1:{}/up.txt", main.port());
+    let a = agent(false);
+    assert_eq!(get(&a, &url), Ok((200, "OK up".into())));
+    let seen = poll(Duration::from_secs(2), || main.seen().pop()).unwrap();
+    assert_eq!(seen.host.as_deref(), Some("www.example.test"));
+    assert_eq!(seen.request_line.as_deref(), Some("GET /up.txt HTTP/1.1"));
+    main.set_mode(Mode::Status500);
+    assert_eq!(get(&a, &url).unwrap().0, 500);
+    main.set_mode(Mode::WrongBody);
+    assert_eq!(get(&a, &url), Ok((200, "maintenance".into())));
+    main.set_mode(Mode::Refusing);
+    let e = get(&a, &url).unwrap_err();
+    assert!(e.to_lowercase().contains("refused"), "{e}");
+    main.set_mode(Mode::BlackHole);
+    let t = std::time::Instant::now();
+    assert!(get(&a, &url).is_err());
+    assert!(t.elapsed() >= Duration::from_millis(1400));
+    main.set_mode(Mode::Trickle);
+    let t = std::time::Instant::now();
+    assert!(get(&a, &url).is_err());
+    assert!(t.elapsed() < Duration::from_secs(3));
+    main.set_mode(Mode::Up);
+    assert_eq!(get(&a, &url), Ok((200, "OK up".into())));
+
+    let tls = MainServer::https(Mode::Up);
+    let url = format!("https://127.0.0.1:{}/", tls.port());
+    assert_eq!(get(&agent(true), &url), Ok((200, "OK up".into())));
+    // Verification on: the self-signed cert is rejected.
+    assert!(get(&agent(false), &url).is_err());
+}
+
+// ---------------------------------------------------------------------------
+// 1. failover / failback
+// ---------------------------------------------------------------------------
+
+#[test]
+fn failover_when_main_refuses_and_failback_when_up_again() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let today = utc_yyyymmdd();
+    let r = z.run(&[]);
+    r.expect_ok();
+    let s1 = r.new_serial(ZONE);
+    assert!(
+        s1 == today * 100 || s1 == utc_yyyymmdd() * 100,
+        "first serial of the date scheme should be today's YYYYMMDD00, got {s1}\n{r}"
+    );
+    assert!(
+        !r.stdout.contains("web:"),
+        "no pool switch on a healthy first run\n{r}"
+    );
+    assert_eq!(r.lines().len(), 1, "one line per change\n{r}");
+    assert_secondary(&nsd, s1, MAIN_IP);
+    // zonerw connected to 127.0.0.1 but sent the URL's host.
+    let seen = poll(Duration::from_secs(2), || main.seen().pop()).expect("main saw a request");
+    assert_eq!(seen.host, Some(format!("www.example.test:{}", main.port())));
+    assert_eq!(seen.local.ip().to_string(), "127.0.0.1");
+    assert_eq!(seen.request_line.as_deref(), Some("GET /up.txt HTTP/1.1"));
+
+    // Main refuses connections: fail over.
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    let line = switch_line(&r, SWITCH_TO_BACKUP);
+    assert!(
+        line.starts_with(&format!("{SWITCH_TO_BACKUP}main failed 2/2 attempts: ")),
+        "{line}"
+    );
+    assert!(
+        line.to_lowercase().contains("refused"),
+        "reason should say refused: {line}"
+    );
+    assert_zone_line(&r, Some(s1), s1 + 1);
+    assert_eq!(r.lines().len(), 2, "{r}");
+    assert!(r.lines()[0].starts_with("web:"), "pool line first\n{r}");
+    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+
+    // Main is back: fail back after one good run (rise 1).
+    main.set_mode(Mode::Up);
+    let r = z.run(&[]);
+    r.expect_ok();
+    let line = switch_line(&r, SWITCH_TO_MAIN);
+    assert_eq!(
+        line,
+        format!("{SWITCH_TO_MAIN}main healthy again (1 good run, rise 1)")
+    );
+    assert_zone_line(&r, Some(s1 + 1), s1 + 2);
+    assert_secondary(&nsd, s1 + 2, MAIN_IP);
+
+    // history.jsonl: both switches, in order.
+    let switches: Vec<_> = read_history(&z)
+        .into_iter()
+        .filter(|v| v["event"] == "switch")
+        .collect();
+    assert_eq!(switches.len(), 2, "{switches:?}");
+    assert_eq!(
+        (switches[0]["from"].as_str(), switches[0]["to"].as_str()),
+        (Some("main"), Some("backup"))
+    );
+    assert_eq!(switches[0]["to_address"], "198.51.100.7");
+    assert_eq!(
+        (switches[1]["from"].as_str(), switches[1]["to"].as_str()),
+        (Some("backup"), Some("main"))
+    );
+    let zone_events: Vec<_> = read_history(&z)
+        .into_iter()
+        .filter(|v| v["event"] == "zone")
+        .map(|v| {
+            (
+                v["zone"].as_str().map(str::to_owned),
+                v["to_serial"].as_u64(),
+            )
+        })
+        .collect();
+    let want: Vec<_> = [s1, s1 + 1, s1 + 2]
+        .iter()
+        .map(|s| (Some(ZONE.to_owned()), Some(u64::from(*s))))
+        .collect();
+    assert_eq!(zone_events, want, "history zone events");
+
+    // Installed 0644 (NSD may run as another user), no temp files left behind.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &fs::metadata(z.zone_path(ZONE)).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o644, "installed zone mode {mode:o}");
+    assert_eq!(zones_dir_listing(&z), vec![format!("{ZONE}.zone")]);
+}
+
+/// Every file in `dir` with its inode, mtime and bytes.
+fn dir_snapshot(dir: &std::path::Path) -> Vec<(String, FileId)> {
+    let mut v: Vec<(String, FileId)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                FileId::of(&e.path()),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// Names in the zones directory.
+fn zones_dir_listing(z: &Zonerw) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(&z.zones)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn quiet_run_applies_changes_and_prints_nothing() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&["-q"]);
+    r.expect_ok();
+    assert_eq!(
+        (r.stdout.as_str(), r.stderr.as_str()),
+        ("", ""),
+        "-q prints only errors\n{r}"
+    );
+    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+}
+
+#[test]
+fn relative_paths_resolve_against_the_config_directory() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |s| s.relative_paths = true);
+    assert!(z.config_text().contains("templates = \"templates\""));
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+    assert!(
+        z.state_json().exists(),
+        "state.json under the config's directory"
+    );
+}
+
+#[test]
+fn fall_and_rise_need_consecutive_runs() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |s| {
+        s.fall = 2;
+        s.rise = 2;
+    });
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(
+        r.stdout, "",
+        "one failed run with fall 2 changes nothing\n{r}"
+    );
+    assert_eq!(nsd.secondary_serial(ZONE), Some(s1));
+    let r = z.run(&[]);
+    r.expect_ok();
+    let line = switch_line(&r, SWITCH_TO_BACKUP);
+    assert!(line.contains("main down for 2 runs (fall 2)"), "{line}");
+    assert_secondary(&nsd, r.new_serial(ZONE), BACKUP_IP);
+    let s2 = r.new_serial(ZONE);
+    main.set_mode(Mode::Up);
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(
+        r.stdout, "",
+        "one good run with rise 2 changes nothing\n{r}"
+    );
+    let r = z.run(&[]);
+    r.expect_ok();
+    let line = switch_line(&r, SWITCH_TO_MAIN);
+    assert!(
+        line.starts_with(&format!("{SWITCH_TO_MAIN}main healthy again (")),
+        "{line}"
+    );
+    assert!(line.contains("rise 2"), "{line}");
+    assert_zone_line(&r, Some(s2), s2 + 1);
+    assert_secondary(&nsd, s2 + 1, MAIN_IP);
+}
+
+#[test]
+fn two_zones_fail_over_and_back_together() {
+    let zones = ["example.test", "example.org"];
+    let main = MainServer::http(Mode::Up);
+    let nsd = NsdPair::new(&zones);
+    let z = Zonerw::new(&nsd, Settings::new(&main.url("/up.txt")));
+    z.run(&[]).expect_ok();
+    for round in 0..4 {
+        let (mode, ip) = if round % 2 == 0 {
+            (Mode::Refusing, BACKUP_IP)
+        } else {
+            (Mode::Up, MAIN_IP)
+        };
+        main.set_mode(mode);
+        let r = z.run(&[]);
+        r.expect_ok();
+        for zone in zones {
+            let serial = r.new_serial(zone);
+            nsd.wait_secondary_serial(zone, serial, PROPAGATE);
+            wait_a(&nsd, &format!("www.{zone}"), ip);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 2. quiet when nothing changed
+// ---------------------------------------------------------------------------
+
+#[test]
+fn run_without_changes_is_silent_and_touches_nothing() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+
+    let assert_untouched_run = |label: &str, args: &[&str]| -> Run {
+        let before = FileId::of(&z.zone_path(ZONE));
+        let state_before = dir_snapshot(&z.state);
+        let zones_before = dir_snapshot(&z.zones);
+        let log_from = nsd.primary_log_lines();
+        std::thread::sleep(Duration::from_millis(20)); // a rewrite would show in the mtime
+        let r = z.run(args);
+        r.expect_ok();
+        assert_eq!(
+            before,
+            FileId::of(&z.zone_path(ZONE)),
+            "{label}: zone file was rewritten\n{r}"
+        );
+        // DESIGN.md: "Nothing changed: no file is written" (state files included).
+        assert_eq!(
+            zones_before,
+            dir_snapshot(&z.zones),
+            "{label}: zones dir\n{r}"
+        );
+        assert_eq!(
+            state_before,
+            dir_snapshot(&z.state),
+            "{label}: a state file was written\n{r}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        let ctl = control_lines(&nsd, log_from);
+        assert!(
+            ctl.is_empty(),
+            "{label}: nsd-control was called: {ctl:?}\n{r}"
+        );
+        r
+    };
+
+    let r = assert_untouched_run("healthy", &[]);
+    assert_eq!(
+        (r.stdout.as_str(), r.stderr.as_str()),
+        ("", ""),
+        "nothing printed\n{r}"
+    );
+    assert_eq!(nsd.secondary_serial(ZONE), Some(s1));
+
+    // -v prints the probe results, and still changes nothing.
+    let r = assert_untouched_run("verbose", &["-v"]);
+    let out = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        out.contains("probe web/main 127.0.0.1: up, HTTP 200 in "),
+        "{r}"
+    );
+    assert!(
+        out.contains("probe web/backup 198.51.100.7: no check, counted healthy"),
+        "{r}"
+    );
+
+    // After a failover, the next run with main still dead is silent too.
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_secondary(&nsd, r.new_serial(ZONE), BACKUP_IP);
+    let r = assert_untouched_run("still down", &[]);
+    assert_eq!(
+        (r.stdout.as_str(), r.stderr.as_str()),
+        ("", ""),
+        "nothing printed\n{r}"
+    );
+    let r = assert_untouched_run("quiet", &["-q"]);
+    assert_eq!(
+        (r.stdout.as_str(), r.stderr.as_str()),
+        ("", ""),
+        "nothing printed\n{r}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 3. --force, template edits, hand-edited zones
+// ---------------------------------------------------------------------------
+
+#[test]
+fn force_and_template_edits_are_served() {
+    let (nsd, _main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+
+    // --force with nothing changed: new serial anyway.
+    let r = z.run(&["--force"]);
+    r.expect_ok();
+    assert_zone_line(&r, Some(s1), s1 + 1);
+    assert_secondary(&nsd, s1 + 1, MAIN_IP);
+
+    // Hand edit of the template, pushed out with --force.
+    let extra = |ip: &str| format!("{}extra IN A {ip}\n", default_template(ZONE));
+    z.write_template(ZONE, &extra("192.0.2.55"));
+    let r = z.run(&["--force"]);
+    r.expect_ok();
+    assert_zone_line(&r, Some(s1 + 1), s1 + 2);
+    assert_secondary(&nsd, s1 + 2, MAIN_IP);
+    wait_a(&nsd, "extra.example.test", EXTRA_IP);
+
+    // A template edit is picked up by a plain run, without --force.
+    z.write_template(ZONE, &extra("192.0.2.56"));
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_zone_line(&r, Some(s1 + 2), s1 + 3);
+    assert_secondary(&nsd, s1 + 3, MAIN_IP);
+    wait_a(&nsd, "extra.example.test", Ipv4Addr::new(192, 0, 2, 56));
+
+    // And then it is quiet again.
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(r.stdout, "", "{r}");
+}
+
+#[test]
+fn hand_edited_or_deleted_zone_file_is_replaced_and_serial_never_goes_back() {
+    let (nsd, _main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+
+    // Someone edits the installed zone and gives it a much higher serial.
+    let high = s1 + 50;
+    fs::write(z.zone_path(ZONE), seed_zone(ZONE, high)).unwrap();
+    let r = z.run(&[]);
+    r.expect_ok();
+    let s2 = r.new_serial(ZONE);
+    assert_eq!(
+        s2,
+        high + 1,
+        "new serial must exceed the installed one\n{r}"
+    );
+    assert_secondary(&nsd, s2, MAIN_IP);
+
+    // Someone deletes the installed zone file.
+    fs::remove_file(z.zone_path(ZONE)).unwrap();
+    let r = z.run(&[]);
+    r.expect_ok();
+    let s3 = r.new_serial(ZONE);
+    assert_eq!(s3, s2 + 1, "{r}");
+    assert!(z.zone_path(ZONE).exists());
+    assert_secondary(&nsd, s3, MAIN_IP);
+
+    // Losing state.json must not make the serial go backwards either.
+    fs::remove_file(z.state_json()).unwrap();
+    let r = z.run(&["--force"]);
+    r.expect_ok();
+    let s4 = r.new_serial(ZONE);
+    assert_eq!(s4, s3 + 1, "{r}");
+    assert_secondary(&nsd, s4, MAIN_IP);
+}
+
+#[test]
+fn unixtime_scheme_uses_epoch_seconds() {
+    let (nsd, _main, z) = setup(MainServer::http(Mode::Up), |s| {
+        s.scheme = Some("unixtime".into());
+    });
+    let t0 = u32::try_from(jiff::Timestamp::now().as_second()).unwrap();
+    let r = z.run(&[]);
+    r.expect_ok();
+    let t1 = u32::try_from(jiff::Timestamp::now().as_second()).unwrap();
+    let s1 = r.new_serial(ZONE);
+    assert!(
+        (t0..=t1).contains(&s1),
+        "serial {s1} not in [{t0}, {t1}]\n{r}"
+    );
+    assert_secondary(&nsd, s1, MAIN_IP);
+    // Twice within the same second: previous + 1.
+    let a = z.run(&["--force"]);
+    let b = z.run(&["--force"]);
+    let (sa, sb) = (a.new_serial(ZONE), b.new_serial(ZONE));
+    assert!(sa > s1 && sb > sa, "{a}\n{b}");
+    assert_secondary(&nsd, sb, MAIN_IP);
+}
+
+#[test]
+fn counter_scheme_counts_from_installed_serial() {
+    let (nsd, _main, z) = setup(MainServer::http(Mode::Up), |s| {
+        s.scheme = Some("counter".into());
+    });
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(r.new_serial(ZONE), SEED_SERIAL + 1, "{r}");
+    assert_secondary(&nsd, SEED_SERIAL + 1, MAIN_IP);
+    let r = z.run(&["--force"]);
+    r.expect_ok();
+    assert_zone_line(&r, Some(SEED_SERIAL + 1), SEED_SERIAL + 2);
+    assert_secondary(&nsd, SEED_SERIAL + 2, MAIN_IP);
+}
+
+// ---------------------------------------------------------------------------
+// 4. broken template
+// ---------------------------------------------------------------------------
+
+#[test]
+fn broken_template_is_not_installed_and_old_zone_keeps_being_served() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    main.set_mode(Mode::Refusing); // a change is pending as well
+    let state_before = fs::read(z.state_json()).unwrap();
+    let zone_before = FileId::of(&z.zone_path(ZONE));
+    // The default template has 8 lines; the bad record is line 9.
+    let mut failed_runs = Vec::new();
+    for bad in ["bad IN A 192.0.2.300", "bad IN BOGUSTYPE foo"] {
+        z.write_template(ZONE, &format!("{}{bad}\n", default_template(ZONE)));
+        let r = z.run(&[]);
+        r.expect_code(1);
+        let where_ = format!("{}:9", z.template_path(ZONE).display());
+        assert!(
+            r.stderr.contains(&where_),
+            "stderr should name {where_}\n{r}"
+        );
+        assert!(r.stderr.contains(ZONE), "stderr should name the zone\n{r}");
+        assert_eq!(
+            zone_before,
+            FileId::of(&z.zone_path(ZONE)),
+            "broken zone installed\n{r}"
+        );
+        assert_eq!(
+            state_before,
+            fs::read(z.state_json()).unwrap(),
+            "state.json changed\n{r}"
+        );
+        // Both servers still serve the old zone (not SERVFAIL).
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(nsd.primary_serial(ZONE), Some(s1), "{}", nsd.diagnostics());
+        assert_eq!(nsd.primary_www(ZONE), vec![MAIN_IP]);
+        assert_eq!(nsd.secondary_serial(ZONE), Some(s1));
+        assert_eq!(nsd.secondary_www(ZONE), vec![MAIN_IP]);
+        failed_runs.push(r);
+    }
+    // Fixed: the next run applies the pending failover.
+    z.write_template(ZONE, &default_template(ZONE));
+    let r = z.run(&[]);
+    r.expect_ok();
+    let s2 = r.new_serial(ZONE);
+    assert!(s2 > s1, "{r}");
+    assert_secondary(&nsd, s2, BACKUP_IP);
+    failed_runs.iter().for_each(assert_error_prefix);
+}
+
+#[test]
+fn one_broken_zone_does_not_hold_the_others_hostage() {
+    let zones = ["example.test", "example.org"];
+    let main = MainServer::http(Mode::Up);
+    let nsd = NsdPair::new(&zones);
+    let z = Zonerw::new(&nsd, Settings::new(&main.url("/up.txt")));
+    let r = z.run(&[]);
+    r.expect_ok();
+    let (good0, bad0) = (r.new_serial("example.test"), r.new_serial("example.org"));
+    nsd.wait_secondary_serial("example.org", bad0, PROPAGATE);
+    z.write_template(
+        "example.org",
+        &format!("{}bad IN A 192.0.2.300\n", default_template("example.org")),
+    );
+    main.set_mode(Mode::Refusing);
+    let state_before = fs::read(z.state_json()).unwrap();
+    let r = z.run(&[]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("example.org"), "{r}");
+    assert_eq!(
+        state_before,
+        fs::read(z.state_json()).unwrap(),
+        "state advanced\n{r}"
+    );
+    // The good zone failed over anyway; the broken one keeps its old data.
+    let good = r.new_serial("example.test");
+    assert!(good > good0, "{r}");
+    nsd.wait_secondary_serial("example.test", good, PROPAGATE);
+    wait_a(&nsd, "www.example.test", BACKUP_IP);
+    assert_eq!(nsd.secondary_serial("example.org"), Some(bad0));
+    wait_a(&nsd, "www.example.org", MAIN_IP);
+    // Fixed: the next run completes the work and exits 0.
+    z.write_template("example.org", &default_template("example.org"));
+    let r = z.run(&[]);
+    r.expect_ok();
+    let fixed = r.new_serial("example.org");
+    nsd.wait_secondary_serial("example.org", fixed, PROPAGATE);
+    wait_a(&nsd, "www.example.org", BACKUP_IP);
+    assert_eq!(
+        nsd.secondary_serial("example.test"),
+        Some(good),
+        "good zone untouched or same serial\n{r}"
+    );
+}
+
+#[test]
+fn ip6_marker_with_a_server_without_ipv6_is_a_config_error() {
+    let (nsd, _main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    z.write_template(
+        ZONE,
+        &format!("{}www IN AAAA @IP6@\n", default_template(ZONE)),
+    );
+    let r = z.run(&[]);
+    r.expect_code(2);
+    let want = format!("{}:9", z.template_path(ZONE).display());
+    assert!(r.stderr.contains(&want), "stderr should name {want}\n{r}");
+    assert!(
+        r.stderr.contains("main") || r.stderr.contains("backup"),
+        "stderr should name the server\n{r}"
+    );
+    assert!(!z.state.exists(), "state written\n{r}");
+    assert_eq!(
+        fs::read_to_string(z.zone_path(ZONE)).unwrap(),
+        seed_zone(ZONE, SEED_SERIAL)
+    );
+    assert_eq!(nsd.secondary_serial(ZONE), Some(SEED_SERIAL));
+}
+
+#[test]
+fn unknown_marker_is_a_template_error_and_touches_nothing() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    main.set_mode(Mode::Refusing);
+    let state_before = fs::read(z.state_json()).unwrap();
+    let zone_before = FileId::of(&z.zone_path(ZONE));
+    let log_from = nsd.primary_log_lines();
+    // Line 9 has an e-mail address (not a marker); line 10 an unknown marker.
+    let text = format!(
+        "{}info IN TXT \"mail user@example.com\"\nbad IN TXT \"@bogus@\"\n",
+        default_template(ZONE)
+    );
+    z.write_template(ZONE, &text);
+    let failed = z.run(&[]);
+    let r = &failed;
+    r.expect_code(2);
+    let want = format!(
+        "{}:10: unknown marker @bogus@",
+        z.template_path(ZONE).display()
+    );
+    assert!(
+        r.stderr.contains(&want),
+        "stderr should contain {want:?}\n{r}"
+    );
+    assert_eq!(zone_before, FileId::of(&z.zone_path(ZONE)));
+    assert_eq!(state_before, fs::read(z.state_json()).unwrap());
+    assert!(control_lines(&nsd, log_from).is_empty());
+    assert_eq!(nsd.secondary_serial(ZONE), Some(s1));
+    // Without the bad line the TXT with an '@' is fine.
+    z.write_template(ZONE, &text.replace("bad IN TXT \"@bogus@\"\n", ""));
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_secondary(&nsd, r.new_serial(ZONE), BACKUP_IP);
+    assert_error_prefix(&failed);
+}
+
+// ---------------------------------------------------------------------------
+// 5. NSD primary down
+// ---------------------------------------------------------------------------
+
+#[test]
+fn primary_down_fails_the_run_and_the_next_run_applies() {
+    let (mut nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    nsd.stop_primary();
+    main.set_mode(Mode::Refusing);
+    let state_before = fs::read(z.state_json()).unwrap();
+    let failed = z.run(&[]);
+    let r = &failed;
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("nsd-control"),
+        "stderr should name nsd-control\n{r}"
+    );
+    assert_eq!(
+        state_before,
+        fs::read(z.state_json()).unwrap(),
+        "state advanced\n{r}"
+    );
+    assert_eq!(nsd.secondary_serial(ZONE), Some(s1));
+    assert_eq!(nsd.secondary_www(ZONE), vec![MAIN_IP]);
+
+    nsd.start_primary();
+    let r = z.run(&[]);
+    r.expect_ok();
+    let served = poll(PROPAGATE, || {
+        let serial = nsd.secondary_serial(ZONE)?;
+        (serial > s1 && nsd.secondary_www(ZONE) == vec![BACKUP_IP]).then_some(serial)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "secondary never served the failover\n{r}\n{}",
+            nsd.diagnostics()
+        )
+    });
+    assert_eq!(nsd.primary_serial(ZONE), Some(served));
+    if let Some((_, to)) = r.zone_change(ZONE) {
+        assert_eq!(to, served, "{r}");
+    }
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(
+        r.stdout, "",
+        "state advanced: the following run is quiet\n{r}"
+    );
+    assert_error_prefix(&failed);
+}
+
+#[test]
+fn retry_after_failed_reload_never_reuses_a_serial_for_other_content() {
+    let (mut nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    nsd.stop_primary();
+    main.set_mode(Mode::Refusing);
+    z.run(&[]).expect_code(1); // may have installed s1+1 (backup) before the reload failed
+    // Main comes back before anything else happens; NSD starts and loads
+    // whatever is installed, and the secondary transfers it.
+    main.set_mode(Mode::Up);
+    nsd.start_primary();
+    let installed = nsd.primary_serial(ZONE);
+    let r = z.run(&[]);
+    r.expect_ok();
+    // Whatever happened, both servers must end up serving main's address,
+    // with one serial for one content.
+    let ok = poll(PROPAGATE, || {
+        let p = nsd.primary_serial(ZONE)?;
+        let s = nsd.secondary_serial(ZONE)?;
+        (p == s
+            && nsd.secondary_www(ZONE) == vec![MAIN_IP]
+            && nsd.primary_www(ZONE) == vec![MAIN_IP])
+        .then_some(s)
+    });
+    assert!(
+        ok.is_some(),
+        "secondary does not serve main's address (primary loaded {installed:?} at start)\n{r}\nprimary {:?} {:?}, secondary {:?} {:?}\n{}",
+        nsd.primary_serial(ZONE),
+        nsd.primary_www(ZONE),
+        nsd.secondary_serial(ZONE),
+        nsd.secondary_www(ZONE),
+        nsd.diagnostics()
+    );
+    if installed == Some(s1 + 1) {
+        assert!(
+            ok.unwrap() > s1 + 1,
+            "serial {ok:?} reused for other content\n{r}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 6. / 7. serials
+// ---------------------------------------------------------------------------
+
+#[test]
+fn more_than_100_changes_in_a_day_keep_serials_increasing() {
+    let (nsd, _main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    assert_eq!(s1 % 100, 0, "first serial of the day ends in 00");
+    let mut prev = s1;
+    for i in 0..105 {
+        let r = z.run(&["--force"]);
+        r.expect_ok();
+        let (from, to) = r
+            .zone_change(ZONE)
+            .unwrap_or_else(|| panic!("run {i}: no zone line\n{r}"));
+        assert_eq!(from, Some(prev), "run {i}\n{r}");
+        assert!(to > prev, "run {i}: serial {to} not above {prev}\n{r}");
+        // The primary really loaded it (mtime trap, quick successive runs).
+        nsd.wait_primary_serial(ZONE, to, Duration::from_secs(2));
+        prev = to;
+    }
+    assert_eq!(prev, s1 + 105);
+    assert_eq!(
+        prev / 100,
+        s1 / 100 + 1,
+        "the 101st change of the day uses the next day's range"
+    );
+    nsd.wait_secondary_serial(ZONE, prev, PROPAGATE);
+}
+
+#[test]
+fn two_forced_runs_back_to_back_both_take_effect() {
+    let (nsd, _main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    first_run(&nsd, &z, MAIN_IP);
+    for round in 0..5 {
+        let a = z.run(&["--force"]);
+        let b = z.run(&["--force"]);
+        a.expect_ok();
+        b.expect_ok();
+        let (sa, sb) = (a.new_serial(ZONE), b.new_serial(ZONE));
+        assert_eq!(sb, sa + 1, "round {round}");
+        nsd.wait_primary_serial(ZONE, sb, Duration::from_secs(2));
+        nsd.wait_secondary_serial(ZONE, sb, PROPAGATE);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 8. probe behaviours
+// ---------------------------------------------------------------------------
+
+#[test]
+fn probe_black_hole_is_bounded_by_timeout_and_fails_over() {
+    let r = assert_mode_fails_over(
+        MainServer::http(Mode::Up),
+        Mode::BlackHole,
+        Duration::from_secs(3),
+        |s| {
+            s.timeout = "1s".into();
+            s.attempts = 2;
+        },
+    );
+    assert!(
+        r.elapsed >= Duration::from_secs(2),
+        "two 1 s attempts: {:?}",
+        r.elapsed
+    );
+}
+
+#[test]
+fn probe_trickle_is_bounded_by_timeout_and_fails_over() {
+    let r = assert_mode_fails_over(
+        MainServer::http(Mode::Up),
+        Mode::Trickle,
+        Duration::from_secs(3),
+        |s| {
+            s.timeout = "1s".into();
+            s.attempts = 2;
+        },
+    );
+    assert!(
+        r.elapsed >= Duration::from_secs(2),
+        "two 1 s attempts: {:?}",
+        r.elapsed
+    );
+}
+
+#[test]
+fn probe_status_500_is_down() {
+    let r = assert_mode_fails_over(
+        MainServer::http(Mode::Up),
+        Mode::Status500,
+        Duration::from_secs(3),
+        |_| {},
+    );
+    assert!(switch_line(&r, SWITCH_TO_BACKUP).contains("500"), "{r}");
+}
+
+#[test]
+fn probe_wrong_body_with_expect_body_is_down() {
+    assert_mode_fails_over(
+        MainServer::http(Mode::Up),
+        Mode::WrongBody,
+        Duration::from_secs(3),
+        |s| {
+            s.expect_body = Some("OK up".into());
+        },
+    );
+}
+
+#[test]
+fn probe_wrong_body_without_expect_body_is_up() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::WrongBody), |_| {});
+    first_run(&nsd, &z, MAIN_IP);
+    assert!(main.accepted() >= 1);
+}
+
+#[test]
+fn probe_self_signed_https_is_down_when_verifying() {
+    let (nsd, main, z) = setup(MainServer::https(Mode::Up), |_| {});
+    let r = z.run(&[]);
+    r.expect_ok();
+    // Before the first run the current choice is main; it is down, so switch.
+    switch_line(&r, SWITCH_TO_BACKUP);
+    assert_secondary(&nsd, r.new_serial(ZONE), BACKUP_IP);
+    let seen = poll(Duration::from_secs(2), || main.seen().pop()).expect("a TLS connection");
+    assert_eq!(seen.sni.as_deref(), Some("www.example.test"), "{seen:?}");
+}
+
+#[test]
+fn probe_https_without_verification_is_up_with_sni_and_host_from_url() {
+    let (nsd, main, z) = setup(MainServer::https(Mode::Up), |s| s.tls_verify = Some(false));
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert!(!r.stdout.contains("web:"), "{r}");
+    assert_secondary(&nsd, r.new_serial(ZONE), MAIN_IP);
+    let seen = poll(Duration::from_secs(2), || main.seen().pop()).expect("a TLS request");
+    assert_eq!(seen.sni.as_deref(), Some("www.example.test"), "{seen:?}");
+    assert_eq!(
+        seen.host,
+        Some(format!("www.example.test:{}", main.port())),
+        "{seen:?}"
+    );
+    assert_eq!(seen.local.ip().to_string(), "127.0.0.1");
+}
+
+// ---------------------------------------------------------------------------
+// 9. lock
+// ---------------------------------------------------------------------------
+
+/// The 75 message: `zonerw: error: another run holds the lock <path>: pid <pid> since <RFC3339>`;
+/// returns the time. (Where "since" comes from is zonerw's business.)
+#[track_caller]
+fn assert_lock_message(r: &Run, lock_path: &std::path::Path, pid: u32) -> jiff::Timestamp {
+    r.expect_code(75);
+    let prefix = format!(
+        "zonerw: error: another run holds the lock {}: pid {pid} since ",
+        lock_path.display()
+    );
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("stderr should have a line {prefix:?}<time>\n{r}"));
+    let since = line[prefix.len()..].trim();
+    let t: jiff::Timestamp = since
+        .parse()
+        .unwrap_or_else(|e| panic!("'since' {since:?} is not RFC 3339: {e}\n{r}"));
+    assert!(t <= jiff::Timestamp::now(), "'since' is in the future\n{r}");
+    assert_eq!(r.stdout, "", "{r}");
+    t
+}
+
+#[test]
+fn lock_held_by_a_running_zonerw_exits_75_naming_it() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |s| s.timeout = "1s".into());
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    let lock_path = z.state.join("lock");
+    // A black-holed main keeps the first run busy for ~2 s (2 attempts x 1 s).
+    main.set_mode(Mode::BlackHole);
+    let started = jiff::Timestamp::now();
+    let slow = z.spawn(&[]);
+    std::thread::sleep(Duration::from_millis(500));
+    let r = z.run(&[]);
+    let since = assert_lock_message(&r, &lock_path, slow.pid());
+    let drift = since.duration_since(started).as_secs_f64().abs();
+    assert!(
+        drift < 2.0,
+        "the holder started at about {started}, message says {since}\n{r}"
+    );
+    let slow = slow.wait();
+    slow.expect_ok();
+    switch_line(&slow, SWITCH_TO_BACKUP);
+    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+}
+
+#[test]
+fn lock_held_by_another_process_exits_75_and_changes_nothing() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    let lock_path = z.state.join("lock");
+    main.set_mode(Mode::Refusing);
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .unwrap();
+    f.try_lock().expect("take the lock");
+    f.set_len(0).unwrap();
+    let me = std::process::id();
+    writeln!(f, "pid {me} since 2026-11-23T18:00:00Z").unwrap();
+    let zone_before = FileId::of(&z.zone_path(ZONE));
+    let state_before = fs::read(z.state_json()).unwrap();
+    let r = z.run(&[]);
+    assert_lock_message(&r, &lock_path, me);
+    assert_eq!(zone_before, FileId::of(&z.zone_path(ZONE)));
+    assert_eq!(state_before, fs::read(z.state_json()).unwrap());
+    assert_eq!(nsd.secondary_serial(ZONE), Some(s1));
+    drop(f);
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_secondary(&nsd, r.new_serial(ZONE), BACKUP_IP);
+}
+
+// ---------------------------------------------------------------------------
+// 10. check / status / probe subcommands
+// ---------------------------------------------------------------------------
+
+#[test]
+fn check_prints_a_table_changes_nothing_and_sets_exit_code() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let zone_before = FileId::of(&z.zone_path(ZONE));
+    let log_from = nsd.primary_log_lines();
+    let r = z.run(&["check"]);
+    r.expect_ok();
+    for word in ["web", "main", "backup", "127.0.0.1", "198.51.100.7"] {
+        assert!(
+            r.stdout.contains(word),
+            "check table should mention {word}\n{r}"
+        );
+    }
+    let main_row = |r: &Run| -> String {
+        r.stdout
+            .lines()
+            .find(|l| l.contains(" main ") && l.contains("127.0.0.1"))
+            .unwrap_or_else(|| panic!("no row for main\n{r}"))
+            .to_owned()
+    };
+    assert!(main_row(&r).contains(" up "), "{r}");
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&["check"]);
+    r.expect_code(1);
+    assert!(main_row(&r).contains(" down "), "{r}");
+    assert_eq!(
+        zone_before,
+        FileId::of(&z.zone_path(ZONE)),
+        "check wrote the zone"
+    );
+    assert!(!z.state_json().exists(), "check saved state");
+    assert!(
+        control_lines(&nsd, log_from).is_empty(),
+        "check called nsd-control"
+    );
+    assert_eq!(nsd.secondary_serial(ZONE), Some(SEED_SERIAL));
+    // A config error is exit 2.
+    fs::write(&z.config, "templates = [\n").unwrap();
+    z.run(&["check"]).expect_code(2);
+}
+
+fn json_names_chosen(v: &serde_json::Value, server: &str) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => m.iter().any(|(k, val)| {
+            let k = k.to_lowercase();
+            let keyish = ["chosen", "current", "active", "selected"]
+                .iter()
+                .any(|w| k.contains(w));
+            let names = val == server || val.get("name").is_some_and(|n| n == server);
+            (keyish && names) || json_names_chosen(val, server)
+        }),
+        Value::Array(a) => a.iter().any(|x| json_names_chosen(x, server)),
+        _ => false,
+    }
+}
+
+#[test]
+fn status_json_names_the_chosen_server() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    first_run(&nsd, &z, MAIN_IP);
+    main.set_mode(Mode::Refusing);
+    z.run(&[]).expect_ok();
+    let r = z.run(&["status", "--json"]);
+    r.expect_ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("status --json is not JSON: {e}\n{r}"));
+    assert!(
+        json_names_chosen(&v, "backup"),
+        "status --json should name backup as chosen\n{r}"
+    );
+    assert!(!json_names_chosen(&v, "main"), "{r}");
+    let r = z.run(&["status"]);
+    r.expect_ok();
+    assert!(r.stdout.contains("backup"), "{r}");
+}
+
+#[test]
+fn probe_subcommand_exit_codes() {
+    let main = MainServer::http(Mode::Up);
+    let url = main.url("/up.txt");
+    let r = run_zonerw(&["probe", "--connect", "127.0.0.1", &url]);
+    r.expect_ok();
+    assert!(r.stdout.starts_with("up: HTTP 200"), "{r}");
+    let r = run_zonerw(&[
+        "probe",
+        "--connect",
+        "127.0.0.1",
+        "--expect-body",
+        "OK up",
+        &url,
+    ]);
+    r.expect_ok();
+    let r = run_zonerw(&[
+        "probe",
+        "--connect",
+        "127.0.0.1",
+        "--expect-body",
+        "nope",
+        &url,
+    ]);
+    r.expect_code(1);
+    main.set_mode(Mode::Status500);
+    let r = run_zonerw(&["probe", "--connect", "127.0.0.1", &url]);
+    r.expect_code(1);
+    let r = run_zonerw(&[
+        "probe",
+        "--connect",
+        "127.0.0.1",
+        "--expect-status",
+        "500",
+        &url,
+    ]);
+    r.expect_ok();
+    main.set_mode(Mode::Refusing);
+    let r = run_zonerw(&["probe", "--connect", "127.0.0.1", &url]);
+    r.expect_code(1);
+    assert!(r.stdout.starts_with("down: "), "{r}");
+    main.set_mode(Mode::BlackHole);
+    let r = run_zonerw(&[
+        "probe",
+        "--connect",
+        "127.0.0.1",
+        "--timeout",
+        "500ms",
+        &url,
+    ]);
+    r.expect_code(1);
+    assert!(r.elapsed < Duration::from_secs(2), "{r}");
+    // Usage errors.
+    run_zonerw(&["probe", "not a url"]).expect_code(2);
+    run_zonerw(&["probe", "--connect", "not-an-ip", &url]).expect_code(2);
+
+    let tls = MainServer::https(Mode::Up);
+    let url = tls.url("/");
+    run_zonerw(&["probe", "--connect", "127.0.0.1", &url]).expect_code(1);
+    let r = run_zonerw(&["probe", "--connect", "127.0.0.1", "--insecure", &url]);
+    r.expect_ok();
+    let seen = poll(Duration::from_secs(2), || {
+        tls.seen().into_iter().find(|s| s.host.is_some())
+    })
+    .expect("a TLS request");
+    assert_eq!(seen.sni.as_deref(), Some("www.example.test"));
+}
+
+// ---------------------------------------------------------------------------
+// 11. bad state / bad config
+// ---------------------------------------------------------------------------
+
+#[test]
+fn corrupt_state_exits_1_naming_the_file_and_touches_nothing() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    main.set_mode(Mode::Refusing);
+    fs::write(z.state_json(), "{ this is not json").unwrap();
+    let zone_before = FileId::of(&z.zone_path(ZONE));
+    let log_from = nsd.primary_log_lines();
+    let r = z.run(&[]);
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains(&z.state_json().display().to_string()),
+        "stderr names the file\n{r}"
+    );
+    assert_eq!(
+        fs::read_to_string(z.state_json()).unwrap(),
+        "{ this is not json"
+    );
+    assert_eq!(zone_before, FileId::of(&z.zone_path(ZONE)));
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(control_lines(&nsd, log_from).is_empty());
+    assert_eq!(nsd.secondary_serial(ZONE), Some(s1));
+    assert_eq!(nsd.secondary_www(ZONE), vec![MAIN_IP]);
+    assert_error_prefix(&r);
+}
+
+#[test]
+fn unknown_config_key_exits_2_naming_key_and_line() {
+    let (nsd, _main, mut z) = setup(MainServer::http(Mode::Up), |_| {});
+    let zone_before = FileId::of(&z.zone_path(ZONE));
+    z.settings.extra_top = "frobnicate = 1".into();
+    z.write_config();
+    let text = z.config_text();
+    let line_of =
+        |needle: &str, text: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let check = |z: &Zonerw, key: &str, line: usize| {
+        let r = z.run(&[]);
+        r.expect_code(2);
+        assert!(r.stderr.contains(key), "stderr should name {key}\n{r}");
+        assert!(
+            r.stderr.contains(&format!("line {line}")) || r.stderr.contains(&format!(":{line}:")),
+            "stderr should name line {line}\n{r}"
+        );
+        assert!(!z.state.exists(), "state dir written\n{r}");
+        assert_eq!(zone_before, FileId::of(&z.zone_path(ZONE)));
+        r
+    };
+    let r1 = check(&z, "frobnicate", line_of("frobnicate", &text));
+    // A misspelt key inside a nested table.
+    z.settings.extra_top.clear();
+    let text = z.config_text().replace("attempts =", "atempts =");
+    fs::write(&z.config, &text).unwrap();
+    let r2 = check(&z, "atempts", line_of("atempts", &text));
+    assert_eq!(nsd.secondary_serial(ZONE), Some(SEED_SERIAL));
+    assert_error_prefix(&r1);
+    assert_error_prefix(&r2);
+}
+
+// ---------------------------------------------------------------------------
+// --dry-run
+// ---------------------------------------------------------------------------
+
+#[test]
+fn dry_run_prints_diff_and_writes_nothing() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    main.set_mode(Mode::Refusing);
+    let zone_before = FileId::of(&z.zone_path(ZONE));
+    let state_before = fs::read(z.state_json()).unwrap();
+    let log_from = nsd.primary_log_lines();
+    let r = z.run(&["--dry-run"]);
+    r.expect_ok();
+    switch_line(&r, SWITCH_TO_BACKUP);
+    let zp = z.zone_path(ZONE).display().to_string();
+    for want in [
+        format!("--- {zp}"),
+        format!("+++ {zp} (would be installed)"),
+        "-www IN A 127.0.0.1".to_string(),
+        "+www IN A 198.51.100.7".to_string(),
+        "(dry run: nothing written)".to_string(),
+    ] {
+        assert!(
+            r.stdout.contains(&want),
+            "dry run output should contain {want:?}\n{r}"
+        );
+    }
+    assert_eq!(zone_before, FileId::of(&z.zone_path(ZONE)));
+    assert_eq!(state_before, fs::read(z.state_json()).unwrap());
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(control_lines(&nsd, log_from).is_empty());
+    assert_eq!(nsd.secondary_serial(ZONE), Some(s1));
+    // The real run then does it, printing the same pool line.
+    let dry_line = switch_line(&r, SWITCH_TO_BACKUP).to_owned();
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(
+        dry_line,
+        switch_line(&r, SWITCH_TO_BACKUP),
+        "CONTRACT.md: --dry-run prints the same pool lines"
+    );
+    assert_zone_line(&r, Some(s1), s1 + 1);
+    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+}

@@ -1,0 +1,1285 @@
+//! Test harness for the end-to-end tests: a real NSD primary and secondary on
+//! loopback, a switchable HTTP(S) "main server", and a bounded `zonerw` runner.
+//!
+//! Everything a test starts is owned by a value whose `Drop` stops it, so a
+//! panicking test still cleans up. Processes are only ever stopped by the pid
+//! and process group we spawned them with, never by name.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime};
+
+use domain::base::iana::{Rcode, Rtype};
+use domain::base::{Message, MessageBuilder, Name};
+use domain::rdata::{A, Soa};
+
+/// The zone most tests use.
+pub const ZONE: &str = "example.test";
+/// Address of the backup server in the harness config (no check).
+pub const BACKUP_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
+/// Address of the main server in the harness config (the local test server).
+pub const MAIN_IP: Ipv4Addr = Ipv4Addr::LOCALHOST;
+/// `www` address in the seed zone NSD starts with, before zonerw ran.
+pub const SEED_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 99);
+/// SOA serial of the seed zone.
+pub const SEED_SERIAL: u32 = 1;
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+/// Poll `f` every 10 ms until it returns `Some`, or `None` after `timeout`.
+pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Today's UTC date as the number YYYYMMDD.
+pub fn utc_yyyymmdd() -> u32 {
+    let d = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let n = |v: i16| u32::try_from(v).expect("date fields are positive");
+    n(d.year()) * 10000 + n(d.month().into()) * 100 + n(d.day().into())
+}
+
+/// Last `n` lines of a file, for failure messages.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| format!("<{}: {e}>", path.display()));
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Identity of a file for "was it touched?" assertions: inode, mtime (ns), bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileId {
+    pub ino: u64,
+    pub mtime_ns: i128,
+    pub bytes: Vec<u8>,
+}
+
+impl FileId {
+    pub fn of(path: &Path) -> FileId {
+        let md = fs::metadata(path).unwrap_or_else(|e| panic!("stat {}: {e}", path.display()));
+        FileId {
+            ino: md.ino(),
+            mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+            bytes: fs::read(path).unwrap(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// DNS queries (real UDP, `domain` crate)
+// ---------------------------------------------------------------------------
+
+static QUERY_ID: AtomicU16 = AtomicU16::new(1);
+
+/// Send one query to 127.0.0.1:`port` and return the answer (3 tries, 300 ms each).
+pub fn dns_query(port: u16, name: &str, rtype: Rtype) -> Result<Message<Vec<u8>>, String> {
+    let qname = Name::<Vec<u8>>::from_str(name).map_err(|e| format!("bad name {name}: {e}"))?;
+    let mut builder = MessageBuilder::new_vec();
+    let id = QUERY_ID.fetch_add(1, Ordering::Relaxed) ^ (std::process::id() & 0xffff) as u16;
+    builder.header_mut().set_id(id);
+    builder.header_mut().set_rd(false);
+    let mut q = builder.question();
+    q.push((&qname, rtype))
+        .map_err(|e| format!("push question: {e}"))?;
+    let query = q.into_message();
+
+    let sock = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    sock.connect(("127.0.0.1", port))
+        .map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut last_err = String::new();
+    for _ in 0..3 {
+        sock.send(query.as_slice()).map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; 65535];
+        loop {
+            match sock.recv(&mut buf) {
+                Ok(n) => {
+                    buf.truncate(n);
+                    let resp = Message::from_octets(buf.clone()).map_err(|e| e.to_string())?;
+                    if resp.is_answer(&query) {
+                        return Ok(resp);
+                    }
+                    buf = vec![0u8; 65535];
+                    // else a stale reply of an earlier try: keep reading
+                }
+                Err(e) => {
+                    last_err = e.to_string();
+                    break;
+                }
+            }
+        }
+    }
+    Err(format!(
+        "no answer from 127.0.0.1:{port} for {name} {rtype}: {last_err}"
+    ))
+}
+
+/// The SOA serial `port` serves for `zone`, or `None` (no answer, REFUSED, SERVFAIL...).
+pub fn soa_serial(port: u16, zone: &str) -> Option<u32> {
+    let resp = dns_query(port, zone, Rtype::SOA).ok()?;
+    if resp.header().rcode() != Rcode::NOERROR {
+        return None;
+    }
+    let answer = resp.answer().ok()?;
+    if let Some(rr) = answer.limit_to::<Soa<_>>().next() {
+        let rr = rr.ok()?;
+        return Some(rr.data().serial().into_int());
+    }
+    None
+}
+
+/// The A records `port` serves for `name` (empty on any failure).
+pub fn a_record(port: u16, name: &str) -> Vec<Ipv4Addr> {
+    let Ok(resp) = dns_query(port, name, Rtype::A) else {
+        return Vec::new();
+    };
+    if resp.header().rcode() != Rcode::NOERROR {
+        return Vec::new();
+    }
+    let Ok(answer) = resp.answer() else {
+        return Vec::new();
+    };
+    let mut out: Vec<Ipv4Addr> = answer
+        .limit_to::<A>()
+        .filter_map(|rr| rr.ok().map(|rr| rr.data().addr()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The response code `port` gives for an SOA query of `zone` (for SERVFAIL checks).
+pub fn soa_rcode(port: u16, zone: &str) -> Option<Rcode> {
+    dns_query(port, zone, Rtype::SOA)
+        .ok()
+        .map(|m| m.header().rcode())
+}
+
+// ---------------------------------------------------------------------------
+// Ports and processes
+// ---------------------------------------------------------------------------
+
+static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+
+/// A port in 20000..32000 (below Linux's ephemeral range, so NSD's own
+/// outgoing sockets can't take it) that is free for both TCP and UDP right now.
+fn free_dns_port() -> u16 {
+    // Start at a per-process offset so parallel test binaries spread out.
+    let _ = NEXT_PORT.compare_exchange(
+        0,
+        (std::process::id() % 11000) as u16 + 1,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..12000 {
+        let n = NEXT_PORT.fetch_add(1, Ordering::SeqCst);
+        let port = 20000 + (n % 12000);
+        let tcp = TcpListener::bind(("127.0.0.1", port));
+        let udp = UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000");
+}
+
+/// Is any non-zombie process in process group `pgid` still around?
+fn group_alive(pgid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks for existence.
+    if unsafe { libc::kill(-pgid, 0) } != 0 {
+        return false;
+    }
+    // kill() also succeeds for zombies, and PID 1 here does not reap orphans,
+    // so look at /proc for a live member.
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return true;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(proc_pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{proc_pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...; comm may contain spaces, so split after ')'
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 2 && fields[2] == pgid.to_string() && fields[0] != "Z" && fields[0] != "X"
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// A child we spawned with `process_group(0)`, so its pid is its pgid.
+struct Group {
+    child: Child,
+}
+
+impl Group {
+    fn pgid(&self) -> i32 {
+        self.child.id().cast_signed()
+    }
+
+    /// Send SIGTERM to the leader (or the group), reap it.
+    fn terminate(&mut self, whole_group: bool) {
+        let pgid = self.pgid();
+        // SAFETY: signalling our own child / its process group.
+        unsafe {
+            libc::kill(if whole_group { -pgid } else { pgid }, libc::SIGTERM);
+        }
+    }
+
+    /// Wait up to `timeout` for the whole group to go away, then SIGKILL it.
+    fn wait_gone(&mut self, timeout: Duration) {
+        let pgid = self.pgid();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let _ = self.child.try_wait();
+            if !group_alive(pgid) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                // SAFETY: as above.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// NSD primary + secondary
+// ---------------------------------------------------------------------------
+
+/// One NSD instance (primary or secondary) in its own directory.
+pub struct Nsd {
+    pub name: &'static str,
+    pub dir: PathBuf,
+    pub conf: PathBuf,
+    pub log: PathBuf,
+    pub port: u16,
+    proc: Option<Group>,
+}
+
+impl Nsd {
+    pub fn is_running(&self) -> bool {
+        self.proc.is_some()
+    }
+
+    fn spawn(&mut self) -> io::Result<()> {
+        assert!(self.proc.is_none(), "{} nsd already running", self.name);
+        let out = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("nsd.stderr"))?;
+        let child = Command::new("nsd")
+            .arg("-d")
+            .arg("-c")
+            .arg(&self.conf)
+            .env("PATH", search_path())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .process_group(0)
+            .spawn()?;
+        self.proc = Some(Group { child });
+        Ok(())
+    }
+
+    /// Has the spawned nsd exited (e.g. port busy)?
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.proc
+            .as_mut()
+            .and_then(|g| g.child.try_wait().ok().flatten())
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(mut g) = self.proc.take() {
+            g.terminate(false);
+            g.wait_gone(Duration::from_secs(10));
+        }
+    }
+
+    fn diagnostics(&self) -> String {
+        format!(
+            "--- {} nsd log ({}) ---\n{}\n--- stderr ---\n{}",
+            self.name,
+            self.log.display(),
+            tail(&self.log, 30),
+            tail(&self.dir.join("nsd.stderr"), 10)
+        )
+    }
+}
+
+/// A private NSD primary (serving the `zones` directory zonerw writes into)
+/// and a secondary that transfers from it, on loopback, in `/tmp/zrwXXXXXX`.
+pub struct NsdPair {
+    pub dir: PathBuf,
+    pub zones: Vec<String>,
+    pub primary: Nsd,
+    pub secondary: Nsd,
+    tmp: Option<tempfile::TempDir>,
+}
+
+impl NsdPair {
+    /// Make the directory and configs, write a seed zone (serial 1, www =
+    /// 192.0.2.99) for every zone, start both servers and wait until the
+    /// secondary has transferred the seed.
+    pub fn new(zones: &[&str]) -> NsdPair {
+        let mut pair = NsdPair::prepare(zones);
+        for z in zones {
+            fs::write(
+                pair.zones_dir().join(format!("{z}.zone")),
+                seed_zone(z, SEED_SERIAL),
+            )
+            .unwrap();
+        }
+        pair.start_both();
+        for z in zones {
+            pair.wait_primary_serial(z, SEED_SERIAL, Duration::from_secs(10));
+            pair.wait_secondary_serial(z, SEED_SERIAL, Duration::from_secs(10));
+        }
+        pair
+    }
+
+    /// Directory and configs only; nothing started, no zone files.
+    pub fn prepare(zones: &[&str]) -> NsdPair {
+        let tmp = tempfile::Builder::new()
+            .prefix("zrw")
+            .rand_bytes(6)
+            .tempdir_in("/tmp")
+            .expect("create temp dir");
+        let dir = tmp.path().to_path_buf();
+        for sub in ["primary", "secondary", "zones", "templates"] {
+            fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let mk = |name: &'static str| Nsd {
+            name,
+            dir: dir.join(name),
+            conf: dir.join(name).join("nsd.conf"),
+            log: dir.join(name).join("nsd.log"),
+            port: 0,
+            proc: None,
+        };
+        let mut pair = NsdPair {
+            zones: zones.iter().map(std::string::ToString::to_string).collect(),
+            primary: mk("primary"),
+            secondary: mk("secondary"),
+            dir,
+            tmp: Some(tmp),
+        };
+        pair.pick_ports();
+        assert!(
+            pair.primary.dir.join("nsd.ctl").as_os_str().len() < 100,
+            "control socket path too long"
+        );
+        pair
+    }
+
+    fn pick_ports(&mut self) {
+        self.primary.port = free_dns_port();
+        self.secondary.port = free_dns_port();
+        self.write_configs();
+    }
+
+    /// The directory the primary serves zone files from (= zonerw's `zones`).
+    pub fn zones_dir(&self) -> PathBuf {
+        self.dir.join("zones")
+    }
+
+    pub fn zone_file(&self, zone: &str) -> PathBuf {
+        self.zones_dir().join(format!("{zone}.zone"))
+    }
+
+    fn write_configs(&self) {
+        let zones_dir = self.zones_dir();
+        let p = &self.primary;
+        let s = &self.secondary;
+        let mut primary = server_section(p, &zones_dir);
+        let mut secondary = server_section(s, &s.dir);
+        secondary.push_str("    xfrd-reload-timeout: 0\n");
+        for text in [&mut primary, &mut secondary] {
+            text.push_str("\nremote-control:\n    control-enable: yes\n");
+        }
+        primary.push_str(&format!(
+            "    control-interface: {}\n",
+            p.dir.join("nsd.ctl").display()
+        ));
+        secondary.push_str(&format!(
+            "    control-interface: {}\n",
+            s.dir.join("nsd.ctl").display()
+        ));
+        for z in &self.zones {
+            primary.push_str(&format!(
+                "\nzone:\n    name: {z}\n    zonefile: {z}.zone\n    notify: 127.0.0.1@{} NOKEY\n    provide-xfr: 127.0.0.1 NOKEY\n",
+                s.port
+            ));
+            secondary.push_str(&format!(
+                "\nzone:\n    name: {z}\n    zonefile: {z}.zone\n    request-xfr: 127.0.0.1@{} NOKEY\n    allow-notify: 127.0.0.1 NOKEY\n",
+                p.port
+            ));
+        }
+        fs::write(&p.conf, primary).unwrap();
+        fs::write(&s.conf, secondary).unwrap();
+    }
+
+    /// Start primary then secondary; retry with new ports if one is taken.
+    pub fn start_both(&mut self) {
+        for attempt in 0..5 {
+            match self.try_start(true).and_then(|()| self.try_start(false)) {
+                Ok(()) => return,
+                Err(e) if attempt < 4 && e.contains("already in use") => {
+                    self.primary.stop_now();
+                    self.secondary.stop_now();
+                    self.pick_ports();
+                }
+                Err(e) => panic!("starting NSD failed: {e}"),
+            }
+        }
+    }
+
+    /// Spawn one server and wait (10 s) until it answers an SOA query for
+    /// the first zone with anything at all (a NOERROR or SERVFAIL/REFUSED
+    /// reply proves it is listening; callers then wait for the serial).
+    fn try_start(&mut self, primary: bool) -> Result<(), String> {
+        let zone = self.zones.first().cloned();
+        let nsd = if primary {
+            &mut self.primary
+        } else {
+            &mut self.secondary
+        };
+        nsd.spawn().map_err(|e| format!("spawn nsd: {e}"))?;
+        let port = nsd.port;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = nsd.exited() {
+                let diag = nsd.diagnostics();
+                nsd.proc = None;
+                return Err(format!("{} nsd exited early ({status})\n{diag}", nsd.name));
+            }
+            let answered = match &zone {
+                Some(z) => dns_query(port, z, Rtype::SOA).is_ok(),
+                None => dns_query(port, ".", Rtype::SOA).is_ok(),
+            };
+            if answered {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} nsd did not answer within 10 s\n{}",
+                    nsd.name,
+                    nsd.diagnostics()
+                ));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stop_primary(&mut self) {
+        self.primary.stop_now();
+    }
+
+    pub fn stop_secondary(&mut self) {
+        self.secondary.stop_now();
+    }
+
+    /// Start the primary again on the same port and wait until it answers.
+    pub fn start_primary(&mut self) {
+        self.try_start(true).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    pub fn start_secondary(&mut self) {
+        self.try_start(false).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    pub fn primary_serial(&self, zone: &str) -> Option<u32> {
+        soa_serial(self.primary.port, zone)
+    }
+
+    pub fn secondary_serial(&self, zone: &str) -> Option<u32> {
+        soa_serial(self.secondary.port, zone)
+    }
+
+    /// `www.<zone>` A records as the secondary serves them.
+    pub fn secondary_www(&self, zone: &str) -> Vec<Ipv4Addr> {
+        a_record(self.secondary.port, &format!("www.{zone}"))
+    }
+
+    pub fn primary_www(&self, zone: &str) -> Vec<Ipv4Addr> {
+        a_record(self.primary.port, &format!("www.{zone}"))
+    }
+
+    /// Wait until the secondary serves exactly `serial` for `zone`; panic with
+    /// both logs otherwise. Returns how long it took.
+    pub fn wait_secondary_serial(&self, zone: &str, serial: u32, timeout: Duration) -> Duration {
+        self.wait_serial(false, zone, serial, timeout)
+    }
+
+    pub fn wait_primary_serial(&self, zone: &str, serial: u32, timeout: Duration) -> Duration {
+        self.wait_serial(true, zone, serial, timeout)
+    }
+
+    fn wait_serial(&self, primary: bool, zone: &str, serial: u32, timeout: Duration) -> Duration {
+        let nsd = if primary {
+            &self.primary
+        } else {
+            &self.secondary
+        };
+        let start = Instant::now();
+        let mut last = None;
+        let ok = poll(timeout, || {
+            last = soa_serial(nsd.port, zone);
+            (last == Some(serial)).then_some(())
+        });
+        assert!(
+            ok.is_some(),
+            "{} (port {}) did not serve {zone} serial {serial} within {timeout:?}; last seen {last:?}\n{}\n{}",
+            nsd.name,
+            nsd.port,
+            self.primary.diagnostics(),
+            self.secondary.diagnostics()
+        );
+        start.elapsed()
+    }
+
+    /// Number of lines in the primary's log (to check for new lines later).
+    pub fn primary_log_lines(&self) -> usize {
+        fs::read_to_string(&self.primary.log).map_or(0, |t| t.lines().count())
+    }
+
+    /// Lines of the primary's log after line `from`.
+    pub fn primary_log_since(&self, from: usize) -> Vec<String> {
+        fs::read_to_string(&self.primary.log)
+            .unwrap_or_default()
+            .lines()
+            .skip(from)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Both logs, for assertion messages.
+    pub fn diagnostics(&self) -> String {
+        format!(
+            "{}\n{}",
+            self.primary.diagnostics(),
+            self.secondary.diagnostics()
+        )
+    }
+}
+
+impl Drop for NsdPair {
+    fn drop(&mut self) {
+        // SIGTERM both at once, then wait for both groups.
+        let mut groups: Vec<Group> = [self.primary.proc.take(), self.secondary.proc.take()]
+            .into_iter()
+            .flatten()
+            .collect();
+        for g in &mut groups {
+            g.terminate(false);
+        }
+        for g in &mut groups {
+            g.wait_gone(Duration::from_secs(10));
+        }
+        if std::env::var_os("ZRW_KEEP").is_some()
+            && let Some(t) = self.tmp.take()
+        {
+            eprintln!("keeping {}", t.keep().display());
+        }
+        // TempDir's own Drop removes the directory.
+    }
+}
+
+fn server_section(nsd: &Nsd, zonesdir: &Path) -> String {
+    let d = nsd.dir.display();
+    format!(
+        "server:\n    ip-address: 127.0.0.1\n    port: {port}\n    do-ip6: no\n    server-count: 1\n    username: \"\"\n    chroot: \"\"\n    zonesdir: \"{zonesdir}\"\n    database: \"\"\n    zonelistfile: \"{d}/zone.list\"\n    pidfile: \"{d}/nsd.pid\"\n    xfrdfile: \"{d}/xfrd.state\"\n    xfrdir: \"{d}\"\n    cookie-secret-file: \"{d}/cookiesecrets.txt\"\n    logfile: \"{d}/nsd.log\"\n    verbosity: 2\n",
+        port = nsd.port,
+        zonesdir = zonesdir.display(),
+    )
+}
+
+/// The zone NSD starts with before zonerw ever ran.
+pub fn seed_zone(zone: &str, serial: u32) -> String {
+    format!(
+        "$ORIGIN {zone}.\n$TTL 60\n@   IN SOA ns1.{zone}. hostmaster.{zone}. (\n        {serial} ; serial\n        3600 600 86400 60 )\n    IN NS ns1.{zone}.\nns1 IN A 127.0.0.1\nwww IN A {SEED_IP}\n"
+    )
+}
+
+/// The standard template: www follows the `web` pool.
+pub fn default_template(zone: &str) -> String {
+    format!(
+        "$ORIGIN {zone}.\n$TTL 60\n@   IN SOA ns1.{zone}. hostmaster.{zone}. (\n        @serial@ ; serial\n        3600 600 86400 60 )\n    IN NS ns1.{zone}.\nns1 IN A 127.0.0.1\nwww IN A @IP@\n"
+    )
+}
+
+fn search_path() -> String {
+    let cur = std::env::var("PATH").unwrap_or_default();
+    format!("/usr/sbin:/usr/bin:/sbin:/bin:{cur}")
+}
+
+// ---------------------------------------------------------------------------
+// The "main server": switchable HTTP / HTTPS responder
+// ---------------------------------------------------------------------------
+
+/// How the main server behaves for new connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// 200, body "OK up".
+    Up,
+    /// Listener closed: connections are refused.
+    Refusing,
+    /// Accepts and never answers (no TLS handshake either).
+    BlackHole,
+    /// Sends a valid 200 response at one byte per second.
+    Trickle,
+    /// 500, body "error".
+    Status500,
+    /// 200, body "maintenance".
+    WrongBody,
+}
+
+/// What the server saw on one request.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub mode: Mode,
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    pub sni: Option<String>,
+    pub host: Option<String>,
+    pub request_line: Option<String>,
+    pub tls_error: Option<String>,
+}
+
+struct Shared {
+    port: u16,
+    mode: Mutex<Mode>,
+    listener: Mutex<Option<TcpListener>>,
+    stop: AtomicBool,
+    seen: Mutex<Vec<Seen>>,
+    accepted: AtomicUsize,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handlers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A loopback HTTP(S) server on 127.0.0.1:<random port> whose behaviour
+/// the test switches at runtime. Stops its threads on drop.
+pub struct MainServer {
+    shared: Arc<Shared>,
+    accept_thread: Option<JoinHandle<()>>,
+}
+
+impl MainServer {
+    pub fn http(mode: Mode) -> MainServer {
+        MainServer::start(mode, None)
+    }
+
+    /// HTTPS with a self-signed leaf certificate for www.example.test (CA:FALSE).
+    pub fn https(mode: Mode) -> MainServer {
+        MainServer::start(mode, Some(Arc::new(tls_config())))
+    }
+
+    fn start(mode: Mode, tls: Option<Arc<rustls::ServerConfig>>) -> MainServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind main server");
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let shared = Arc::new(Shared {
+            port,
+            mode: Mutex::new(Mode::Up),
+            listener: Mutex::new(Some(listener)),
+            stop: AtomicBool::new(false),
+            seen: Mutex::new(Vec::new()),
+            accepted: AtomicUsize::new(0),
+            tls,
+            handlers: Mutex::new(Vec::new()),
+        });
+        let s = Arc::clone(&shared);
+        let accept_thread = thread::spawn(move || accept_loop(&s));
+        let server = MainServer {
+            shared,
+            accept_thread: Some(accept_thread),
+        };
+        server.set_mode(mode);
+        server
+    }
+
+    pub fn port(&self) -> u16 {
+        self.shared.port
+    }
+
+    /// `http(s)://www.example.test:<port><path>`
+    pub fn url(&self, path: &str) -> String {
+        let scheme = if self.shared.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://www.example.test:{}{path}", self.port())
+    }
+
+    /// Switch behaviour; takes effect for every connection accepted afterwards.
+    pub fn set_mode(&self, mode: Mode) {
+        *self.shared.mode.lock().unwrap() = mode;
+        let mut l = self.shared.listener.lock().unwrap();
+        if mode == Mode::Refusing {
+            *l = None; // closes the socket: connects now get RST
+        } else if l.is_none() {
+            let listener = poll(Duration::from_secs(5), || {
+                TcpListener::bind(("127.0.0.1", self.shared.port)).ok()
+            })
+            .expect("re-bind main server port");
+            listener.set_nonblocking(true).unwrap();
+            *l = Some(listener);
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        *self.shared.mode.lock().unwrap()
+    }
+
+    /// Everything seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// Number of TCP connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.shared.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for MainServer {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.listener.lock().unwrap().take();
+        if let Some(t) = self.accept_thread.take() {
+            let _ = t.join();
+        }
+        let handlers: Vec<_> = self.shared.handlers.lock().unwrap().drain(..).collect();
+        for h in handlers {
+            let _ = h.join();
+        }
+    }
+}
+
+fn accept_loop(shared: &Arc<Shared>) {
+    while !shared.stop.load(Ordering::SeqCst) {
+        let accepted = {
+            let l = shared.listener.lock().unwrap();
+            match l.as_ref() {
+                Some(l) => l.accept().ok(),
+                None => None,
+            }
+        };
+        match accepted {
+            Some((stream, peer)) => {
+                shared.accepted.fetch_add(1, Ordering::SeqCst);
+                let mode = *shared.mode.lock().unwrap();
+                let s = Arc::clone(shared);
+                let h = thread::spawn(move || handle(&s, stream, peer, mode));
+                shared.handlers.lock().unwrap().push(h);
+            }
+            None => thread::sleep(Duration::from_millis(3)),
+        }
+    }
+}
+
+fn tls_config() -> rustls::ServerConfig {
+    let mut params = rcgen::CertificateParams::new(vec!["www.example.test".to_string()]).unwrap();
+    params.is_ca = rcgen::IsCa::ExplicitNoCa; // basicConstraints CA:FALSE
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key_der)
+        .unwrap()
+}
+
+/// Sleep in small steps until `stop` or `d` elapsed. Returns false if stopped.
+fn nap(shared: &Shared, d: Duration) -> bool {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if shared.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+fn handle(shared: &Shared, stream: TcpStream, peer: SocketAddr, mode: Mode) {
+    let _ = stream.set_nonblocking(false);
+    let local = stream.local_addr().unwrap_or(peer);
+    let mut seen = Seen {
+        mode,
+        local,
+        peer,
+        sni: None,
+        host: None,
+        request_line: None,
+        tls_error: None,
+    };
+    if mode == Mode::BlackHole {
+        // Hold the connection open, answer nothing, for up to 2 minutes.
+        nap(shared, Duration::from_mins(2));
+        shared.seen.lock().unwrap().push(seen);
+        return;
+    }
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+    match &shared.tls {
+        None => {
+            let mut s = stream;
+            serve(shared, &mut s, mode, &mut seen);
+        }
+        Some(cfg) => {
+            let conn = match rustls::ServerConnection::new(Arc::clone(cfg)) {
+                Ok(c) => c,
+                Err(e) => {
+                    seen.tls_error = Some(e.to_string());
+                    shared.seen.lock().unwrap().push(seen);
+                    return;
+                }
+            };
+            let mut s = rustls::StreamOwned::new(conn, stream);
+            serve(shared, &mut s, mode, &mut seen);
+            seen.sni = s.conn.server_name().map(str::to_owned);
+            s.conn.send_close_notify();
+            let _ = s.conn.complete_io(&mut s.sock);
+        }
+    }
+    shared.seen.lock().unwrap().push(seen);
+}
+
+/// Read the request head, record it, answer per `mode`.
+fn serve<S: Read + Write>(shared: &Shared, s: &mut S, mode: Mode, seen: &mut Seen) {
+    let mut head = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+        if shared.stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
+            return;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                seen.tls_error = Some(e.to_string());
+                return;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = text.split("\r\n");
+    seen.request_line = lines.next().map(str::to_owned);
+    for line in lines {
+        if let Some((k, v)) = line.split_once(':')
+            && k.trim().eq_ignore_ascii_case("host")
+        {
+            seen.host = Some(v.trim().to_owned());
+        }
+    }
+    let (status, body) = match mode {
+        Mode::Up | Mode::Trickle => ("200 OK", "OK up"),
+        Mode::Status500 => ("500 Internal Server Error", "error"),
+        Mode::WrongBody => ("200 OK", "maintenance"),
+        Mode::Refusing | Mode::BlackHole => unreachable!(),
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if mode == Mode::Trickle {
+        for b in response.as_bytes() {
+            if s.write_all(&[*b]).and_then(|()| s.flush()).is_err() {
+                return;
+            }
+            if !nap(shared, Duration::from_secs(1)) {
+                return;
+            }
+        }
+    } else {
+        let _ = s.write_all(response.as_bytes());
+        let _ = s.flush();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// zonerw runner
+// ---------------------------------------------------------------------------
+
+/// Knobs of the harness config.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `check` URL of server `main` (127.0.0.1).
+    pub check: String,
+    pub fall: u32,
+    pub rise: u32,
+    pub timeout: String,
+    pub attempts: u32,
+    pub expect_body: Option<String>,
+    pub tls_verify: Option<bool>,
+    /// `[serial] scheme`; `None` = leave the key out (default "date").
+    pub scheme: Option<String>,
+    /// Extra lines appended at the top level (before any table).
+    pub extra_top: String,
+    /// Write `templates`/`zones`/`state` relative to the config file's directory.
+    pub relative_paths: bool,
+}
+
+impl Settings {
+    pub fn new(check: &str) -> Settings {
+        Settings {
+            check: check.to_owned(),
+            fall: 1,
+            rise: 1,
+            timeout: "2s".to_owned(),
+            attempts: 2,
+            expect_body: None,
+            tls_verify: None,
+            scheme: None,
+            extra_top: String::new(),
+            relative_paths: false,
+        }
+    }
+}
+
+/// Result of one zonerw invocation.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "zonerw {:?}\n  exit {} after {:?}\n  --- stdout ---\n{}\n  --- stderr ---\n{}",
+            self.args, self.code, self.elapsed, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "unexpected exit code\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_ok(&self) -> &Run {
+        self.expect_code(0)
+    }
+
+    /// Non-empty stdout lines.
+    pub fn lines(&self) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    }
+
+    /// `(from, to)` of the `<zone>: serial FROM -> TO, reloaded` line, if any
+    /// (`from` is None for "none").
+    pub fn zone_change(&self, zone: &str) -> Option<(Option<u32>, u32)> {
+        let prefix = format!("{zone}: serial ");
+        for line in self.stdout.lines() {
+            let Some(rest) = line.strip_prefix(&prefix) else {
+                continue;
+            };
+            let (from, rest) = rest.split_once(" -> ")?;
+            let to: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            return Some((from.parse().ok(), to.parse().ok()?));
+        }
+        None
+    }
+
+    /// Like `zone_change`, but panics with the output if there is no such line.
+    #[track_caller]
+    pub fn new_serial(&self, zone: &str) -> u32 {
+        match self.zone_change(zone) {
+            Some((_, to)) => to,
+            None => panic!("no '{zone}: serial A -> B, reloaded' line on stdout\n{self}"),
+        }
+    }
+}
+
+/// zonerw with a config in the NSD pair's directory.
+pub struct Zonerw {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub templates: PathBuf,
+    pub zones: PathBuf,
+    pub state: PathBuf,
+    pub primary_conf: PathBuf,
+    pub zone_names: Vec<String>,
+    pub settings: Settings,
+}
+
+impl Zonerw {
+    /// Writes the config and the default template of every zone of `nsd`.
+    pub fn new(nsd: &NsdPair, settings: Settings) -> Zonerw {
+        let z = Zonerw {
+            dir: nsd.dir.clone(),
+            config: nsd.dir.join("zonerw.toml"),
+            templates: nsd.dir.join("templates"),
+            zones: nsd.zones_dir(),
+            state: nsd.dir.join("state"),
+            primary_conf: nsd.primary.conf.clone(),
+            zone_names: nsd.zones.clone(),
+            settings,
+        };
+        z.write_config();
+        for zone in &z.zone_names {
+            z.write_template(zone, &default_template(zone));
+        }
+        z
+    }
+
+    pub fn config_text(&self) -> String {
+        let s = &self.settings;
+        let show = |p: &Path| {
+            if s.relative_paths {
+                p.strip_prefix(&self.dir).unwrap().display().to_string()
+            } else {
+                p.display().to_string()
+            }
+        };
+        let mut t = format!(
+            "templates = \"{}\"\nzones = \"{}\"\nstate = \"{}\"\n{}\n",
+            show(&self.templates),
+            show(&self.zones),
+            show(&self.state),
+            s.extra_top
+        );
+        if let Some(scheme) = &s.scheme {
+            t.push_str(&format!("[serial]\nscheme = \"{scheme}\"\n\n"));
+        }
+        t.push_str(&format!(
+            "[nsd]\ncontrol = [\"nsd-control\", \"-c\", \"{}\"]\ncheckzone = \"nsd-checkzone\"\ntimeout = \"10s\"\n\n",
+            self.primary_conf.display()
+        ));
+        t.push_str(&format!(
+            "[[pool]]\nname = \"web\"\nmarker = \"IP\"\nfall = {}\nrise = {}\n\n",
+            s.fall, s.rise
+        ));
+        t.push_str(&format!(
+            "  [[pool.server]]\n  name = \"main\"\n  ipv4 = \"{MAIN_IP}\"\n  check = \"{}\"\n\n",
+            s.check
+        ));
+        t.push_str(&format!(
+            "  [[pool.server]]\n  name = \"backup\"\n  ipv4 = \"{BACKUP_IP}\"\n\n"
+        ));
+        t.push_str(&format!(
+            "  [pool.check]\n  timeout = \"{}\"\n  attempts = {}\n",
+            s.timeout, s.attempts
+        ));
+        if let Some(body) = &s.expect_body {
+            t.push_str(&format!("  expect-body = \"{body}\"\n"));
+        }
+        if let Some(v) = s.tls_verify {
+            t.push_str(&format!("  tls-verify = {v}\n"));
+        }
+        t
+    }
+
+    pub fn write_config(&self) {
+        fs::write(&self.config, self.config_text()).unwrap();
+    }
+
+    pub fn template_path(&self, zone: &str) -> PathBuf {
+        self.templates.join(format!("{zone}.zone"))
+    }
+
+    pub fn write_template(&self, zone: &str, text: &str) {
+        fs::write(self.template_path(zone), text).unwrap();
+    }
+
+    pub fn zone_path(&self, zone: &str) -> PathBuf {
+        self.zones.join(format!("{zone}.zone"))
+    }
+
+    pub fn state_json(&self) -> PathBuf {
+        self.state.join("state.json")
+    }
+
+    /// Run zonerw with `-c <config>` added (after the subcommand, if any).
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.spawn(args).wait()
+    }
+
+    /// Like `run`, but return at once with the running process.
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        let cfg = self.config.to_str().unwrap();
+        let mut full: Vec<&str> = Vec::new();
+        match args.first() {
+            Some(&sub) if sub == "check" || sub == "status" => {
+                full.push(sub);
+                full.extend(["-c", cfg]);
+                full.extend(&args[1..]);
+            }
+            _ => {
+                full.extend(["-c", cfg]);
+                full.extend(args);
+            }
+        }
+        spawn_zonerw(&full)
+    }
+}
+
+/// A zonerw process started with `spawn_zonerw`; `wait` bounds it to 60 s.
+pub struct Running {
+    args: Vec<String>,
+    child: Child,
+    start: Instant,
+    out: Option<JoinHandle<Vec<u8>>>,
+    err: Option<JoinHandle<Vec<u8>>>,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait for the exit (killing the process group after 60 s in all).
+    pub fn wait(mut self) -> Run {
+        let pgid = self.child.id().cast_signed();
+        let deadline = self.start + Duration::from_mins(1);
+        let status = loop {
+            if let Some(st) = self.child.try_wait().expect("wait zonerw") {
+                break Some(st);
+            }
+            if Instant::now() >= deadline {
+                kill_group(pgid);
+                let _ = self.child.wait();
+                break None;
+            }
+            thread::sleep(Duration::from_millis(2));
+        };
+        let elapsed = self.start.elapsed();
+        let stdout =
+            String::from_utf8_lossy(&self.out.take().unwrap().join().unwrap()).into_owned();
+        let stderr =
+            String::from_utf8_lossy(&self.err.take().unwrap().join().unwrap()).into_owned();
+        let run = Run {
+            args: std::mem::take(&mut self.args),
+            code: status.and_then(|s| s.code()).unwrap_or(-1),
+            stdout,
+            stderr,
+            elapsed,
+        };
+        assert!(
+            status.is_some(),
+            "zonerw ran longer than 60 s and was killed\n{run}"
+        );
+        run
+    }
+}
+
+impl Drop for Running {
+    /// Only reached with the process still running if a test panicked first.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            kill_group(self.child.id().cast_signed());
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn kill_group(pgid: i32) {
+    // SAFETY: killing the process group of our own child.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+/// Start the zonerw binary with exactly `args` (cwd "/", own process group).
+pub fn spawn_zonerw(args: &[&str]) -> Running {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zonerw"))
+        .args(args)
+        .current_dir("/")
+        .env("PATH", search_path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("spawn zonerw");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let err = thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    Running {
+        args: args.iter().map(std::string::ToString::to_string).collect(),
+        child,
+        start,
+        out: Some(out),
+        err: Some(err),
+    }
+}
+
+/// Run the zonerw binary with exactly `args` (cwd "/"), killed after 60 s.
+pub fn run_zonerw(args: &[&str]) -> Run {
+    spawn_zonerw(args).wait()
+}
+
+/// Modification time of a file (for mtime comparisons).
+pub fn mtime(path: &Path) -> SystemTime {
+    fs::metadata(path).and_then(|m| m.modified()).unwrap()
+}
