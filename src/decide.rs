@@ -358,6 +358,41 @@ mod tests {
     }
 
     #[test]
+    fn every_server_state_times_every_probe_outcome() {
+        type Row = ((bool, u32, u32), [(bool, u32, u32); 3]);
+        // fall 2, rise 2. (healthy, good, bad) before -> after, for up / down / unchecked.
+        let st = |healthy, good, bad| ServerState {
+            healthy,
+            good,
+            bad,
+            last: None,
+        };
+        let table: &[Row] = &[
+            // fresh or steadily up
+            ((true, 0, 0), [(true, 1, 0), (true, 0, 1), (true, 0, 0)]),
+            ((true, 2, 0), [(true, 2, 0), (true, 0, 1), (true, 0, 0)]),
+            // one bad run short of falling
+            ((true, 0, 1), [(true, 1, 0), (false, 0, 2), (true, 0, 0)]),
+            // fallen
+            ((false, 0, 2), [(false, 1, 0), (false, 0, 2), (true, 0, 0)]),
+            // one good run short of rising
+            ((false, 1, 0), [(true, 2, 0), (false, 0, 1), (true, 0, 0)]),
+        ];
+        for &((h, g, b), want) in table {
+            let outcomes = [up(), down(), ProbeOutcome::Unchecked];
+            for (outcome, (wh, wg, wb)) in outcomes.iter().zip(want) {
+                let got = update_server(&st(h, g, b), outcome, 2, 2);
+                assert_eq!(
+                    (got.healthy, got.good, got.bad),
+                    (wh, wg, wb),
+                    "from {:?} on {outcome:?}",
+                    (h, g, b)
+                );
+            }
+        }
+    }
+
+    #[test]
     fn counters() {
         let s = update_server(&ServerState::default(), &down(), 3, 1);
         assert_eq!((s.healthy, s.good, s.bad), (true, 0, 1));
