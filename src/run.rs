@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -123,63 +124,31 @@ fn serial_clock(config: &Config, now: Timestamp) -> Result<serial::Clock> {
 pub fn run(config: &Config, options: RunOptions, now: Timestamp) -> Result<()> {
     let zones = zones::load_templates(config)?;
     let clock = serial_clock(config, now)?;
-    if !options.dry_run && !config.zones.is_dir() {
-        return Err(Error::config(
-            &config.path,
-            format!("zones: '{}' is not a directory", config.zones.display()),
-        ));
-    }
     let files = StateFiles::in_dir(&config.state);
-    let _lock = if options.dry_run {
-        None
-    } else {
-        fs::create_dir_all(&config.state)
-            .map_err(|e| Error::io(&config.state, "create state directory", e))?;
-        Some(fsio::lock_exclusive(&files.lock)?)
-    };
+    let _lock = prepare(config, options, &files)?;
     let old = load_state(&files.state)?;
     let reserved = load_reserved(&files.serials)?;
+
     let outcomes = probe::probe_all(config);
     if options.verbosity >= Verbosity::Verbose {
         print_probes(config, &outcomes);
     }
-    let decisions: Vec<Decision> = config
-        .pools
-        .iter()
-        .zip(&outcomes)
-        .map(|(pool, o)| decide(pool, old.as_ref().and_then(|s| s.pools.get(&pool.name)), o))
-        .collect();
-    let addresses: Vec<_> = config
-        .pools
-        .iter()
-        .zip(&decisions)
-        .map(|(p, d)| (p.servers[d.chosen].ipv4, p.servers[d.chosen].ipv6))
-        .collect();
+    let decisions = decide_all(config, old.as_ref(), &outcomes);
+    let addresses = chosen_addresses(config, &decisions);
     let inputs = Inputs {
         config,
         force: options.force,
         clock,
         addresses: &addresses,
     };
-    let mut plans = Vec::with_capacity(zones.len());
-    for zone in &zones {
-        let installed = fsio::read_optional(&config.zones.join(&zone.file_name))?;
-        let last = old.as_ref().and_then(|s| s.zones.get(&zone.name));
-        let reserved = reserved.get(&zone.name).copied();
-        plans.push(plan::plan_zone(
-            zone,
-            inputs,
-            last,
-            reserved,
-            installed.as_deref(),
-        ));
-    }
+    let mut plans = plan_all(&zones, inputs, old.as_ref(), &reserved)?;
     if options.verbosity >= Verbosity::Normal {
         print_switches(config, &decisions);
     }
     if options.dry_run {
         return print_dry_run(config, &zones, &plans, options.verbosity);
     }
+
     let result = apply(config, &zones, &mut plans, reserved, &files);
     if options.verbosity >= Verbosity::Normal {
         for (zone, plan) in zones.iter().zip(&plans) {
@@ -190,6 +159,70 @@ pub fn run(config: &Config, options: RunOptions, now: Timestamp) -> Result<()> {
     }
     result?;
     commit(config, &zones, &plans, &decisions, old, &files, now)
+}
+
+/// Check the zones directory and take the lock (a dry run needs neither).
+fn prepare(config: &Config, options: RunOptions, files: &StateFiles) -> Result<Option<fsio::Lock>> {
+    if options.dry_run {
+        return Ok(None);
+    }
+    if !config.zones.is_dir() {
+        return Err(Error::config(
+            &config.path,
+            format!("zones: '{}' is not a directory", config.zones.display()),
+        ));
+    }
+    fs::create_dir_all(&config.state)
+        .map_err(|e| Error::io(&config.state, "create state directory", e))?;
+    fsio::lock_exclusive(&files.lock).map(Some)
+}
+
+fn decide_all(
+    config: &Config,
+    old: Option<&State>,
+    outcomes: &[Vec<ProbeOutcome>],
+) -> Vec<Decision> {
+    config
+        .pools
+        .iter()
+        .zip(outcomes)
+        .map(|(pool, o)| decide(pool, old.and_then(|s| s.pools.get(&pool.name)), o))
+        .collect()
+}
+
+fn chosen_addresses(
+    config: &Config,
+    decisions: &[Decision],
+) -> Vec<(Option<Ipv4Addr>, Option<Ipv6Addr>)> {
+    config
+        .pools
+        .iter()
+        .zip(decisions)
+        .map(|(p, d)| (p.servers[d.chosen].ipv4, p.servers[d.chosen].ipv6))
+        .collect()
+}
+
+fn plan_all(
+    zones: &[Zone],
+    inputs: Inputs<'_>,
+    old: Option<&State>,
+    reserved: &Reserved,
+) -> Result<Vec<ZonePlan>> {
+    zones
+        .iter()
+        .map(|zone| {
+            let installed = fsio::read_optional(&inputs.config.zones.join(&zone.file_name))?;
+            let last = old.and_then(|s| s.zones.get(&zone.name));
+            let reserved = reserved.get(&zone.name).copied();
+            Ok(plan::plan_zone(
+                zone,
+                inputs,
+                last,
+                reserved,
+                installed.as_deref(),
+            ))
+        })
+        .collect()
 }
 
 fn print_probes(config: &Config, outcomes: &[Vec<ProbeOutcome>]) {
