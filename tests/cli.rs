@@ -1,0 +1,173 @@
+//! Fast CLI-level tests with a stub `nsd-control` (the real-NSD proofs are in e2e.rs).
+
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new(pool: &str) -> Env {
+        let dir = tempfile::Builder::new().prefix("zrwcli").tempdir().unwrap();
+        let root = dir.path();
+        for d in ["templates", "zones", "state"] {
+            fs::create_dir(root.join(d)).unwrap();
+        }
+        let stub = root.join("nsd-control");
+        fs::write(
+            &stub,
+            "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/calls\"\necho ok\n",
+        )
+        .unwrap();
+        fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).unwrap();
+        let config = format!(
+            "templates = \"templates\"\nzones = \"zones\"\nstate = \"state\"\n\
+             [nsd]\ncontrol = [\"{}\"]\ncheckzone = \"\"\n{pool}",
+            stub.display()
+        );
+        fs::write(root.join("zonerw.toml"), config).unwrap();
+        Env { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn template(&self, zone: &str, body: &str) {
+        fs::write(self.path(&format!("templates/{zone}.zone")), body).unwrap();
+    }
+
+    fn zonerw(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_zonerw"))
+            .arg("-c")
+            .arg(self.path("zonerw.toml"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn calls(&self) -> Vec<String> {
+        fs::read_to_string(self.path("calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn zone_text(origin: &str) -> String {
+    format!(
+        "$ORIGIN {origin}.\n$TTL 60\n@ IN SOA ns1 hm ( @serial@ 300 60 7257600 60 )\n  IN NS ns1\nns1 IN A 192.0.2.53\nwww IN A @IP@\n"
+    )
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn servers_are_probed_concurrently() {
+    // Three black holes: they accept (the kernel completes the handshake) and never answer.
+    let holes: Vec<TcpListener> = (0..3)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let mut pool =
+        String::from("[[pool]]\nname = \"web\"\n[pool.check]\ntimeout = \"1s\"\nattempts = 2\n");
+    for (i, hole) in holes.iter().enumerate() {
+        let port = hole.local_addr().unwrap().port();
+        pool.push_str(&format!(
+            "[[pool.server]]\nname = \"s{i}\"\nipv4 = \"127.0.0.1\"\ncheck = \"http://www.example.test:{port}/\"\n"
+        ));
+    }
+    let env = Env::new(&pool);
+    env.template("example.test", &zone_text("example.test"));
+    let start = Instant::now();
+    let out = env.zonerw(&["check"]);
+    let elapsed = start.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        stdout(&out).matches("timed out after 1s").count(),
+        3,
+        "{}",
+        stdout(&out)
+    );
+    // One server takes 2 x 1 s; three in sequence would take 6 s.
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(4),
+        "probes ran one after another: {elapsed:?}"
+    );
+}
+
+#[test]
+fn several_changed_zones_get_one_plain_reload_and_one_zone_a_named_one() {
+    let pool =
+        "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\nipv4 = \"198.51.100.7\"\n";
+    let env = Env::new(pool);
+    env.template("a.test", &zone_text("a.test"));
+    env.template("b.test", &zone_text("b.test"));
+    let out = env.zonerw(&[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(env.calls(), ["reload"]);
+    let text = zone_text("b.test").replace("www IN", "www2 IN A 192.0.2.9\nwww IN");
+    env.template("b.test", &text);
+    let out = env.zonerw(&[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(env.calls(), ["reload", "reload b.test"]);
+    assert!(
+        stdout(&out).starts_with("b.test: serial "),
+        "{}",
+        stdout(&out)
+    );
+    let installed = fs::read_to_string(env.path("zones/b.test.zone")).unwrap();
+    assert!(installed.contains("www2 IN A 192.0.2.9\nwww IN A 198.51.100.7\n"));
+    let mode = fs::metadata(env.path("zones/b.test.zone"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+    assert_no_temp_files(&env.path("zones"));
+}
+
+#[test]
+fn a_hung_nsd_control_is_killed_at_the_timeout_and_state_is_kept() {
+    let pool =
+        "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\nipv4 = \"198.51.100.7\"\n";
+    let env = Env::new(pool);
+    env.template("a.test", &zone_text("a.test"));
+    let stub = env.path("nsd-control");
+    fs::write(&stub, "#!/bin/sh\nsleep 60\n").unwrap();
+    let config = fs::read_to_string(env.path("zonerw.toml")).unwrap();
+    fs::write(
+        env.path("zonerw.toml"),
+        config.replace("checkzone = \"\"", "checkzone = \"\"\ntimeout = \"500ms\""),
+    )
+    .unwrap();
+    let start = Instant::now();
+    let out = env.zonerw(&[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("did not finish within 500ms and was killed"),
+        "{err}"
+    );
+    assert!(
+        !env.path("state/state.json").exists(),
+        "state must not be saved"
+    );
+}
+
+fn assert_no_temp_files(dir: &Path) {
+    let leftovers: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
