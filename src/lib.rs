@@ -12,6 +12,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod decide;
+pub mod dns;
 pub mod error;
 pub mod fsio;
 pub mod nsd;
