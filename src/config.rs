@@ -1,6 +1,6 @@
 //! The config file: `Spec` is the serde shape of the TOML, `Config` the typed, validated result.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,6 +21,10 @@ pub(crate) const DEFAULT_NSD_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default number of probe attempts per run.
 pub(crate) const DEFAULT_ATTEMPTS: u32 = 2;
+/// Default bound on each reference fetch, witness and hook.
+pub(crate) const DEFAULT_GUARD_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default bound on each propagation wait.
+pub(crate) const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default marker of a pool.
 pub(crate) const DEFAULT_MARKER: &str = "IP";
 
@@ -38,6 +42,67 @@ struct Spec {
     nsd: NsdSpec,
     #[serde(default, rename = "pool")]
     pools: Vec<PoolSpec>,
+    guard: Option<GuardSpec>,
+    verify: Option<VerifySpec>,
+    #[serde(default)]
+    hooks: HooksSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct GuardSpec {
+    #[serde(default)]
+    reference: Vec<CheckUrl>,
+    #[serde(default)]
+    witnesses: Vec<Argv>,
+    timeout: Option<Dur>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct VerifySpec {
+    primary: Option<DnsServer>,
+    #[serde(default)]
+    secondaries: Vec<DnsServer>,
+    timeout: Option<Dur>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct HooksSpec {
+    on_change: Option<Argv>,
+}
+
+/// A command as an argument vector with at least the program.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+struct Argv(Vec<String>);
+
+impl TryFrom<Vec<String>> for Argv {
+    type Error = String;
+    fn try_from(argv: Vec<String>) -> Result<Self, String> {
+        match argv.first() {
+            Some(program) if !program.is_empty() => Ok(Argv(argv)),
+            _ => Err("a command needs at least a program, e.g. [\"/usr/local/bin/alert\"]".into()),
+        }
+    }
+}
+
+/// A DNS server address: `192.0.2.1:53`, `[2001:db8::1]:53`, or an address alone (port 53).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+struct DnsServer(SocketAddr);
+
+impl TryFrom<String> for DnsServer {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        if let Ok(addr) = text.parse::<SocketAddr>() {
+            return Ok(DnsServer(addr));
+        }
+        text.parse::<IpAddr>()
+            .map(|ip| DnsServer(SocketAddr::new(ip, 53)))
+            .map_err(|_| format!("invalid DNS server {text:?}: write e.g. \"192.0.2.1:53\" or \"[2001:db8::1]:53\""))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -274,6 +339,34 @@ pub struct Config {
     pub nsd: Nsd,
     /// Failover pools.
     pub pools: Vec<Pool>,
+    /// Guard against false failovers (None = no guard).
+    pub guard: Option<Guard>,
+    /// Verify propagation after a reload (None = do not verify).
+    pub verify: Option<Verify>,
+    /// Command run after every committed pool switch.
+    pub on_change: Option<Vec<String>>,
+    /// Bound on each reference fetch, witness and hook.
+    pub guard_timeout: Duration,
+}
+
+/// `[guard]`: second opinions before leaving a server whose check failed.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// URLs that prove our own link works (any HTTP response).
+    pub reference: Vec<CheckUrl>,
+    /// Commands that probe the server from elsewhere: exit 0 = reachable, 1 = not.
+    pub witnesses: Vec<Vec<String>>,
+}
+
+/// `[verify]`: where to check that a change was served.
+#[derive(Debug, Clone)]
+pub struct Verify {
+    /// The local NSD.
+    pub primary: Option<SocketAddr>,
+    /// The secondaries.
+    pub secondaries: Vec<SocketAddr>,
+    /// Bound on each wait.
+    pub timeout: Duration,
 }
 
 /// How to call NSD's tools.
@@ -394,6 +487,24 @@ impl Config {
             clock: spec.serial.clock,
             nsd,
             pools,
+            guard_timeout: spec
+                .guard
+                .as_ref()
+                .and_then(|g| g.timeout)
+                .map_or(DEFAULT_GUARD_TIMEOUT, |d| d.0),
+            guard: spec
+                .guard
+                .map(|g| Guard {
+                    reference: g.reference,
+                    witnesses: g.witnesses.into_iter().map(|a| a.0).collect(),
+                })
+                .filter(|g| !g.reference.is_empty() || !g.witnesses.is_empty()),
+            verify: spec.verify.map(|v| Verify {
+                primary: v.primary.map(|d| d.0),
+                secondaries: v.secondaries.into_iter().map(|d| d.0).collect(),
+                timeout: v.timeout.map_or(DEFAULT_VERIFY_TIMEOUT, |d| d.0),
+            }),
+            on_change: spec.hooks.on_change.map(|a| a.0),
         })
     }
 

@@ -68,6 +68,15 @@ pub struct Switch {
     pub reason: String,
 }
 
+impl Switch {
+    /// True when the pool leaves a server for a lower-priority one, i.e. because it failed
+    /// its check (not a failback, not a reconfiguration). Only these consult the guard.
+    #[must_use]
+    pub fn is_failover(&self) -> bool {
+        self.from.is_some_and(|from| self.to > from)
+    }
+}
+
 /// What `decide` concluded for one pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -119,7 +128,30 @@ pub fn decide(pool: &Pool, previous: Option<&PoolState>, outcomes: &[ProbeOutcom
             chosen: pool.servers[chosen].name.clone(),
             since: previous.and_then(|p| p.since.clone()),
             servers,
+            guard: previous.and_then(|p| p.guard.clone()),
         },
+    }
+}
+
+/// Keep the pool exactly as it was before this run: the guard found that our own link is
+/// down, or a witness vetoed the failover, so this run's probes must not count.
+#[must_use]
+pub fn hold(pool: &Pool, previous: Option<&PoolState>) -> Decision {
+    let state = previous.cloned().unwrap_or_else(|| PoolState {
+        chosen: pool.servers[0].name.clone(),
+        since: None,
+        servers: BTreeMap::new(),
+        guard: None,
+    });
+    let chosen = pool
+        .servers
+        .iter()
+        .position(|s| s.name == state.chosen)
+        .unwrap_or(0);
+    Decision {
+        chosen,
+        switch: None,
+        state,
     }
 }
 
@@ -348,6 +380,7 @@ mod tests {
             chosen: "gone".into(),
             since: None,
             servers: BTreeMap::new(),
+            guard: None,
         };
         let d = decide(&p, Some(&old), &[up(), up(), ProbeOutcome::Unchecked]);
         let s = d.switch.unwrap();

@@ -18,14 +18,20 @@ const RETRY: Duration = Duration::from_millis(200);
 /// load the zone, REFUSED when it does not serve it), or no SOA in the answer.
 pub fn soa_serial(server: SocketAddr, zone: &str, deadline: Instant) -> Result<u32, String> {
     let query = build_query(zone)?;
-    let bind = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+    let bind = if server.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
     let socket = UdpSocket::bind(bind).map_err(|e| e.to_string())?;
-    socket.connect(server).map_err(|e| format!("connect: {e}"))?;
+    socket
+        .connect(server)
+        .map_err(|e| format!("connect: {e}"))?;
     let mut buf = vec![0u8; 4096];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err("no answer".into());
+            return Err("gives no answer".into());
         }
         // A refused port reports on the next send or recv; keep trying until the deadline.
         let _ = socket.send(query.as_slice());
@@ -45,7 +51,8 @@ pub fn soa_serial(server: SocketAddr, zone: &str, deadline: Instant) -> Result<u
 }
 
 fn build_query(zone: &str) -> Result<Message<Vec<u8>>, String> {
-    let name = Name::<Vec<u8>>::from_str(zone).map_err(|e| format!("bad zone name {zone:?}: {e}"))?;
+    let name =
+        Name::<Vec<u8>>::from_str(zone).map_err(|e| format!("bad zone name {zone:?}: {e}"))?;
     let mut builder = MessageBuilder::new_vec();
     let mut id = [0u8; 2];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)

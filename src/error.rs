@@ -35,6 +35,8 @@ pub enum Error {
     Command { argv: Vec<String>, message: String },
     /// `nsd-checkzone` rejected a rendered zone; it was not installed.
     Checkzone { zone: String, message: String },
+    /// The primary did not serve a new serial after the reload.
+    Verify { zone: String, message: String },
     /// Another run holds the lock.
     Locked { path: PathBuf, holder: String },
     /// Several independent failures in one run (e.g. two zones failed).
@@ -53,7 +55,8 @@ impl Error {
             | Error::StateCorrupt { .. }
             | Error::Spawn { .. }
             | Error::Command { .. }
-            | Error::Checkzone { .. } => 1,
+            | Error::Checkzone { .. }
+            | Error::Verify { .. } => 1,
         }
     }
 
@@ -108,6 +111,7 @@ impl fmt::Display for Error {
                 f,
                 "{zone}: nsd-checkzone rejected the rendered zone; it was not installed and NSD keeps serving the old one:\n{message}"
             ),
+            Error::Verify { zone, message } => write!(f, "{zone}: {message}"),
             Error::Locked { path, holder } => {
                 write!(f, "another run holds the lock {}: {holder}", path.display())
             }

@@ -10,11 +10,13 @@
 
 pub mod check;
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod decide;
 pub mod dns;
 pub mod error;
 pub mod fsio;
+pub mod guard;
 pub mod nsd;
 pub mod plan;
 pub mod probe;
@@ -23,6 +25,7 @@ pub mod serial;
 pub mod state;
 pub mod status;
 pub mod template;
+pub mod verify;
 pub mod zonefile;
 pub mod zones;
 

@@ -209,6 +209,7 @@ name = "web"
             template: zone.fingerprint.clone(),
             installed: fingerprint(installed(serial, ip).as_bytes()),
             vars: BTreeMap::from([("IP".into(), ip.into())]),
+            lagging: BTreeMap::new(),
         }
     }
 

@@ -9,20 +9,25 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use jiff::Timestamp;
 
-use crate::config::{Clock, Config};
-use crate::decide::{Decision, ProbeOutcome, decide};
+use crate::command::run_bounded;
+use crate::config::{Clock, Config, Pool};
+use crate::decide::{self, Decision, ProbeOutcome, Switch, decide};
 use crate::error::{Error, Result};
 use crate::fsio::{self, Staged};
+use crate::guard::{self, Verdict};
 use crate::nsd;
 use crate::plan::{self, Action, Inputs, ZonePlan};
 use crate::probe;
+use crate::probe::fmt_duration;
 use crate::serial;
-use crate::state::{self, HistoryEntry, Reserved, STATE_VERSION, State, ZoneState};
+use crate::state::{self, GuardRecord, HistoryEntry, Reserved, STATE_VERSION, State, ZoneState};
+use crate::verify::{self, Propagation, Reloaded};
 use crate::zones::{self, Zone, fingerprint};
 
 /// How much a run prints.
@@ -133,7 +138,8 @@ pub fn run(config: &Config, options: RunOptions, now: Timestamp) -> Result<()> {
     if options.verbosity >= Verbosity::Verbose {
         print_probes(config, &outcomes);
     }
-    let decisions = decide_all(config, old.as_ref(), &outcomes);
+    let mut decisions = decide_all(config, old.as_ref(), &outcomes);
+    let guarded = guard_failovers(config, &mut decisions, old.as_ref());
     let addresses = chosen_addresses(config, &decisions);
     let inputs = Inputs {
         config,
@@ -143,22 +149,259 @@ pub fn run(config: &Config, options: RunOptions, now: Timestamp) -> Result<()> {
     };
     let mut plans = plan_all(&zones, inputs, old.as_ref(), &reserved)?;
     if options.verbosity >= Verbosity::Normal {
-        print_switches(config, &decisions);
+        print_switches(config, &decisions, &guarded);
     }
     if options.dry_run {
         return print_dry_run(config, &zones, &plans, options.verbosity);
     }
 
-    let result = apply(config, &zones, &mut plans, reserved, &files);
-    if options.verbosity >= Verbosity::Normal {
-        for (zone, plan) in zones.iter().zip(&plans) {
-            if plan.action != Action::Keep {
-                println!("{}", zone_line(zone, plan));
+    let applied = apply(config, &zones, &mut plans, reserved, &files);
+    let propagation = verify_reloaded(config, &zones, &plans, &outcomes);
+    report_zones(&zones, &plans, &propagation, options.verbosity);
+    let mut errors = match applied {
+        Ok(()) => Vec::new(),
+        Err(Error::Many(errors)) => errors,
+        Err(e) => vec![e],
+    };
+    errors.extend(primary_failures(config, &zones, &plans, &propagation));
+    match errors.len() {
+        0 => {}
+        1 => return Err(errors.remove(0)),
+        _ => return Err(Error::Many(errors)),
+    }
+    let outcome = Outcome {
+        zones: &zones,
+        plans: &plans,
+        decisions: &decisions,
+        guarded: &guarded,
+        propagation: &propagation,
+    };
+    commit(config, &outcome, old, &files, now)?;
+    run_hooks(config, &decisions);
+    Ok(())
+}
+
+/// What a run did, for the commit.
+struct Outcome<'a> {
+    zones: &'a [Zone],
+    plans: &'a [ZonePlan],
+    decisions: &'a [Decision],
+    guarded: &'a [Guarded],
+    propagation: &'a BTreeMap<String, Propagation>,
+}
+
+/// A failover the guard was asked about.
+struct Guarded {
+    pool: usize,
+    server: String,
+    /// The failure that started it (the switch reason).
+    failure: String,
+    verdict: Verdict,
+}
+
+/// Ask the guard about every failover; a vetoed one, or one while our own link seems
+/// down, is replaced by holding the pool exactly as it was (this run does not count).
+fn guard_failovers(
+    config: &Config,
+    decisions: &mut [Decision],
+    old: Option<&State>,
+) -> Vec<Guarded> {
+    let Some(guard) = &config.guard else {
+        return Vec::new();
+    };
+    let mut guarded = Vec::new();
+    for (i, (pool, d)) in config.pools.iter().zip(decisions.iter_mut()).enumerate() {
+        let Some(switch) = d.switch.as_mut().filter(|s| s.is_failover()) else {
+            continue;
+        };
+        let server = &pool.servers[switch.from.expect("a failover has a from")];
+        let verdict = guard::consult(guard, config.guard_timeout, pool, server);
+        let failure = switch.reason.clone();
+        if let Verdict::Confirmed(detail) = &verdict {
+            switch.reason = format!("{}; {detail}", switch.reason);
+        } else {
+            *d = decide::hold(pool, old.and_then(|s| s.pools.get(&pool.name)));
+        }
+        guarded.push(Guarded {
+            pool: i,
+            server: server.name.clone(),
+            failure,
+            verdict,
+        });
+    }
+    guarded
+}
+
+/// The servers found down in this run, by address (a secondary there is not waited for).
+fn down_servers(config: &Config, outcomes: &[Vec<ProbeOutcome>]) -> Vec<(IpAddr, String)> {
+    let mut down = Vec::new();
+    for (pool, outcomes) in config.pools.iter().zip(outcomes) {
+        for (server, outcome) in pool.servers.iter().zip(outcomes) {
+            if !outcome.is_up() {
+                let ips = [server.ipv4.map(IpAddr::V4), server.ipv6.map(IpAddr::V6)];
+                down.extend(
+                    ips.into_iter()
+                        .flatten()
+                        .map(|ip| (ip, server.name.clone())),
+                );
             }
         }
     }
-    result?;
-    commit(config, &zones, &plans, &decisions, old, &files, now)
+    down
+}
+
+/// Query the primary and the secondaries for every zone reloaded in this run.
+fn verify_reloaded(
+    config: &Config,
+    zones: &[Zone],
+    plans: &[ZonePlan],
+    outcomes: &[Vec<ProbeOutcome>],
+) -> BTreeMap<String, Propagation> {
+    let reloaded_at = Instant::now();
+    let Some(v) = &config.verify else {
+        return BTreeMap::new();
+    };
+    let reloaded: Vec<Reloaded> = zones
+        .iter()
+        .zip(plans)
+        .filter(|(_, p)| p.action != Action::Keep)
+        .filter_map(|(z, p)| {
+            p.serial.map(|serial| Reloaded {
+                zone: z.name.clone(),
+                serial,
+            })
+        })
+        .collect();
+    if reloaded.is_empty() {
+        return BTreeMap::new();
+    }
+    verify::verify(
+        v,
+        &config.nsd,
+        &reloaded,
+        &down_servers(config, outcomes),
+        reloaded_at,
+    )
+}
+
+/// An error for every zone the primary did not serve in time.
+fn primary_failures(
+    config: &Config,
+    zones: &[Zone],
+    plans: &[ZonePlan],
+    propagation: &BTreeMap<String, Propagation>,
+) -> Vec<Error> {
+    let Some(v) = &config.verify else {
+        return Vec::new();
+    };
+    zones
+        .iter()
+        .zip(plans)
+        .filter_map(|(zone, plan)| {
+            let what = propagation.get(&zone.name)?.primary_failure.as_ref()?;
+            Some(Error::Verify {
+                zone: zone.name.clone(),
+                message: format!(
+                    "the primary {} {what}, not {}, {} after the reload (NSD did not load the new file; see its log); the state was not advanced, so the next run retries",
+                    v.primary.map(|p| p.to_string()).unwrap_or_default(),
+                    plan.serial.unwrap_or(0),
+                    fmt_duration(v.timeout),
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Print a line per reloaded zone, the propagation (-v), skipped secondaries and laggards.
+fn report_zones(
+    zones: &[Zone],
+    plans: &[ZonePlan],
+    propagation: &BTreeMap<String, Propagation>,
+    verbosity: Verbosity,
+) {
+    for (zone, plan) in zones.iter().zip(plans) {
+        if plan.action == Action::Keep {
+            continue;
+        }
+        let serial = plan.serial.unwrap_or(0);
+        if verbosity >= Verbosity::Normal {
+            println!("{}", zone_line(zone, plan));
+        }
+        let Some(p) = propagation.get(&zone.name) else {
+            continue;
+        };
+        if verbosity >= Verbosity::Verbose {
+            println!("{}", propagation_line(&zone.name, serial, p));
+        }
+        if verbosity >= Verbosity::Normal {
+            for (addr, name) in &p.skipped {
+                println!(
+                    "{}: secondary {addr} is {name}, which is down; it will get serial {serial} when it is back",
+                    zone.name
+                );
+            }
+        }
+        for (addr, what) in &p.lagging {
+            eprintln!(
+                "zonerw: warning: {}: secondary {addr} still {what}",
+                zone.name
+            );
+        }
+    }
+}
+
+fn propagation_line(zone: &str, serial: u32, p: &Propagation) -> String {
+    let parts: Vec<String> = p
+        .times_ms
+        .iter()
+        .map(|(server, ms)| {
+            let who = if server == "primary" {
+                "the primary"
+            } else {
+                server.as_str()
+            };
+            match ms {
+                Some(ms) => format!("by {who} after {ms} ms"),
+                None => format!("not by {who}"),
+            }
+        })
+        .collect();
+    format!("{zone}: serial {serial} served {}", parts.join(", "))
+}
+
+/// Run the on-change hook once per committed pool switch. A failing hook is reported but
+/// never undoes the switch.
+fn run_hooks(config: &Config, decisions: &[Decision]) {
+    let Some(argv) = &config.on_change else {
+        return;
+    };
+    for (pool, d) in config.pools.iter().zip(decisions) {
+        let Some(switch) = &d.switch else {
+            continue;
+        };
+        let to = &pool.servers[switch.to];
+        let from_address = switch
+            .from
+            .map(|f| pool.servers[f].address().to_string())
+            .unwrap_or_default();
+        let env = [
+            ("ZONERW_POOL", pool.name.clone()),
+            ("ZONERW_FROM", switch.from_name.clone()),
+            ("ZONERW_TO", to.name.clone()),
+            ("ZONERW_FROM_ADDRESS", from_address),
+            ("ZONERW_TO_ADDRESS", to.address().to_string()),
+            ("ZONERW_REASON", switch.reason.clone()),
+        ];
+        let failure = match run_bounded(argv, &env, config.guard_timeout) {
+            Ok(out) if out.status.success() => continue,
+            Ok(out) => format!("{}: {}", out.status, out.stderr.trim().replace('\n', "; ")),
+            Err(e) => e.to_string(),
+        };
+        eprintln!(
+            "zonerw: warning: on-change hook '{}' failed: {failure}",
+            argv.join(" ")
+        );
+    }
 }
 
 /// Check the zones directory and take the lock (a dry run needs neither).
@@ -257,11 +500,31 @@ fn switch_line(config: &Config, pool: usize, d: &Decision) -> Option<String> {
     ))
 }
 
-fn print_switches(config: &Config, decisions: &[Decision]) {
+fn print_switches(config: &Config, decisions: &[Decision], guarded: &[Guarded]) {
     for (i, d) in decisions.iter().enumerate() {
         if let Some(line) = switch_line(config, i, d) {
             println!("{line}");
         }
+    }
+    for g in guarded {
+        if matches!(g.verdict, Verdict::Confirmed(_)) {
+            continue;
+        }
+        let pool = &config.pools[g.pool];
+        let stay = &pool.servers[decisions[g.pool].chosen];
+        let uncounted = if matches!(g.verdict, Verdict::OwnLinkDown(_)) {
+            "; this run is not counted towards fall"
+        } else {
+            ""
+        };
+        println!(
+            "{}: staying on {} ({}): {}; {}{uncounted}",
+            pool.name,
+            stay.name,
+            stay.address(),
+            g.failure,
+            g.verdict.detail()
+        );
     }
 }
 
@@ -425,9 +688,7 @@ fn write_reserved(path: &Path, reserved: &Reserved) -> Result<()> {
 /// Step 4: save the new state (only if it differs) and append the history.
 fn commit(
     config: &Config,
-    zones: &[Zone],
-    plans: &[ZonePlan],
-    decisions: &[Decision],
+    run: &Outcome<'_>,
     old: Option<State>,
     files: &StateFiles,
     now: Timestamp,
@@ -444,42 +705,48 @@ fn commit(
         zones: BTreeMap::new(),
     };
     let mut history = Vec::new();
-    for (i, (pool, d)) in config.pools.iter().zip(decisions).enumerate() {
+    for (i, (pool, d)) in config.pools.iter().zip(run.decisions).enumerate() {
         let mut pool_state = d.state.clone();
-        if let Some(switch) = &d.switch {
-            pool_state.since = Some(time.clone());
-            let to = &pool.servers[switch.to];
-            history.push(HistoryEntry::Switch {
+        for g in run.guarded.iter().filter(|g| g.pool == i) {
+            let record = GuardRecord {
+                time: time.clone(),
+                server: g.server.clone(),
+                verdict: g.verdict.name().into(),
+                detail: g.verdict.detail().into(),
+            };
+            history.push(HistoryEntry::Guard {
                 time: time.clone(),
                 pool: pool.name.clone(),
-                from: switch.from_name.clone(),
-                to: to.name.clone(),
-                from_address: switch
-                    .from
-                    .map(|f| pool.servers[f].address().to_string())
-                    .unwrap_or_default(),
-                to_address: to.address().to_string(),
-                reason: switch.reason.clone(),
+                server: record.server.clone(),
+                verdict: record.verdict.clone(),
+                detail: record.detail.clone(),
             });
-            let _ = i;
+            pool_state.guard = Some(record);
+        }
+        if let Some(switch) = &d.switch {
+            pool_state.since = Some(time.clone());
+            history.push(switch_entry(pool, switch, &time));
         }
         new.pools.insert(pool.name.clone(), pool_state);
     }
-    for (zone, plan) in zones.iter().zip(plans) {
+    for (zone, plan) in run.zones.iter().zip(run.plans) {
         let entry = match plan.action {
             Action::Keep => old.zones.get(&zone.name).cloned(),
             Action::Write | Action::Adopt => {
+                let p = run.propagation.get(&zone.name);
                 history.push(HistoryEntry::Zone {
                     time: time.clone(),
                     zone: zone.name.clone(),
                     from_serial: plan.old_serial,
                     to_serial: plan.serial.unwrap_or(0),
+                    propagation_ms: p.map(|p| p.times_ms.clone()),
                 });
                 Some(ZoneState {
                     serial: plan.serial.unwrap_or(0),
                     template: zone.fingerprint.clone(),
                     installed: fingerprint(plan.contents.as_bytes()),
                     vars: plan.vars.clone(),
+                    lagging: p.map(|p| p.lagging.clone()).unwrap_or_default(),
                 })
             }
         };
@@ -497,4 +764,20 @@ fn commit(
         fsio::append_line(&files.history, &line)?;
     }
     Ok(())
+}
+
+fn switch_entry(pool: &Pool, switch: &Switch, time: &str) -> HistoryEntry {
+    let to = &pool.servers[switch.to];
+    HistoryEntry::Switch {
+        time: time.to_owned(),
+        pool: pool.name.clone(),
+        from: switch.from_name.clone(),
+        to: to.name.clone(),
+        from_address: switch
+            .from
+            .map(|f| pool.servers[f].address().to_string())
+            .unwrap_or_default(),
+        to_address: to.address().to_string(),
+        reason: switch.reason.clone(),
+    }
 }

@@ -36,6 +36,23 @@ pub struct PoolState {
     /// Per server.
     #[serde(default)]
     pub servers: BTreeMap<String, ServerState>,
+    /// The last decision of the guard, if it was ever consulted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<GuardRecord>,
+}
+
+/// A decision of the guard, as remembered for `zonerw status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardRecord {
+    /// RFC 3339.
+    pub time: String,
+    /// The server the pool was about to leave.
+    pub server: String,
+    /// "confirmed", "vetoed" or "own-link-down".
+    pub verdict: String,
+    /// Why, in words.
+    pub detail: String,
 }
 
 /// A server's health as seen over the last runs.
@@ -77,6 +94,9 @@ pub struct ZoneState {
     /// The marker values it was rendered with, by marker name.
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// Secondaries that did not serve `serial` after the reload, a NOTIFY and a second wait.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lagging: BTreeMap<String, String>,
 }
 
 impl State {
@@ -147,6 +167,22 @@ pub enum HistoryEntry {
         from_serial: Option<u32>,
         /// Serial now served.
         to_serial: u32,
+        /// Milliseconds from the reload until each server served it (None: it did not).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        propagation_ms: Option<BTreeMap<String, Option<u64>>>,
+    },
+    /// The guard was consulted before a failover.
+    Guard {
+        /// RFC 3339.
+        time: String,
+        /// Pool name.
+        pool: String,
+        /// The server the pool was about to leave.
+        server: String,
+        /// "confirmed", "vetoed" or "own-link-down".
+        verdict: String,
+        /// Why.
+        detail: String,
     },
 }
 
@@ -167,6 +203,7 @@ mod tests {
                 chosen: "main".into(),
                 since: None,
                 servers: BTreeMap::from([("main".into(), ServerState::default())]),
+                guard: None,
             },
         );
         state.zones.insert(
@@ -176,6 +213,7 @@ mod tests {
                 template: "ab".into(),
                 installed: "cd".into(),
                 vars: BTreeMap::from([("IP".into(), "192.0.2.1".into())]),
+                lagging: BTreeMap::new(),
             },
         );
         assert_eq!(State::parse(&state.to_text()), Ok(state));
@@ -199,6 +237,7 @@ mod tests {
             zone: "example.com".into(),
             from_serial: None,
             to_serial: 5,
+            propagation_ms: None,
         };
         let line = serde_json::to_string(&e).unwrap();
         assert_eq!(

@@ -75,6 +75,7 @@ fn report(config: &Config, state: Option<&State>, history: &[Value], files: &Sta
             json!({
                 "name": pool.name, "chosen": chosen, "chosen_address": address,
                 "since": ps.and_then(|p| p.since.clone()), "servers": servers,
+                "guard": ps.and_then(|p| p.guard.clone()),
             })
         })
         .collect();
@@ -82,7 +83,9 @@ fn report(config: &Config, state: Option<&State>, history: &[Value], files: &Sta
         .map(|s| {
             s.zones
                 .iter()
-                .map(|(name, z)| json!({"zone": name, "serial": z.serial, "vars": z.vars}))
+                .map(|(name, z)| {
+                    json!({"zone": name, "serial": z.serial, "vars": z.vars, "lagging": z.lagging})
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -96,7 +99,6 @@ fn report(config: &Config, state: Option<&State>, history: &[Value], files: &Sta
 
 fn text(report: &Value) -> String {
     let mut out = String::new();
-    let str_of = |v: &Value| v.as_str().unwrap_or("-").to_owned();
     if report["has_state"] == json!(false) {
         out.push_str(&format!(
             "no run has completed yet ({} does not exist)\n",
@@ -108,6 +110,18 @@ fn text(report: &Value) -> String {
             str_of(&report["last_change"])
         ));
     }
+    out.push_str(&pools_text(report));
+    out.push_str(&zones_text(report));
+    out.push_str(&history_text(report));
+    out
+}
+
+fn str_of(v: &Value) -> String {
+    v.as_str().unwrap_or("-").to_owned()
+}
+
+fn pools_text(report: &Value) -> String {
+    let mut out = String::new();
     for pool in report["pools"].as_array().into_iter().flatten() {
         out.push_str(&format!(
             "\npool {}: {} ({}) since {}\n",
@@ -146,7 +160,21 @@ fn text(report: &Value) -> String {
             ]);
         }
         out.push_str(&table(&rows));
+        if let Some(g) = pool["guard"].as_object() {
+            out.push_str(&format!(
+                "guard, {}: {} about leaving {}: {}\n",
+                g["time"].as_str().unwrap_or("-"),
+                g["verdict"].as_str().unwrap_or("-"),
+                g["server"].as_str().unwrap_or("-"),
+                g["detail"].as_str().unwrap_or("-"),
+            ));
+        }
     }
+    out
+}
+
+fn zones_text(report: &Value) -> String {
+    let mut out = String::new();
     let zones = report["zones"].as_array().cloned().unwrap_or_default();
     if !zones.is_empty() {
         out.push_str("\nzones:\n");
@@ -163,13 +191,30 @@ fn text(report: &Value) -> String {
                 z["serial"],
                 vars.join(" ")
             ));
+            for (addr, what) in z["lagging"].as_object().into_iter().flatten() {
+                let what = what.as_str().unwrap_or("");
+                out.push_str(&format!("    lagging: secondary {addr} {what}\n"));
+            }
         }
     }
+    out
+}
+
+fn history_text(report: &Value) -> String {
+    let mut out = String::new();
     let history = report["history"].as_array().cloned().unwrap_or_default();
     if !history.is_empty() {
         out.push_str("\nrecent changes:\n");
         for h in &history {
-            let what = if h["event"] == json!("switch") {
+            let what = if h["event"] == json!("guard") {
+                format!(
+                    "{}: guard {} about leaving {}: {}",
+                    str_of(&h["pool"]),
+                    str_of(&h["verdict"]),
+                    str_of(&h["server"]),
+                    str_of(&h["detail"])
+                )
+            } else if h["event"] == json!("switch") {
                 format!(
                     "{}: {} -> {}: {}",
                     str_of(&h["pool"]),

@@ -1,0 +1,192 @@
+//! Proof that a change arrived: after the reload, the primary must serve each new serial,
+//! and each secondary should (one NOTIFY and a second wait for those that lag).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::config::{Nsd, Verify};
+use crate::dns;
+use crate::nsd;
+use crate::probe::fmt_duration;
+use crate::serial;
+
+/// A zone that was reloaded, with the serial it should now have.
+#[derive(Debug, Clone)]
+pub struct Reloaded {
+    /// Zone name.
+    pub zone: String,
+    /// Expected serial.
+    pub serial: u32,
+}
+
+/// What verification found for one zone.
+#[derive(Debug, Clone, Default)]
+pub struct Propagation {
+    /// The primary's failure, if it did not serve the serial in time.
+    pub primary_failure: Option<String>,
+    /// Milliseconds from the reload until each server served it (None: it did not).
+    pub times_ms: BTreeMap<String, Option<u64>>,
+    /// Secondaries still lagging after a NOTIFY and a second wait: address -> what they serve.
+    pub lagging: BTreeMap<String, String>,
+    /// Secondaries not waited for because they are a server that is down: address -> name.
+    pub skipped: BTreeMap<String, String>,
+}
+
+/// Wait until `server` serves `serial` (or newer, for a secondary) for `zone`.
+fn wait_for(
+    server: SocketAddr,
+    zone: &str,
+    serial: u32,
+    since: Instant,
+    deadline: Instant,
+) -> Result<u64, String> {
+    let mut last;
+    loop {
+        last = match dns::soa_serial(server, zone, deadline) {
+            Ok(now_serving) if now_serving == serial || serial::is_newer(now_serving, serial) => {
+                return Ok(u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX));
+            }
+            Ok(now_serving) => format!("serves serial {now_serving}"),
+            Err(e) => e,
+        };
+        if Instant::now() >= deadline {
+            return Err(last);
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Verify every reloaded zone. `down` lists the addresses of servers found down in this run:
+/// a secondary there (usually the failed main server itself) is not waited for.
+#[must_use]
+pub fn verify(
+    verify: &Verify,
+    nsd: &Nsd,
+    zones: &[Reloaded],
+    down: &[(IpAddr, String)],
+    reloaded_at: Instant,
+) -> BTreeMap<String, Propagation> {
+    let mut results: BTreeMap<String, Propagation> = zones
+        .iter()
+        .map(|z| (z.zone.clone(), Propagation::default()))
+        .collect();
+    if let Some(primary) = verify.primary {
+        let deadline = Instant::now() + verify.timeout;
+        let waits: Vec<_> = zones.iter().map(|z| (primary, z)).collect();
+        for ((_, z), result) in waits.iter().zip(wait_all(&waits, reloaded_at, deadline)) {
+            let p = results.get_mut(&z.zone).expect("zone listed");
+            match result {
+                Ok(ms) => {
+                    p.times_ms.insert("primary".into(), Some(ms));
+                }
+                Err(e) => p.primary_failure = Some(e),
+            }
+        }
+    }
+    let mut waits = Vec::new();
+    let served: Vec<&Reloaded> = zones
+        .iter()
+        .filter(|z| results[&z.zone].primary_failure.is_none())
+        .collect();
+    for z in served {
+        for &secondary in &verify.secondaries {
+            if let Some((_, name)) = down.iter().find(|(ip, _)| *ip == secondary.ip()) {
+                let p = results.get_mut(&z.zone).expect("zone listed");
+                p.skipped.insert(secondary.to_string(), name.clone());
+                p.times_ms.insert(secondary.to_string(), None);
+            } else {
+                waits.push((secondary, z));
+            }
+        }
+    }
+    let lagging = wait_secondaries(&waits, reloaded_at, verify.timeout, nsd, &mut results);
+    for ((secondary, z), what) in lagging {
+        let p = results.get_mut(&z.zone).expect("zone listed");
+        p.lagging.insert(secondary.to_string(), what);
+    }
+    results
+}
+
+/// First wait; then one `nsd-control notify` per zone with a laggard and a second wait.
+/// Returns what still lags.
+fn wait_secondaries<'a>(
+    waits: &[(SocketAddr, &'a Reloaded)],
+    reloaded_at: Instant,
+    timeout: Duration,
+    nsd: &Nsd,
+    results: &mut BTreeMap<String, Propagation>,
+) -> Vec<((SocketAddr, &'a Reloaded), String)> {
+    let mut lagging = Vec::new();
+    let first = wait_all(waits, reloaded_at, Instant::now() + timeout);
+    for (&(secondary, z), result) in waits.iter().zip(first) {
+        match result {
+            Ok(ms) => {
+                let p = results.get_mut(&z.zone).expect("zone listed");
+                p.times_ms.insert(secondary.to_string(), Some(ms));
+            }
+            Err(_) => lagging.push((secondary, z)),
+        }
+    }
+    if lagging.is_empty() {
+        return Vec::new();
+    }
+    let mut notified: Vec<&str> = lagging.iter().map(|(_, z)| z.zone.as_str()).collect();
+    notified.dedup();
+    let notify_errors: BTreeMap<&str, String> = notified
+        .iter()
+        .filter_map(|zone| nsd::notify(nsd, zone).err().map(|e| (*zone, e.to_string())))
+        .collect();
+    let second = wait_all(&lagging, reloaded_at, Instant::now() + timeout);
+    let mut still = Vec::new();
+    for (&(secondary, z), result) in lagging.iter().zip(second) {
+        let z: &'a Reloaded = z;
+        let p = results.get_mut(&z.zone).expect("zone listed");
+        match result {
+            Ok(ms) => {
+                p.times_ms.insert(secondary.to_string(), Some(ms));
+            }
+            Err(what) => {
+                p.times_ms.insert(secondary.to_string(), None);
+                let notify = notify_errors.get(z.zone.as_str()).map_or_else(
+                    || format!("after a NOTIFY and two waits of {}", fmt_duration(timeout)),
+                    |e| {
+                        format!(
+                            "after two waits of {} (the NOTIFY failed: {e})",
+                            fmt_duration(timeout)
+                        )
+                    },
+                );
+                still.push((
+                    (secondary, z),
+                    format!("{what}, not {}, {notify}", z.serial),
+                ));
+            }
+        }
+    }
+    still
+}
+
+/// Wait for every (server, zone) at once.
+fn wait_all(
+    waits: &[(SocketAddr, &Reloaded)],
+    since: Instant,
+    deadline: Instant,
+) -> Vec<Result<u64, String>> {
+    thread::scope(|scope| {
+        let handles: Vec<_> = waits
+            .iter()
+            .map(|&(server, z)| {
+                scope.spawn(move || wait_for(server, &z.zone, z.serial, since, deadline))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("verification thread panicked".into()))
+            })
+            .collect()
+    })
+}
