@@ -741,6 +741,57 @@ expect-status = "200"
     }
 
     #[test]
+    fn guard_verify_and_hooks() {
+        let c = parse(&format!(
+            "{GOOD}\n[guard]\nreference = [\"http://www.debian.org/\"]\nwitnesses = [[\"ssh\", \"spare1\", \"zonerw\", \"probe\"]]\n\
+             [verify]\nprimary = \"127.0.0.1:5353\"\nsecondaries = [\"192.0.2.1\", \"[2001:db8::1]:53\"]\n\
+             [hooks]\non-change = [\"/usr/local/bin/failover-alert\"]\n"
+        ))
+        .unwrap();
+        let guard = c.guard.unwrap();
+        assert_eq!(guard.reference[0].host, "www.debian.org");
+        assert_eq!(guard.witnesses[0][1], "spare1");
+        assert_eq!(c.guard_timeout, DEFAULT_GUARD_TIMEOUT);
+        let verify = c.verify.unwrap();
+        assert_eq!(verify.primary, Some("127.0.0.1:5353".parse().unwrap()));
+        assert_eq!(
+            verify.secondaries,
+            [
+                "192.0.2.1:53".parse().unwrap(),
+                "[2001:db8::1]:53".parse().unwrap()
+            ]
+        );
+        assert_eq!(verify.timeout, DEFAULT_VERIFY_TIMEOUT);
+        assert_eq!(c.on_change.unwrap(), ["/usr/local/bin/failover-alert"]);
+        // an empty [guard] guards nothing
+        let c = parse(&format!("{GOOD}\n[guard]\ntimeout = \"5s\"\n")).unwrap();
+        assert!(c.guard.is_none());
+        assert_eq!(c.guard_timeout, Duration::from_secs(5));
+        for (extra, want) in [
+            (
+                "[verify]\nsecondaries = [\"192.0.2.300\"]\n",
+                "invalid DNS server",
+            ),
+            (
+                "[guard]\nwitnesses = [[]]\n",
+                "a command needs at least a program",
+            ),
+            (
+                "[hooks]\non-change = []\n",
+                "a command needs at least a program",
+            ),
+            ("[guard]\nreference = [\"www.debian.org\"]\n", "invalid URL"),
+            (
+                "[verify]\nprimry = \"127.0.0.1\"\n",
+                "unknown field `primry`",
+            ),
+        ] {
+            let got = error_of(&format!("{GOOD}\n{extra}"));
+            assert!(got.contains(want), "{extra}: {got}");
+        }
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_mins(2)));

@@ -38,8 +38,14 @@ pub fn soa_serial(server: SocketAddr, zone: &str, deadline: Instant) -> Result<u
         socket
             .set_read_timeout(Some(left.min(RETRY)))
             .map_err(|e| e.to_string())?;
-        let Ok(n) = socket.recv(&mut buf) else {
-            continue;
+        let n = match socket.recv(&mut buf) {
+            Ok(n) => n,
+            // ICMP port unreachable comes back at once: wait before asking again.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                std::thread::sleep(left.min(RETRY));
+                continue;
+            }
+            Err(_) => continue,
         };
         let Ok(answer) = Message::from_octets(buf[..n].to_vec()) else {
             continue;

@@ -351,9 +351,11 @@ fn report_zones(
 }
 
 fn propagation_line(zone: &str, serial: u32, p: &Propagation) -> String {
-    let parts: Vec<String> = p
-        .times_ms
-        .iter()
+    // The primary first, then the secondaries in address order.
+    let mut times: Vec<_> = p.times_ms.iter().collect();
+    times.sort_by_key(|(server, _)| *server != "primary");
+    let parts: Vec<String> = times
+        .into_iter()
         .map(|(server, ms)| {
             let who = if server == "primary" {
                 "the primary"
