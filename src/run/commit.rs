@@ -1,0 +1,139 @@
+//! Step 4, the commit point: save the state, append the history, then run the hook.
+
+use super::{
+    Action, BTreeMap, Config, Decision, GuardRecord, HistoryEntry, Outcome, Pool, Result,
+    STATE_VERSION, State, StateFiles, Switch, Timestamp, ZoneState, fingerprint, fsio, rfc3339,
+    run_bounded,
+};
+
+/// Step 4: save the new state (only if it differs) and append the history.
+pub(super) fn commit(
+    config: &Config,
+    run: &Outcome<'_>,
+    old: Option<State>,
+    files: &StateFiles,
+    now: Timestamp,
+) -> Result<()> {
+    let time = rfc3339(now);
+    let old = old.unwrap_or_else(|| State {
+        version: STATE_VERSION,
+        ..State::default()
+    });
+    let mut new = State {
+        version: STATE_VERSION,
+        last_run: old.last_run.clone(),
+        pools: BTreeMap::new(),
+        zones: BTreeMap::new(),
+    };
+    let mut history = Vec::new();
+    for (i, (pool, d)) in config.pools.iter().zip(run.decisions).enumerate() {
+        let mut pool_state = d.state.clone();
+        for g in run.guarded.iter().filter(|g| g.pool == i) {
+            let record = GuardRecord {
+                time: time.clone(),
+                server: g.server.clone(),
+                verdict: g.verdict.name().into(),
+                detail: g.verdict.detail().into(),
+            };
+            history.push(HistoryEntry::Guard {
+                time: time.clone(),
+                pool: pool.name.clone(),
+                server: record.server.clone(),
+                verdict: record.verdict.clone(),
+                detail: record.detail.clone(),
+            });
+            pool_state.guard = Some(record);
+        }
+        if let Some(switch) = &d.switch {
+            pool_state.since = Some(time.clone());
+            history.push(switch_entry(pool, switch, &time));
+        }
+        new.pools.insert(pool.name.clone(), pool_state);
+    }
+    for (zone, plan) in run.zones.iter().zip(run.plans) {
+        let entry = match plan.action {
+            Action::Keep => old.zones.get(&zone.name).cloned(),
+            Action::Write | Action::Adopt => {
+                let p = run.propagation.get(&zone.name);
+                history.push(HistoryEntry::Zone {
+                    time: time.clone(),
+                    zone: zone.name.clone(),
+                    from_serial: plan.old_serial,
+                    to_serial: plan.serial.unwrap_or(0),
+                    propagation_ms: p.map(|p| p.times_ms.clone()),
+                });
+                Some(ZoneState {
+                    serial: plan.serial.unwrap_or(0),
+                    template: zone.fingerprint.clone(),
+                    installed: fingerprint(plan.contents.as_bytes()),
+                    vars: plan.vars.clone(),
+                    lagging: p.map(|p| p.lagging.clone()).unwrap_or_default(),
+                })
+            }
+        };
+        if let Some(entry) = entry {
+            new.zones.insert(zone.name.clone(), entry);
+        }
+    }
+    if new == old {
+        return Ok(());
+    }
+    new.last_run = Some(time);
+    fsio::write_atomically(&files.state, new.to_text().as_bytes())?;
+    for entry in &history {
+        let line = serde_json::to_string(entry).expect("history serialises");
+        fsio::append_line(&files.history, &line)?;
+    }
+    Ok(())
+}
+
+pub(super) fn switch_entry(pool: &Pool, switch: &Switch, time: &str) -> HistoryEntry {
+    let to = &pool.servers[switch.to];
+    HistoryEntry::Switch {
+        time: time.to_owned(),
+        pool: pool.name.clone(),
+        from: switch.from_name.clone(),
+        to: to.name.clone(),
+        from_address: switch
+            .from
+            .map(|f| pool.servers[f].address().to_string())
+            .unwrap_or_default(),
+        to_address: to.address().to_string(),
+        reason: switch.reason.clone(),
+    }
+}
+
+/// Run the on-change hook once per committed pool switch. A failing hook is reported but
+/// never undoes the switch.
+pub(super) fn run_hooks(config: &Config, decisions: &[Decision]) {
+    let Some(argv) = &config.on_change else {
+        return;
+    };
+    for (pool, d) in config.pools.iter().zip(decisions) {
+        let Some(switch) = &d.switch else {
+            continue;
+        };
+        let to = &pool.servers[switch.to];
+        let from_address = switch
+            .from
+            .map(|f| pool.servers[f].address().to_string())
+            .unwrap_or_default();
+        let env = [
+            ("ZONERW_POOL", pool.name.clone()),
+            ("ZONERW_FROM", switch.from_name.clone()),
+            ("ZONERW_TO", to.name.clone()),
+            ("ZONERW_FROM_ADDRESS", from_address),
+            ("ZONERW_TO_ADDRESS", to.address().to_string()),
+            ("ZONERW_REASON", switch.reason.clone()),
+        ];
+        let failure = match run_bounded(argv, &env, config.guard_timeout) {
+            Ok(out) if out.status.success() => continue,
+            Ok(out) => format!("{}: {}", out.status, out.stderr.trim().replace('\n', "; ")),
+            Err(e) => e.to_string(),
+        };
+        eprintln!(
+            "zonerw: warning: on-change hook '{}' failed: {failure}",
+            argv.join(" ")
+        );
+    }
+}

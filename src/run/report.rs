@@ -1,0 +1,184 @@
+//! What a run prints: probe results, switches, zone lines, diffs, propagation.
+
+use super::{
+    Action, BTreeMap, Config, Decision, Guarded, ProbeOutcome, Propagation, Result, Verbosity,
+    Verdict, Zone, ZonePlan, fsio,
+};
+
+pub(super) fn print_probes(config: &Config, outcomes: &[Vec<ProbeOutcome>]) {
+    for (pool, outcomes) in config.pools.iter().zip(outcomes) {
+        for (server, outcome) in pool.servers.iter().zip(outcomes) {
+            println!(
+                "probe {}/{} {}: {}",
+                pool.name,
+                server.name,
+                server.address(),
+                outcome.describe()
+            );
+        }
+    }
+}
+
+/// The change line of a pool switch.
+pub(super) fn switch_line(config: &Config, pool: usize, d: &Decision) -> Option<String> {
+    let switch = d.switch.as_ref()?;
+    let pool = &config.pools[pool];
+    let from = match switch.from {
+        Some(i) => format!("{} ({})", pool.servers[i].name, pool.servers[i].address()),
+        None => switch.from_name.clone(),
+    };
+    let to = &pool.servers[switch.to];
+    Some(format!(
+        "{}: {from} -> {} ({}): {}",
+        pool.name,
+        to.name,
+        to.address(),
+        switch.reason
+    ))
+}
+
+pub(super) fn print_switches(config: &Config, decisions: &[Decision], guarded: &[Guarded]) {
+    for (i, d) in decisions.iter().enumerate() {
+        if let Some(line) = switch_line(config, i, d) {
+            println!("{line}");
+        }
+    }
+    for g in guarded {
+        if matches!(g.verdict, Verdict::Confirmed(_)) {
+            continue;
+        }
+        let pool = &config.pools[g.pool];
+        let stay = &pool.servers[decisions[g.pool].chosen];
+        let uncounted = if matches!(g.verdict, Verdict::OwnLinkDown(_)) {
+            "; this run is not counted towards fall"
+        } else {
+            ""
+        };
+        println!(
+            "{}: staying on {} ({}): {}; {}{uncounted}",
+            pool.name,
+            stay.name,
+            stay.address(),
+            g.failure,
+            g.verdict.detail()
+        );
+    }
+}
+
+pub(super) fn zone_line(zone: &Zone, plan: &ZonePlan) -> String {
+    let show = |s: Option<u32>| s.map_or_else(|| "none".to_owned(), |s| s.to_string());
+    match plan.action {
+        Action::Adopt => format!(
+            "{}: serial {} already installed, reloaded",
+            zone.name,
+            show(plan.serial)
+        ),
+        _ => format!(
+            "{}: serial {} -> {}, reloaded",
+            zone.name,
+            show(plan.old_serial),
+            show(plan.serial)
+        ),
+    }
+}
+
+pub(super) fn print_dry_run(
+    config: &Config,
+    zones: &[Zone],
+    plans: &[ZonePlan],
+    verbosity: Verbosity,
+) -> Result<()> {
+    let mut any = false;
+    for (zone, plan) in zones.iter().zip(plans) {
+        if plan.action == Action::Keep {
+            continue;
+        }
+        any = true;
+        if verbosity < Verbosity::Normal {
+            continue;
+        }
+        let path = config.zones.join(&zone.file_name);
+        let installed = fsio::read_optional(&path)?.unwrap_or_default();
+        let installed = String::from_utf8_lossy(&installed);
+        let shown = path.display().to_string();
+        let diff = similar::TextDiff::from_lines(installed.as_ref(), plan.contents.as_str())
+            .unified_diff()
+            .context_radius(3)
+            .header(&shown, &format!("{shown} (would be installed)"))
+            .to_string();
+        if diff.is_empty() {
+            println!(
+                "{} (unchanged text, would be reloaded)",
+                zone_line(zone, plan)
+            );
+        } else {
+            print!("{diff}");
+            if !diff.ends_with('\n') {
+                println!();
+            }
+        }
+    }
+    if any && verbosity >= Verbosity::Normal {
+        println!("(dry run: nothing written)");
+    }
+    Ok(())
+}
+
+/// Print a line per reloaded zone, the propagation (-v), skipped secondaries and laggards.
+pub(super) fn report_zones(
+    zones: &[Zone],
+    plans: &[ZonePlan],
+    propagation: &BTreeMap<String, Propagation>,
+    verbosity: Verbosity,
+) {
+    for (zone, plan) in zones.iter().zip(plans) {
+        if plan.action == Action::Keep {
+            continue;
+        }
+        let serial = plan.serial.unwrap_or(0);
+        if verbosity >= Verbosity::Normal {
+            println!("{}", zone_line(zone, plan));
+        }
+        let Some(p) = propagation.get(&zone.name) else {
+            continue;
+        };
+        if verbosity >= Verbosity::Verbose {
+            println!("{}", propagation_line(&zone.name, serial, p));
+        }
+        if verbosity >= Verbosity::Normal {
+            for (addr, name) in &p.skipped {
+                println!(
+                    "{}: secondary {addr} is {name}, which is down; it will get serial {serial} when it is back",
+                    zone.name
+                );
+            }
+        }
+        for (addr, what) in &p.lagging {
+            eprintln!(
+                "zonerw: warning: {}: secondary {addr} still {what}",
+                zone.name
+            );
+        }
+    }
+}
+
+pub(super) fn propagation_line(zone: &str, serial: u32, p: &Propagation) -> String {
+    // The primary first, then the secondaries in address order.
+    let mut times: Vec<_> = p.times_ms.iter().collect();
+    times.sort_by_key(|(server, _)| *server != "primary");
+    let parts: Vec<String> = times
+        .into_iter()
+        .map(|(server, ms)| {
+            let who = if server == "primary" {
+                "the primary"
+            } else {
+                server.as_str()
+            };
+            match ms {
+                Some(ms) => format!("by {who} after {ms} ms"),
+                None => format!("not by {who}"),
+            }
+        })
+        .collect();
+    format!("{zone}: serial {serial} served {}", parts.join(", "))
+}
