@@ -171,3 +171,97 @@ fn assert_no_temp_files(dir: &Path) {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// A pool whose main server refuses connections, guarded by `witnesses` (shell snippets).
+fn guarded_env(witnesses: &[&str], reference: Option<&str>) -> Env {
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let list: Vec<String> = witnesses
+        .iter()
+        .map(|w| format!("[\"sh\", \"-c\", {w:?}]"))
+        .collect();
+    let reference = reference.map_or_else(String::new, |r| format!("reference = [{r:?}]\n"));
+    let pool = format!(
+        "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"main\"\nipv4 = \"127.0.0.1\"\n\
+         check = \"http://www.example.test:{port}/\"\n[[pool.server]]\nname = \"backup\"\n\
+         ipv4 = \"198.51.100.7\"\n[guard]\n{reference}witnesses = [{}]\ntimeout = \"1s\"\n",
+        list.join(", ")
+    );
+    let env = Env::new(&pool);
+    env.template("a.test", &zone_text("a.test"));
+    env
+}
+
+#[test]
+fn witness_answers_decide_the_failover() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["exit 1", "exit 1"],
+            "-> backup (198.51.100.7): main failed 2/2 attempts: connect: Connection refused (os error 111); confirmed by 2 of 2 witnesses",
+        ),
+        (&["exit 1", "exit 7"], "; confirmed by 1 of 2 witnesses"),
+        (
+            &["exit 1", "exit 0"],
+            "web: staying on main (127.0.0.1): main failed 2/2 attempts: connect: Connection refused (os error 111); failover vetoed: witness 'sh -c exit 0' reaches main",
+        ),
+        (
+            &["exit 7", "sleep 30", "/nonexistent/witness"],
+            "no witness answered (3 of 3 gave no answer), so our own link seems down; this run is not counted towards fall",
+        ),
+    ];
+    for (witnesses, want) in cases {
+        let env = guarded_env(witnesses, None);
+        let start = Instant::now();
+        let out = env.zonerw(&[]);
+        assert_eq!(out.status.code(), Some(0), "{witnesses:?}: {out:?}");
+        assert!(start.elapsed() < Duration::from_secs(10), "{witnesses:?}");
+        let text = stdout(&out);
+        assert!(text.contains(want), "{witnesses:?}:\n{text}");
+        let installed = fs::read_to_string(env.path("zones/a.test.zone")).unwrap();
+        let failed_over = want.contains("confirmed");
+        assert_eq!(
+            installed.contains("198.51.100.7"),
+            failed_over,
+            "{witnesses:?}"
+        );
+        let state = fs::read_to_string(env.path("state/state.json")).unwrap();
+        let verdict = if failed_over {
+            "confirmed"
+        } else if want.contains("vetoed") {
+            "vetoed"
+        } else {
+            "own-link-down"
+        };
+        assert!(
+            state.contains(&format!("\"verdict\": \"{verdict}\"")),
+            "{state}"
+        );
+        let history = fs::read_to_string(env.path("state/history.jsonl")).unwrap();
+        assert!(
+            history.contains("\"event\":\"guard\""),
+            "{history}"
+        );
+    }
+}
+
+#[test]
+fn unreachable_references_mean_our_own_link_is_down() {
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/", closed.local_addr().unwrap().port());
+    drop(closed);
+    let env = guarded_env(&["exit 1"], Some(&url));
+    let out = env.zonerw(&[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        stdout(&out).contains("no reference URL answered within 1s, so our own link seems down; this run is not counted towards fall"),
+        "{}",
+        stdout(&out)
+    );
+    let state = fs::read_to_string(env.path("state/state.json")).unwrap();
+    assert!(state.contains("\"chosen\": \"main\""), "{state}");
+    assert!(
+        !state.contains("\"bad\": 1"),
+        "the run must not count: {state}"
+    );
+}
