@@ -59,7 +59,8 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// One ad-hoc probe without a config. Exit 0 = healthy, 1 = unhealthy, 2 = usage error.
+    /// One ad-hoc probe without a config. Exit 0 = healthy, 1 = unhealthy, 2 = usage error,
+    /// 3 = could not test (no route or no DNS on this side).
     Probe(ProbeArgs),
 }
 

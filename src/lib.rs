@@ -114,18 +114,20 @@ fn probe_command(args: &ProbeArgs) -> Result<u8> {
         expect_body: args.expect_body.clone(),
         tls_verify: !args.insecure,
     };
-    let outcome = probe::probe(&check);
-    match &outcome {
-        decide::ProbeOutcome::Up { status, latency } => {
+    match probe::probe_once(&check) {
+        Ok((status, latency)) => {
             println!("up: HTTP {status} in {} ms", latency.as_millis());
+            Ok(0)
         }
-        decide::ProbeOutcome::Down { reason } => {
-            let reason = reason
-                .strip_prefix("failed 1/1 attempts: ")
-                .unwrap_or(reason);
-            println!("down: {reason}");
+        // Exit 3: our own side failed (no route, no DNS), which says nothing about the server;
+        // a guard counts that as no answer rather than as "cannot reach it".
+        Err(failure) if failure.local => {
+            println!("cannot test: {}", failure.reason);
+            Ok(3)
         }
-        decide::ProbeOutcome::Unchecked => {}
+        Err(failure) => {
+            println!("down: {}", failure.reason);
+            Ok(1)
+        }
     }
-    Ok(u8::from(!outcome.is_up()))
 }

@@ -100,6 +100,30 @@ fn agent(check: &Check) -> Agent {
     }
 }
 
+/// Why an attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// In words.
+    pub reason: String,
+    /// The failure is on our side (no route, no DNS), so it says nothing about the server.
+    pub local: bool,
+}
+
+impl Failure {
+    fn remote(reason: String) -> Self {
+        Failure {
+            reason,
+            local: false,
+        }
+    }
+}
+
+/// One attempt, ignoring `attempts`: the HTTP status and latency, or why it failed.
+pub fn probe_once(check: &Check) -> Result<(u16, Duration), Failure> {
+    let start = Instant::now();
+    bounded_attempt(&agent(check), &Arc::new(check.clone())).map(|s| (s, start.elapsed()))
+}
+
 /// Run the check up to `attempts` times; the first success wins.
 #[must_use]
 pub fn probe(check: &Check) -> ProbeOutcome {
@@ -115,7 +139,7 @@ pub fn probe(check: &Check) -> ProbeOutcome {
                     latency: start.elapsed(),
                 };
             }
-            Err(reason) => last = reason,
+            Err(failure) => last = failure.reason,
         }
     }
     ProbeOutcome::Down {
@@ -126,24 +150,27 @@ pub fn probe(check: &Check) -> ProbeOutcome {
 /// One attempt with a hard deadline. ureq's global timeout is checked between reads, so a
 /// server trickling a byte now and then can stretch it; here the attempt runs on its own
 /// thread and is abandoned at the deadline (the thread dies with the process at the latest).
-fn bounded_attempt(agent: &Agent, check: &Arc<Check>) -> Result<u16, String> {
+fn bounded_attempt(agent: &Agent, check: &Arc<Check>) -> Result<u16, Failure> {
     let (tx, rx) = mpsc::channel();
     let (agent, thread_check) = (agent.clone(), Arc::clone(check));
     thread::spawn(move || {
         let _ = tx.send(attempt(&agent, &thread_check));
     });
-    rx.recv_timeout(check.timeout)
-        .unwrap_or_else(|_| Err(format!("timed out after {}", fmt_duration(check.timeout))))
+    rx.recv_timeout(check.timeout).unwrap_or_else(|_| {
+        let reason = format!("timed out after {}", fmt_duration(check.timeout));
+        Err(Failure::remote(reason))
+    })
 }
 
-fn attempt(agent: &Agent, check: &Check) -> Result<u16, String> {
+fn attempt(agent: &Agent, check: &Check) -> Result<u16, Failure> {
     let mut response = agent
         .get(&check.url)
         .call()
         .map_err(|e| describe_error(&e, check.timeout))?;
     let status = response.status().as_u16();
     if !check.expect_status.contains(status) {
-        return Err(format!("HTTP {status} (expected {})", check.expect_status));
+        let reason = format!("HTTP {status} (expected {})", check.expect_status);
+        return Err(Failure::remote(reason));
     }
     if !check.expect_body.is_empty() {
         let mut body = Vec::new();
@@ -152,31 +179,43 @@ fn attempt(agent: &Agent, check: &Check) -> Result<u16, String> {
             .as_reader()
             .take(BODY_LIMIT)
             .read_to_end(&mut body)
-            .map_err(|e| match ureq::Error::from(e) {
-                ureq::Error::Timeout(_) => {
-                    format!("timed out after {}", fmt_duration(check.timeout))
-                }
-                e => format!("reading body: {e}"),
+            .map_err(|e| {
+                Failure::remote(match ureq::Error::from(e) {
+                    ureq::Error::Timeout(_) => {
+                        format!("timed out after {}", fmt_duration(check.timeout))
+                    }
+                    e => format!("reading body: {e}"),
+                })
             })?;
         let needle = check.expect_body.as_bytes();
         if !body.windows(needle.len()).any(|w| w == needle) {
-            return Err(format!(
+            return Err(Failure::remote(format!(
                 "HTTP {status} but the body does not contain {:?}",
                 check.expect_body
-            ));
+            )));
         }
     }
     Ok(status)
 }
 
-fn describe_error(error: &ureq::Error, timeout: Duration) -> String {
-    match error {
+fn describe_error(error: &ureq::Error, timeout: Duration) -> Failure {
+    let local = match error {
+        ureq::Error::HostNotFound => true,
+        // std reports a failed name lookup as an uncategorised io::Error.
+        ureq::Error::Io(e) => {
+            e.kind() == std::io::ErrorKind::NetworkUnreachable
+                || e.to_string().contains("failed to lookup address")
+        }
+        _ => false,
+    };
+    let reason = match error {
         ureq::Error::Timeout(_) => format!("timed out after {}", fmt_duration(timeout)),
         ureq::Error::Io(e) => format!("connect: {e}"),
         ureq::Error::ConnectionFailed => "connect: connection failed".into(),
         ureq::Error::HostNotFound => "host not found".into(),
         e => e.to_string(),
-    }
+    };
+    Failure { reason, local }
 }
 
 /// Format a duration the way the config writes it: "5s", "500ms", "2m".
