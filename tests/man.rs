@@ -64,6 +64,13 @@ const KEYS: &[&str] = &[
     "pool.check.expect-status",
     "pool.check.expect-body",
     "pool.check.tls-verify",
+    "guard.reference",
+    "guard.witnesses",
+    "guard.timeout",
+    "verify.primary",
+    "verify.secondaries",
+    "verify.timeout",
+    "hooks.on-change",
 ];
 
 #[test]

@@ -60,7 +60,7 @@ pub(super) fn commit(
                     zone: zone.name.clone(),
                     from_serial: plan.old_serial,
                     to_serial: plan.serial.unwrap_or(0),
-                    propagation_ms: p.map(|p| p.times_ms.clone()),
+                    propagation_ms: p.map(|p| p.times_ms.clone()).filter(|t| !t.is_empty()),
                 });
                 Some(ZoneState {
                     serial: plan.serial.unwrap_or(0),

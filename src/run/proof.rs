@@ -108,10 +108,15 @@ pub(super) fn primary_failures(
         .zip(plans)
         .filter_map(|(zone, plan)| {
             let what = propagation.get(&zone.name)?.primary_failure.as_ref()?;
+            let hint = if what.starts_with("serves") || what.contains("SERVFAIL") {
+                "NSD did not load the new file; see its log"
+            } else {
+                "is NSD running, and is verify.primary its address?"
+            };
             Some(Error::Verify {
                 zone: zone.name.clone(),
                 message: format!(
-                    "the primary {} {what}, not {}, {} after the reload (NSD did not load the new file; see its log); the state was not advanced, so the next run retries",
+                    "the primary {} {what}, not {}, {} after the reload ({hint}); the state was not advanced, so the next run retries",
                     v.primary.map(|p| p.to_string()).unwrap_or_default(),
                     plan.serial.unwrap_or(0),
                     fmt_duration(v.timeout),

@@ -142,8 +142,10 @@ pub(super) fn report_zones(
         let Some(p) = propagation.get(&zone.name) else {
             continue;
         };
-        if verbosity >= Verbosity::Verbose {
-            println!("{}", propagation_line(&zone.name, serial, p));
+        if verbosity >= Verbosity::Verbose
+            && let Some(line) = propagation_line(&zone.name, serial, p)
+        {
+            println!("{line}");
         }
         if verbosity >= Verbosity::Normal {
             for (addr, name) in &p.skipped {
@@ -162,23 +164,40 @@ pub(super) fn report_zones(
     }
 }
 
-pub(super) fn propagation_line(zone: &str, serial: u32, p: &Propagation) -> String {
+pub(super) fn propagation_line(zone: &str, serial: u32, p: &Propagation) -> Option<String> {
     // The primary first, then the secondaries in address order.
     let mut times: Vec<_> = p.times_ms.iter().collect();
     times.sort_by_key(|(server, _)| *server != "primary");
-    let parts: Vec<String> = times
-        .into_iter()
-        .map(|(server, ms)| {
-            let who = if server == "primary" {
-                "the primary"
-            } else {
-                server.as_str()
-            };
-            match ms {
-                Some(ms) => format!("by {who} after {ms} ms"),
-                None => format!("not by {who}"),
-            }
-        })
+    let who = |server: &str| {
+        if server == "primary" {
+            "the primary".to_owned()
+        } else {
+            server.to_owned()
+        }
+    };
+    let served: Vec<String> = times
+        .iter()
+        .filter_map(|(server, ms)| ms.map(|ms| format!("by {} after {ms} ms", who(server))))
         .collect();
-    format!("{zone}: serial {serial} served {}", parts.join(", "))
+    let missing: Vec<String> = times
+        .iter()
+        .filter(|(_, ms)| ms.is_none())
+        .map(|(server, _)| who(server))
+        .collect();
+    match (served.is_empty(), missing.is_empty()) {
+        (true, true) => None,
+        (false, true) => Some(format!(
+            "{zone}: serial {serial} served {}",
+            served.join(", ")
+        )),
+        (true, false) => Some(format!(
+            "{zone}: serial {serial} not served by {}",
+            missing.join(", ")
+        )),
+        (false, false) => Some(format!(
+            "{zone}: serial {serial} served {}; not by {}",
+            served.join(", "),
+            missing.join(", ")
+        )),
+    }
 }
