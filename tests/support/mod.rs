@@ -684,6 +684,7 @@ pub struct Seen {
 }
 
 struct Shared {
+    ip: Ipv4Addr,
     port: u16,
     mode: Mutex<Mode>,
     listener: Mutex<Option<TcpListener>>,
@@ -694,7 +695,8 @@ struct Shared {
     handlers: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// A loopback HTTP(S) server on 127.0.0.1:<random port> whose behaviour
+/// A loopback HTTP(S) server on 127.0.0.1:<random port> (or another
+/// loopback address, see `http_on`) whose behaviour
 /// the test switches at runtime. Stops its threads on drop.
 pub struct MainServer {
     shared: Arc<Shared>,
@@ -703,19 +705,26 @@ pub struct MainServer {
 
 impl MainServer {
     pub fn http(mode: Mode) -> MainServer {
-        MainServer::start(mode, None)
+        MainServer::start(MAIN_IP, mode, None)
+    }
+
+    /// Plain HTTP on another loopback address, e.g. 127.0.0.3 (so the main
+    /// server's address differs from the NSD secondary's 127.0.0.1).
+    pub fn http_on(ip: Ipv4Addr, mode: Mode) -> MainServer {
+        MainServer::start(ip, mode, None)
     }
 
     /// HTTPS with a self-signed leaf certificate for www.example.test (CA:FALSE).
     pub fn https(mode: Mode) -> MainServer {
-        MainServer::start(mode, Some(Arc::new(tls_config())))
+        MainServer::start(MAIN_IP, mode, Some(Arc::new(tls_config())))
     }
 
-    fn start(mode: Mode, tls: Option<Arc<rustls::ServerConfig>>) -> MainServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind main server");
+    fn start(ip: Ipv4Addr, mode: Mode, tls: Option<Arc<rustls::ServerConfig>>) -> MainServer {
+        let listener = TcpListener::bind((ip, 0)).expect("bind main server");
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
         let shared = Arc::new(Shared {
+            ip,
             port,
             mode: Mutex::new(Mode::Up),
             listener: Mutex::new(Some(listener)),
@@ -739,6 +748,11 @@ impl MainServer {
         self.shared.port
     }
 
+    /// The address the server listens on.
+    pub fn ip(&self) -> Ipv4Addr {
+        self.shared.ip
+    }
+
     /// `http(s)://www.example.test:<port><path>`
     pub fn url(&self, path: &str) -> String {
         let scheme = if self.shared.tls.is_some() {
@@ -757,7 +771,7 @@ impl MainServer {
             *l = None; // closes the socket: connects now get RST
         } else if l.is_none() {
             let listener = poll(Duration::from_secs(5), || {
-                TcpListener::bind(("127.0.0.1", self.shared.port)).ok()
+                TcpListener::bind((self.shared.ip, self.shared.port)).ok()
             })
             .expect("re-bind main server port");
             listener.set_nonblocking(true).unwrap();
@@ -953,8 +967,10 @@ fn serve<S: Read + Write>(shared: &Shared, s: &mut S, mode: Mode, seen: &mut See
 /// Knobs of the harness config.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// `check` URL of server `main` (127.0.0.1).
+    /// `check` URL of server `main`.
     pub check: String,
+    /// `ipv4` of server `main` (default `MAIN_IP`, 127.0.0.1).
+    pub main_ip: Ipv4Addr,
     pub fall: u32,
     pub rise: u32,
     pub timeout: String,
@@ -967,6 +983,12 @@ pub struct Settings {
     pub extra_top: String,
     /// Write `templates`/`zones`/`state` relative to the config file's directory.
     pub relative_paths: bool,
+    /// `[nsd] control` as a TOML value; `None` = nsd-control for the primary.
+    pub control: Option<String>,
+    /// `[nsd] checkzone`; `None` = "nsd-checkzone".
+    pub checkzone: Option<String>,
+    /// Free-form TOML appended after the pool tables (`[guard]`, `[verify]`...).
+    pub extra_tables: String,
 }
 
 impl Settings {
@@ -982,6 +1004,10 @@ impl Settings {
             scheme: None,
             extra_top: String::new(),
             relative_paths: false,
+            main_ip: MAIN_IP,
+            control: None,
+            checkzone: None,
+            extra_tables: String::new(),
         }
     }
 }
@@ -1102,17 +1128,23 @@ impl Zonerw {
         if let Some(scheme) = &s.scheme {
             t.push_str(&format!("[serial]\nscheme = \"{scheme}\"\n\n"));
         }
+        let control = s.control.clone().unwrap_or_else(|| {
+            format!(
+                "[\"nsd-control\", \"-c\", \"{}\"]",
+                self.primary_conf.display()
+            )
+        });
+        let checkzone = s.checkzone.as_deref().unwrap_or("nsd-checkzone");
         t.push_str(&format!(
-            "[nsd]\ncontrol = [\"nsd-control\", \"-c\", \"{}\"]\ncheckzone = \"nsd-checkzone\"\ntimeout = \"10s\"\n\n",
-            self.primary_conf.display()
+            "[nsd]\ncontrol = {control}\ncheckzone = \"{checkzone}\"\ntimeout = \"10s\"\n\n"
         ));
         t.push_str(&format!(
             "[[pool]]\nname = \"web\"\nmarker = \"IP\"\nfall = {}\nrise = {}\n\n",
             s.fall, s.rise
         ));
         t.push_str(&format!(
-            "  [[pool.server]]\n  name = \"main\"\n  ipv4 = \"{MAIN_IP}\"\n  check = \"{}\"\n\n",
-            s.check
+            "  [[pool.server]]\n  name = \"main\"\n  ipv4 = \"{}\"\n  check = \"{}\"\n\n",
+            s.main_ip, s.check
         ));
         t.push_str(&format!(
             "  [[pool.server]]\n  name = \"backup\"\n  ipv4 = \"{BACKUP_IP}\"\n\n"
@@ -1126,6 +1158,13 @@ impl Zonerw {
         }
         if let Some(v) = s.tls_verify {
             t.push_str(&format!("  tls-verify = {v}\n"));
+        }
+        if !s.extra_tables.is_empty() {
+            t.push('\n');
+            t.push_str(&s.extra_tables);
+            if !s.extra_tables.ends_with('\n') {
+                t.push('\n');
+            }
         }
         t
     }
