@@ -8,6 +8,9 @@ use domain::base::iana::{Rcode, Rtype};
 use domain::base::{Message, MessageBuilder, Name};
 use domain::rdata::Soa;
 
+/// What `soa_serial` says when nothing answered before the deadline.
+pub const NO_ANSWER: &str = "gives no answer";
+
 /// How long one UDP try waits before the query is sent again.
 const RETRY: Duration = Duration::from_millis(200);
 
@@ -31,7 +34,7 @@ pub fn soa_serial(server: SocketAddr, zone: &str, deadline: Instant) -> Result<u
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err("gives no answer".into());
+            return Err(NO_ANSWER.into());
         }
         // A refused port reports on the next send or recv; keep trying until the deadline.
         let _ = socket.send(query.as_slice());

@@ -42,19 +42,22 @@ fn wait_for(
     since: Instant,
     deadline: Instant,
 ) -> Result<u64, String> {
-    let mut last;
+    let poll = Duration::from_millis(10);
+    let mut last: Option<String> = None;
     loop {
-        last = match dns::soa_serial(server, zone, deadline) {
+        match dns::soa_serial(server, zone, deadline) {
             Ok(now_serving) if now_serving == serial || serial::is_newer(now_serving, serial) => {
                 return Ok(u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX));
             }
-            Ok(now_serving) => format!("serves serial {now_serving}"),
-            Err(e) => e,
-        };
-        if Instant::now() >= deadline {
-            return Err(last);
+            Ok(now_serving) => last = Some(format!("serves serial {now_serving}")),
+            // Running out of time is not news when the server did answer before.
+            Err(e) if e == dns::NO_ANSWER && last.is_some() => {}
+            Err(e) => last = Some(e),
         }
-        thread::sleep(Duration::from_millis(10));
+        if Instant::now() + poll >= deadline {
+            return Err(last.unwrap_or_else(|| dns::NO_ANSWER.into()));
+        }
+        thread::sleep(poll);
     }
 }
 

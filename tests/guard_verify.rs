@@ -1,0 +1,1181 @@
+//! End-to-end tests of issue 3 (notes/CONTRACT.md, "Issue 3: guard, verify,
+//! hooks"): the zonerw binary against a real NSD primary and secondary on
+//! loopback and a switchable local "main server".
+//!
+//! The main server listens on 127.0.0.3 here, not 127.0.0.1: the NSD
+//! secondary is on 127.0.0.1, and zonerw does not wait for a secondary whose
+//! address is that of a server that is down. Witnesses and hooks are small
+//! shell scripts the tests write; they record what they saw in files.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests may read the clock and PATH; the ban protects the product code"
+)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::{Ipv4Addr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use domain::base::iana::Rcode;
+use domain::base::{Message, MessageBuilder, Name, Serial, Ttl};
+use domain::rdata::Soa;
+use serde_json::Value;
+use support::*;
+
+const PROPAGATE: Duration = Duration::from_secs(5);
+/// Address of server `main` in these tests (the local HTTP server listens there).
+const MAIN3: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
+
+const SWITCH_TO_BACKUP: &str = "web: main (127.0.0.3) -> backup (198.51.100.7): ";
+const SWITCH_TO_MAIN: &str = "web: backup (198.51.100.7) -> main (127.0.0.3): ";
+const STAYING: &str = "web: staying on main (127.0.0.3): ";
+const NOT_COUNTED: &str = "so our own link seems down; this run is not counted towards fall";
+
+// ---------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------
+
+/// NSD pair with the seed zone, an (up) main server on 127.0.0.3, zonerw
+/// configured; `tweak` may use the pair (ports, directory for scripts).
+fn setup(tweak: impl FnOnce(&mut Settings, &NsdPair)) -> (NsdPair, MainServer, Zonerw) {
+    let main = MainServer::http_on(MAIN3, Mode::Up);
+    let nsd = NsdPair::new(&[ZONE]);
+    let mut settings = Settings::new(&main.url("/up.txt"));
+    settings.main_ip = MAIN3;
+    tweak(&mut settings, &nsd);
+    let z = Zonerw::new(&nsd, settings);
+    (nsd, main, z)
+}
+
+/// `[verify]` with the pair's primary, the given secondaries and timeout.
+fn verify_table(nsd: &NsdPair, secondaries: &[String], timeout: &str) -> String {
+    format!(
+        "[verify]\nprimary = \"127.0.0.1:{}\"\nsecondaries = {}\ntimeout = \"{timeout}\"\n",
+        nsd.primary.port,
+        toml_list(secondaries)
+    )
+}
+
+/// The real secondary as a `[verify] secondaries` entry.
+fn secondary_addr(nsd: &NsdPair) -> String {
+    format!("127.0.0.1:{}", nsd.secondary.port)
+}
+
+/// A TOML array of strings.
+fn toml_list<S: AsRef<str>>(items: &[S]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|s| format!("\"{}\"", s.as_ref()))
+        .collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// Write a `/bin/sh` script into the pair's directory.
+fn script(nsd: &NsdPair, name: &str, body: &str) -> PathBuf {
+    let path = nsd.dir.join(name);
+    fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    path
+}
+
+/// `sh <path>` as the witness/hook names it in messages.
+fn sh_name(path: &Path) -> String {
+    format!("sh {}", path.display())
+}
+
+/// Wait until the secondary serves `serial` and check www's address.
+#[track_caller]
+fn assert_secondary(nsd: &NsdPair, serial: u32, www: Ipv4Addr) {
+    nsd.wait_secondary_serial(ZONE, serial, PROPAGATE);
+    let mut last = Vec::new();
+    let ok = poll(Duration::from_secs(2), || {
+        last = nsd.secondary_www(ZONE);
+        (last == vec![www]).then_some(())
+    });
+    assert!(
+        ok.is_some(),
+        "secondary serves serial {serial} but www = {last:?}, expected {www}\n{}",
+        nsd.diagnostics()
+    );
+}
+
+/// Give a (wrong) change time to arrive, then check both servers still
+/// serve `serial` with www = main.
+#[track_caller]
+fn assert_still_on_main(nsd: &NsdPair, serial: u32, r: &Run) {
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(nsd.primary_serial(ZONE), Some(serial), "primary\n{r}");
+    assert_eq!(nsd.secondary_serial(ZONE), Some(serial), "secondary\n{r}");
+    assert_eq!(nsd.secondary_www(ZONE), vec![MAIN3], "secondary www\n{r}");
+}
+
+/// First run with main up: the zone is installed and served with www = main.
+#[track_caller]
+fn first_run(nsd: &NsdPair, z: &Zonerw) -> u32 {
+    let r = z.run(&[]);
+    r.expect_ok();
+    let serial = r.new_serial(ZONE);
+    assert_secondary(nsd, serial, MAIN3);
+    serial
+}
+
+#[track_caller]
+fn switch_line<'a>(r: &'a Run, prefix: &str) -> &'a str {
+    r.stdout
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?} on stdout\n{r}"))
+}
+
+/// The one stdout line of a run where the guard kept the pool on main.
+#[track_caller]
+fn staying_line(r: &Run) -> &str {
+    let lines = r.lines();
+    assert_eq!(
+        lines.len(),
+        1,
+        "CONTRACT: a vetoed / own-link-down run prints one stdout line\n{r}"
+    );
+    let line = lines[0];
+    assert!(
+        line.starts_with(STAYING) && line.contains("2/2 attempts"),
+        "expected '{STAYING}main failed 2/2 attempts: ...; ...'\n{r}"
+    );
+    line
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()))
+}
+
+/// (chosen, main's bad count, main's good count) of pool `web` in state.json.
+fn web_counters(z: &Zonerw) -> (String, u64, u64) {
+    let state = read_json(&z.state_json());
+    let pool = &state["pools"]["web"];
+    let main = &pool["servers"]["main"];
+    (
+        pool["chosen"].as_str().unwrap_or("?").to_owned(),
+        main["bad"].as_u64().unwrap_or(u64::MAX),
+        main["good"].as_u64().unwrap_or(u64::MAX),
+    )
+}
+
+fn read_history(z: &Zonerw) -> Vec<Value> {
+    fs::read_to_string(z.state.join("history.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("history line {l:?}: {e}")))
+        .collect()
+}
+
+fn history_events(z: &Zonerw, event: &str) -> Vec<Value> {
+    read_history(z)
+        .into_iter()
+        .filter(|v| v["event"] == event)
+        .collect()
+}
+
+/// The last `guard` event in history.jsonl; checks pool, server and verdict.
+#[track_caller]
+fn assert_last_guard_event(z: &Zonerw, verdict: &str, r: &Run) {
+    let guards = history_events(z, "guard");
+    let last = guards
+        .last()
+        .unwrap_or_else(|| panic!("no guard event in history.jsonl\n{r}"));
+    assert_eq!(last["pool"], "web", "{last}");
+    assert_eq!(last["server"], "main", "{last}");
+    assert_eq!(last["verdict"], verdict, "{last}");
+    assert!(
+        last["time"].is_string() && last["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "guard event needs time and detail: {last}"
+    );
+}
+
+/// `zonerw status --json`, parsed.
+fn status_json(z: &Zonerw) -> Value {
+    let r = z.run(&["status", "--json"]);
+    r.expect_ok();
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("status --json: {e}\n{r}"))
+}
+
+/// status --json pools[name = web].guard
+fn status_guard(z: &Zonerw) -> Value {
+    let status = status_json(z);
+    status["pools"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == "web"))
+        .map_or_else(
+            || panic!("no pool web in status --json: {status}"),
+            |p| p["guard"].clone(),
+        )
+}
+
+/// status --json zones[zone = ZONE]
+fn status_zone(z: &Zonerw) -> Value {
+    let status = status_json(z);
+    status["zones"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["zone"] == ZONE))
+        .cloned()
+        .unwrap_or_else(|| panic!("no zone {ZONE} in status --json: {status}"))
+}
+
+/// `NAME=value` lines of a file written by `env`, only the ZONERW_ ones.
+fn zonerw_env(path: &Path) -> BTreeMap<String, String> {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| k.starts_with("ZONERW_"))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn env_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Lines of the primary's log about `nsd-control` commands since line `from`.
+fn control_cmds(nsd: &NsdPair, from: usize) -> Vec<String> {
+    nsd.primary_log_since(from)
+        .into_iter()
+        .filter(|l| l.contains("control cmd:"))
+        .collect()
+}
+
+/// stderr lines starting with `zonerw: warning: `.
+fn warnings(r: &Run) -> Vec<&str> {
+    r.stderr
+        .lines()
+        .filter(|l| l.starts_with("zonerw: warning: "))
+        .collect()
+}
+
+/// The serial a run reports for the zone: `serial A -> B, reloaded`, or after
+/// a failed run whose file is already installed (adopted, no new serial)
+/// `serial B already installed, reloaded`.
+#[track_caller]
+fn reported_serial(r: &Run) -> u32 {
+    if let Some((_, to)) = r.zone_change(ZONE) {
+        return to;
+    }
+    let prefix = format!("{ZONE}: serial ");
+    r.stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&prefix)?
+                .strip_suffix(" already installed, reloaded")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no zone line on stdout\n{r}"))
+}
+
+fn default_template_with(extra: &str) -> String {
+    format!("{}{extra}\n", default_template(ZONE))
+}
+
+/// Is process `pid` alive (and not a zombie), and ours (its command line or
+/// environment contains `tag`)?
+fn our_live_process(pid: i32, tag: &str) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or("X");
+    if state == "Z" || state == "X" {
+        return false;
+    }
+    let has_tag = |file: &str| {
+        fs::read(format!("/proc/{pid}/{file}"))
+            .is_ok_and(|b| String::from_utf8_lossy(&b).contains(tag))
+    };
+    has_tag("cmdline") || has_tag("environ")
+}
+
+/// Processes started by witness scripts, as `<kind> <pid>` lines in a file.
+/// Drop SIGKILLs every one of them still alive, so a failing test leaves
+/// nothing behind. Processes are identified by pid plus a per-test tag.
+struct WitnessPids {
+    file: PathBuf,
+    tag: String,
+}
+
+impl WitnessPids {
+    fn entries(&self) -> Vec<(String, i32)> {
+        fs::read_to_string(&self.file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (kind, pid) = l.split_once(' ')?;
+                Some((kind.to_owned(), pid.trim().parse().ok()?))
+            })
+            .collect()
+    }
+
+    fn alive(&self) -> Vec<(String, i32)> {
+        self.entries()
+            .into_iter()
+            .filter(|(_, pid)| our_live_process(*pid, &self.tag))
+            .collect()
+    }
+}
+
+impl Drop for WitnessPids {
+    fn drop(&mut self) {
+        for (_, pid) in self.alive() {
+            // SAFETY: a process our test's witness script started (checked by tag).
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// A fake secondary on 127.0.0.1:<port> that answers every SOA query for
+/// the zone with a fixed serial: it never catches up, NOTIFY or not.
+struct StaleSecondary {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl StaleSecondary {
+    fn start(serial: u32) -> StaleSecondary {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut buf = vec![0u8; 4096];
+            while !flag.load(Ordering::SeqCst) {
+                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Ok(query) = Message::from_octets(buf[..n].to_vec()) else {
+                    continue;
+                };
+                if let Some(answer) = soa_answer(&query, serial) {
+                    let _ = sock.send_to(&answer, peer);
+                }
+            }
+        });
+        StaleSecondary {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for StaleSecondary {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// An authoritative answer with the zone's SOA at `serial` (NOTIFYs too get
+/// a reply, which the primary accepts as an acknowledgement).
+fn soa_answer(query: &Message<Vec<u8>>, serial: u32) -> Option<Vec<u8>> {
+    let zone = Name::<Vec<u8>>::from_str(&format!("{ZONE}.")).ok()?;
+    let ns = Name::<Vec<u8>>::from_str(&format!("ns1.{ZONE}.")).ok()?;
+    let mut answer = MessageBuilder::new_vec()
+        .start_answer(query, Rcode::NOERROR)
+        .ok()?;
+    answer.header_mut().set_aa(true);
+    let t = Ttl::from_secs;
+    let soa = Soa::new(
+        ns.clone(),
+        ns,
+        Serial::from(serial),
+        t(3600),
+        t(600),
+        t(86400),
+        t(60),
+    );
+    answer.push((zone, 60u32, soa)).ok()?;
+    Some(answer.finish())
+}
+
+// ---------------------------------------------------------------------------
+// guard
+// ---------------------------------------------------------------------------
+
+/// Reference URLs that all fail (one refusing, one black-holed local port):
+/// no failover, "our own link seems down", and the run does not count
+/// towards `fall`. Once a reference answers (any status), the failover happens.
+#[test]
+fn guard_unreachable_references_mean_own_link_down_and_the_run_is_not_counted() {
+    let refusing = MainServer::http(Mode::Refusing);
+    let hole = MainServer::http(Mode::BlackHole);
+    let refs = [
+        format!("http://127.0.0.1:{}/", refusing.port()),
+        format!("http://127.0.0.1:{}/ping", hole.port()),
+    ];
+    let (nsd, main, z) = setup(|s, _| {
+        s.fall = 2;
+        s.extra_tables = format!(
+            "[guard]\nreference = {}\ntimeout = \"2s\"\n",
+            toml_list(&refs)
+        );
+    });
+    let s1 = first_run(&nsd, &z);
+    main.set_mode(Mode::Refusing);
+
+    // First failure with fall 2: counted, not about to leave main, so no guard.
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(r.stdout, "", "one failed run with fall 2 is silent\n{r}");
+    assert_eq!(web_counters(&z), ("main".to_owned(), 1, 0), "{r}");
+
+    // Second and third failure: about to leave main; no reference answers.
+    for round in 0..2 {
+        let hole_hits = hole.accepted();
+        let r = z.run(&[]);
+        r.expect_ok();
+        let line = staying_line(&r);
+        let want = format!("; no reference URL answered within 2s, {NOT_COUNTED}");
+        assert!(
+            line.ends_with(&want),
+            "round {round}: want ...{want:?}\n{r}"
+        );
+        assert!(
+            r.elapsed < Duration::from_secs(8),
+            "round {round}: the guard is bounded by its 2s timeout, took {:?}\n{r}",
+            r.elapsed
+        );
+        assert!(
+            hole.accepted() > hole_hits,
+            "round {round}: the black-holed reference was not fetched\n{r}"
+        );
+        assert_eq!(
+            web_counters(&z),
+            ("main".to_owned(), 1, 0),
+            "round {round}: CONTRACT: the pool's state stays as before (not counted towards fall)\n{r}"
+        );
+        assert_still_on_main(&nsd, s1, &r);
+        assert_last_guard_event(&z, "own-link-down", &r);
+        assert_eq!(
+            status_guard(&z)["verdict"],
+            "own-link-down",
+            "status --json"
+        );
+    }
+
+    // A reference answers (HTTP 500 counts: any status means the link is up).
+    hole.set_mode(Mode::Status500);
+    let r = z.run(&[]);
+    r.expect_ok();
+    let line = switch_line(&r, SWITCH_TO_BACKUP);
+    assert!(line.contains("(fall 2)"), "{line}");
+    assert!(
+        line.ends_with("; our link is up (1 of 2 reference URLs answered)"),
+        "{r}"
+    );
+    assert_eq!(r.zone_change(ZONE), Some((Some(s1), s1 + 1)), "{r}");
+    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+    assert_eq!(web_counters(&z).0, "backup");
+}
+
+/// A witness that exits 0 (it reaches main) vetoes the failover even when
+/// another confirms; once it confirms too, the failover happens.
+#[test]
+fn guard_a_witness_that_reaches_main_vetoes_the_failover() {
+    let mut paths = (
+        PathBuf::new(),
+        PathBuf::new(),
+        PathBuf::new(),
+        PathBuf::new(),
+    );
+    let (nsd, main, z) = setup(|s, nsd| {
+        let count = nsd.dir.join("veto.count");
+        let code = nsd.dir.join("veto.code");
+        fs::write(&code, "0\n").unwrap();
+        let confirm = script(nsd, "confirm.sh", "exit 1\n");
+        let veto = script(
+            nsd,
+            "veto.sh",
+            &format!(
+                "echo ran >> {}\nexit \"$(cat {})\"\n",
+                count.display(),
+                code.display()
+            ),
+        );
+        s.extra_tables = format!(
+            "[guard]\nwitnesses = [{}, {}]\ntimeout = \"5s\"\n",
+            toml_list(&["sh", confirm.to_str().unwrap()]),
+            toml_list(&["sh", veto.to_str().unwrap()])
+        );
+        paths = (count, code, confirm, veto);
+    });
+    let (count, code, _confirm, veto) = paths;
+    let s1 = first_run(&nsd, &z);
+    assert!(
+        !count.exists(),
+        "witnesses run only when about to fail over"
+    );
+    main.set_mode(Mode::Refusing);
+    let before = web_counters(&z);
+
+    let r = z.run(&[]);
+    r.expect_ok();
+    let line = staying_line(&r);
+    assert!(
+        line.starts_with(&format!("{STAYING}main failed 2/2 attempts: ")),
+        "{r}"
+    );
+    let want = format!(
+        "; failover vetoed: witness '{}' reaches main",
+        sh_name(&veto)
+    );
+    assert!(line.ends_with(&want), "want ...{want:?}\n{r}");
+    assert_eq!(r.stderr, "", "{r}");
+    assert_still_on_main(&nsd, s1, &r);
+    assert_eq!(
+        web_counters(&z),
+        before,
+        "vetoed: the pool's state stays\n{r}"
+    );
+    assert_eq!(fs::read_to_string(&count).unwrap(), "ran\n");
+    assert_last_guard_event(&z, "vetoed", &r);
+    let guard = status_guard(&z);
+    assert_eq!(guard["verdict"], "vetoed", "status --json guard: {guard}");
+    assert!(
+        guard["time"].is_string() && guard["detail"].is_string(),
+        "{guard}"
+    );
+
+    // Now both witnesses say main is unreachable.
+    fs::write(&code, "1\n").unwrap();
+    let r = z.run(&[]);
+    r.expect_ok();
+    let line = switch_line(&r, SWITCH_TO_BACKUP);
+    assert!(
+        line.starts_with(&format!("{SWITCH_TO_BACKUP}main failed 2/2 attempts: ")),
+        "{line}"
+    );
+    assert!(line.ends_with("; confirmed by 2 of 2 witnesses"), "{r}");
+    assert_eq!(r.zone_change(ZONE), Some((Some(s1), s1 + 1)), "{r}");
+    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+    assert_last_guard_event(&z, "confirmed", &r);
+}
+
+/// Witnesses that exit 1 confirm (one that exits 7 gives no answer and does
+/// not block); every witness gets the server under suspicion in its env.
+#[test]
+fn guard_witnesses_that_exit_1_confirm_and_get_the_server_in_their_env() {
+    let mut env_file = PathBuf::new();
+    let (nsd, main, z) = setup(|s, nsd| {
+        env_file = nsd.dir.join("witness-env");
+        let confirm = script(
+            nsd,
+            "confirm.sh",
+            &format!("env > {}.\"$1\"\nexit 1\n", env_file.display()),
+        );
+        let c = confirm.to_str().unwrap();
+        s.extra_tables = format!(
+            "[guard]\nwitnesses = [{}, {}, {}]\n",
+            toml_list(&["sh", c, "a"]),
+            toml_list(&["sh", "-c", "exit 7"]),
+            toml_list(&["sh", c, "b"]),
+        );
+    });
+    let s1 = first_run(&nsd, &z);
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    let line = switch_line(&r, SWITCH_TO_BACKUP);
+    assert!(
+        line.starts_with(&format!("{SWITCH_TO_BACKUP}main failed 2/2 attempts: ")),
+        "{line}"
+    );
+    assert!(line.ends_with("; confirmed by 2 of 3 witnesses"), "{r}");
+    assert_eq!(r.zone_change(ZONE), Some((Some(s1), s1 + 1)), "{r}");
+    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+    assert_last_guard_event(&z, "confirmed", &r);
+    assert_eq!(status_guard(&z)["verdict"], "confirmed");
+
+    let want = env_map(&[
+        ("ZONERW_POOL", "web"),
+        ("ZONERW_SERVER", "main"),
+        ("ZONERW_ADDRESS", "127.0.0.3"),
+        ("ZONERW_URL", &main.url("/up.txt")),
+    ]);
+    for which in ["a", "b"] {
+        let path = PathBuf::from(format!("{}.{which}", env_file.display()));
+        assert_eq!(zonerw_env(&path), want, "env of witness {which}");
+    }
+}
+
+/// Witnesses that hang are bounded by `[guard] timeout`: no failover, own
+/// link down, the run ends within a few seconds and no witness process (nor
+/// a child it started) is left running.
+#[test]
+fn guard_hung_witnesses_time_out_and_are_killed() {
+    let mut pids = None;
+    let (nsd, main, z) = setup(|s, nsd| {
+        let tag = nsd.dir.display().to_string();
+        let file = nsd.dir.join("witness.pids");
+        let hang = script(
+            nsd,
+            "hang.sh",
+            &format!(
+                "exec >/dev/null 2>&1\nexport ZRW_TEST_TAG={tag}\necho \"witness $$\" >> {f}\nsleep 60 &\necho \"child $!\" >> {f}\nwait\n",
+                f = file.display()
+            ),
+        );
+        let h = hang.to_str().unwrap();
+        s.extra_tables = format!(
+            "[guard]\nwitnesses = [{}, {}]\ntimeout = \"1s\"\n",
+            toml_list(&["sh", h, "one"]),
+            toml_list(&["sh", h, "two"]),
+        );
+        pids = Some(WitnessPids { file, tag });
+    });
+    let pids = pids.unwrap();
+    let s1 = first_run(&nsd, &z);
+    main.set_mode(Mode::Refusing);
+    let before = web_counters(&z);
+
+    let r = z.run(&[]);
+    r.expect_ok();
+    let line = staying_line(&r);
+    let want = format!("; no witness answered (2 of 2 gave no answer), {NOT_COUNTED}");
+    assert!(line.ends_with(&want), "want ...{want:?}\n{r}");
+    assert!(
+        r.elapsed < Duration::from_secs(5),
+        "the 1s guard timeout bounds the witnesses; the run took {:?}\n{r}",
+        r.elapsed
+    );
+    assert_eq!(pids.entries().len(), 4, "both witnesses started\n{r}");
+    let left = poll(Duration::from_secs(2), || {
+        let alive = pids.alive();
+        alive.is_empty().then_some(())
+    });
+    assert!(
+        left.is_some(),
+        "witness processes still running after the run: {:?} (witness = the spawned sh, child = its sleep)\n{r}",
+        pids.alive()
+    );
+    assert_still_on_main(&nsd, s1, &r);
+    assert_eq!(web_counters(&z), before, "not counted towards fall\n{r}");
+    assert_last_guard_event(&z, "own-link-down", &r);
+}
+
+// ---------------------------------------------------------------------------
+// verify
+// ---------------------------------------------------------------------------
+
+/// `nsd-control` "succeeds" but NSD never loads the zone (control = true):
+/// the primary check catches it, exit 1, state not advanced; with the real
+/// control back, the next run fixes it.
+#[test]
+fn verify_primary_catches_a_zone_nsd_did_not_load() {
+    let (nsd, _main, mut z) = setup(|s, nsd| {
+        s.extra_tables = verify_table(nsd, &[secondary_addr(nsd)], "2s");
+    });
+    let s1 = first_run(&nsd, &z);
+    z.settings.control = Some("[\"true\"]".to_owned());
+    z.write_config();
+    z.write_template(ZONE, &default_template_with("info IN TXT \"v2\""));
+    let state_before = fs::read(z.state_json()).unwrap();
+
+    let failed = z.run(&[]);
+    let r = &failed;
+    r.expect_code(1);
+    let want = format!(
+        "zonerw: error: {ZONE}: the primary 127.0.0.1:{} serves serial {s1}, not {}, 2s after the reload",
+        nsd.primary.port,
+        s1 + 1
+    );
+    assert!(
+        r.stderr.contains(&want),
+        "stderr should contain {want:?}\n{r}"
+    );
+    assert_eq!(
+        state_before,
+        fs::read(z.state_json()).unwrap(),
+        "state.json advanced\n{r}"
+    );
+    assert_eq!(nsd.primary_serial(ZONE), Some(s1));
+    assert_eq!(nsd.secondary_serial(ZONE), Some(s1));
+
+    z.settings.control = None;
+    z.write_config();
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(r.stderr, "", "{r}");
+    let served = nsd.primary_serial(ZONE);
+    let new = reported_serial(&r);
+    assert!(new > s1, "{r}");
+    assert_eq!(served, Some(new), "verified: the primary serves it at exit");
+    assert_secondary(&nsd, new, MAIN3);
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""), "{r}");
+}
+
+/// Without checkzone a broken template gets installed and NSD drops the zone
+/// (SERVFAIL): the primary check reports it, exit 1; fixed template, fixed.
+#[test]
+fn verify_primary_reports_servfail_of_a_zone_nsd_dropped() {
+    let (nsd, _main, z) = setup(|s, nsd| {
+        s.checkzone = Some(String::new());
+        s.extra_tables = verify_table(nsd, &[secondary_addr(nsd)], "2s");
+    });
+    let s1 = first_run(&nsd, &z);
+    z.write_template(ZONE, &default_template_with("bad IN A 192.0.2.300"));
+    let state_before = fs::read(z.state_json()).unwrap();
+
+    let failed = z.run(&[]);
+    let r = &failed;
+    r.expect_code(1);
+    let want = format!(
+        "zonerw: error: {ZONE}: the primary 127.0.0.1:{} answers SERVFAIL",
+        nsd.primary.port
+    );
+    assert!(
+        r.stderr.contains(&want),
+        "stderr should contain {want:?}\n{r}"
+    );
+    assert_eq!(
+        soa_rcode(nsd.primary.port, ZONE),
+        Some(Rcode::SERVFAIL),
+        "precondition: NSD dropped the broken zone\n{}",
+        nsd.diagnostics()
+    );
+    assert_eq!(
+        state_before,
+        fs::read(z.state_json()).unwrap(),
+        "state.json advanced\n{r}"
+    );
+    assert_eq!(
+        nsd.secondary_serial(ZONE),
+        Some(s1),
+        "secondary keeps the old zone"
+    );
+
+    z.write_template(ZONE, &default_template_with("good IN A 192.0.2.30"));
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(r.stderr, "", "{r}");
+    let new = reported_serial(&r);
+    assert!(new > s1, "{r}");
+    assert_eq!(nsd.primary_serial(ZONE), Some(new), "verified at exit\n{r}");
+    assert_secondary(&nsd, new, MAIN3);
+    assert_eq!(
+        a_record(nsd.secondary.port, &format!("good.{ZONE}")),
+        vec![Ipv4Addr::new(192, 0, 2, 30)]
+    );
+}
+
+/// A stopped secondary: one warning after the re-NOTIFY, exit 0, recorded
+/// as lagging in `status --json`, and not repeated by a no-change run.
+#[test]
+fn verify_stopped_secondary_is_reported_once_and_recorded() {
+    let (mut nsd, _main, z) = setup(|s, nsd| {
+        s.extra_tables = verify_table(nsd, &[secondary_addr(nsd)], "1s");
+    });
+    let s1 = first_run(&nsd, &z);
+    let sec = secondary_addr(&nsd);
+    nsd.stop_secondary();
+    z.write_template(ZONE, &default_template_with("info IN TXT \"v2\""));
+    let log_from = nsd.primary_log_lines();
+
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(r.zone_change(ZONE), Some((Some(s1), s1 + 1)), "{r}");
+    assert_eq!(nsd.primary_serial(ZONE), Some(s1 + 1));
+    let w = warnings(&r);
+    assert_eq!(w.len(), 1, "one warning\n{r}");
+    assert!(
+        w[0].starts_with(&format!("zonerw: warning: {ZONE}: secondary {sec} "))
+            && w[0].contains(&format!("{}", s1 + 1))
+            && w[0].contains("after a NOTIFY"),
+        "warning names zone, secondary, serial and the NOTIFY\n{r}"
+    );
+    assert!(!r.stderr.contains("zonerw: error"), "{r}");
+    assert!(
+        r.elapsed < Duration::from_secs(10),
+        "two 1s waits; took {:?}\n{r}",
+        r.elapsed
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        control_cmds(&nsd, log_from)
+            .iter()
+            .any(|l| l.contains("notify")),
+        "zonerw should re-NOTIFY via nsd-control: {:?}\n{r}",
+        control_cmds(&nsd, log_from)
+    );
+    let zone = status_zone(&z);
+    assert!(
+        zone["lagging"][&sec]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "status --json zones[].lagging should name {sec}: {zone}"
+    );
+
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(
+        (r.stdout.as_str(), r.stderr.as_str()),
+        ("", ""),
+        "a no-change run does not repeat the warning\n{r}"
+    );
+}
+
+/// A secondary that answers, but stays on an old serial: the warning says
+/// what it still serves; the healthy real secondary is not mentioned.
+#[test]
+fn verify_secondary_stuck_on_an_old_serial_is_named_with_what_it_serves() {
+    let stale = StaleSecondary::start(SEED_SERIAL);
+    assert_eq!(
+        soa_serial(stale.port, ZONE),
+        Some(SEED_SERIAL),
+        "precondition: the fake secondary answers"
+    );
+    let (nsd, _main, z) = setup(|s, nsd| {
+        s.extra_tables = verify_table(nsd, &[secondary_addr(nsd), stale.addr()], "1s");
+    });
+    let r = z.run(&[]);
+    r.expect_ok();
+    let s1 = r.new_serial(ZONE);
+    let want = format!(
+        "zonerw: warning: {ZONE}: secondary {} still serves serial {SEED_SERIAL}, not {s1}, after a NOTIFY",
+        stale.addr()
+    );
+    let w = warnings(&r);
+    assert_eq!(w.len(), 1, "one warning, for the stale secondary only\n{r}");
+    assert!(w[0].starts_with(&want), "want {want:?}...\n{r}");
+    assert_secondary(&nsd, s1, MAIN3);
+    let zone = status_zone(&z);
+    let lagging = zone["lagging"].as_object().cloned().unwrap_or_default();
+    assert_eq!(
+        lagging.keys().collect::<Vec<_>>(),
+        vec![&stale.addr()],
+        "status --json zones[].lagging: {zone}"
+    );
+}
+
+/// The secondary is down when the primary reloads and NOTIFYs; it comes back
+/// (with its old copy, no transfer of its own) during zonerw's first wait, and
+/// catches up through zonerw's `nsd-control notify`.
+#[test]
+fn verify_restarted_secondary_catches_up_after_the_renotify() {
+    let (mut nsd, _main, z) = setup(|s, nsd| {
+        s.extra_tables = verify_table(nsd, &[secondary_addr(nsd)], "2s");
+    });
+    let s1 = first_run(&nsd, &z);
+    // Have the secondary write its copy, so that on restart it loads it and
+    // waits for the SOA refresh (3600 s) instead of transferring at once.
+    let out = Command::new("nsd-control")
+        .arg("-c")
+        .arg(&nsd.secondary.conf)
+        .args(["write", ZONE])
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "nsd-control write: {out:?}");
+    let copy = nsd.secondary.dir.join(format!("{ZONE}.zone"));
+    poll(Duration::from_secs(5), || {
+        let text = fs::read_to_string(&copy).ok()?;
+        text.contains(&s1.to_string()).then_some(())
+    })
+    .unwrap_or_else(|| panic!("secondary did not write {}", copy.display()));
+    nsd.stop_secondary();
+    z.write_template(ZONE, &default_template_with("info IN TXT \"v2\""));
+    let log_from = nsd.primary_log_lines();
+
+    let running = z.spawn(&[]);
+    poll(Duration::from_secs(10), || {
+        (nsd.primary_serial(ZONE) == Some(s1 + 1)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the primary never served {}\n{}", s1 + 1, nsd.diagnostics()));
+    nsd.start_secondary();
+    let at_start = nsd.secondary_serial(ZONE);
+    let r = running.wait();
+    r.expect_ok();
+    assert_eq!(
+        at_start,
+        Some(s1),
+        "precondition: the restarted secondary serves its old copy\n{r}"
+    );
+    assert_eq!(r.zone_change(ZONE), Some((Some(s1), s1 + 1)), "{r}");
+    assert_eq!(r.stderr, "", "the secondary caught up: no warning\n{r}");
+    assert_eq!(
+        nsd.secondary_serial(ZONE),
+        Some(s1 + 1),
+        "verified: the secondary serves the new serial at exit\n{r}"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    let cmds = control_cmds(&nsd, log_from);
+    assert!(
+        cmds.iter().any(|l| l.contains("notify")),
+        "zonerw should have sent nsd-control notify: {cmds:?}\n{r}"
+    );
+    let zone = status_zone(&z);
+    assert!(
+        zone["lagging"]
+            .as_object()
+            .is_none_or(serde_json::Map::is_empty),
+        "nothing lagging: {zone}"
+    );
+}
+
+/// `-v` prints how long the primary and each secondary took to serve the new
+/// serial; history zone events record it. Without `-v` no such line.
+#[test]
+fn verbose_run_shows_propagation_times_and_history_records_them() {
+    let (nsd, main, z) = setup(|s, nsd| {
+        s.extra_tables = verify_table(nsd, &[secondary_addr(nsd)], "5s");
+    });
+    let sec = secondary_addr(&nsd);
+    let r = z.run(&["-v"]);
+    r.expect_ok();
+    let s1 = r.new_serial(ZONE);
+    let prefix = format!("{ZONE}: serial {s1} served by the primary after ");
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?}\n{r}"));
+    let rest = &line[prefix.len()..];
+    let parsed = rest.split_once(" ms, by ").and_then(|(p, rest)| {
+        let q = rest
+            .strip_prefix(&format!("{sec} after "))?
+            .strip_suffix(" ms")?;
+        Some((p.parse::<u64>().ok()?, q.parse::<u64>().ok()?))
+    });
+    let (p, q) = parsed
+        .unwrap_or_else(|| panic!("want '{prefix}N ms, by {sec} after M ms', got {line:?}\n{r}"));
+    assert!(p < 5000 && q < 5000, "{line}");
+    let zones = history_events(&z, "zone");
+    let last = zones.last().expect("zone event");
+    assert_eq!(last["to_serial"], s1, "{last}");
+    assert_eq!(last["propagation_ms"]["primary"], p, "{last}");
+    assert_eq!(last["propagation_ms"][&sec], q, "{last}");
+    assert_secondary(&nsd, s1, MAIN3);
+
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(
+        r.lines().len(),
+        2,
+        "switch and zone line only, without -v\n{r}"
+    );
+    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+    let zones = history_events(&z, "zone");
+    let last = zones.last().expect("zone event");
+    assert_eq!(last["to_serial"], s1 + 1, "{last}");
+    assert!(
+        last["propagation_ms"]["primary"].is_u64() && last["propagation_ms"][&sec].is_u64(),
+        "{last}"
+    );
+}
+
+/// A secondary on the address of the server that is down is not waited for:
+/// a note on stdout, no warning, and the run does not sit out the timeout.
+#[test]
+fn verify_does_not_wait_for_a_secondary_on_the_down_main_server() {
+    let dead = UdpSocket::bind((MAIN3, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (nsd, main, mut z) = setup(|_, _| {});
+    // Main is up on the first run, so its "secondary" would be waited for.
+    let s1 = first_run(&nsd, &z);
+    let on_main = format!("127.0.0.3:{dead}");
+    z.settings.extra_tables = verify_table(&nsd, &[secondary_addr(&nsd), on_main.clone()], "5s");
+    z.write_config();
+
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    switch_line(&r, SWITCH_TO_BACKUP);
+    assert_eq!(r.zone_change(ZONE), Some((Some(s1), s1 + 1)), "{r}");
+    let want = format!(
+        "{ZONE}: secondary {on_main} is main, which is down; it will get serial {} when it is back",
+        s1 + 1
+    );
+    assert!(
+        r.stdout.lines().any(|l| l == want),
+        "stdout should have {want:?}\n{r}"
+    );
+    assert_eq!(r.stderr, "", "no warning for the down server\n{r}");
+    assert!(
+        r.elapsed < Duration::from_secs(4),
+        "not waited for (verify timeout 5s); took {:?}\n{r}",
+        r.elapsed
+    );
+    assert_eq!(
+        nsd.secondary_serial(ZONE),
+        Some(s1 + 1),
+        "real secondary verified"
+    );
+    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+    let zone = status_zone(&z);
+    assert!(
+        zone["lagging"].get(&on_main).is_none(),
+        "the down server is not lagging: {zone}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// hooks
+// ---------------------------------------------------------------------------
+
+/// The on-change hook script: appends "call" and its ZONERW_ env to `log`,
+/// exits with the number in `code`.
+fn hook_script(nsd: &NsdPair, log: &Path, code: &Path, exit: u8) -> PathBuf {
+    fs::write(code, format!("{exit}\n")).unwrap();
+    script(
+        nsd,
+        "hook.sh",
+        &format!(
+            "{{ echo call; env | grep '^ZONERW_' | sort; }} >> {}\nexit \"$(cat {})\"\n",
+            log.display(),
+            code.display()
+        ),
+    )
+}
+
+/// The env of each call in the hook log.
+fn hook_calls(log: &Path) -> Vec<BTreeMap<String, String>> {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let mut calls = Vec::new();
+    for line in text.lines() {
+        if line == "call" {
+            calls.push(BTreeMap::new());
+        } else if let (Some(call), Some((k, v))) = (calls.last_mut(), line.split_once('=')) {
+            call.insert(k.to_owned(), v.to_owned());
+        }
+    }
+    calls
+}
+
+#[test]
+fn hook_on_change_gets_each_switch_in_its_env() {
+    let mut files = (PathBuf::new(), PathBuf::new());
+    let (nsd, main, z) = setup(|s, nsd| {
+        let log = nsd.dir.join("hook.log");
+        let hook = hook_script(nsd, &log, &nsd.dir.join("hook.code"), 0);
+        s.extra_tables = format!(
+            "[hooks]\non-change = {}\n",
+            toml_list(&["sh", hook.to_str().unwrap()])
+        );
+        files = (log, hook);
+    });
+    let (log, _hook) = files;
+    let s1 = first_run(&nsd, &z);
+    assert!(hook_calls(&log).is_empty(), "no switch, no hook");
+
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(r.stderr, "", "{r}");
+    switch_line(&r, SWITCH_TO_BACKUP);
+    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+    let switches = history_events(&z, "switch");
+    let reason = switches.last().unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(reason.starts_with("main failed 2/2 attempts: "), "{reason}");
+    let calls = hook_calls(&log);
+    assert_eq!(calls.len(), 1, "one call per switch: {calls:?}\n{r}");
+    let want = env_map(&[
+        ("ZONERW_POOL", "web"),
+        ("ZONERW_FROM", "main"),
+        ("ZONERW_TO", "backup"),
+        ("ZONERW_FROM_ADDRESS", "127.0.0.3"),
+        ("ZONERW_TO_ADDRESS", "198.51.100.7"),
+        ("ZONERW_REASON", &reason),
+    ]);
+    assert_eq!(calls[0], want);
+
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(r.stdout, "", "{r}");
+    assert_eq!(hook_calls(&log).len(), 1, "no switch, no hook");
+
+    main.set_mode(Mode::Up);
+    let r = z.run(&[]);
+    r.expect_ok();
+    switch_line(&r, SWITCH_TO_MAIN);
+    assert_secondary(&nsd, s1 + 2, MAIN3);
+    let calls = hook_calls(&log);
+    assert_eq!(calls.len(), 2, "{calls:?}\n{r}");
+    let want = env_map(&[
+        ("ZONERW_POOL", "web"),
+        ("ZONERW_FROM", "backup"),
+        ("ZONERW_TO", "main"),
+        ("ZONERW_FROM_ADDRESS", "198.51.100.7"),
+        ("ZONERW_TO_ADDRESS", "127.0.0.3"),
+        ("ZONERW_REASON", "main healthy again (1 good run, rise 1)"),
+    ]);
+    assert_eq!(calls[1], want);
+}
+
+#[test]
+fn hook_failure_is_a_warning_and_the_switch_stays_committed() {
+    let mut hook = PathBuf::new();
+    let mut log = PathBuf::new();
+    let (nsd, main, z) = setup(|s, nsd| {
+        log = nsd.dir.join("hook.log");
+        hook = hook_script(nsd, &log, &nsd.dir.join("hook.code"), 3);
+        s.extra_tables = format!(
+            "[hooks]\non-change = {}\n",
+            toml_list(&["sh", hook.to_str().unwrap()])
+        );
+    });
+    let s1 = first_run(&nsd, &z);
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    switch_line(&r, SWITCH_TO_BACKUP);
+    assert_eq!(r.zone_change(ZONE), Some((Some(s1), s1 + 1)), "{r}");
+    let want = format!(
+        "zonerw: warning: on-change hook '{}' failed: ",
+        sh_name(&hook)
+    );
+    assert!(
+        r.stderr.lines().any(|l| l.starts_with(&want)),
+        "stderr should have a line starting {want:?}\n{r}"
+    );
+    assert_eq!(hook_calls(&log).len(), 1);
+    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+    assert_eq!(web_counters(&z).0, "backup", "switch committed");
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert_eq!(
+        (r.stdout.as_str(), r.stderr.as_str()),
+        ("", ""),
+        "committed: the next run has nothing to do\n{r}"
+    );
+    assert_eq!(hook_calls(&log).len(), 1, "the hook is not retried");
+}
