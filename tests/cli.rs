@@ -238,10 +238,7 @@ fn witness_answers_decide_the_failover() {
             "{state}"
         );
         let history = fs::read_to_string(env.path("state/history.jsonl")).unwrap();
-        assert!(
-            history.contains("\"event\":\"guard\""),
-            "{history}"
-        );
+        assert!(history.contains("\"event\":\"guard\""), "{history}");
     }
 }
 
