@@ -38,25 +38,7 @@ fn setup(main: MainServer, tweak: impl FnOnce(&mut Settings)) -> (NsdPair, MainS
 /// Wait until the secondary serves `serial` and check www's address.
 #[track_caller]
 fn assert_secondary(nsd: &NsdPair, serial: u32, www: Ipv4Addr) {
-    nsd.wait_secondary_serial(ZONE, serial, PROPAGATE);
-    // Same zone version, so this should hold at once; poll briefly anyway so a
-    // lost UDP answer under load is not mistaken for wrong data.
-    let mut last = Vec::new();
-    let ok = poll(Duration::from_secs(2), || {
-        last = nsd.secondary_www(ZONE);
-        (last == vec![www]).then_some(())
-    });
-    assert!(
-        ok.is_some(),
-        "secondary serves serial {serial} but www = {last:?} ({:?}), expected {www}\n{}",
-        dns_query(
-            nsd.secondary.port,
-            &format!("www.{ZONE}"),
-            domain::base::iana::Rtype::A
-        )
-        .map(|m| m.header().rcode()),
-        nsd.diagnostics()
-    );
+    nsd.assert_secondary(ZONE, serial, www, PROPAGATE);
 }
 
 /// Wait (2 s) until the secondary answers `name` A with exactly `want`.

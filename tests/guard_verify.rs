@@ -94,17 +94,7 @@ fn sh_name(path: &Path) -> String {
 /// Wait until the secondary serves `serial` and check www's address.
 #[track_caller]
 fn assert_secondary(nsd: &NsdPair, serial: u32, www: Ipv4Addr) {
-    nsd.wait_secondary_serial(ZONE, serial, PROPAGATE);
-    let mut last = Vec::new();
-    let ok = poll(Duration::from_secs(2), || {
-        last = nsd.secondary_www(ZONE);
-        (last == vec![www]).then_some(())
-    });
-    assert!(
-        ok.is_some(),
-        "secondary serves serial {serial} but www = {last:?}, expected {www}\n{}",
-        nsd.diagnostics()
-    );
+    nsd.assert_secondary(ZONE, serial, www, PROPAGATE);
 }
 
 /// Give a (wrong) change time to arrive, then check both servers still

@@ -534,6 +534,25 @@ impl NsdPair {
     }
 
     /// `www.<zone>` A records as the secondary serves them.
+    /// Wait until the secondary serves `serial` for `zone`, then check www's address
+    /// (polled briefly, so a lost UDP answer under load is not mistaken for wrong data).
+    #[track_caller]
+    pub fn assert_secondary(&self, zone: &str, serial: u32, www: Ipv4Addr, propagate: Duration) {
+        self.wait_secondary_serial(zone, serial, propagate);
+        let mut last = Vec::new();
+        let ok = poll(Duration::from_secs(2), || {
+            last = self.secondary_www(zone);
+            (last == vec![www]).then_some(())
+        });
+        assert!(
+            ok.is_some(),
+            "secondary serves serial {serial} but www = {last:?} ({:?}), expected {www}\n{}",
+            dns_query(self.secondary.port, &format!("www.{zone}"), Rtype::A)
+                .map(|m| m.header().rcode()),
+            self.diagnostics()
+        );
+    }
+
     pub fn secondary_www(&self, zone: &str) -> Vec<Ipv4Addr> {
         a_record(self.secondary.port, &format!("www.{zone}"))
     }
