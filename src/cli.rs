@@ -59,6 +59,12 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script, e.g. `zonerw completions bash > /etc/bash_completion.d/zonerw`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// One ad-hoc probe without a config. Exit 0 = healthy, 1 = unhealthy, 2 = usage error,
     /// 3 = could not test (no route or no DNS on this side).
     Probe(ProbeArgs),

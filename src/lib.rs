@@ -94,6 +94,11 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
         Some(Command::Check) => check::check(&Config::load(&cli.run.config)?),
         Some(Command::Status { json }) => status::status(&Config::load(&cli.run.config)?, json),
         Some(Command::Probe(args)) => probe_command(&args),
+        Some(Command::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "zonerw", &mut std::io::stdout());
+            Ok(0)
+        }
     }
 }
 

@@ -262,3 +262,30 @@ fn unreachable_references_mean_our_own_link_is_down() {
         "the run must not count: {state}"
     );
 }
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    for (shell, checker) in [("bash", "bash"), ("zsh", ""), ("fish", "")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_zonerw"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}: {out:?}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        for word in ["--dry-run", "--force", "check", "status", "probe", "--connect"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+        if !checker.is_empty() {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("zonerw.bash");
+            fs::write(&file, &script).unwrap();
+            let syntax = Command::new(checker).arg("-n").arg(&file).status().unwrap();
+            assert!(syntax.success(), "{shell} completion is not valid {checker}");
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_zonerw"))
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "unknown shell is a usage error");
+}
