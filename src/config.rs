@@ -46,6 +46,14 @@ struct Spec {
     verify: Option<VerifySpec>,
     #[serde(default)]
     hooks: HooksSpec,
+    #[serde(default)]
+    metrics: MetricsSpec,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct MetricsSpec {
+    textfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -347,6 +355,8 @@ pub struct Config {
     pub on_change: Option<Vec<String>>,
     /// Bound on each reference fetch, witness and hook.
     pub guard_timeout: Duration,
+    /// Prometheus textfile written at the end of every run.
+    pub metrics_textfile: Option<PathBuf>,
 }
 
 /// `[guard]`: second opinions before leaving a server whose check failed.
@@ -505,6 +515,7 @@ impl Config {
                 timeout: v.timeout.map_or(DEFAULT_VERIFY_TIMEOUT, |d| d.0),
             }),
             on_change: spec.hooks.on_change.map(|a| a.0),
+            metrics_textfile: spec.metrics.textfile.map(|p| resolve(Some(p), "")),
         })
     }
 

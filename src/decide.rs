@@ -129,6 +129,7 @@ pub fn decide(pool: &Pool, previous: Option<&PoolState>, outcomes: &[ProbeOutcom
             since: previous.and_then(|p| p.since.clone()),
             servers,
             guard: previous.and_then(|p| p.guard.clone()),
+            failovers: previous.map_or(0, |p| p.failovers),
         },
     }
 }
@@ -142,6 +143,7 @@ pub fn hold(pool: &Pool, previous: Option<&PoolState>) -> Decision {
         since: None,
         servers: BTreeMap::new(),
         guard: None,
+        failovers: 0,
     });
     let chosen = pool
         .servers
@@ -381,6 +383,7 @@ mod tests {
             since: None,
             servers: BTreeMap::new(),
             guard: None,
+            failovers: 0,
         };
         let d = decide(&p, Some(&old), &[up(), up(), ProbeOutcome::Unchecked]);
         let s = d.switch.unwrap();

@@ -17,6 +17,7 @@ pub mod dns;
 pub mod error;
 pub mod fsio;
 pub mod guard;
+pub mod metrics;
 pub mod nsd;
 pub mod plan;
 pub mod probe;

@@ -21,6 +21,7 @@ use crate::decide::{self, Decision, ProbeOutcome, Switch, decide};
 use crate::error::{Error, Result};
 use crate::fsio::{self, Staged};
 use crate::guard::{self, Verdict};
+use crate::metrics;
 use crate::nsd;
 use crate::plan::{self, Action, Inputs, ZonePlan};
 use crate::probe;
@@ -83,19 +84,72 @@ fn serial_clock(config: &Config, now: Timestamp) -> Result<serial::Clock> {
     })
 }
 
-/// Do one run.
+/// What a run saw, for the metrics written at its end whatever happened.
+#[derive(Debug, Default)]
+struct Seen {
+    outcomes: Option<Vec<Vec<ProbeOutcome>>>,
+    state: Option<State>,
+}
+
+/// Do one run, then write the metrics textfile (if configured), also after a failure.
 pub fn run(config: &Config, options: RunOptions, now: Timestamp) -> Result<()> {
+    let started = Instant::now();
+    let mut seen = Seen::default();
+    let result = run_steps(config, options, now, &mut seen);
+    let locked = matches!(result, Err(Error::Locked { .. }));
+    if let (Some(path), false, false) = (&config.metrics_textfile, options.dry_run, locked) {
+        let code = result.as_ref().err().map_or(0, Error::exit_code);
+        if let Err(e) = write_metrics(config, path, &seen, now, started, code) {
+            // The run's own result stands; a metrics problem must not undo or fail it.
+            eprintln!("zonerw: warning: {e}");
+        }
+    }
+    result
+}
+
+fn write_metrics(
+    config: &Config,
+    path: &Path,
+    seen: &Seen,
+    now: Timestamp,
+    started: Instant,
+    code: u8,
+) -> Result<()> {
+    let duration = started.elapsed();
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "seconds since the epoch fit in f64"
+    )]
+    let ended = now.as_millisecond() as f64 / 1000.0 + duration.as_secs_f64();
+    let previous = fsio::read_optional(path)?
+        .and_then(|b| metrics::previous_success(&String::from_utf8_lossy(&b)));
+    let snapshot = metrics::Snapshot {
+        config,
+        ended,
+        duration,
+        last_success: if code == 0 { Some(ended) } else { previous },
+        success: code == 0,
+        exit_code: code,
+        outcomes: seen.outcomes.as_deref(),
+        state: seen.state.as_ref(),
+    };
+    fsio::write_atomically(path, metrics::render(&snapshot).as_bytes())
+}
+
+fn run_steps(config: &Config, options: RunOptions, now: Timestamp, seen: &mut Seen) -> Result<()> {
     let zones = zones::load_templates(config)?;
     let clock = serial_clock(config, now)?;
     let files = StateFiles::in_dir(&config.state);
     let _lock = prepare(config, options, &files)?;
     let old = load_state(&files.state)?;
+    seen.state.clone_from(&old);
     let reserved = load_reserved(&files.serials)?;
 
     let outcomes = probe::probe_all(config);
     if options.verbosity >= Verbosity::Verbose {
         print_probes(config, &outcomes);
     }
+    seen.outcomes = Some(outcomes.clone());
     let mut decisions = decide_all(config, old.as_ref(), &outcomes);
     let guarded = guard_failovers(config, &mut decisions, old.as_ref());
     let addresses = chosen_addresses(config, &decisions);
@@ -134,7 +188,7 @@ pub fn run(config: &Config, options: RunOptions, now: Timestamp) -> Result<()> {
         guarded: &guarded,
         propagation: &propagation,
     };
-    commit(config, &outcome, old, &files, now)?;
+    seen.state = Some(commit(config, &outcome, old, &files, now)?);
     run_hooks(config, &decisions);
     Ok(())
 }

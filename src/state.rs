@@ -36,9 +36,20 @@ pub struct PoolState {
     /// Per server.
     #[serde(default)]
     pub servers: BTreeMap<String, ServerState>,
+    /// How many times the pool left a failed server (for the metrics counter).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failovers: u64,
     /// The last decision of the guard, if it was ever consulted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<GuardRecord>,
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if signature"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A decision of the guard, as remembered for `zonerw status`.
@@ -204,6 +215,7 @@ mod tests {
                 since: None,
                 servers: BTreeMap::from([("main".into(), ServerState::default())]),
                 guard: None,
+                failovers: 2,
             },
         );
         state.zones.insert(

@@ -305,3 +305,51 @@ fn completions_for_bash_zsh_and_fish() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "unknown shell is a usage error");
 }
+
+#[test]
+fn metrics_textfile_is_written_after_every_run_even_a_failed_one() {
+    let pool =
+        "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\nipv4 = \"198.51.100.7\"\n";
+    let env = Env::new(&format!("{pool}[metrics]\ntextfile = \"zonerw.prom\"\n"));
+    env.template("a.test", &zone_text("a.test"));
+    let prom = env.path("zonerw.prom");
+    let out = env.zonerw(&[]);
+    assert!(out.status.success(), "{out:?}");
+    let first = fs::read_to_string(&prom).unwrap();
+    for line in [
+        "zonerw_last_run_success 1",
+        "zonerw_last_run_exit_code 0",
+        "zonerw_server_up{pool=\"web\",server=\"backup\"} 1",
+        "zonerw_server_chosen{pool=\"web\",server=\"backup\"} 1",
+        "zonerw_failovers_total{pool=\"web\"} 0",
+        "zonerw_zone_serial{zone=\"a.test\"} ",
+        "# TYPE zonerw_run_duration_seconds gauge",
+    ] {
+        assert!(first.contains(line), "missing {line:?}:\n{first}");
+    }
+    let success = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("zonerw_last_success_timestamp_seconds "))
+            .map(str::to_owned)
+    };
+    let first_success = success(&first).expect("a success time");
+    // A failing run (nsd-control fails) still writes the file and keeps the last success.
+    fs::write(
+        env.path("nsd-control"),
+        "#!/bin/sh\necho 'error: connect: refused' >&2\nexit 1\n",
+    )
+    .unwrap();
+    let out = env.zonerw(&["--force"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let second = fs::read_to_string(&prom).unwrap();
+    assert!(second.contains("zonerw_last_run_success 0"), "{second}");
+    assert!(second.contains("zonerw_last_run_exit_code 1"), "{second}");
+    assert_eq!(success(&second), Some(first_success), "{second}");
+    let mode = fs::metadata(&prom).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644);
+    // A dry run touches nothing, not even the metrics.
+    let before = fs::metadata(&prom).unwrap().modified().unwrap();
+    let out = env.zonerw(&["--dry-run"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(fs::metadata(&prom).unwrap().modified().unwrap(), before);
+}

@@ -13,7 +13,7 @@ pub(super) fn commit(
     old: Option<State>,
     files: &StateFiles,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<State> {
     let time = rfc3339(now);
     let old = old.unwrap_or_else(|| State {
         version: STATE_VERSION,
@@ -46,6 +46,9 @@ pub(super) fn commit(
         }
         if let Some(switch) = &d.switch {
             pool_state.since = Some(time.clone());
+            if switch.is_failover() {
+                pool_state.failovers += 1;
+            }
             history.push(switch_entry(pool, switch, &time));
         }
         new.pools.insert(pool.name.clone(), pool_state);
@@ -76,7 +79,7 @@ pub(super) fn commit(
         }
     }
     if new == old {
-        return Ok(());
+        return Ok(new);
     }
     new.last_run = Some(time);
     fsio::write_atomically(&files.state, new.to_text().as_bytes())?;
@@ -84,7 +87,7 @@ pub(super) fn commit(
         let line = serde_json::to_string(entry).expect("history serialises");
         fsio::append_line(&files.history, &line)?;
     }
-    Ok(())
+    Ok(new)
 }
 
 pub(super) fn switch_entry(pool: &Pool, switch: &Switch, time: &str) -> HistoryEntry {

@@ -1,0 +1,250 @@
+//! Prometheus textfile metrics (for the textfile collector of `node_exporter`): pure rendering.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::decide::ProbeOutcome;
+use crate::state::State;
+
+/// Everything one run reports.
+#[derive(Debug, Clone)]
+pub struct Snapshot<'a> {
+    /// The run's config.
+    pub config: &'a Config,
+    /// When the run ended (Unix seconds, with fractions).
+    pub ended: f64,
+    /// How long it took.
+    pub duration: Duration,
+    /// When the last successful run ended: this one if it succeeded, else the previous value.
+    pub last_success: Option<f64>,
+    /// Whether this run succeeded.
+    pub success: bool,
+    /// The exit code of this run.
+    pub exit_code: u8,
+    /// This run's probe outcomes, `[pool][server]`, if it got that far.
+    pub outcomes: Option<&'a [Vec<ProbeOutcome>]>,
+    /// The state after the run (committed, or the old one after a failure).
+    pub state: Option<&'a State>,
+}
+
+/// The metric name of the last success, read back from the previous file.
+const LAST_SUCCESS: &str = "zonerw_last_success_timestamp_seconds";
+
+/// The last-success time in a previous textfile, if any.
+#[must_use]
+pub fn previous_success(text: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(LAST_SUCCESS)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Escape a label value: backslash, double quote and newline (exposition format 0.0.4).
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// One metric family: HELP, TYPE and its samples.
+struct Family {
+    out: String,
+}
+
+impl Family {
+    fn new(name: &str, kind: &str, help: &str) -> Self {
+        Family {
+            out: format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"),
+        }
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            let inner: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
+                .collect();
+            let _ = write!(self.out, "{{{}}}", inner.join(","));
+        }
+        let _ = writeln!(self.out, " {value}");
+    }
+}
+
+/// Render the textfile.
+#[must_use]
+pub fn render(s: &Snapshot<'_>) -> String {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, value: f64| {
+        let mut f = Family::new(name, "gauge", help);
+        f.sample(name, &[], value);
+        out.push_str(&f.out);
+    };
+    gauge(
+        "zonerw_last_run_timestamp_seconds",
+        "When the last zonerw run ended, in seconds since the epoch.",
+        s.ended,
+    );
+    if let Some(t) = s.last_success {
+        gauge(
+            LAST_SUCCESS,
+            "When the last zonerw run that completed without error ended, in seconds since the epoch.",
+            t,
+        );
+    }
+    gauge(
+        "zonerw_last_run_success",
+        "Whether the last zonerw run completed without error (1) or not (0).",
+        f64::from(u8::from(s.success)),
+    );
+    gauge(
+        "zonerw_last_run_exit_code",
+        "The exit code of the last zonerw run.",
+        f64::from(s.exit_code),
+    );
+    gauge(
+        "zonerw_run_duration_seconds",
+        "How long the last zonerw run took.",
+        s.duration.as_secs_f64(),
+    );
+    out.push_str(&servers(s));
+    out.push_str(&pools_and_zones(s));
+    let mut f = Family::new(
+        "zonerw_build_info",
+        "gauge",
+        "The version of zonerw that wrote this file; always 1.",
+    );
+    f.sample(
+        "zonerw_build_info",
+        &[("version", env!("CARGO_PKG_VERSION"))],
+        1,
+    );
+    out.push_str(&f.out);
+    out
+}
+
+fn servers(s: &Snapshot<'_>) -> String {
+    let mut up = Family::new(
+        "zonerw_server_up",
+        "gauge",
+        "Whether the server passed its check in the last run (1) or not (0); a server without a check counts as up.",
+    );
+    let mut chosen = Family::new(
+        "zonerw_server_chosen",
+        "gauge",
+        "Whether the server is the one its pool points the zones at (1) or not (0).",
+    );
+    let mut latency = Family::new(
+        "zonerw_probe_latency_seconds",
+        "gauge",
+        "Time of the successful probe attempt in the last run (absent when down or unchecked).",
+    );
+    for (p, pool) in s.config.pools.iter().enumerate() {
+        let current = s
+            .state
+            .and_then(|st| st.pools.get(&pool.name))
+            .map(|ps| ps.chosen.as_str());
+        for (i, server) in pool.servers.iter().enumerate() {
+            let labels = [
+                ("pool", pool.name.as_str()),
+                ("server", server.name.as_str()),
+            ];
+            let outcome = s.outcomes.and_then(|o| o.get(p)?.get(i));
+            if let Some(outcome) = outcome {
+                up.sample("zonerw_server_up", &labels, u8::from(outcome.is_up()));
+            }
+            if let Some(ProbeOutcome::Up { latency: l, .. }) = outcome {
+                latency.sample("zonerw_probe_latency_seconds", &labels, l.as_secs_f64());
+            }
+            let is_chosen = current.map_or(i == 0, |c| c == server.name);
+            chosen.sample("zonerw_server_chosen", &labels, u8::from(is_chosen));
+        }
+    }
+    [up.out, chosen.out, latency.out].concat()
+}
+
+fn pools_and_zones(s: &Snapshot<'_>) -> String {
+    let mut failovers = Family::new(
+        "zonerw_failovers_total",
+        "counter",
+        "How many times the pool left a server whose check failed.",
+    );
+    for pool in &s.config.pools {
+        let n = s
+            .state
+            .and_then(|st| st.pools.get(&pool.name))
+            .map_or(0, |ps| ps.failovers);
+        failovers.sample("zonerw_failovers_total", &[("pool", pool.name.as_str())], n);
+    }
+    let mut serial = Family::new(
+        "zonerw_zone_serial",
+        "gauge",
+        "The SOA serial of the zone file zonerw last installed.",
+    );
+    for (zone, z) in s.state.map(|st| &st.zones).into_iter().flatten() {
+        serial.sample("zonerw_zone_serial", &[("zone", zone.as_str())], z.serial);
+    }
+    [failovers.out, serial.out].concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn renders_every_family_with_help_and_type() {
+        let config = Config::parse(
+            "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"main\"\nipv4 = \"192.0.2.1\"\ncheck = \"http://x/\"\n[[pool.server]]\nname = \"ba\\\"ck\"\nipv4 = \"192.0.2.2\"\n",
+            Path::new("/etc/zonerw/zonerw.toml"),
+        )
+        .unwrap();
+        let outcomes = vec![vec![
+            ProbeOutcome::Up {
+                status: 200,
+                latency: Duration::from_millis(12),
+            },
+            ProbeOutcome::Unchecked,
+        ]];
+        let text = render(&Snapshot {
+            config: &config,
+            ended: 1_795_000_000.5,
+            duration: Duration::from_millis(250),
+            last_success: Some(1_795_000_000.5),
+            success: true,
+            exit_code: 0,
+            outcomes: Some(&outcomes),
+            state: None,
+        });
+        for line in [
+            "# TYPE zonerw_failovers_total counter",
+            "zonerw_last_run_timestamp_seconds 1795000000.5",
+            "zonerw_last_success_timestamp_seconds 1795000000.5",
+            "zonerw_run_duration_seconds 0.25",
+            "zonerw_server_up{pool=\"web\",server=\"main\"} 1",
+            "zonerw_server_up{pool=\"web\",server=\"ba\\\"ck\"} 1",
+            "zonerw_server_chosen{pool=\"web\",server=\"main\"} 1",
+            "zonerw_probe_latency_seconds{pool=\"web\",server=\"main\"} 0.012",
+            "zonerw_failovers_total{pool=\"web\"} 0",
+            "zonerw_build_info{version=\"",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        // every sample belongs to a family announced just before it
+        let mut family = "";
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                family = rest.split(' ').next().unwrap();
+            } else if !line.starts_with('#') {
+                assert!(line.starts_with(family), "{line} outside {family}");
+            }
+        }
+        assert_eq!(previous_success(&text), Some(1_795_000_000.5));
+        assert_eq!(
+            previous_success("zonerw_last_success_timestamp_seconds_x 5\n"),
+            None
+        );
+    }
+}
