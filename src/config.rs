@@ -126,6 +126,7 @@ struct SerialSpec {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct NsdSpec {
     control: Option<Vec<String>>,
+    add_pattern: Option<String>,
     checkzone: Option<String>,
     timeout: Option<Dur>,
 }
@@ -388,6 +389,8 @@ pub struct Nsd {
     pub checkzone: Option<String>,
     /// Bound on each call.
     pub timeout: Duration,
+    /// NSD pattern for `nsd-control addzone` of zones NSD does not know yet.
+    pub add_pattern: Option<String>,
 }
 
 /// One failover decision.
@@ -474,6 +477,7 @@ impl Config {
                 None => Some("nsd-checkzone".into()),
             },
             timeout: spec.nsd.timeout.map_or(DEFAULT_NSD_TIMEOUT, |d| d.0),
+            add_pattern: spec.nsd.add_pattern.filter(|p| !p.is_empty()),
         };
         if nsd.control.is_empty() || nsd.control[0].is_empty() {
             return Err(Error::config(

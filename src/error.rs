@@ -37,6 +37,8 @@ pub enum Error {
     Checkzone { zone: String, message: String },
     /// The primary did not serve a new serial after the reload.
     Verify { zone: String, message: String },
+    /// NSD does not serve the zone and no `add-pattern` is configured.
+    UnknownZone { zone: String, file: PathBuf },
     /// Another run holds the lock.
     Locked { path: PathBuf, holder: String },
     /// Several independent failures in one run (e.g. two zones failed).
@@ -56,7 +58,8 @@ impl Error {
             | Error::Spawn { .. }
             | Error::Command { .. }
             | Error::Checkzone { .. }
-            | Error::Verify { .. } => 1,
+            | Error::Verify { .. }
+            | Error::UnknownZone { .. } => 1,
         }
     }
 
@@ -112,6 +115,11 @@ impl fmt::Display for Error {
                 "{zone}: nsd-checkzone rejected the rendered zone; it was not installed and NSD keeps serving the old one:\n{message}"
             ),
             Error::Verify { zone, message } => write!(f, "{zone}: {message}"),
+            Error::UnknownZone { zone, file } => write!(
+                f,
+                "{zone}: NSD does not serve this zone, so it was not installed. Add it to nsd.conf and run 'nsd-control reconfig':\n    zone:\n        name: {zone}\n        zonefile: {}\n        (plus your notify: and provide-xfr: lines)\nor let zonerw add new zones itself: set [nsd] add-pattern to an NSD pattern: with those lines",
+                file.display()
+            ),
             Error::Locked { path, holder } => {
                 write!(f, "another run holds the lock {}: {holder}", path.display())
             }

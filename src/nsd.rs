@@ -54,6 +54,35 @@ pub fn notify(nsd: &Nsd, zone: &str) -> Result<()> {
     control(nsd, argv)
 }
 
+/// Whether NSD serves a zone, by `nsd-control zonestatus ZONE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Known {
+    /// NSD has the zone configured.
+    Yes,
+    /// NSD says the zone is not configured.
+    No,
+    /// We could not tell (NSD down, ...): the reload will report it.
+    Unclear,
+}
+
+/// Ask NSD whether it has `zone` configured.
+pub fn zone_known(nsd: &Nsd, zone: &str) -> Known {
+    let mut argv = nsd.control.clone();
+    argv.extend(["zonestatus".to_owned(), zone.to_owned()]);
+    match run_bounded(&argv, &[], nsd.timeout) {
+        Ok(out) if out.status.success() => Known::Yes,
+        Ok(out) if out.stdout.contains("not configured") => Known::No,
+        _ => Known::Unclear,
+    }
+}
+
+/// `nsd-control ... addzone ZONE PATTERN`: have NSD serve a zone it does not know yet.
+pub fn addzone(nsd: &Nsd, zone: &str, pattern: &str) -> Result<()> {
+    let mut argv = nsd.control.clone();
+    argv.extend(["addzone".to_owned(), zone.to_owned(), pattern.to_owned()]);
+    control(nsd, argv)
+}
+
 /// Run an nsd-control command and insist on success: exit 0 and no "error" line.
 fn control(nsd: &Nsd, argv: Vec<String>) -> Result<()> {
     let out = run_bounded(&argv, &[], nsd.timeout)?;

@@ -30,6 +30,8 @@ pub enum Action {
 pub struct ZonePlan {
     /// What to do.
     pub action: Action,
+    /// zonerw has no record of this zone: NSD may not know it yet either.
+    pub first_time: bool,
     /// The text to install (empty for Keep).
     pub contents: String,
     /// The serial the zone will have after this run.
@@ -109,6 +111,7 @@ pub fn plan_zone(
         };
         ZonePlan {
             action,
+            first_time: last.is_none(),
             serial,
             old_serial,
             vars: vars.clone(),

@@ -113,12 +113,16 @@ fn several_changed_zones_get_one_plain_reload_and_one_zone_a_named_one() {
     env.template("b.test", &zone_text("b.test"));
     let out = env.zonerw(&[]);
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(env.calls(), ["reload"]);
+    // zones met for the first time are checked with zonestatus (NSD may not know them yet)
+    assert_eq!(
+        env.calls(),
+        ["zonestatus a.test", "zonestatus b.test", "reload"]
+    );
     let text = zone_text("b.test").replace("www IN", "www2 IN A 192.0.2.9\nwww IN");
     env.template("b.test", &text);
     let out = env.zonerw(&[]);
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(env.calls(), ["reload", "reload b.test"]);
+    assert_eq!(env.calls()[2..], ["reload", "reload b.test"]);
     assert!(
         stdout(&out).starts_with("b.test: serial "),
         "{}",

@@ -17,15 +17,20 @@ pub(super) fn apply(
 ) -> Result<()> {
     let mut errors = Vec::new();
     let mut staged = Vec::new();
-    for (i, (zone, plan)) in zones.iter().zip(plans.iter()).enumerate() {
-        if plan.action != Action::Write {
+    for (i, zone) in zones.iter().enumerate() {
+        if plans[i].action != Action::Write {
             continue;
         }
-        match stage(config, zone, plan) {
+        match stage(config, zone, &plans[i]) {
             Ok(s) => staged.push((i, s)),
-            Err(e) => errors.push(e),
+            Err(e) => {
+                errors.push(e);
+                plans[i].action = Action::Keep;
+            }
         }
     }
+    let to_add = unknown_zones(config, zones, plans, &mut errors);
+    staged.retain(|(i, _)| plans[*i].action == Action::Write);
     let before = reserved.clone();
     for (i, _) in &staged {
         if let Some(serial) = plans[*i].serial {
@@ -38,30 +43,27 @@ pub(super) fn apply(
     {
         // Nothing installed yet: give up on every zone rather than risk serial reuse.
         errors.push(e);
-        mark_failed(plans, staged.iter().map(|(i, _)| *i));
+        mark_failed(plans, 0..zones.len());
         return Err(Error::Many(errors));
     }
-    let mut to_reload = Vec::new();
     for (i, s) in staged {
-        match s.install(&config.zones.join(&zones[i].file_name)) {
-            Ok(()) => to_reload.push(i),
-            Err(e) => {
-                errors.push(e);
-                mark_failed(plans, [i]);
-            }
+        if let Err(e) = s.install(&config.zones.join(&zones[i].file_name)) {
+            errors.push(e);
+            plans[i].action = Action::Keep;
         }
     }
-    for (i, plan) in plans.iter().enumerate() {
-        if plan.action == Action::Adopt {
-            to_reload.push(i);
+    for i in to_add {
+        let pattern = config.nsd.add_pattern.as_deref().unwrap_or_default();
+        if plans[i].action != Action::Keep
+            && let Err(e) = nsd::addzone(&config.nsd, &zones[i].name, pattern)
+        {
+            errors.push(e);
+            plans[i].action = Action::Keep;
         }
     }
-    // Failed Write plans are not reloaded; mark them Keep so no change line is printed.
-    for (i, plan) in plans.iter_mut().enumerate() {
-        if plan.action == Action::Write && !to_reload.contains(&i) {
-            plan.action = Action::Keep;
-        }
-    }
+    let to_reload: Vec<usize> = (0..zones.len())
+        .filter(|&i| plans[i].action != Action::Keep)
+        .collect();
     if !to_reload.is_empty() {
         let names: Vec<&str> = to_reload.iter().map(|&i| zones[i].name.as_str()).collect();
         if let Err(e) = nsd::reload(&config.nsd, &names) {
@@ -74,6 +76,37 @@ pub(super) fn apply(
         1 => Err(errors.remove(0)),
         _ => Err(Error::Many(errors)),
     }
+}
+
+/// Zones zonerw meets for the first time may be new to NSD too (a template just dropped
+/// into the directory). Ask NSD; return those to `addzone` after install (with
+/// `add-pattern`), or fail them with the nsd.conf lines to add (without it).
+fn unknown_zones(
+    config: &Config,
+    zones: &[Zone],
+    plans: &mut [ZonePlan],
+    errors: &mut Vec<Error>,
+) -> Vec<usize> {
+    let mut to_add = Vec::new();
+    for (i, zone) in zones.iter().enumerate() {
+        let plan = &mut plans[i];
+        if plan.action == Action::Keep || !plan.first_time {
+            continue;
+        }
+        if nsd::zone_known(&config.nsd, &zone.name) != nsd::Known::No {
+            continue;
+        }
+        if config.nsd.add_pattern.is_some() {
+            to_add.push(i);
+        } else {
+            errors.push(Error::UnknownZone {
+                zone: zone.name.clone(),
+                file: config.zones.join(&zone.file_name),
+            });
+            plan.action = Action::Keep;
+        }
+    }
+    to_add
 }
 
 pub(super) fn mark_failed(plans: &mut [ZonePlan], which: impl IntoIterator<Item = usize>) {

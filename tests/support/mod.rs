@@ -442,6 +442,15 @@ impl NsdPair {
             "    control-interface: {}\n",
             s.dir.join("nsd.ctl").display()
         ));
+        // A pattern for zones added at run time (`nsd-control addzone ZONE zonerw`).
+        primary.push_str(&format!(
+            "\npattern:\n    name: zonerw\n    zonefile: \"%s.zone\"\n    notify: 127.0.0.1@{} NOKEY\n    provide-xfr: 127.0.0.1 NOKEY\n",
+            s.port
+        ));
+        secondary.push_str(&format!(
+            "\npattern:\n    name: zonerw\n    zonefile: \"%s.zone\"\n    request-xfr: 127.0.0.1@{} NOKEY\n    allow-notify: 127.0.0.1 NOKEY\n",
+            p.port
+        ));
         for z in &self.zones {
             primary.push_str(&format!(
                 "\nzone:\n    name: {z}\n    zonefile: {z}.zone\n    notify: 127.0.0.1@{} NOKEY\n    provide-xfr: 127.0.0.1 NOKEY\n",
@@ -523,6 +532,16 @@ impl NsdPair {
 
     pub fn start_secondary(&mut self) {
         self.try_start(false).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Run `nsd-control` against the secondary (e.g. `addzone`, as an operator would).
+    pub fn secondary_control(&self, args: &[&str]) -> std::process::Output {
+        Command::new("nsd-control")
+            .arg("-c")
+            .arg(&self.secondary.conf)
+            .args(args)
+            .output()
+            .expect("run nsd-control")
     }
 
     pub fn primary_serial(&self, zone: &str) -> Option<u32> {

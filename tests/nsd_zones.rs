@@ -1,0 +1,81 @@
+//! Zones NSD does not know yet: `[nsd] add-pattern` adds them with `nsd-control addzone`,
+//! and without it the error says exactly what to add to nsd.conf. Against a real NSD.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests may read the clock and PATH; the ban protects the product code"
+)]
+
+mod support;
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use support::*;
+
+const NEW: &str = "new.test";
+const BACKUP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
+
+fn setup(add_pattern: bool) -> (NsdPair, MainServer, Zonerw) {
+    let nsd = NsdPair::new(&[ZONE]);
+    let main = MainServer::http(Mode::Refusing);
+    let z = Zonerw::new(&nsd, Settings::new(&main.url("/up.txt")));
+    if add_pattern {
+        let config = z
+            .config_text()
+            .replace("[nsd]\n", "[nsd]\nadd-pattern = \"zonerw\"\n");
+        assert!(config.contains("add-pattern"), "{config}");
+        std::fs::write(z.dir.join("zonerw.toml"), config).unwrap();
+    }
+    (nsd, main, z)
+}
+
+#[test]
+fn a_new_template_is_added_to_nsd_with_the_pattern() {
+    let (nsd, _main, z) = setup(true);
+    z.run(&[]).expect_ok();
+    z.write_template(NEW, &default_template(NEW));
+    let r = z.run(&[]);
+    r.expect_ok();
+    let serial = r.new_serial(NEW);
+    // The primary now serves the zone zonerw added...
+    nsd.wait_primary_serial(NEW, serial, Duration::from_secs(5));
+    assert_eq!(nsd.primary_www(NEW), vec![BACKUP]);
+    // ...and a secondary given the same zone (the operator's part) transfers it.
+    let out = nsd.secondary_control(&["addzone", NEW, "zonerw"]);
+    assert!(out.status.success(), "{out:?}");
+    nsd.assert_secondary(NEW, serial, BACKUP, Duration::from_secs(5));
+    // Known now: the next run is silent.
+    let quiet = z.run(&[]);
+    quiet.expect_ok();
+    assert_eq!(quiet.stdout, "", "{quiet:?}");
+}
+
+#[test]
+fn without_a_pattern_the_error_names_the_nsd_conf_lines() {
+    let (nsd, _main, z) = setup(false);
+    z.run(&[]).expect_ok();
+    z.write_template(NEW, &default_template(NEW));
+    let r = z.run(&[]);
+    r.expect_code(1);
+    let zone_file = z.zone_path(NEW);
+    for want in [
+        format!("zonerw: error: {NEW}: NSD does not serve this zone, so it was not installed."),
+        format!("zonefile: {}", zone_file.display()),
+        format!("name: {NEW}"),
+        "add-pattern".to_owned(),
+    ] {
+        assert!(
+            r.stderr.contains(&want),
+            "missing {want:?} in\n{}",
+            r.stderr
+        );
+    }
+    assert!(!zone_file.exists(), "an unknown zone is not installed");
+    assert_eq!(
+        soa_rcode(nsd.primary.port, NEW),
+        Some(domain::base::iana::Rcode::REFUSED)
+    );
+    // The known zone still works, and the failure did not advance the state.
+    assert_eq!(nsd.primary_www(ZONE), vec![BACKUP]);
+}
