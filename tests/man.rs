@@ -51,6 +51,8 @@ const KEYS: &[&str] = &[
     "nsd.control",
     "nsd.checkzone",
     "nsd.timeout",
+    "nsd.add-pattern",
+    "metrics.textfile",
     "pool.name",
     "pool.marker",
     "pool.fall",
