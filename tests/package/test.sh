@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# tests/package/test.sh - build the Debian package and install, check, remove
+# and purge it on this machine (run by scripts/test; needs root for dpkg -i).
+#
+# Builds target/debian/zonerw_*.deb with scripts/package, then:
+#   dpkg -i: zonerw --version, man -w, the conffile, `zonerw check` on it (as
+#     root and as zonerw), the user zonerw (in group nsd if that exists), its
+#     directories, the timer neither enabled nor started, systemd-analyze
+#     verify of the installed units (when systemd-analyze is there)
+#   dpkg -i again (a reinstall runs the postinst again)
+#   dpkg -r: the binary goes, the (edited) conffile, user and state stay
+#   dpkg --purge: conffile, state, user and group go; a zones directory with
+#     files in it stays
+# Passes with and without NSD installed. A zonerw package already installed
+# (left over from an interrupted run) is purged first, and the package is
+# purged again on exit, whatever happened.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "SKIPPED: package test needs root (dpkg -i)"
+    exit 0
+fi
+
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+
+step() { printf '\n==> %s\n' "$*"; }
+ok() { printf 'ok: %s\n' "$*"; }
+fail() {
+    printf 'FAIL: %s\n' "$*" >&2
+    exit 1
+}
+
+# The package's state in dpkg's database: "" when dpkg never heard of it,
+# else installed, config-files, half-installed, ...
+pkg_status() { dpkg-query -W -f='${db:Status-Status}' zonerw 2>/dev/null || true; }
+
+# A dpkg interrupted half-way leaves the package half-installed, which a
+# plain purge refuses ("reinstall it before attempting a removal").
+purge_package() {
+    local status
+    status=$(pkg_status)
+    if [[ -n $status && $status != not-installed ]]; then
+        dpkg --purge zonerw || dpkg --purge --force-remove-reinstreq zonerw
+    fi
+}
+
+test_zone=/var/lib/nsd/zonerw/zz-package-test.zone
+cleanup() {
+    local rc=$?
+    set +e
+    if [[ $rc -ne 0 ]]; then
+        echo "tests/package: failed (exit $rc); purging the package" >&2
+    fi
+    purge_package >/dev/null 2>&1
+    rm -f "$test_zone"
+    rmdir /var/lib/nsd/zonerw 2>/dev/null
+    exit "$rc"
+}
+trap cleanup EXIT
+# Without these, bash killed by Ctrl-C or SIGTERM skips the EXIT trap.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+t0=$SECONDS
+
+if [[ -n $(pkg_status) && $(pkg_status) != not-installed ]]; then
+    step "purging a zonerw package left over from an earlier run ($(pkg_status))"
+    purge_package
+fi
+
+step "scripts/package"
+t=$SECONDS
+scripts/package
+echo "scripts/package took $((SECONDS - t)) s"
+debs=(target/debian/zonerw_*.deb)
+[[ ${#debs[@]} -eq 1 && -f ${debs[0]} ]] || fail "expected one target/debian/zonerw_*.deb, found: ${debs[*]}"
+deb=${debs[0]}
+
+step "contents of $deb"
+dpkg-deb -c "$deb"
+contents=$(dpkg-deb -c "$deb" | awk '{print $NF}')
+for path in ./usr/bin/zonerw \
+    ./usr/share/man/man8/zonerw.8.gz ./usr/share/man/man5/zonerw.toml.5.gz \
+    ./etc/zonerw/zonerw.toml \
+    ./usr/share/doc/zonerw/copyright \
+    ./usr/share/doc/zonerw/examples/zonerw.toml.example \
+    ./usr/share/doc/zonerw/examples/example.com.zone \
+    ./usr/lib/systemd/system/zonerw.service ./usr/lib/systemd/system/zonerw.timer \
+    ./usr/share/bash-completion/completions/zonerw \
+    ./usr/share/zsh/vendor-completions/_zonerw \
+    ./usr/share/fish/vendor_completions.d/zonerw.fish; do
+    grep -qxF "$path" <<<"$contents" || fail "$deb does not contain $path"
+done
+ok "the package has the binary, both man pages (gzipped), the conffile, the examples, the units and the completions"
+version=$(dpkg-deb -f "$deb" Version)
+upstream=${version%-*}
+
+# The packaged config is a hand-made copy of zonerw.toml.example with every
+# pool commented out: warn when the example grows a key the copy lacks.
+keys() { sed -nE 's/^[[:space:]]*#?[[:space:]]*(\[{1,2}[a-z.-]+\]{1,2}|[a-z][a-z0-9-]*)[[:space:]]*(=.*)?$/\1/p' "$1" | sort -u; }
+drift=$(comm -23 <(keys zonerw.toml.example) <(keys contrib/debian/zonerw.toml))
+if [[ -n $drift ]]; then
+    echo "WARNING: contrib/debian/zonerw.toml lacks what zonerw.toml.example has: ${drift//$'\n'/ }" >&2
+fi
+
+step "dpkg -i $deb"
+dpkg -i "$deb"
+[[ $(pkg_status) == installed ]] || fail "dpkg says the package is '$(pkg_status)', not installed"
+
+step "checks of the installed package"
+out=$(/usr/bin/zonerw --version)
+[[ $out == "zonerw $upstream" ]] || fail "/usr/bin/zonerw --version printed '$out', not 'zonerw $upstream'"
+ok "/usr/bin/zonerw --version: $out"
+
+# Minimal images may keep dpkg from installing man pages at all.
+if grep -rhsE '^[[:space:]]*path-exclude[[:space:]=]+/usr/share/man' /etc/dpkg/dpkg.cfg.d/ >/dev/null; then
+    echo "NOTE: /etc/dpkg/dpkg.cfg.d/ excludes /usr/share/man from installs: man -w not tried; the package contents above have both man pages"
+else
+    if ! command -v man >/dev/null; then
+        step "installing man-db (no man command)"
+        apt-get update -q
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q man-db
+    fi
+    for page in 8:zonerw 5:zonerw.toml; do
+        want=/usr/share/man/man${page%%:*}/${page#*:}.${page%%:*}.gz
+        found=$(man -aw "${page#*:}" 2>/dev/null || true)
+        grep -qxF "$want" <<<"$found" || fail "man -w ${page#*:} found '${found//$'\n'/ }', not $want"
+        ok "man -w ${page#*:}: $want"
+    done
+fi
+
+conffiles=$(dpkg-query -W -f='${Conffiles}\n' zonerw)
+grep -qE '^ /etc/zonerw/zonerw\.toml [0-9a-f]{32}$' <<<"$conffiles" || fail "/etc/zonerw/zonerw.toml is not a conffile: '$conffiles'"
+ok "conffile:${conffiles}"
+cmp /etc/zonerw/zonerw.toml contrib/debian/zonerw.toml || fail "/etc/zonerw/zonerw.toml is not contrib/debian/zonerw.toml"
+
+passwd=$(getent passwd zonerw) || fail "no user zonerw"
+IFS=: read -r _ _ uid gid _ home shell <<<"$passwd"
+[[ $uid -lt 1000 && $home == /var/lib/zonerw && $shell == /usr/sbin/nologin ]] ||
+    fail "user zonerw is not a system user with home /var/lib/zonerw and no shell: $passwd"
+[[ $(getent group zonerw | cut -d: -f3) == "$gid" ]] || fail "the primary group of zonerw is not the group zonerw"
+groups=" $(id -Gn zonerw) "
+if getent group nsd >/dev/null; then
+    [[ $groups == *" nsd "* ]] || fail "zonerw is not in the group nsd: $groups"
+    zones_group=nsd
+else
+    echo "NOTE: no group nsd here (NSD not installed)"
+    zones_group=zonerw
+fi
+ok "user: $passwd; groups:$groups"
+
+check_dir() { # DIR OWNER:GROUP MODE
+    local got
+    got=$(stat -c '%U:%G %a' "$1" 2>/dev/null) || fail "$1 does not exist"
+    [[ $got == "$2 $3" ]] || fail "$1 is $got, not $2 $3"
+    ok "$1: $got"
+}
+check_dir /var/lib/zonerw zonerw:zonerw 755
+check_dir /var/lib/nsd/zonerw "zonerw:$zones_group" 755
+check_dir /etc/zonerw/templates root:root 755
+runuser -u zonerw -- test -w /var/lib/zonerw || fail "zonerw cannot write /var/lib/zonerw"
+runuser -u zonerw -- test -w /var/lib/nsd/zonerw || fail "zonerw cannot write /var/lib/nsd/zonerw"
+
+for user in root zonerw; do
+    if out=$(runuser -u "$user" -- /usr/bin/zonerw -c /etc/zonerw/zonerw.toml check 2>&1); then
+        ok "as $user, zonerw -c /etc/zonerw/zonerw.toml check: exit 0: ${out//$'\n'/ | }"
+    else
+        fail "as $user, zonerw -c /etc/zonerw/zonerw.toml check: exit $?: $out"
+    fi
+done
+# What the timer would do before the admin sets zonerw up: nothing, exit 2.
+rc=0
+out=$(runuser -u zonerw -- /usr/bin/zonerw -c /etc/zonerw/zonerw.toml 2>&1) || rc=$?
+[[ $rc -eq 2 ]] || fail "a run with the shipped config exited $rc, not 2: $out"
+ok "a run with the shipped config does nothing: exit 2: $out"
+
+wants=$(find /etc/systemd/system -name 'zonerw.*' 2>/dev/null)
+[[ -z $wants ]] || fail "the package enabled a unit: $wants"
+ok "zonerw.timer and zonerw.service are not enabled"
+
+if command -v systemd-analyze >/dev/null; then
+    step "systemd-analyze verify /usr/lib/systemd/system/zonerw.service /usr/lib/systemd/system/zonerw.timer"
+    if ! out=$(systemd-analyze verify /usr/lib/systemd/system/zonerw.service /usr/lib/systemd/system/zonerw.timer 2>&1); then
+        fail "systemd-analyze verify: $out"
+    fi
+    [[ -z $out ]] || fail "systemd-analyze verify complained: $out"
+    ok "systemd-analyze verify: no complaints"
+    # For the record: systemd's own rating of the sandbox (does not fail the test).
+    if out=$(systemd-analyze security --offline=true /usr/lib/systemd/system/zonerw.service 2>&1); then
+        echo "systemd-analyze security: $(grep -F 'Overall exposure' <<<"$out")"
+    fi
+else
+    echo "NOTE: no systemd-analyze here: units not verified"
+fi
+
+step "dpkg -i $deb again (reinstall)"
+dpkg -i "$deb"
+[[ $(pkg_status) == installed ]] || fail "after a reinstall dpkg says '$(pkg_status)'"
+check_dir /var/lib/zonerw zonerw:zonerw 755
+
+step "dpkg -r zonerw"
+echo '# edited by tests/package' >>/etc/zonerw/zonerw.toml
+dpkg -r zonerw
+[[ $(pkg_status) == config-files ]] || fail "after dpkg -r dpkg says '$(pkg_status)', not config-files"
+[[ ! -e /usr/bin/zonerw ]] || fail "/usr/bin/zonerw is still there after dpkg -r"
+[[ ! -e /usr/lib/systemd/system/zonerw.service ]] || fail "zonerw.service is still there after dpkg -r"
+grep -qxF '# edited by tests/package' /etc/zonerw/zonerw.toml || fail "dpkg -r did not keep the edited conffile"
+getent passwd zonerw >/dev/null || fail "dpkg -r removed the user zonerw"
+[[ -d /var/lib/zonerw ]] || fail "dpkg -r removed /var/lib/zonerw"
+ok "dpkg -r removed the binary and the units, kept the edited conffile, the user and /var/lib/zonerw"
+
+step "dpkg --purge zonerw"
+# State to remove, and a zone that NSD may serve, to keep.
+echo '{}' >/var/lib/zonerw/state.json
+if [[ -e $test_zone ]]; then fail "$test_zone exists already"; fi
+echo '; tests/package' >"$test_zone"
+dpkg --purge zonerw
+[[ -z $(pkg_status) || $(pkg_status) == not-installed ]] || fail "after a purge dpkg says '$(pkg_status)'"
+for path in /usr/bin/zonerw /etc/zonerw/zonerw.toml /etc/zonerw /var/lib/zonerw; do
+    [[ ! -e $path ]] || fail "$path is still there after the purge"
+done
+! getent passwd zonerw >/dev/null || fail "the user zonerw is still there after the purge"
+! getent group zonerw >/dev/null || fail "the group zonerw is still there after the purge"
+if getent group nsd >/dev/null; then
+    [[ ",$(getent group nsd | cut -d: -f4)," != *,zonerw,* ]] || fail "zonerw is still in the group nsd"
+fi
+[[ -f $test_zone ]] || fail "the purge removed a zone from /var/lib/nsd/zonerw"
+rm -f "$test_zone"
+rmdir /var/lib/nsd/zonerw 2>/dev/null || true
+ok "the purge removed the binary, the conffile, /etc/zonerw, /var/lib/zonerw, the user and the group, and kept the zones"
+
+echo
+echo "tests/package: all checks passed in $((SECONDS - t0)) s"
