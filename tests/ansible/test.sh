@@ -13,6 +13,7 @@
 # binary, zonerw_schedule = cron, a stub nsd-control that logs its arguments,
 # and zonerw_owner = nobody (so every zonerw command of the role goes through
 # runuser, as it would for the user "zonerw"). It asserts:
+#   0. check mode before anything is installed: changed > 0, nothing written;
 #   1. first run: changed > 0, the handler ran zonerw --force (the stub logged
 #      "reload", the zone is rendered with the main server's address, the
 #      state is owned by nobody), the cron file is there;
@@ -26,7 +27,10 @@
 #   7. that change for real: the handler fails over (backup address, the
 #      on-change hook ran) and the template's new line is in the zone;
 #   8. again: changed = 0, and check mode: changed = 0;
-#   9. a template the role does not manage is removed, and the zones rewritten.
+#   9. a template the role does not manage is removed, and the zones rewritten;
+#  10. zonerw_schedule = timer: the cron file goes, the units (copied from
+#      contrib/systemd) and their drop-ins are written into the prefix
+#      (systemd itself is left alone: zonerw_prefix is set); again: changed = 0.
 # Stops what it started (by pid) and removes the temp dir on exit (KEEP=1
 # keeps it). Exits non-zero on the first failed assertion, with the log of the
 # run that failed.
@@ -221,6 +225,12 @@ no_stage_left() { [[ -z $(ls -A "$tmp/stage") ]]; }
 
 step "ansible-playbook runs (log: $tmp/log/runN.log)"
 
+play "check mode, nothing installed yet" --check --diff
+expect_changed +
+check grep -Fq 'No dry run: ' "$last_log"
+check test "$(ls -A "$root")" = metrics
+check no_stage_left
+
 play "first install"
 expect_changed +
 check grep -q '^reload' "$nsdlog"
@@ -247,7 +257,7 @@ http_pid=
 play "check mode, main down (b)" --check --diff
 expect_changed +
 check grep -Fq 'web: main (127.0.0.1) -> backup (127.0.0.2)' "$last_log"
-check grep -Eq '^\+www 300 IN A 127\.0\.0\.2' "$last_log"
+check grep -Fq '"+www 300 IN A 127.0.0.2"' "$last_log"
 check no_stage_left
 check test "$(sum "$zone")" = "$zone_sum"
 check test "$(sum "$state")" = "$state_sum"
@@ -287,7 +297,19 @@ expect_changed +
 check test ! -e "$root/etc/zonerw/templates/stray.test.zone"
 check test "$(lines "$nsdlog")" -gt "$reloads"
 
-play "and again" -e "@$tmp/vars-changed.yml"
+units=$root/etc/systemd/system
+play "schedule: timer instead of cron" -e zonerw_schedule=timer -e "@$tmp/vars-changed.yml"
+expect_changed +
+check test ! -e "$cronfile"
+check test -s "$units/zonerw.service"
+check test -s "$units/zonerw.timer"
+check grep -Fxq "ExecStart=$root/usr/bin/zonerw -c $root/etc/zonerw/zonerw.toml" "$units/zonerw.service.d/ansible.conf"
+check grep -Fxq "User=$owner" "$units/zonerw.service.d/ansible.conf"
+check grep -Fxq "ReadWritePaths=-$root/var/lib/nsd/zonerw -$root/var/lib/zonerw -$root/metrics" "$units/zonerw.service.d/ansible.conf"
+check grep -Fxq "OnCalendar=minutely" "$units/zonerw.timer.d/ansible.conf"
+check grep -Fq "zonerw.timer not enabled: zonerw_prefix is set" "$last_log"
+
+play "schedule: timer, again" -e zonerw_schedule=timer -e "@$tmp/vars-changed.yml"
 expect_changed 0
 
 printf '\nok: %d ansible-playbook runs; ansible-core %s (pip %s), zonerw build %s, plays %s, total %s\n' \
