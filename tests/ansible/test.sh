@@ -142,6 +142,7 @@ zonerw_binary_src: "$zonerw"
 zonerw_prefix: "$root"
 zonerw_owner: $owner
 zonerw_group: $group
+zonerw_state_group: $group
 zonerw_create_user: false
 zonerw_schedule: cron
 zonerw_cron_minute: "*/2"
@@ -222,6 +223,10 @@ check() { "$@" || fail "run $run: assertion failed: $*"; }
 sum() { sha256sum "$@" 2>/dev/null | cut -d' ' -f1; }
 lines() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
 no_stage_left() { [[ -z $(ls -A "$tmp/stage") ]]; }
+
+step "ansible-playbook --syntax-check contrib/ansible/site.yml"
+(cd contrib/ansible && "$venv/bin/ansible-playbook" -i inventory.example.ini --syntax-check site.yml >"$tmp/log/syntax.log" 2>&1) ||
+    { last_log=$tmp/log/syntax.log; fail "contrib/ansible/site.yml: syntax check"; }
 
 step "ansible-playbook runs (log: $tmp/log/runN.log)"
 
@@ -308,6 +313,12 @@ check grep -Fxq "User=$owner" "$units/zonerw.service.d/ansible.conf"
 check grep -Fxq "ReadWritePaths=-$root/var/lib/nsd/zonerw -$root/var/lib/zonerw -$root/metrics" "$units/zonerw.service.d/ansible.conf"
 check grep -Fxq "OnCalendar=minutely" "$units/zonerw.timer.d/ansible.conf"
 check grep -Fq "zonerw.timer not enabled: zonerw_prefix is set" "$last_log"
+if command -v systemd-analyze >/dev/null; then
+    # The units as systemd would load them, with the drop-ins (it warns
+    # about User=nobody, which is only the test's choice).
+    last_log=$tmp/log/systemd-analyze.log
+    check env SYSTEMD_UNIT_PATH="$units:" systemd-analyze verify --man=no zonerw.service zonerw.timer 2>"$last_log"
+fi
 
 play "schedule: timer, again" -e zonerw_schedule=timer -e "@$tmp/vars-changed.yml"
 expect_changed 0
