@@ -19,6 +19,7 @@ pub mod fsio;
 pub mod guard;
 pub mod metrics;
 pub mod nsd;
+pub mod parallel;
 pub mod plan;
 pub mod probe;
 pub mod run;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Nsd, Verify};
 use crate::dns;
 use crate::nsd;
+use crate::parallel;
 use crate::probe::fmt_duration;
 use crate::serial;
 
@@ -171,25 +172,17 @@ fn wait_secondaries<'a>(
     still
 }
 
-/// Wait for every (server, zone) at once.
+/// How many (server, zone) waits run at once: they mostly sleep on the network, but each
+/// holds a socket, and a thousand zones must not exhaust file descriptors.
+const CONCURRENT_WAITS: usize = 64;
+
+/// Wait for every (server, zone), many at once.
 fn wait_all(
     waits: &[(SocketAddr, &Reloaded)],
     since: Instant,
     deadline: Instant,
 ) -> Vec<Result<u64, String>> {
-    thread::scope(|scope| {
-        let handles: Vec<_> = waits
-            .iter()
-            .map(|&(server, z)| {
-                scope.spawn(move || wait_for(server, &z.zone, z.serial, since, deadline))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("verification thread panicked".into()))
-            })
-            .collect()
+    parallel::map(waits, CONCURRENT_WAITS, |&(server, z)| {
+        wait_for(server, &z.zone, z.serial, since, deadline)
     })
 }

@@ -1,7 +1,11 @@
 //! Steps 1–3 of a run: render and check, install atomically, reload.
 
+use std::path::Path;
+
+use crate::parallel;
+
 use super::{
-    Action, Config, Error, Reserved, Result, Staged, StateFiles, Zone, ZonePlan, nsd, serial,
+    Action, Config, Error, Reserved, Result, Staged, StateFiles, Zone, ZonePlan, fsio, nsd, serial,
     write_reserved,
 };
 
@@ -16,19 +20,7 @@ pub(super) fn apply(
     files: &StateFiles,
 ) -> Result<()> {
     let mut errors = Vec::new();
-    let mut staged = Vec::new();
-    for (i, zone) in zones.iter().enumerate() {
-        if plans[i].action != Action::Write {
-            continue;
-        }
-        match stage(config, zone, &plans[i]) {
-            Ok(s) => staged.push((i, s)),
-            Err(e) => {
-                errors.push(e);
-                plans[i].action = Action::Keep;
-            }
-        }
-    }
+    let mut staged = stage_all(config, zones, plans, &mut errors);
     let to_add = unknown_zones(config, zones, plans, &mut errors);
     staged.retain(|(i, _)| plans[*i].action == Action::Write);
     let before = reserved.clone();
@@ -38,19 +30,27 @@ pub(super) fn apply(
             *entry = serial::newest(*entry, serial);
         }
     }
-    if reserved != before
-        && let Err(e) = write_reserved(&files.serials, &reserved)
-    {
+    let durable = if reserved == before {
+        Ok(())
+    } else {
+        write_reserved(&files.serials, &reserved)
+    }
+    .and_then(|()| make_durable(&config.zones, &staged));
+    if let Err(e) = durable {
         // Nothing installed yet: give up on every zone rather than risk serial reuse.
         errors.push(e);
         mark_failed(plans, 0..zones.len());
         return Err(Error::Many(errors));
     }
+    let installed_any = !staged.is_empty();
     for (i, s) in staged {
         if let Err(e) = s.install(&config.zones.join(&zones[i].file_name)) {
             errors.push(e);
             plans[i].action = Action::Keep;
         }
+    }
+    if installed_any && let Err(e) = fsio::sync_dir(&config.zones) {
+        errors.push(e);
     }
     for i in to_add {
         let pattern = config.nsd.add_pattern.as_deref().unwrap_or_default();
@@ -76,6 +76,66 @@ pub(super) fn apply(
         1 => Err(errors.remove(0)),
         _ => Err(Error::Many(errors)),
     }
+}
+
+/// Above this many files one `syncfs` is cheaper than an fsync each.
+const SYNCFS_FROM: usize = 8;
+
+/// fsync the staged files before they are renamed into place.
+fn make_durable(dir: &Path, staged: &[(usize, Staged)]) -> Result<()> {
+    if staged.len() >= SYNCFS_FROM {
+        return fsio::sync_filesystem(dir);
+    }
+    staged.iter().try_for_each(|(_, s)| s.sync())
+}
+
+/// Step 1 for every zone to write: render into a temporary file beside its target, then run
+/// `nsd-checkzone` on them, several at once (one per core). A zone that fails is marked Keep
+/// and its error collected.
+fn stage_all(
+    config: &Config,
+    zones: &[Zone],
+    plans: &mut [ZonePlan],
+    errors: &mut Vec<Error>,
+) -> Vec<(usize, Staged)> {
+    let mut staged = Vec::new();
+    for (i, zone) in zones.iter().enumerate() {
+        if plans[i].action != Action::Write {
+            continue;
+        }
+        match Staged::write(&config.zones, &zone.file_name, plans[i].contents.as_bytes()) {
+            Ok(s) => staged.push((i, s)),
+            Err(e) => {
+                errors.push(e);
+                plans[i].action = Action::Keep;
+            }
+        }
+    }
+    let Some(program) = &config.nsd.checkzone else {
+        return staged;
+    };
+    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let checked = parallel::map(&staged, workers, |(i, s)| {
+        let zone = &zones[*i];
+        nsd::checkzone(
+            &config.nsd,
+            program,
+            &zone.name,
+            s.path(),
+            &zone.template_path,
+        )
+    });
+    let mut passed = Vec::with_capacity(staged.len());
+    for ((i, s), result) in staged.into_iter().zip(checked) {
+        match result {
+            Ok(()) => passed.push((i, s)),
+            Err(e) => {
+                errors.push(e);
+                plans[i].action = Action::Keep;
+            }
+        }
+    }
+    passed
 }
 
 /// Zones zonerw meets for the first time may be new to NSD too (a template just dropped
@@ -113,19 +173,4 @@ pub(super) fn mark_failed(plans: &mut [ZonePlan], which: impl IntoIterator<Item 
     for i in which {
         plans[i].action = Action::Keep;
     }
-}
-
-/// Write the rendered zone to a temporary file beside its target and run nsd-checkzone on it.
-pub(super) fn stage(config: &Config, zone: &Zone, plan: &ZonePlan) -> Result<Staged> {
-    let staged = Staged::new(&config.zones, &zone.file_name, plan.contents.as_bytes())?;
-    if let Some(program) = &config.nsd.checkzone {
-        nsd::checkzone(
-            &config.nsd,
-            program,
-            &zone.name,
-            staged.path(),
-            &zone.template_path,
-        )?;
-    }
-    Ok(staged)
 }
