@@ -45,8 +45,9 @@ impl Staged {
             .suffix(".tmp")
             .tempfile_in(dir)
             .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
-        let path = file.path().to_owned();
-        let io = |e| Error::io(&path, "write", e);
+        // Name the zone file in errors: the temporary file is gone by the time one is shown.
+        let target = dir.join(name);
+        let io = |e| Error::io(&target, "write (a temporary copy of)", e);
         // NamedTempFile creates 0600 files; fchmod explicitly (not subject to the umask).
         file.as_file()
             .set_permissions(Permissions::from_mode(ZONE_MODE))
@@ -95,6 +96,23 @@ fn ensure_mtime_differs(file: &File, previous: SystemTime) -> io::Result<()> {
         file.set_times(FileTimes::new().set_modified(previous + step))?;
     }
     Ok(())
+}
+
+/// Remove temporary files a killed run left in `dir` (`.<name>.<random>.tmp`, as `Staged`
+/// names them). Call only while holding the run lock: then no other run is writing them.
+pub fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours =
+            name.starts_with('.') && name.ends_with(".tmp") && name.matches('.').count() >= 3;
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Make many written files durable at once: one `syncfs(2)` of the file system holding
@@ -153,12 +171,19 @@ pub struct Lock {
 /// changes nothing writes no file at all); another run finds the holder's pid in
 /// /proc/locks. The file is never deleted, since its inode is the lock.
 pub fn lock_exclusive(path: &Path) -> Result<Lock> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
+    // flock needs no write access: once the file exists, open it read-only, so that a run
+    // that changes nothing opens no file for writing at all.
+    let file = File::open(path)
+        .or_else(|e| {
+            if e.kind() != io::ErrorKind::NotFound {
+                return Err(e);
+            }
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+        })
         .map_err(|e| Error::io(path, "open lock file", e))?;
     match file.try_lock() {
         Ok(()) => Ok(Lock { _file: file }),

@@ -224,7 +224,10 @@ fn prepare(config: &Config, options: RunOptions, files: &StateFiles) -> Result<O
     }
     fs::create_dir_all(&config.state)
         .map_err(|e| Error::io(&config.state, "create state directory", e))?;
-    fsio::lock_exclusive(&files.lock).map(Some)
+    let lock = fsio::lock_exclusive(&files.lock)?;
+    fsio::remove_stale_temporaries(&config.zones);
+    fsio::remove_stale_temporaries(&config.state);
+    Ok(Some(lock))
 }
 
 fn decide_all(

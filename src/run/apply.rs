@@ -23,6 +23,9 @@ pub(super) fn apply(
     let mut staged = stage_all(config, zones, plans, &mut errors);
     let to_add = unknown_zones(config, zones, plans, &mut errors);
     staged.retain(|(i, _)| plans[*i].action == Action::Write);
+    // Record the serials before any file carrying them is installed, so no retry hands one
+    // out again with other content. (A temporary file of a killed run carries an unrecorded
+    // serial, but it was never installed, and the next run deletes it.)
     let before = reserved.clone();
     for (i, _) in &staged {
         if let Some(serial) = plans[*i].serial {

@@ -82,11 +82,15 @@ pub(super) fn commit(
         return Ok(new);
     }
     new.last_run = Some(time);
-    fsio::write_atomically(&files.state, new.to_text().as_bytes())?;
+    // The history first, the state last: saving the state is the commit point, and a
+    // failure before it (exit 1) must leave the state as it was, so the next run redoes
+    // the change and records it again. (A failure between the two can thus repeat a
+    // history line; it can never lose one or advance the state silently.)
     for entry in &history {
         let line = serde_json::to_string(entry).expect("history serialises");
         fsio::append_line(&files.history, &line)?;
     }
+    fsio::write_atomically(&files.state, new.to_text().as_bytes())?;
     Ok(new)
 }
 
