@@ -22,6 +22,21 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// The size and mtime of `path`, or None if it cannot be stat'ed.
+#[must_use]
+pub fn stamp(path: &Path) -> Option<crate::state::FileStamp> {
+    let meta = fs::metadata(path).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?;
+    Some(crate::state::FileStamp {
+        size: meta.len(),
+        mtime_ns: u64::try_from(mtime.as_nanos()).ok()?,
+    })
+}
+
 /// A rendered zone written, synced and chmodded in the target directory, not yet installed.
 #[derive(Debug)]
 pub struct Staged {

@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::config::Config;
 use crate::serial::{self, Clock};
-use crate::state::ZoneState;
+use crate::state::{FileStamp, ZoneState};
 use crate::template::{Marker, Vars};
 use crate::zonefile::soa_serial;
 use crate::zones::{Zone, fingerprint};
@@ -77,6 +77,33 @@ pub fn vars_of(zone: &Zone, config: &Config, addresses: &Addresses) -> BTreeMap<
         }
     }
     vars
+}
+
+/// The plan of a zone nothing feeds changed, judged without reading the installed file:
+/// its size and mtime still match what zonerw recorded when it wrote it. None when that
+/// cannot be decided this cheaply (then read the file and use `plan_zone`).
+#[must_use]
+pub fn keep_by_stamp(
+    zone: &Zone,
+    inputs: Inputs<'_>,
+    last: Option<&ZoneState>,
+    stamp: Option<FileStamp>,
+) -> Option<ZonePlan> {
+    let last = last?;
+    let vars = vars_of(zone, inputs.config, inputs.addresses);
+    let same = !inputs.force
+        && stamp.is_some()
+        && last.stamp == stamp
+        && last.template == zone.fingerprint
+        && last.vars == vars;
+    same.then(|| ZonePlan {
+        action: Action::Keep,
+        first_time: false,
+        serial: Some(last.serial),
+        old_serial: Some(last.serial),
+        vars,
+        contents: String::new(),
+    })
 }
 
 /// Plan one zone from its last state, the serial reserved for it and the installed bytes.
@@ -212,8 +239,47 @@ name = "web"
             template: zone.fingerprint.clone(),
             installed: fingerprint(installed(serial, ip).as_bytes()),
             vars: BTreeMap::from([("IP".into(), ip.into())]),
+            stamp: None,
             lagging: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn a_matching_stamp_keeps_the_zone_without_reading_it() {
+        let (config, zone) = setup();
+        let stamp = FileStamp {
+            size: 60,
+            mtime_ns: 1_795_000_000_000_000_001,
+        };
+        let mut last = last(&zone, 2_026_112_305, "192.0.2.1");
+        last.stamp = Some(stamp);
+        let inputs = |force, addresses: &'static Addresses| Inputs {
+            config: &config,
+            force,
+            clock: clock(),
+            addresses,
+        };
+        let kept = keep_by_stamp(&zone, inputs(false, &MAIN), Some(&last), Some(stamp)).unwrap();
+        assert_eq!(
+            (kept.action, kept.serial),
+            (Action::Keep, Some(2_026_112_305))
+        );
+        let touched = FileStamp {
+            mtime_ns: stamp.mtime_ns + 1,
+            ..stamp
+        };
+        for (why, force, addrs, now) in [
+            ("file touched", false, &MAIN, Some(touched)),
+            ("file gone", false, &MAIN, None),
+            ("--force", true, &MAIN, Some(stamp)),
+            ("marker value changed", false, &BACKUP, Some(stamp)),
+        ] {
+            assert!(
+                keep_by_stamp(&zone, inputs(force, addrs), Some(&last), now).is_none(),
+                "{why}"
+            );
+        }
+        assert!(keep_by_stamp(&zone, inputs(false, &MAIN), None, Some(stamp)).is_none());
     }
 
     #[test]

@@ -264,8 +264,12 @@ fn plan_all(
     zones
         .iter()
         .map(|zone| {
-            let installed = fsio::read_optional(&inputs.config.zones.join(&zone.file_name))?;
+            let path = inputs.config.zones.join(&zone.file_name);
             let last = old.and_then(|s| s.zones.get(&zone.name));
+            if let Some(keep) = plan::keep_by_stamp(zone, inputs, last, fsio::stamp(&path)) {
+                return Ok(keep);
+            }
+            let installed = fsio::read_optional(&path)?;
             let reserved = reserved.get(&zone.name).copied();
             Ok(plan::plan_zone(
                 zone,

@@ -105,9 +105,23 @@ pub struct ZoneState {
     /// The marker values it was rendered with, by marker name.
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// Size and mtime of the installed file when zonerw wrote it: while they match, a run
+    /// need not read the file to know it is still what zonerw wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<FileStamp>,
     /// Secondaries that did not serve `serial` after the reload, a NOTIFY and a second wait.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub lagging: BTreeMap<String, String>,
+}
+
+/// A file's size and modification time (nanoseconds since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStamp {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: u64,
 }
 
 impl State {
@@ -225,6 +239,10 @@ mod tests {
                 template: "ab".into(),
                 installed: "cd".into(),
                 vars: BTreeMap::from([("IP".into(), "192.0.2.1".into())]),
+                stamp: Some(FileStamp {
+                    size: 320,
+                    mtime_ns: 1_795_000_000_123_456_789,
+                }),
                 lagging: BTreeMap::new(),
             },
         );

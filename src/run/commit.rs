@@ -70,6 +70,7 @@ pub(super) fn commit(
                     template: zone.fingerprint.clone(),
                     installed: fingerprint(plan.contents.as_bytes()),
                     vars: plan.vars.clone(),
+                    stamp: fsio::stamp(&config.zones.join(&zone.file_name)),
                     lagging: p.map(|p| p.lagging.clone()).unwrap_or_default(),
                 })
             }
