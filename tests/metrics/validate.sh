@@ -26,7 +26,15 @@ echo up > "$work/www/up.txt"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 python3 -m http.server "$port" --bind 127.0.0.1 -d "$work/www" >/dev/null 2>&1 &
 http_pid=$!
-for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/up.txt" >/dev/null 2>&1 && break; sleep 0.1; done
+python3 - "$port" <<'PY'
+import socket, sys, time
+for _ in range(100):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
+        break
+    except OSError:
+        time.sleep(0.05)
+PY
 
 printf '#!/bin/sh\necho ok\n' > "$work/nsd-control"
 chmod +x "$work/nsd-control"
