@@ -190,6 +190,9 @@ impl TryFrom<i64> for Count {
     }
 }
 
+/// The longest duration accepted anywhere.
+pub(crate) const MAX_DURATION: Duration = Duration::from_hours(24);
+
 /// Parse a duration such as "500ms", "5s", "2m", "1h" (a bare number is rejected).
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("invalid duration {text:?}: write e.g. \"500ms\", \"5s\", \"2m\"");
@@ -208,6 +211,11 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     if duration.is_zero() {
         return Err(format!("invalid duration {text:?}: must be more than zero"));
+    }
+    // Every duration here bounds a wait; a day is more than any of them needs, and a
+    // bound keeps `Instant::now() + d` from overflowing (found by the property tests).
+    if duration > MAX_DURATION {
+        return Err(format!("invalid duration {text:?}: at most 24h"));
     }
     Ok(duration)
 }

@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::civil::Date;
 use proptest::prelude::*;
@@ -600,7 +600,7 @@ fn duration_model(text: &str) -> Option<Duration> {
         "h" => Duration::from_secs(n.saturating_mul(3600)),
         _ => return None,
     };
-    (!d.is_zero()).then_some(d)
+    (!d.is_zero() && d <= Duration::from_hours(24)).then_some(d)
 }
 
 /// Writes `d` back as a duration string the parser accepts.
@@ -640,11 +640,39 @@ proptest! {
         }
     }
 
-    /// Every "n + unit" with n ≥ 1 is accepted with its meaning.
+    /// Every "n + unit" with n ≥ 1 is accepted with its meaning, up to a day; longer ones
+    /// are rejected.
     #[test]
     fn every_positive_duration_is_accepted(n in prop_oneof![1u64..=100_000, any::<u64>().prop_filter("> 0", |&n| n > 0)], unit in prop::sample::select(&["ms", "s", "m", "h"][..])) {
         let text = format!("{n}{unit}");
         prop_assert_eq!(nsd_timeout(&text).ok(), duration_model(&text));
-        prop_assert!(duration_model(&text).is_some());
+        let within_a_day = match unit {
+            "ms" => n <= 86_400_000,
+            "s" => n <= 86_400,
+            "m" => n <= 1_440,
+            _ => n <= 24,
+        };
+        prop_assert_eq!(duration_model(&text).is_some(), within_a_day);
     }
+}
+
+/// Once a bug: `parse_duration` accepted durations so long that `Instant::now() + d`
+/// panicked where they are used (command.rs for `[nsd] timeout`, verify.rs, and inside ureq
+/// for `[pool.check] timeout`, where the panic turned into "timed out": the server counted
+/// as down). Durations are now capped at a day: these are rejected, and the longest
+/// accepted one fits an Instant.
+#[test]
+fn accepted_durations_fit_an_instant() {
+    for text in [
+        "18446744073709551615s",
+        "5124095576030432h",
+        "9223372036854775807s",
+        "86401s",
+        "25h",
+    ] {
+        let e = nsd_timeout(text).expect_err(text);
+        assert!(e.to_string().contains("at most 24h"), "{text}: {e}");
+    }
+    let longest = nsd_timeout("24h").unwrap();
+    assert!(Instant::now().checked_add(longest).is_some());
 }
