@@ -164,15 +164,17 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
-/// Append one line to `path` and fsync it.
-pub fn append_line(path: &Path, line: &str) -> Result<()> {
+/// Append lines to `path` in one write and fsync it once.
+pub fn append_lines(path: &Path, lines: &[String]) -> Result<()> {
+    let mut text = lines.join("\n");
+    text.push('\n');
     let io = |e| Error::io(path, "append to", e);
     let mut file = OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .map_err(io)?;
-    file.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)?;
     file.sync_data().map_err(io)
 }
 

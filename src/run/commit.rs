@@ -87,9 +87,12 @@ pub(super) fn commit(
     // failure before it (exit 1) must leave the state as it was, so the next run redoes
     // the change and records it again. (A failure between the two can thus repeat a
     // history line; it can never lose one or advance the state silently.)
-    for entry in &history {
-        let line = serde_json::to_string(entry).expect("history serialises");
-        fsio::append_line(&files.history, &line)?;
+    let lines: Vec<String> = history
+        .iter()
+        .map(|entry| serde_json::to_string(entry).expect("history serialises"))
+        .collect();
+    if !lines.is_empty() {
+        fsio::append_lines(&files.history, &lines)?;
     }
     fsio::write_atomically(&files.state, new.to_text().as_bytes())?;
     Ok(new)
