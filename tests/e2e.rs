@@ -80,14 +80,6 @@ fn control_lines(nsd: &NsdPair, from: usize) -> Vec<String> {
 const SWITCH_TO_BACKUP: &str = "web: main (127.0.0.1) -> backup (198.51.100.7): ";
 const SWITCH_TO_MAIN: &str = "web: backup (198.51.100.7) -> main (127.0.0.1): ";
 
-#[track_caller]
-fn switch_line<'a>(r: &'a Run, prefix: &str) -> &'a str {
-    r.stdout
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starting with {prefix:?} on stdout\n{r}"))
-}
-
 /// Is the zone line printed for `r`, with `from` and `to` as given?
 #[track_caller]
 fn assert_zone_line(r: &Run, from: Option<u32>, to: u32) {
@@ -130,14 +122,6 @@ fn assert_error_prefix(r: &Run) {
         r.stderr.lines().any(|l| l.starts_with("zonerw: error: ")),
         "CONTRACT.md: errors go to stderr as 'zonerw: error: ...'\n{r}"
     );
-}
-
-fn read_history(z: &Zonerw) -> Vec<serde_json::Value> {
-    fs::read_to_string(z.state.join("history.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("history line {l:?}: {e}")))
-        .collect()
 }
 
 // ---------------------------------------------------------------------------

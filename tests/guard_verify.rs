@@ -117,14 +117,6 @@ fn first_run(nsd: &NsdPair, z: &Zonerw) -> u32 {
     serial
 }
 
-#[track_caller]
-fn switch_line<'a>(r: &'a Run, prefix: &str) -> &'a str {
-    r.stdout
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starting with {prefix:?} on stdout\n{r}"))
-}
-
 /// The one stdout line of a run where the guard kept the pool on main.
 #[track_caller]
 fn staying_line(r: &Run) -> &str {
@@ -157,14 +149,6 @@ fn web_counters(z: &Zonerw) -> (String, u64, u64) {
         main["bad"].as_u64().unwrap_or(u64::MAX),
         main["good"].as_u64().unwrap_or(u64::MAX),
     )
-}
-
-fn read_history(z: &Zonerw) -> Vec<Value> {
-    fs::read_to_string(z.state.join("history.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("history line {l:?}: {e}")))
-        .collect()
 }
 
 fn history_events(z: &Zonerw, event: &str) -> Vec<Value> {

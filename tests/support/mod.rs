@@ -1360,3 +1360,21 @@ pub fn run_zonerw(args: &[&str]) -> Run {
 pub fn mtime(path: &Path) -> SystemTime {
     fs::metadata(path).and_then(|m| m.modified()).unwrap()
 }
+
+/// The stdout line of `r` that starts with `prefix` (a pool's switch line).
+#[track_caller]
+pub fn switch_line<'a>(r: &'a Run, prefix: &str) -> &'a str {
+    r.stdout
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?} on stdout\n{r}"))
+}
+
+/// Every entry of the state's history.jsonl.
+pub fn read_history(z: &Zonerw) -> Vec<serde_json::Value> {
+    fs::read_to_string(z.state.join("history.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("history line {l:?}: {e}")))
+        .collect()
+}
