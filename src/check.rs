@@ -32,7 +32,7 @@ pub fn check(config: &Config) -> Result<u8> {
             ]);
         }
     }
-    print!("{}", table(&rows));
+    crate::out!("{}", table(&rows));
     let all_first_up = outcomes
         .iter()
         .all(|pool| pool.first().is_none_or(ProbeOutcome::is_up));

@@ -19,6 +19,7 @@ pub mod fsio;
 pub mod guard;
 pub mod metrics;
 pub mod nsd;
+pub mod output;
 pub mod parallel;
 pub mod plan;
 pub mod probe;
@@ -61,7 +62,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>, now: jiff::Timestamp) -> E
         Err(e) => {
             for (i, line) in e.to_string().lines().enumerate() {
                 let label = if i == 0 { "error: " } else { "" };
-                eprintln!("zonerw: {label}{line}");
+                crate::errln!("zonerw: {label}{line}");
             }
             ExitCode::from(e.exit_code())
         }
@@ -98,7 +99,10 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
         Some(Command::Probe(args)) => probe_command(&args),
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "zonerw", &mut std::io::stdout());
+            // clap_complete panics on a failed write: render first, then write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "zonerw", &mut script);
+            output::stdout_bytes(&script);
             Ok(0)
         }
     }
@@ -123,17 +127,17 @@ fn probe_command(args: &ProbeArgs) -> Result<u8> {
     };
     match probe::probe_once(&check) {
         Ok((status, latency)) => {
-            println!("up: HTTP {status} in {} ms", latency.as_millis());
+            crate::outln!("up: HTTP {status} in {} ms", latency.as_millis());
             Ok(0)
         }
         // Exit 3: our own side failed (no route, no DNS), which says nothing about the server;
         // a guard counts that as no answer rather than as "cannot reach it".
         Err(failure) if failure.local => {
-            println!("cannot test: {}", failure.reason);
+            crate::outln!("cannot test: {}", failure.reason);
             Ok(3)
         }
         Err(failure) => {
-            println!("down: {}", failure.reason);
+            crate::outln!("down: {}", failure.reason);
             Ok(1)
         }
     }

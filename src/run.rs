@@ -101,7 +101,7 @@ pub fn run(config: &Config, options: RunOptions, now: Timestamp) -> Result<()> {
         let code = result.as_ref().err().map_or(0, Error::exit_code);
         if let Err(e) = write_metrics(config, path, &seen, now, started, code) {
             // The run's own result stands; a metrics problem must not undo or fail it.
-            eprintln!("zonerw: warning: {e}");
+            crate::errln!("zonerw: warning: {e}");
         }
     }
     result

@@ -19,9 +19,9 @@ pub fn status(config: &Config, json: bool) -> Result<u8> {
     let history = recent_history(&files)?;
     let report = report(config, state.as_ref(), &history, &files);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+        crate::outln!("{}", serde_json::to_string_pretty(&report).expect("json"));
     } else {
-        print!("{}", text(&report));
+        crate::out!("{}", text(&report));
     }
     Ok(0)
 }

@@ -142,7 +142,7 @@ pub(super) fn run_hooks(config: &Config, decisions: &[Decision]) {
             Ok(out) => format!("{}: {}", out.status, out.stderr.trim().replace('\n', "; ")),
             Err(e) => e.to_string(),
         };
-        eprintln!(
+        crate::errln!(
             "zonerw: warning: on-change hook '{}' failed: {failure}",
             argv.join(" ")
         );

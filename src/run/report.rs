@@ -8,7 +8,7 @@ use super::{
 pub(super) fn print_probes(config: &Config, outcomes: &[Vec<ProbeOutcome>]) {
     for (pool, outcomes) in config.pools.iter().zip(outcomes) {
         for (server, outcome) in pool.servers.iter().zip(outcomes) {
-            println!(
+            crate::outln!(
                 "probe {}/{} {}: {}",
                 pool.name,
                 server.name,
@@ -40,7 +40,7 @@ pub(super) fn switch_line(config: &Config, pool: usize, d: &Decision) -> Option<
 pub(super) fn print_switches(config: &Config, decisions: &[Decision], guarded: &[Guarded]) {
     for (i, d) in decisions.iter().enumerate() {
         if let Some(line) = switch_line(config, i, d) {
-            println!("{line}");
+            crate::outln!("{line}");
         }
     }
     for g in guarded {
@@ -54,7 +54,7 @@ pub(super) fn print_switches(config: &Config, decisions: &[Decision], guarded: &
         } else {
             ""
         };
-        println!(
+        crate::outln!(
             "{}: staying on {} ({}): {}; {}{uncounted}",
             pool.name,
             stay.name,
@@ -107,19 +107,19 @@ pub(super) fn print_dry_run(
             .header(&shown, &format!("{shown} (would be installed)"))
             .to_string();
         if diff.is_empty() {
-            println!(
+            crate::outln!(
                 "{} (unchanged text, would be reloaded)",
                 zone_line(zone, plan)
             );
         } else {
-            print!("{diff}");
+            crate::out!("{diff}");
             if !diff.ends_with('\n') {
-                println!();
+                crate::outln!();
             }
         }
     }
     if any && verbosity >= Verbosity::Normal {
-        println!("(dry run: nothing written)");
+        crate::outln!("(dry run: nothing written)");
     }
     Ok(())
 }
@@ -137,7 +137,7 @@ pub(super) fn report_zones(
         }
         let serial = plan.serial.unwrap_or(0);
         if verbosity >= Verbosity::Normal {
-            println!("{}", zone_line(zone, plan));
+            crate::outln!("{}", zone_line(zone, plan));
         }
         let Some(p) = propagation.get(&zone.name) else {
             continue;
@@ -145,18 +145,18 @@ pub(super) fn report_zones(
         if verbosity >= Verbosity::Verbose
             && let Some(line) = propagation_line(&zone.name, serial, p)
         {
-            println!("{line}");
+            crate::outln!("{line}");
         }
         if verbosity >= Verbosity::Normal {
             for (addr, name) in &p.skipped {
-                println!(
+                crate::outln!(
                     "{}: secondary {addr} is {name}, which is down; it will get serial {serial} when it is back",
                     zone.name
                 );
             }
         }
         for (addr, what) in &p.lagging {
-            eprintln!(
+            crate::errln!(
                 "zonerw: warning: {}: secondary {addr} still {what}",
                 zone.name
             );
