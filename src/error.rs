@@ -35,6 +35,9 @@ pub enum Error {
     Command { argv: Vec<String>, message: String },
     /// `nsd-checkzone` rejected a rendered zone; it was not installed.
     Checkzone { zone: String, message: String },
+    /// A rendered zone failed a check of zonerw's own (its SOA serial is not the planned
+    /// one); it was not installed.
+    NotInstalled { zone: String, message: String },
     /// The primary did not serve a new serial after the reload.
     Verify { zone: String, message: String },
     /// NSD does not serve the zone and no `add-pattern` is configured.
@@ -52,12 +55,22 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Config { .. } | Error::Template { .. } => 2,
             Error::Locked { .. } => 75,
-            Error::Many(errors) => errors.iter().map(Error::exit_code).max().unwrap_or(1),
+            // A failure to apply (1: the state was not advanced) outranks a skipped
+            // template (2): "the next run retries" is what a caller must know first.
+            Error::Many(errors) => {
+                let codes = || errors.iter().map(Error::exit_code);
+                if codes().any(|c| c == 1) {
+                    1
+                } else {
+                    codes().max().unwrap_or(1)
+                }
+            }
             Error::Io { .. }
             | Error::StateCorrupt { .. }
             | Error::Spawn { .. }
             | Error::Command { .. }
             | Error::Checkzone { .. }
+            | Error::NotInstalled { .. }
             | Error::Verify { .. }
             | Error::UnknownZone { .. } => 1,
         }
@@ -113,6 +126,10 @@ impl fmt::Display for Error {
             Error::Checkzone { zone, message } => write!(
                 f,
                 "{zone}: nsd-checkzone rejected the rendered zone; it was not installed and NSD keeps serving the old one:\n{message}"
+            ),
+            Error::NotInstalled { zone, message } => write!(
+                f,
+                "{zone}: {message}; it was not installed and NSD keeps serving the old zone"
             ),
             Error::Verify { zone, message } => write!(f, "{zone}: {message}"),
             Error::UnknownZone { zone, file } => write!(

@@ -22,10 +22,82 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// The size and mtime of `path`, or None if it cannot be stat'ed.
+/// At most this much of an installed zone file is read (its SOA is near the top; a file
+/// this large is not one zonerw wrote, so it is replaced either way).
+const INSTALLED_READ_LIMIT: u64 = 64 << 20;
+
+/// What is at the path of an installed zone file.
+#[derive(Debug)]
+pub enum Installed {
+    /// Nothing.
+    Absent,
+    /// A regular file, with (at most `INSTALLED_READ_LIMIT` of) its bytes.
+    File(Vec<u8>),
+    /// Something that must never be read as a zone (a FIFO would block the run forever, a
+    /// link to /dev/zero would read until memory runs out); it is replaced as usual.
+    NotAFile(&'static str),
+}
+
+fn kind_of(file_type: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_symlink() {
+        "a symbolic link"
+    } else if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_char_device() || file_type.is_block_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Read an installed zone file without ever blocking on it or reading without end: the
+/// type is checked before opening (lstat), the open neither follows a link nor waits for a
+/// FIFO's writer, the type is checked again on the open file, and the read is bounded.
+pub fn read_installed(path: &Path) -> Result<Installed> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Installed::Absent),
+        Err(e) => return Err(Error::io(path, "read", e)),
+    };
+    if !meta.file_type().is_file() {
+        return Ok(Installed::NotAFile(kind_of(meta.file_type())));
+    }
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Installed::Absent),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Ok(Installed::NotAFile("a symbolic link"));
+        }
+        Err(e) => return Err(Error::io(path, "read", e)),
+    };
+    let meta = file.metadata().map_err(|e| Error::io(path, "read", e))?;
+    if !meta.file_type().is_file() {
+        return Ok(Installed::NotAFile(kind_of(meta.file_type())));
+    }
+    let mut bytes = Vec::new();
+    file.take(INSTALLED_READ_LIMIT)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, "read", e))?;
+    Ok(Installed::File(bytes))
+}
+
+/// The size and mtime of the regular file `path` (not following a link), or None.
 #[must_use]
 pub fn stamp(path: &Path) -> Option<crate::state::FileStamp> {
-    let meta = fs::metadata(path).ok()?;
+    let meta = fs::symlink_metadata(path)
+        .ok()
+        .filter(fs::Metadata::is_file)?;
     let mtime = meta
         .modified()
         .ok()?
@@ -89,7 +161,7 @@ impl Staged {
     /// new file's mtime is made to differ from the replaced file's, because NSD ignores
     /// `reload` when the mtime is unchanged (and timestamps here may be only 4 ms apart).
     pub fn install(self, target: &Path) -> Result<()> {
-        let previous = fs::metadata(target).and_then(|m| m.modified()).ok();
+        let previous = fs::symlink_metadata(target).and_then(|m| m.modified()).ok();
         let file = self
             .file
             .persist(target)

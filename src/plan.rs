@@ -130,20 +130,13 @@ pub fn plan_zone(
             addresses: inputs.addresses,
         })
     };
-    let plan = |action, contents: String| {
-        let serial = if zone.template.uses_serial() {
-            None
-        } else {
-            soa_serial(&contents)
-        };
-        ZonePlan {
-            action,
-            first_time: last.is_none(),
-            serial,
-            old_serial,
-            vars: vars.clone(),
-            contents,
-        }
+    let plan = |action, contents: String| ZonePlan {
+        action,
+        first_time: last.is_none(),
+        serial: None,
+        old_serial,
+        vars: vars.clone(),
+        contents,
     };
     if !inputs.force && unchanged {
         return ZonePlan {
@@ -165,12 +158,10 @@ pub fn plan_zone(
         .flatten()
         .reduce(serial::newest);
     let next = serial::next(inputs.config.scheme, previous, inputs.clock);
-    let contents = render(next);
-    let mut p = plan(Action::Write, contents);
-    if zone.template.uses_serial() {
-        p.serial = Some(next);
+    ZonePlan {
+        serial: Some(next),
+        ..plan(Action::Write, render(next))
     }
-    p
 }
 
 #[cfg(test)]

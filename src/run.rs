@@ -29,7 +29,7 @@ use crate::probe::fmt_duration;
 use crate::serial;
 use crate::state::{self, GuardRecord, HistoryEntry, Reserved, STATE_VERSION, State, ZoneState};
 use crate::verify::{self, Propagation, Reloaded};
-use crate::zones::{self, Zone, fingerprint};
+use crate::zones::{self, Templates, Zone, fingerprint};
 
 mod apply;
 mod commit;
@@ -137,7 +137,11 @@ fn write_metrics(
 }
 
 fn run_steps(config: &Config, options: RunOptions, now: Timestamp, seen: &mut Seen) -> Result<()> {
-    let zones = zones::load_templates(config)?;
+    let Templates {
+        zones,
+        broken,
+        errors: template_errors,
+    } = zones::load_templates(config)?;
     let clock = serial_clock(config, now)?;
     let files = StateFiles::in_dir(&config.state);
     let _lock = prepare(config, options, &files)?;
@@ -160,37 +164,64 @@ fn run_steps(config: &Config, options: RunOptions, now: Timestamp, seen: &mut Se
         addresses: &addresses,
     };
     let mut plans = plan_all(&zones, inputs, old.as_ref(), &reserved)?;
-    if options.verbosity >= Verbosity::Normal {
-        print_switches(config, &decisions, &guarded);
-    }
     if options.dry_run {
-        return print_dry_run(config, &zones, &plans, options.verbosity);
+        if options.verbosity >= Verbosity::Normal {
+            print_switches(config, &decisions, &guarded, None);
+        }
+        print_dry_run(config, &zones, &plans, options.verbosity)?;
+        return combine(template_errors);
     }
 
     let applied = apply(config, &zones, &mut plans, reserved, &files);
     let propagation = verify_reloaded(config, &zones, &plans, &outcomes);
-    report_zones(&zones, &plans, &propagation, options.verbosity);
     let mut errors = match applied {
         Ok(()) => Vec::new(),
         Err(Error::Many(errors)) => errors,
         Err(e) => vec![e],
     };
     errors.extend(primary_failures(config, &zones, &plans, &propagation));
-    match errors.len() {
-        0 => {}
-        1 => return Err(errors.remove(0)),
-        _ => return Err(Error::Many(errors)),
-    }
-    let outcome = Outcome {
-        zones: &zones,
-        plans: &plans,
-        decisions: &decisions,
-        guarded: &guarded,
-        propagation: &propagation,
+    // The commit point: only a run whose every change was applied saves the state.
+    let committed = errors.is_empty() && {
+        let outcome = Outcome {
+            zones: &zones,
+            broken: &broken,
+            plans: &plans,
+            decisions: &decisions,
+            guarded: &guarded,
+            propagation: &propagation,
+        };
+        match commit(config, &outcome, old, &files, now) {
+            Ok(state) => {
+                seen.state = Some(state);
+                true
+            }
+            Err(e) => {
+                errors.push(e);
+                false
+            }
+        }
     };
-    seen.state = Some(commit(config, &outcome, old, &files, now)?);
-    run_hooks(config, &decisions);
-    Ok(())
+    // Say what happened, not what was meant to: a switch is printed as done only once it
+    // is committed; before that it is pending, and the next run retries it.
+    if options.verbosity >= Verbosity::Normal {
+        print_switches(config, &decisions, &guarded, Some(committed));
+    }
+    report_zones(&zones, &plans, &propagation, options.verbosity);
+    if committed {
+        run_hooks(config, &decisions);
+    }
+    let mut all = template_errors;
+    all.extend(errors);
+    combine(all)
+}
+
+/// One error for all the errors of a run, or Ok.
+fn combine(mut errors: Vec<Error>) -> Result<()> {
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(Error::Many(errors)),
+    }
 }
 
 /// A failover the guard was asked about.
@@ -205,6 +236,8 @@ struct Guarded {
 /// What a run did, for the commit.
 struct Outcome<'a> {
     zones: &'a [Zone],
+    /// Zones whose template is broken this run: their state stays as it was.
+    broken: &'a [String],
     plans: &'a [ZonePlan],
     decisions: &'a [Decision],
     guarded: &'a [Guarded],
@@ -276,7 +309,18 @@ fn plan_all(
                 // recorded one: a forced rewrite need not read it (a thousand zones).
                 return Ok(plan::plan_zone(zone, inputs, last, reserved, None));
             }
-            let installed = fsio::read_optional(&path)?;
+            let installed = match fsio::read_installed(&path)? {
+                fsio::Installed::File(bytes) => Some(bytes),
+                fsio::Installed::Absent => None,
+                fsio::Installed::NotAFile(kind) => {
+                    crate::errln!(
+                        "zonerw: warning: {}: '{}' is {kind}, not a zone file; it is not read, and is replaced",
+                        zone.name,
+                        path.display()
+                    );
+                    None
+                }
+            };
             Ok(plan::plan_zone(
                 zone,
                 inputs,

@@ -29,6 +29,49 @@
 /// malformed: its serial is missing, is not plain decimal, or does not fit in 32 bits.
 /// Never panics, whatever the input.
 pub(crate) fn soa_serial(text: &str) -> Option<u32> {
+    match first_soa_serial(text)? {
+        SerialField::Text(raw) => parse_serial(raw),
+        SerialField::Wire(serial) => serial,
+    }
+}
+
+/// The byte range of the serial field of the first SOA record in `text`, as written
+/// (without quotes). `None` without a SOA record, or when the SOA is in RFC 3597 generic
+/// form (`\# ...`), whose serial is part of a hex string.
+#[must_use]
+pub fn soa_serial_span(text: &str) -> Option<std::ops::Range<usize>> {
+    let SerialField::Text(raw) = first_soa_serial(text)? else {
+        return None;
+    };
+    // `raw` is a subslice of `text`: its offset is the distance between the two pointers.
+    let start = raw.as_ptr().addr() - text.as_ptr().addr();
+    Some(start..start + raw.len())
+}
+
+/// The 1-based line of the first `$INCLUDE` directive in `text`, if there is one.
+#[must_use]
+pub fn include_line(text: &str) -> Option<usize> {
+    let mut lexer = Lexer::new(text);
+    while let Some((has_owner, first)) = lexer.next_entry() {
+        if let (true, Token::Word(word)) = (has_owner, first)
+            && word.eq_ignore_ascii_case(b"$INCLUDE")
+        {
+            let offset = word.as_ptr().addr() - text.as_ptr().addr();
+            return Some(text[..offset].matches('\n').count() + 1);
+        }
+        lexer.skip_entry();
+    }
+    None
+}
+
+/// The serial field of a SOA record: a token as written, or the value decoded from
+/// generic rdata (None when that is malformed).
+enum SerialField<'a> {
+    Text(&'a [u8]),
+    Wire(Option<u32>),
+}
+
+fn first_soa_serial(text: &str) -> Option<SerialField<'_>> {
     let mut lexer = Lexer::new(text);
     while let Some((has_owner, first)) = lexer.next_entry() {
         let is_directive = has_owner && matches!(first, Token::Word([b'$', ..]));
@@ -220,10 +263,10 @@ fn parse_decimal(digits: &[u8]) -> Option<u32> {
 }
 
 /// Reads a SOA record's rdata (MNAME RNAME SERIAL …) up to the serial and returns it.
-fn soa_rdata_serial(lexer: &mut Lexer<'_>) -> Option<u32> {
+fn soa_rdata_serial<'a>(lexer: &mut Lexer<'a>) -> Option<SerialField<'a>> {
     let mname = lexer.next_token();
     if mname == Token::Word(b"\\#") {
-        return generic_rdata_serial(lexer);
+        return Some(SerialField::Wire(generic_rdata_serial(lexer)));
     }
     let rname = lexer.next_token();
     let is_name = |token| matches!(token, Token::Word(_) | Token::Quoted(_));
@@ -231,7 +274,7 @@ fn soa_rdata_serial(lexer: &mut Lexer<'_>) -> Option<u32> {
         return None;
     }
     match lexer.next_token() {
-        Token::Word(serial) | Token::Quoted(serial) => parse_serial(serial),
+        Token::Word(serial) | Token::Quoted(serial) => Some(SerialField::Text(serial)),
         _ => None,
     }
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::template::{Marker, Template};
+use crate::template::{Marker, Template, Vars};
+use crate::zonefile::{include_line, soa_serial, soa_serial_span};
 
 /// A managed zone and its parsed template.
 #[derive(Debug, Clone)]
@@ -49,28 +50,43 @@ pub fn zone_name(file_name: &str) -> Option<String> {
     Some(stem.to_owned())
 }
 
+/// The templates of a run: the sound ones, and an error for each broken one.
+#[derive(Debug, Default)]
+pub struct Templates {
+    /// Zones whose template loaded, sorted by name.
+    pub zones: Vec<Zone>,
+    /// Names of the zones whose template is broken (or duplicated).
+    pub broken: Vec<String>,
+    /// One template error per broken template (exit 2). Its zone is skipped: the installed
+    /// file stays as it is, and every other zone is still applied.
+    pub errors: Vec<Error>,
+}
+
 /// Load and parse every template in the config's templates directory, sorted by zone name.
-pub fn load_templates(config: &Config) -> Result<Vec<Zone>> {
+/// A broken template holds only itself: it becomes an entry of `errors`. Only a templates
+/// directory that cannot be read, or holds no template at all, fails the whole run (exit 2
+/// too, like a broken template).
+pub fn load_templates(config: &Config) -> Result<Templates> {
     let dir = &config.templates;
-    let entries = fs::read_dir(dir).map_err(|e| Error::Config {
+    let unreadable = |e: std::io::Error| Error::Config {
         path: config.path.clone(),
         message: format!("templates: cannot read directory '{}': {e}", dir.display()),
-    })?;
-    let mut zones = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, "read directory", e))?;
+    };
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
         let file_name = entry.file_name().to_string_lossy().into_owned();
         let Some(name) = zone_name(&file_name) else {
             continue;
         };
         let path = entry.path();
+        // A link to a template file counts; a directory or a FIFO named like one does not.
         if !path.is_file() {
             continue;
         }
-        let bytes = fs::read(&path).map_err(|e| Error::io(&path, "read template", e))?;
-        zones.push(parse_zone(config, name, file_name, path, bytes)?);
+        found.push((name, file_name, path));
     }
-    if zones.is_empty() {
+    if found.is_empty() {
         return Err(Error::Config {
             path: config.path.clone(),
             message: format!(
@@ -79,8 +95,61 @@ pub fn load_templates(config: &Config) -> Result<Vec<Zone>> {
             ),
         });
     }
-    zones.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(zones)
+    found.sort();
+    let mut templates = Templates::default();
+    for group in duplicates(found) {
+        match group.as_slice() {
+            [(name, file_name, path)] => {
+                match fs::read(path)
+                    .map_err(|e| Error::Template {
+                        path: path.clone(),
+                        line: None,
+                        message: format!("cannot read template: {e}"),
+                    })
+                    .and_then(|bytes| {
+                        parse_zone(config, name.clone(), file_name.clone(), path.clone(), bytes)
+                    }) {
+                    Ok(zone) => templates.zones.push(zone),
+                    Err(e) => {
+                        templates.broken.push(name.clone());
+                        templates.errors.push(e);
+                    }
+                }
+            }
+            [(name, _, first), rest @ ..] => {
+                templates
+                    .broken
+                    .extend(group.iter().map(|(name, _, _)| name.clone()));
+                let others: Vec<String> = rest
+                    .iter()
+                    .map(|(_, _, p)| format!("'{}'", p.display()))
+                    .collect();
+                templates.errors.push(Error::Template {
+                    path: first.clone(),
+                    line: None,
+                    message: format!(
+                        "zone {name} has more than one template: this file and {} (DNS names ignore case, and .zone and ..zone are both the root); none of them is used until only one is left",
+                        others.join(" and ")
+                    ),
+                });
+            }
+            [] => {}
+        }
+    }
+    templates.zones.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(templates)
+}
+
+/// Group templates that stand for the same zone (names equal ignoring ASCII case).
+fn duplicates(found: Vec<(String, String, PathBuf)>) -> Vec<Vec<(String, String, PathBuf)>> {
+    let mut groups: std::collections::BTreeMap<String, Vec<_>> = std::collections::BTreeMap::new();
+    for item in found {
+        groups
+            .entry(item.0.to_ascii_lowercase())
+            .or_default()
+            .push(item);
+    }
+    groups.into_values().collect()
 }
 
 fn parse_zone(
@@ -101,9 +170,19 @@ fn parse_zone(
         let line = valid.split(|&b| b == b'\n').count();
         template_error(Some(line), "not valid UTF-8".into())
     })?;
+    if let Some(line) = include_line(&text) {
+        return Err(template_error(
+            Some(line),
+            "$INCLUDE is not supported: NSD would resolve the included file elsewhere than the \
+             check before installing did, so the zone it loads could differ from the one checked; \
+             put those records into the template itself"
+                .into(),
+        ));
+    }
     let template = Template::parse(text, |marker| lookup(config, marker))
         .map_err(|u| template_error(Some(u.line), format!("unknown marker @{}@", u.name)))?;
     check_addresses(config, &template, &path)?;
+    check_serial_field(config, &template, &path)?;
     Ok(Zone {
         name,
         file_name,
@@ -120,6 +199,49 @@ fn lookup(config: &Config, name: &str) -> Option<Marker> {
     config
         .pool_for_marker(name)
         .map(|(pool, v6)| Marker::Address { pool, v6 })
+}
+
+/// The SOA serial field of the template must be the serial marker: zonerw owns the serial.
+/// A literal serial (or `@serial@` only in a comment) would send changed content out with
+/// the same or a lower serial, which the secondaries never transfer. Rendered with two
+/// different serials, the SOA must carry each of them.
+fn check_serial_field(config: &Config, template: &Template, path: &Path) -> Result<()> {
+    let addresses: Vec<_> = config
+        .pools
+        .iter()
+        .map(|p| (p.servers[0].ipv4, p.servers[0].ipv6))
+        .collect();
+    let render = |serial| {
+        template.render(&Vars {
+            serial,
+            addresses: &addresses,
+        })
+    };
+    let (one, two) = (render(1_000_000_001), render(1_000_000_002));
+    let line_of =
+        |text: &str| soa_serial_span(text).map(|span| text[..span.start].matches('\n').count() + 1);
+    let error = |line, message: String| Error::Template {
+        path: path.to_owned(),
+        line,
+        message,
+    };
+    match (soa_serial(&one), soa_serial(&two)) {
+        (Some(1_000_000_001), Some(1_000_000_002)) => Ok(()),
+        (None, _) if soa_serial_span(&one).is_none() => Err(error(
+            None,
+            "no SOA record: a template must hold the zone's SOA record, with @serial@ as its serial".into(),
+        )),
+        (Some(literal), _) => Err(error(
+            line_of(&one),
+            format!(
+                "the SOA serial is the literal {literal}; write @serial@ in its place (zonerw owns the serial, and a fixed one would hide changes from the secondaries)"
+            ),
+        )),
+        _ => Err(error(
+            line_of(&one),
+            "the SOA serial field must be exactly @serial@ (zonerw owns the serial)".into(),
+        )),
+    }
 }
 
 /// Every server of a pool whose address marker a template uses must have that address

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::parallel;
+use crate::zonefile::soa_serial;
 
 use super::{
     Action, Config, Error, Reserved, Result, Staged, StateFiles, Zone, ZonePlan, fsio, nsd, serial,
@@ -104,6 +105,22 @@ fn stage_all(
     let mut staged = Vec::new();
     for (i, zone) in zones.iter().enumerate() {
         if plans[i].action != Action::Write {
+            continue;
+        }
+        // Read the serial back from the very text to be installed: what zonerw reports (and
+        // [verify] waits for) must be what NSD will serve.
+        let written = soa_serial(&plans[i].contents);
+        if written != plans[i].serial {
+            let show = |s: Option<u32>| s.map_or_else(|| "missing".into(), |s| s.to_string());
+            errors.push(Error::NotInstalled {
+                zone: zone.name.clone(),
+                message: format!(
+                    "the rendered zone's SOA serial is {}, not the planned {}",
+                    show(written),
+                    show(plans[i].serial)
+                ),
+            });
+            plans[i].action = Action::Keep;
             continue;
         }
         match Staged::write(&config.zones, &zone.file_name, plans[i].contents.as_bytes()) {

@@ -79,6 +79,11 @@ pub(super) fn commit(
             new.zones.insert(zone.name.clone(), entry);
         }
     }
+    for name in run.broken {
+        if let Some(entry) = old.zones.get(name) {
+            new.zones.insert(name.clone(), entry.clone());
+        }
+    }
     if new == old {
         return Ok(new);
     }

@@ -37,9 +37,22 @@ pub(super) fn switch_line(config: &Config, pool: usize, d: &Decision) -> Option<
     ))
 }
 
-pub(super) fn print_switches(config: &Config, decisions: &[Decision], guarded: &[Guarded]) {
+/// The pools' switch lines and the guard's "staying" lines. `committed`: None in a dry run
+/// (the lines say what would happen), else whether the switches were committed; one that
+/// was not is printed as pending, since the next run retries it.
+pub(super) fn print_switches(
+    config: &Config,
+    decisions: &[Decision],
+    guarded: &[Guarded],
+    committed: Option<bool>,
+) {
     for (i, d) in decisions.iter().enumerate() {
-        if let Some(line) = switch_line(config, i, d) {
+        let Some(line) = switch_line(config, i, d) else {
+            continue;
+        };
+        if committed == Some(false) {
+            crate::outln!("{}", pending_line(&line));
+        } else {
             crate::outln!("{line}");
         }
     }
@@ -62,6 +75,21 @@ pub(super) fn print_switches(config: &Config, decisions: &[Decision], guarded: &
             g.failure,
             g.verdict.detail()
         );
+    }
+}
+
+/// `web: main (…) -> backup (…): reason` as not applied yet: `web: main (…) -> backup (…)
+/// (not applied yet: …): reason`.
+pub(super) fn pending_line(line: &str) -> String {
+    const PENDING: &str =
+        " (not applied yet: the run failed, see the errors; the next run retries)";
+    // The reason follows the first ": " after the arrow's target.
+    match line
+        .find(" -> ")
+        .and_then(|at| line[at..].find("): ").map(|end| at + end + 1))
+    {
+        Some(end) => format!("{}{PENDING}{}", &line[..end], &line[end..]),
+        None => format!("{line}{PENDING}"),
     }
 }
 
@@ -98,7 +126,10 @@ pub(super) fn print_dry_run(
             continue;
         }
         let path = config.zones.join(&zone.file_name);
-        let installed = fsio::read_optional(&path)?.unwrap_or_default();
+        let installed = match fsio::read_installed(&path)? {
+            fsio::Installed::File(bytes) => bytes,
+            fsio::Installed::Absent | fsio::Installed::NotAFile(_) => Vec::new(),
+        };
         let installed = String::from_utf8_lossy(&installed);
         let shown = path.display().to_string();
         let diff = similar::TextDiff::from_lines(installed.as_ref(), plan.contents.as_str())
@@ -199,5 +230,22 @@ pub(super) fn propagation_line(zone: &str, serial: u32, p: &Propagation) -> Opti
             served.join(", "),
             missing.join(", ")
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pending_line;
+
+    #[test]
+    fn a_pending_switch_says_so_before_its_reason() {
+        assert_eq!(
+            pending_line("web: main (192.0.2.1) -> backup (198.51.100.7): main failed: refused"),
+            "web: main (192.0.2.1) -> backup (198.51.100.7) (not applied yet: the run failed, see the errors; the next run retries): main failed: refused"
+        );
+        assert_eq!(
+            pending_line("web: gone -> backup (198.51.100.7): main failed (x): y"),
+            "web: gone -> backup (198.51.100.7) (not applied yet: the run failed, see the errors; the next run retries): main failed (x): y"
+        );
     }
 }
