@@ -44,12 +44,8 @@ use crate::run::{RunOptions, Verbosity};
 
 /// Parse `args`, run the command, print any error and return the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>, now: jiff::Timestamp) -> ExitCode {
-    // Die quietly on a closed pipe (`zonerw status | head`), like other Unix tools, instead
-    // of panicking in println!.
-    // SAFETY: resetting a signal disposition to its default has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    // A closed or full stdout must never stop a failover: see `output`.
+    output::prepare();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -371,6 +371,22 @@ fn skip_wire_name(data: &[u8]) -> Option<&[u8]> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn serial_span_and_include_line() {
+        let text =
+            "$ORIGIN x.\n@ IN SOA ns hm (\n  \"2024\" ; serial\n 1 2 3 4 )\n$include a.inc\n";
+        let span = super::soa_serial_span(text).unwrap();
+        assert_eq!(&text[span], "2024");
+        assert_eq!(super::include_line(text), Some(5));
+        assert_eq!(
+            super::include_line("; $INCLUDE x\nx TXT \"$INCLUDE\"\n"),
+            None
+        );
+        let generic = "x. 60 IN TYPE6 \\# 22 000000000007e80000000100000002000000030000000400\n";
+        assert_eq!(super::soa_serial_span(generic), None);
+        assert_eq!(super::soa_serial_span("x. IN A 192.0.2.1\n"), None);
+    }
     use super::soa_serial;
     use std::{fs, path::Path};
 

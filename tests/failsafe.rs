@@ -1,0 +1,367 @@
+//! Fail over when it matters: output that cannot be written, templates that would lie about
+//! the serial or load differently in NSD, installed files that are not zone files, and one
+//! broken template among sound ones. Each against a real NSD primary and secondary on
+//! loopback: what matters is what the *secondary* serves.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests may read the clock and PATH; the ban protects the product code"
+)]
+
+mod support;
+
+use std::fs;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const PROPAGATE: Duration = Duration::from_secs(5);
+const OTHER: &str = "other.test";
+
+/// Breaks the template of `OTHER` (given the harness, its path and a second path); returns
+/// the error zonerw must print.
+type Break = fn(&Zonerw, &Path, &Path) -> String;
+
+/// Run zonerw with `-c config` and the given stdout/stderr (cwd "/", bounded to 60 s).
+/// `close_std` closes descriptors 1 and 2 in the child before exec.
+fn run_with_stdio(z: &Zonerw, stdout: Stdio, stderr: Stdio, close_std: bool) -> (i32, Duration) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zonerw"));
+    command
+        .args(["-c", z.config.to_str().unwrap()])
+        .current_dir("/")
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0);
+    if close_std {
+        // SAFETY: close(2) between fork and exec; no allocation, no locks.
+        unsafe {
+            command.pre_exec(|| {
+                libc::close(1);
+                libc::close(2);
+                Ok(())
+            });
+        }
+    }
+    let start = Instant::now();
+    let mut child = command.spawn().expect("spawn zonerw");
+    let status = poll(Duration::from_mins(1), || child.try_wait().unwrap());
+    if status.is_none() {
+        // SAFETY: the process group of the child we started.
+        unsafe {
+            libc::kill(-child.id().cast_signed(), libc::SIGKILL);
+        }
+        let _ = child.wait();
+        panic!("zonerw ran longer than 60 s");
+    }
+    let status = status.unwrap();
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    (code, start.elapsed())
+}
+
+fn setup_failover(zones: &[&str]) -> (NsdPair, MainServer, Zonerw) {
+    let nsd = NsdPair::new(zones);
+    let main = MainServer::http(Mode::Up);
+    let mut settings = Settings::new(&main.url("/up.txt"));
+    settings.extra_tables = "[metrics]\ntextfile = \"zonerw.prom\"\n".into();
+    let z = Zonerw::new(&nsd, settings);
+    (nsd, main, z)
+}
+
+/// A failed write to stdout or stderr never changes what a run does: with stdout on
+/// /dev/full, on a pipe whose reader is gone, or closed altogether, the failover is applied,
+/// committed and served, and the metrics are written.
+#[test]
+fn unwritable_output_never_stops_a_failover() {
+    type Outputs = fn() -> (Stdio, Stdio, bool, &'static str);
+    let cases: [Outputs; 3] = [
+        || {
+            let full = || {
+                fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap()
+            };
+            (full().into(), full().into(), false, "/dev/full")
+        },
+        || {
+            // Both readers dropped at once: every write gets EPIPE (and SIGPIPE).
+            let (r1, w1) = std::io::pipe().unwrap();
+            let (r2, w2) = std::io::pipe().unwrap();
+            drop((r1, r2));
+            (w1.into(), w2.into(), false, "a closed pipe")
+        },
+        || (Stdio::null(), Stdio::null(), true, "closed descriptors"),
+    ];
+    for case in cases {
+        let (nsd, main, z) = setup_failover(&[ZONE]);
+        let first = z.run(&[]);
+        first.expect_ok();
+        let s1 = first.new_serial(ZONE);
+        nsd.assert_secondary(ZONE, s1, MAIN_IP, PROPAGATE);
+        main.set_mode(Mode::Refusing);
+        let metrics = z.dir.join("zonerw.prom");
+        fs::remove_file(&metrics).unwrap();
+
+        let (stdout, stderr, close, what) = case();
+        let (code, elapsed) = run_with_stdio(&z, stdout, stderr, close);
+        assert_eq!(code, 0, "stdout and stderr on {what}: exit {code}");
+        let state = fs::read_to_string(z.state_json()).unwrap();
+        assert!(
+            state.contains("\"chosen\": \"backup\""),
+            "{what}: state not committed: {state}"
+        );
+        let served = poll(PROPAGATE, || nsd.secondary_serial(ZONE).filter(|s| *s > s1));
+        assert!(served.is_some(), "{what}: no new serial on the secondary");
+        assert_eq!(nsd.secondary_www(ZONE), vec![BACKUP_IP], "{what}");
+        let text = fs::read_to_string(&metrics).unwrap_or_default();
+        assert!(
+            text.contains("zonerw_last_run_success 1"),
+            "{what}: metrics not written: {text:?}"
+        );
+        // No message leaked into a file zonerw opened in place of a closed descriptor.
+        let zone = fs::read_to_string(z.zone_path(ZONE)).unwrap();
+        assert!(!zone.contains("->"), "{what}: output in the zone file");
+        eprintln!("stdout and stderr on {what}: exit 0 after {elapsed:?}, failover served");
+    }
+}
+
+/// A template whose SOA serial is a literal number, or whose `@serial@` sits only in a
+/// comment, is a template error (`FILE:LINE`, exit 2): before, its changes went out with the
+/// same or a lower serial that no secondary transfers. The sound zone beside it fails over.
+#[test]
+fn a_literal_serial_is_a_template_error_and_holds_only_its_zone() {
+    let (nsd, main, z) = setup_failover(&[ZONE, OTHER]);
+    let first = z.run(&[]);
+    first.expect_ok();
+    let s1 = first.new_serial(ZONE);
+    let o1 = first.new_serial(OTHER);
+    nsd.assert_secondary(OTHER, o1, MAIN_IP, PROPAGATE);
+    let installed = FileId::of(&z.zone_path(OTHER));
+
+    let literal = default_template(OTHER).replace("@serial@ ; serial", "2025010101 ; serial");
+    let in_comment =
+        default_template(OTHER).replace("@serial@ ; serial", "2025010101 ; serial @serial@");
+    let mut serial = s1;
+    for (template, what) in [(literal, "literal"), (in_comment, "in a comment")] {
+        z.write_template(OTHER, &template);
+        main.set_mode(if main.mode() == Mode::Up {
+            Mode::Refusing
+        } else {
+            Mode::Up
+        });
+        let www = if main.mode() == Mode::Up {
+            MAIN_IP
+        } else {
+            BACKUP_IP
+        };
+        let r = z.run(&[]);
+        r.expect_code(2);
+        let want = format!(
+            "zonerw: error: {}:4: the SOA serial is the literal 2025010101",
+            z.template_path(OTHER).display()
+        );
+        assert!(
+            r.stderr.contains(&want),
+            "{what}: stderr lacks {want:?}\n{r}"
+        );
+        // The sound zone switched and is served; the broken one was not touched.
+        let s = r.new_serial(ZONE);
+        assert!(s > serial, "{r}");
+        serial = s;
+        nsd.assert_secondary(ZONE, s, www, PROPAGATE);
+        assert_eq!(r.zone_change(OTHER), None, "{what}\n{r}");
+        assert_eq!(FileId::of(&z.zone_path(OTHER)), installed, "{what}");
+        assert_eq!(nsd.secondary_serial(OTHER), Some(o1));
+    }
+    // Fixed, and main down again: the zone catches up with a newer serial.
+    z.write_template(OTHER, &default_template(OTHER));
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    let o2 = r.new_serial(OTHER);
+    assert!(o2 > o1);
+    nsd.assert_secondary(OTHER, o2, BACKUP_IP, PROPAGATE);
+}
+
+/// `$INCLUDE` is refused (`FILE:LINE`, exit 2): nsd-checkzone resolved a relative include
+/// from zonerw's working directory, NSD from elsewhere, so a checked zone went SERVFAIL.
+/// NSD keeps serving the old zone, and the other zone is applied.
+#[test]
+fn include_is_refused_and_nsd_keeps_serving_the_old_zone() {
+    let (nsd, main, z) = setup_failover(&[ZONE, OTHER]);
+    let first = z.run(&[]);
+    first.expect_ok();
+    let o1 = first.new_serial(OTHER);
+    fs::write(z.templates.join("extra.inc"), "extra IN A 192.0.2.77\n").unwrap();
+    fs::write(z.dir.join("extra.inc"), "extra IN A 192.0.2.77\n").unwrap();
+    z.write_template(
+        OTHER,
+        &format!("{}$INCLUDE extra.inc\n", default_template(OTHER)),
+    );
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_code(2);
+    let want = format!(
+        "{}:9: $INCLUDE is not supported",
+        z.template_path(OTHER).display()
+    );
+    assert!(r.stderr.contains(&want), "stderr lacks {want:?}\n{r}");
+    let s = r.new_serial(ZONE);
+    nsd.assert_secondary(ZONE, s, BACKUP_IP, PROPAGATE);
+    assert_eq!(nsd.primary_serial(OTHER), Some(o1), "{}", nsd.diagnostics());
+    assert_eq!(
+        soa_rcode(nsd.primary.port, OTHER),
+        Some(domain::base::iana::Rcode::NOERROR)
+    );
+    assert_eq!(nsd.secondary_serial(OTHER), Some(o1));
+}
+
+/// A broken template (unknown marker, invalid UTF-8, two templates for one zone) skips only
+/// its own zone: every sound zone is applied, each error is printed with its file (and
+/// line), and the run exits 2 at the end. The broken zone's state is kept.
+#[test]
+fn one_broken_template_holds_only_itself() {
+    let (nsd, main, z) = setup_failover(&[ZONE, OTHER]);
+    let first = z.run(&[]);
+    first.expect_ok();
+    let o1 = first.new_serial(OTHER);
+    let installed = FileId::of(&z.zone_path(OTHER));
+    let other_template = z.template_path(OTHER);
+    let upper = z.templates.join("OTHER.test.zone");
+
+    let breaks: [(&str, Break); 3] = [
+        ("unknown marker", |z, t, _| {
+            z.write_template(
+                OTHER,
+                &format!("{}mail IN A @IPV4@\n", default_template(OTHER)),
+            );
+            format!("{}:9: unknown marker @IPV4@", t.display())
+        }),
+        ("invalid UTF-8", |_, t, _| {
+            let mut bytes = default_template(OTHER).into_bytes();
+            bytes.extend(b"x IN TXT \"\xff\"\n");
+            fs::write(t, bytes).unwrap();
+            format!("{}:9: not valid UTF-8", t.display())
+        }),
+        ("two templates for one zone", |z, t, upper| {
+            z.write_template(OTHER, &default_template(OTHER));
+            fs::write(upper, default_template(OTHER)).unwrap();
+            format!(
+                "{}: zone OTHER.test has more than one template: this file and '{}'",
+                upper.display(),
+                t.display()
+            )
+        }),
+    ];
+    let mut www = MAIN_IP;
+    for (what, breaking) in breaks {
+        let want = breaking(&z, &other_template, &upper);
+        main.set_mode(if www == MAIN_IP {
+            Mode::Refusing
+        } else {
+            Mode::Up
+        });
+        www = if www == MAIN_IP { BACKUP_IP } else { MAIN_IP };
+        let r = z.run(&[]);
+        r.expect_code(2);
+        assert!(
+            r.stderr.contains(&want),
+            "{what}: stderr lacks {want:?}\n{r}"
+        );
+        assert!(r.stdout.contains("web: "), "{what}: no switch line\n{r}");
+        let s = r.new_serial(ZONE);
+        nsd.assert_secondary(ZONE, s, www, PROPAGATE);
+        assert_eq!(FileId::of(&z.zone_path(OTHER)), installed, "{what}");
+        assert_eq!(nsd.secondary_serial(OTHER), Some(o1), "{what}");
+        let state = fs::read_to_string(z.state_json()).unwrap();
+        assert!(
+            state.contains(&format!("\"{OTHER}\"")),
+            "{what}: the broken zone's state was dropped: {state}"
+        );
+        eprintln!("{what}: exit 2, {ZONE} served with {www}, {OTHER} untouched");
+    }
+    fs::remove_file(&upper).unwrap();
+    let r = z.run(&[]);
+    r.expect_ok();
+    let o2 = r.new_serial(OTHER);
+    nsd.assert_secondary(OTHER, o2, www, PROPAGATE);
+}
+
+/// An installed zone file that is a FIFO (reading it would block forever, with the lock
+/// held) or a link to /dev/zero (reading it never ends) is never read: the run ends at once
+/// and replaces it with a regular file, which NSD serves.
+#[test]
+fn an_installed_fifo_or_device_link_is_replaced_without_being_read() {
+    let (nsd, main, z) = setup_failover(&[ZONE]);
+    let first = z.run(&[]);
+    first.expect_ok();
+    let mut serial = first.new_serial(ZONE);
+    let path = z.zone_path(ZONE);
+    for what in ["a FIFO", "a symbolic link"] {
+        fs::remove_file(&path).unwrap();
+        if what == "a FIFO" {
+            let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+            // SAFETY: mkfifo with a valid C string.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        } else {
+            std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        }
+        main.set_mode(if main.mode() == Mode::Up {
+            Mode::Refusing
+        } else {
+            Mode::Up
+        });
+        let r = z.run(&[]);
+        r.expect_ok();
+        assert!(r.elapsed < Duration::from_secs(10), "{what}: {r}");
+        let want = format!("'{}' is {what}, not a zone file", path.display());
+        assert!(r.stderr.contains(&want), "stderr lacks {want:?}\n{r}");
+        let s = r.new_serial(ZONE);
+        assert!(s > serial, "{r}");
+        serial = s;
+        let meta = fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_file(), "{what} not replaced");
+        let www = if main.mode() == Mode::Up {
+            MAIN_IP
+        } else {
+            BACKUP_IP
+        };
+        nsd.assert_secondary(ZONE, s, www, PROPAGATE);
+        eprintln!("{what}: replaced in {:?}", r.elapsed);
+    }
+}
+
+/// A switch whose run failed (NSD down: exit 1, nothing committed) is printed as pending on
+/// every retry, never as done; once a run commits it, the plain change line appears.
+#[test]
+fn an_uncommitted_switch_is_printed_as_pending() {
+    let (mut nsd, main, z) = setup_failover(&[ZONE]);
+    let first = z.run(&[]);
+    first.expect_ok();
+    nsd.stop_primary();
+    main.set_mode(Mode::Refusing);
+    let done = "web: main (127.0.0.1) -> backup (198.51.100.7): main failed";
+    let pending = "web: main (127.0.0.1) -> backup (198.51.100.7) (not applied yet: ";
+    for _ in 0..2 {
+        let r = z.run(&[]);
+        r.expect_code(1);
+        assert!(!r.stdout.contains(done), "printed as done\n{r}");
+        assert!(r.stdout.contains(pending), "not printed as pending\n{r}");
+    }
+    nsd.start_primary();
+    let r = z.run(&[]);
+    r.expect_ok();
+    assert!(r.stdout.contains(done), "{r}");
+    assert!(!r.stdout.contains("not applied yet"), "{r}");
+    let served = poll(PROPAGATE, || {
+        (nsd.secondary_www(ZONE) == vec![BACKUP_IP]).then_some(())
+    });
+    assert!(served.is_some(), "{r}\n{}", nsd.diagnostics());
+}
