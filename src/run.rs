@@ -189,6 +189,7 @@ fn run_steps(config: &Config, options: RunOptions, now: Timestamp, seen: &mut Se
         propagation: &propagation,
     };
     seen.state = Some(commit(config, &outcome, old, &files, now)?);
+    crate::signals::note_saved();
     run_hooks(config, &decisions);
     Ok(())
 }
