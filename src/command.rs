@@ -1,73 +1,212 @@
 //! Running external commands: argv only (never a shell), output captured, a hard time bound.
+//!
+//! Every command (nsd-control, nsd-checkzone, guard witnesses, the on-change hook) runs in
+//! its own process group, bounded in time and in output whatever its descendants do:
+//!
+//! - At the deadline the whole group is SIGKILL'd and reading stops at once.
+//! - When the command itself exits, its pipes get [`EXIT_GRACE`] (200 ms) more to reach
+//!   end-of-file. A background process that still holds them after that (`sleep 30 &`, an
+//!   ssh `ControlPersist` master) would otherwise keep the run, and the run lock, for as
+//!   long as it lives: its process group is SIGKILL'd and reading stops. 200 ms is ample
+//!   for a pipe's last bytes (the writer has exited or is idle) and keeps a run within
+//!   `timeout` + 0.2 s. A background process that let go of the output (redirected it)
+//!   and left the group (`setsid`) is left alone.
+//! - Each stream is read as it comes (so the command never blocks on a full pipe), but at
+//!   most [`OUTPUT_CAP`] bytes are kept; the rest is counted ([`Output::stdout_cut`]).
+//! - The group is registered with [`crate::signals`] while it runs, so a SIGTERM to zonerw
+//!   kills it too.
 
-use std::io::Read;
+use std::io::{self, PipeReader, PipeWriter, Read};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::probe::fmt_duration;
+use crate::signals;
+
+/// Bytes of each stream kept; the rest is read and discarded.
+pub const OUTPUT_CAP: usize = 64 * 1024;
+/// How long the pipes may stay open after the command exited (see the module docs).
+pub const EXIT_GRACE: Duration = Duration::from_millis(200);
+/// Lines of a command's output quoted in a message.
+const QUOTE_LINES: usize = 5;
+/// Characters of one quoted line.
+const QUOTE_WIDTH: usize = 200;
 
 /// What a finished command printed.
 #[derive(Debug)]
 pub struct Output {
     /// Exit status.
     pub status: ExitStatus,
-    /// Standard output.
+    /// Standard output (at most [`OUTPUT_CAP`] bytes).
     pub stdout: String,
-    /// Standard error.
+    /// Standard error (at most [`OUTPUT_CAP`] bytes).
     pub stderr: String,
+    /// Bytes of standard output read beyond the cap and discarded.
+    pub stdout_cut: u64,
+    /// Bytes of standard error read beyond the cap and discarded.
+    pub stderr_cut: u64,
+}
+
+impl Output {
+    /// Stderr, then stdout, quoted for a message (see [`quote`]).
+    #[must_use]
+    pub fn quote(&self) -> Vec<String> {
+        let mut text = self.stderr.trim().to_owned();
+        if !self.stdout.trim().is_empty() {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(self.stdout.trim());
+        }
+        quote(&text, self.stdout_cut + self.stderr_cut)
+    }
+}
+
+/// At most [`QUOTE_LINES`] non-empty lines of `text`, each at most [`QUOTE_WIDTH`]
+/// characters, then `(… N more lines)` and `(… N more bytes cut)` notes as needed:
+/// a message never echoes a large part of what a command printed (or of a file it read).
+#[must_use]
+pub fn quote(text: &str, cut: u64) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut quoted: Vec<String> = lines
+        .iter()
+        .take(QUOTE_LINES)
+        .map(|l| {
+            let l = l.trim_end();
+            match l.char_indices().nth(QUOTE_WIDTH) {
+                Some((at, _)) => format!("{}…", &l[..at]),
+                None => l.to_owned(),
+            }
+        })
+        .collect();
+    if lines.len() > QUOTE_LINES {
+        quoted.push(format!("(… {} more lines)", lines.len() - QUOTE_LINES));
+    }
+    if cut > 0 {
+        quoted.push(format!("(… {cut} more bytes cut)"));
+    }
+    quoted
+}
+
+/// One captured stream.
+struct Capture {
+    pipe: Option<PipeLike>,
+    kept: Vec<u8>,
+    cut: u64,
+}
+
+/// A child's stdout or stderr.
+enum PipeLike {
+    Out(std::process::ChildStdout),
+    Err(std::process::ChildStderr),
+}
+
+impl PipeLike {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            PipeLike::Out(p) => p.as_fd(),
+            PipeLike::Err(p) => p.as_fd(),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            PipeLike::Out(p) => p.read(buf),
+            PipeLike::Err(p) => p.read(buf),
+        }
+    }
+}
+
+impl Capture {
+    fn new(pipe: Option<PipeLike>) -> Capture {
+        Capture {
+            pipe,
+            kept: Vec::new(),
+            cut: 0,
+        }
+    }
+
+    /// Read what is there (poll said so); close the pipe at end-of-file or on an error.
+    fn read_some(&mut self, buf: &mut [u8]) {
+        let Some(pipe) = &mut self.pipe else {
+            return;
+        };
+        match pipe.read(buf) {
+            Ok(0) => self.pipe = None,
+            Ok(n) => {
+                let keep = n.min(OUTPUT_CAP - self.kept.len());
+                self.kept.extend_from_slice(&buf[..keep]);
+                self.cut += (n - keep) as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => self.pipe = None,
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.kept).into_owned()
+    }
 }
 
 /// Run `argv` with no stdin, capturing its output, killing its whole process group if it
-/// takes longer than `timeout`.
+/// takes longer than `timeout` (see the module docs for what else is bounded).
 pub fn run_bounded(argv: &[String], env: &[(&str, String)], timeout: Duration) -> Result<Output> {
     let (program, rest) = argv.split_first().expect("argv is validated non-empty");
-    let mut child = Command::new(program)
-        .args(rest)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|source| Error::Spawn {
-            program: program.clone(),
-            source,
-        })?;
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        thread::spawn(move || {
-            let mut text = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut text);
-            }
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    // Wait on a thread, so the exit is noticed at once (polling would add a millisecond
-    // or two to each of a thousand nsd-checkzone calls), with the deadline on the channel.
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    let waiter = thread::spawn(move || {
-        let _ = tx.send(child.wait());
-    });
-    let status = match rx.recv_timeout(timeout) {
-        Ok(Ok(status)) => Some(status),
-        Ok(Err(e)) => {
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let (reader, writer) = io::pipe().map_err(|source| Error::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    let spawned = signals::spawn_registered(
+        || {
+            Command::new(program)
+                .args(rest)
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .spawn()
+        },
+        group_of,
+    );
+    let mut child = spawned.map_err(|source| Error::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    let pgid = group_of(&child);
+    let mut out = Capture::new(child.stdout.take().map(PipeLike::Out));
+    let mut err = Capture::new(child.stderr.take().map(PipeLike::Err));
+    let exited = match ExitWatch::start(pgid, reader, writer) {
+        Ok(exited) => exited,
+        Err(e) => {
+            kill_group(pgid);
+            signals::unregister_group(pgid);
+            let _ = child.wait();
             return Err(Error::Command {
                 argv: argv.to_vec(),
-                message: format!("could not be waited for: {e}"),
+                message: format!("could not be watched: {e}"),
             });
         }
-        Err(_) => None,
     };
-    let Some(status) = status else {
-        kill_group(pid);
-        let _ = waiter.join();
+    let finished = pump(&mut out, &mut err, &exited, deadline);
+    if !finished || out.pipe.is_some() || err.pipe.is_some() {
+        // The deadline passed, or a background process still holds the pipes after the
+        // grace: stop the whole group. The leader is not reaped yet, so `pgid` is still ours.
+        kill_group(pgid);
+    }
+    drop(out.pipe.take());
+    drop(err.pipe.take());
+    // The leader exits (it was SIGKILL'd or had exited), then it is forgotten, then reaped.
+    exited.join();
+    signals::unregister_group(pgid);
+    let status = reap(&mut child, argv)?;
+    if !finished {
         return Err(Error::Command {
             argv: argv.to_vec(),
             message: format!(
@@ -75,20 +214,259 @@ pub fn run_bounded(argv: &[String], env: &[(&str, String)], timeout: Duration) -
                 fmt_duration(timeout)
             ),
         });
-    };
+    }
     Ok(Output {
         status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
+        stdout: out.text(),
+        stderr: err.text(),
+        stdout_cut: out.cut,
+        stderr_cut: err.cut,
     })
 }
 
-fn kill_group(pid: u32) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill(2) with a negative pid signals the process group we created with
-        // process_group(0); it has no memory-safety preconditions.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
+/// Read both pipes until the command exited and both reached end-of-file, or the
+/// deadline passed (false), or the grace after the exit ended (true; a pipe may still be
+/// open). Returns whether the command exited.
+fn pump(out: &mut Capture, err: &mut Capture, exited: &ExitWatch, deadline: Instant) -> bool {
+    let mut exited_at: Option<Instant> = None;
+    let mut buf = vec![0u8; OUTPUT_CAP];
+    let watch = |fd: Option<BorrowedFd<'_>>| libc::pollfd {
+        fd: fd.map_or(-1, |fd| fd.as_raw_fd()),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        let limit = exited_at.map_or(deadline, |at| at + EXIT_GRACE);
+        let now = Instant::now();
+        if out.pipe.is_none() && err.pipe.is_none() && exited_at.is_some() {
+            return true;
         }
+        if now >= limit {
+            return exited_at.is_some();
+        }
+        // A negative fd is ignored by poll(2).
+        let mut fds = [
+            watch(out.pipe.as_ref().map(PipeLike::fd)),
+            watch(err.pipe.as_ref().map(PipeLike::fd)),
+            watch(exited_at.is_none().then(|| exited.reader.as_fd())),
+        ];
+        let wait = (limit - now).as_millis().saturating_add(1);
+        let wait = libc::c_int::try_from(wait).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `fds` is a valid array of pollfd of the given length; each fd is kept
+        // open by `out`, `err` or `exited` for the duration of the call.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait) };
+        if ready < 0 {
+            // EINTR (our signals are blocked, but others may come): just poll again.
+            continue;
+        }
+        if fds[0].revents != 0 {
+            out.read_some(&mut buf);
+        }
+        if fds[1].revents != 0 {
+            err.read_some(&mut buf);
+        }
+        if fds[2].revents != 0 {
+            exited_at = Some(Instant::now());
+        }
+    }
+}
+
+fn group_of(child: &Child) -> libc::pid_t {
+    libc::pid_t::try_from(child.id()).expect("a pid fits in pid_t")
+}
+
+fn reap(child: &mut Child, argv: &[String]) -> Result<ExitStatus> {
+    child.wait().map_err(|e| Error::Command {
+        argv: argv.to_vec(),
+        message: format!("could not be waited for: {e}"),
+    })
+}
+
+/// A thread that waits for the command to exit *without reaping it* (`waitid` with
+/// `WNOWAIT`: the zombie keeps its pid, so the process group id cannot be reused while
+/// we may still kill the group), then closes a pipe, which `poll` sees. Waiting on a
+/// thread notices the exit at once; polling would add a millisecond or two to each of a
+/// thousand nsd-checkzone calls.
+struct ExitWatch {
+    reader: PipeReader,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl ExitWatch {
+    fn start(pid: libc::pid_t, reader: PipeReader, writer: PipeWriter) -> io::Result<ExitWatch> {
+        let thread = thread::Builder::new().spawn(move || {
+            let _writer = writer;
+            let Ok(id) = libc::id_t::try_from(pid) else {
+                return;
+            };
+            loop {
+                // SAFETY: an all-zero siginfo_t is a valid out buffer for waitid.
+                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+                // SAFETY: waitid on our own child with a valid siginfo_t pointer.
+                let r = unsafe {
+                    libc::waitid(
+                        libc::P_PID,
+                        id,
+                        &raw mut info,
+                        libc::WEXITED | libc::WNOWAIT,
+                    )
+                };
+                if r == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                    return;
+                }
+            }
+        })?;
+        Ok(ExitWatch {
+            reader,
+            thread: Some(thread),
+        })
+    }
+
+    /// Wait until the command has exited (not reaped).
+    fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn kill_group(pgid: libc::pid_t) {
+    // SAFETY: kill(2) with a negative pid signals the process group we created with
+    // process_group(0); it has no memory-safety preconditions.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::disallowed_methods, reason = "tests may read the clock")]
+
+    use super::*;
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["sh".into(), "-c".into(), script.into()]
+    }
+
+    /// Alive and not a zombie.
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            let state = s
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().next());
+            !matches!(state, Some("Z" | "X") | None)
+        })
+    }
+
+    #[test]
+    fn output_is_capped_and_the_rest_counted() {
+        let out = run_bounded(
+            &sh("head -c 10485760 /dev/zero | tr '\\0' x; echo done >&2"),
+            &[],
+            Duration::from_secs(20),
+        )
+        .unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout.len(), OUTPUT_CAP);
+        assert_eq!(out.stdout_cut, 10_485_760 - OUTPUT_CAP as u64);
+        assert_eq!((out.stderr.as_str(), out.stderr_cut), ("done\n", 0));
+        let quoted = out.quote();
+        assert_eq!(quoted[0], "done");
+        assert_eq!(quoted[1].chars().count(), QUOTE_WIDTH + 1, "{quoted:?}");
+        assert_eq!(quoted.last().unwrap(), "(… 10420224 more bytes cut)");
+    }
+
+    #[test]
+    fn endless_output_is_killed_at_the_deadline() {
+        let start = Instant::now();
+        let e = run_bounded(&sh("exec yes"), &[], Duration::from_millis(500)).unwrap_err();
+        assert!(e.to_string().contains("did not finish within"), "{e}");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_background_grandchild_holding_the_pipes_does_not_hold_the_run() {
+        let start = Instant::now();
+        let out = run_bounded(&sh("sleep 30 & echo $!"), &[], Duration::from_secs(10)).unwrap();
+        let elapsed = start.elapsed();
+        assert!(out.status.success());
+        assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
+        let pid: i32 = out.stdout.trim().parse().unwrap();
+        let gone = (0..100).any(|_| {
+            thread::sleep(Duration::from_millis(10));
+            !alive(pid)
+        });
+        if !gone {
+            // SAFETY: the sleep our own test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        assert!(gone, "the grandchild {pid} was not killed");
+    }
+
+    #[test]
+    fn a_hung_grandchild_is_killed_at_the_deadline() {
+        let start = Instant::now();
+        let e = run_bounded(&sh("sleep 30; true"), &[], Duration::from_millis(300)).unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(2), "{e}");
+    }
+
+    #[test]
+    fn last_output_after_exit_is_kept() {
+        // A background writer that finishes within the grace is read to the end.
+        let out = run_bounded(
+            &sh("(sleep 0.05; echo late) & echo early"),
+            &[],
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(out.stdout, "early\nlate\n");
+    }
+
+    #[test]
+    fn children_get_an_empty_signal_mask() {
+        // zonerw blocks SIGTERM/SIGINT/SIGHUP in every thread; std's spawn must reset it.
+        let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: initialising a sigset and blocking SIGTERM in this test thread only.
+        unsafe {
+            libc::sigemptyset(set.as_mut_ptr());
+            libc::sigaddset(set.as_mut_ptr(), libc::SIGTERM);
+            libc::pthread_sigmask(libc::SIG_BLOCK, set.as_ptr(), std::ptr::null_mut());
+        }
+        let out = run_bounded(
+            &sh("grep SigBlk /proc/self/status"),
+            &[],
+            Duration::from_secs(5),
+        );
+        // SAFETY: as above.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, set.as_ptr(), std::ptr::null_mut());
+        }
+        let out = out.unwrap();
+        assert_eq!(out.stdout.trim(), "SigBlk:\t0000000000000000");
+    }
+
+    #[test]
+    fn quote_bounds_lines_and_width() {
+        let text = (1..=8).fold(String::new(), |t, i| t + &format!("line {i}\n"));
+        assert_eq!(
+            quote(&text, 0),
+            [
+                "line 1",
+                "line 2",
+                "line 3",
+                "line 4",
+                "line 5",
+                "(… 3 more lines)"
+            ]
+        );
+        let wide = "é".repeat(300);
+        let q = quote(&wide, 7);
+        assert_eq!(q[0], format!("{}…", "é".repeat(QUOTE_WIDTH)));
+        assert_eq!(q[1], "(… 7 more bytes cut)");
+        assert!(quote("\n \n", 0).is_empty());
     }
 }

@@ -110,9 +110,20 @@ pub fn stamp(path: &Path) -> Option<crate::state::FileStamp> {
 }
 
 /// A rendered zone written, synced and chmodded in the target directory, not yet installed.
+/// Its path is registered with [`crate::signals`] from creation to install or drop, so a
+/// SIGTERM to the run removes it.
 #[derive(Debug)]
 pub struct Staged {
-    file: NamedTempFile,
+    file: Option<NamedTempFile>,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(file) = self.file.take() {
+            let path = file.path().to_owned();
+            crate::signals::finish_registered(&path, || drop(file));
+        }
+    }
 }
 
 impl Staged {
@@ -127,11 +138,18 @@ impl Staged {
     /// Like `new`, but without the fsync: call `sync` (or `sync_filesystem` for a batch)
     /// before `install`.
     pub fn write(dir: &Path, name: &str, contents: &[u8]) -> Result<Staged> {
-        let file = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
+        let file = crate::signals::create_registered(
+            || {
+                tempfile::Builder::new()
+                    .prefix(&format!(".{name}."))
+                    .suffix(".tmp")
+                    .tempfile_in(dir)
+            },
+            |f| f.path().to_owned(),
+        )
+        .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
+        let staged = Staged { file: Some(file) };
+        let file = staged.file();
         // Name the zone file in errors: the temporary file is gone by the time one is shown.
         let target = dir.join(name);
         let io = |e| Error::io(&target, "write (a temporary copy of)", e);
@@ -140,32 +158,44 @@ impl Staged {
             .set_permissions(Permissions::from_mode(ZONE_MODE))
             .map_err(io)?;
         file.as_file().write_all(contents).map_err(io)?;
-        Ok(Staged { file })
+        Ok(staged)
+    }
+
+    fn file(&self) -> &NamedTempFile {
+        self.file.as_ref().expect("present until install or drop")
     }
 
     /// fsync the temporary file.
     pub fn sync(&self) -> Result<()> {
-        self.file
+        self.file()
             .as_file()
             .sync_all()
-            .map_err(|e| Error::io(self.file.path(), "write", e))
+            .map_err(|e| Error::io(self.file().path(), "write", e))
     }
 
     /// Path of the temporary file (for `nsd-checkzone`).
     #[must_use]
     pub fn path(&self) -> &Path {
-        self.file.path()
+        self.file().path()
     }
 
     /// Rename over `target` (the caller then fsyncs the directory, once for a batch). The
     /// new file's mtime is made to differ from the replaced file's, because NSD ignores
     /// `reload` when the mtime is unchanged (and timestamps here may be only 4 ms apart).
-    pub fn install(self, target: &Path) -> Result<()> {
+    pub fn install(mut self, target: &Path) -> Result<()> {
         let previous = fs::symlink_metadata(target).and_then(|m| m.modified()).ok();
-        let file = self
-            .file
-            .persist(target)
-            .map_err(|e| Error::io(target, "install", e.error))?;
+        let temp = self.file.take().expect("present until install or drop");
+        let path = temp.path().to_owned();
+        // Renamed (or, on failure, removed by the drop) with the registry locked: a signal
+        // never finds the path registered but gone, nor present but forgotten.
+        let file = crate::signals::finish_registered(&path, || {
+            temp.persist(target).map_err(|e| {
+                let error = e.error;
+                drop(e.file);
+                error
+            })
+        })
+        .map_err(|e| Error::io(target, "install", e))?;
         if let Some(previous) = previous {
             ensure_mtime_differs(&file, previous)
                 .map_err(|e| Error::io(target, "set the mtime of", e))?;

@@ -25,6 +25,7 @@ pub mod plan;
 pub mod probe;
 pub mod run;
 pub mod serial;
+pub mod signals;
 pub mod state;
 pub mod status;
 pub mod template;
@@ -74,6 +75,8 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
     }
     match cli.command {
         None => {
+            // Before any thread starts: SIGTERM/SIGINT/SIGHUP stop a run cleanly.
+            signals::install();
             let args = cli.run;
             let config = Config::load(&args.config)?;
             let verbosity = if args.quiet {

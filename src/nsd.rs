@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::command::run_bounded;
+use crate::command::{quote, run_bounded};
 use crate::config::Nsd;
 use crate::error::{Error, Result};
 
@@ -26,9 +26,14 @@ pub fn checkzone(nsd: &Nsd, program: &str, zone: &str, file: &Path, shown_as: &P
         .lines()
         .chain(out.stdout.lines())
         .map(|l| l.find("error: ").map_or(l, |i| &l[i + 7..]))
-        .map(|l| format!("  {}", l.replace(&temp, &shown)))
+        .map(|l| l.replace(&temp, &shown))
         .collect();
     lines.dedup();
+    // At most a few lines, each bounded: the checker may quote the (foreign) file.
+    let lines: Vec<String> = quote(&lines.join("\n"), out.stdout_cut + out.stderr_cut)
+        .into_iter()
+        .map(|l| format!("  {l}"))
+        .collect();
     Err(Error::Checkzone {
         zone: zone.to_owned(),
         message: lines.join("\n"),
@@ -90,13 +95,12 @@ fn control(nsd: &Nsd, argv: Vec<String>) -> Result<()> {
     if out.status.success() && !said_error {
         return Ok(());
     }
-    let printed = format!("{}\n{}", out.stdout.trim(), out.stderr.trim());
+    let printed = quote(
+        &format!("{}\n{}", out.stdout.trim(), out.stderr.trim()),
+        out.stdout_cut + out.stderr_cut,
+    );
     Err(Error::Command {
-        message: format!(
-            "failed ({}): {}",
-            out.status,
-            printed.trim().replace('\n', "; ")
-        ),
+        message: format!("failed ({}): {}", out.status, printed.join("; ")),
         argv,
     })
 }

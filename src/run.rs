@@ -193,6 +193,7 @@ fn run_steps(config: &Config, options: RunOptions, now: Timestamp, seen: &mut Se
         match commit(config, &outcome, old, &files, now) {
             Ok(state) => {
                 seen.state = Some(state);
+                crate::signals::note_saved();
                 true
             }
             Err(e) => {

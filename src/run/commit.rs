@@ -5,6 +5,7 @@ use super::{
     STATE_VERSION, State, StateFiles, Switch, Timestamp, ZoneState, fingerprint, fsio, rfc3339,
     run_bounded,
 };
+use crate::command::quote;
 
 /// Step 4: save the new state (only if it differs) and append the history.
 pub(super) fn commit(
@@ -144,7 +145,10 @@ pub(super) fn run_hooks(config: &Config, decisions: &[Decision]) {
         ];
         let failure = match run_bounded(argv, &env, config.guard_timeout) {
             Ok(out) if out.status.success() => continue,
-            Ok(out) => format!("{}: {}", out.status, out.stderr.trim().replace('\n', "; ")),
+            Ok(out) => {
+                let printed = quote(out.stderr.trim(), out.stderr_cut).join("; ");
+                format!("{}: {printed}", out.status)
+            }
             Err(e) => e.to_string(),
         };
         crate::errln!(

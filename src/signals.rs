@@ -1,0 +1,194 @@
+//! Stopping cleanly on SIGTERM, SIGINT and SIGHUP (a run only).
+//!
+//! [`install`] blocks the three signals in the calling thread, before any other thread
+//! exists, so every thread inherits the mask and none is ever interrupted; one dedicated
+//! thread takes them with `sigwait(2)`. On a signal it SIGKILLs the process group of every
+//! command still running (each external command runs in its own group, see
+//! [`crate::command`]), unlinks every temporary file not yet installed, prints one line and
+//! `_exit`s with 128 + the signal number. The run lock (a flock) goes with the process.
+//! State is saved last and atomically, so stopping anywhere is safe: the next run redoes
+//! whatever was not saved.
+//!
+//! Children get an empty signal mask back: std's spawn resets the mask (and SIGPIPE)
+//! before exec (a unit test in `command.rs` checks it).
+//!
+//! The registries are plain mutexes. Registering happens *while holding* the registry
+//! lock (the spawn, the creation of the temporary file), and the signal thread keeps both
+//! locks until it exits: so there is no moment where a process group or a temporary file
+//! exists without being registered, and nothing new starts once a signal arrived.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, Once, PoisonError};
+
+/// Process groups (= the pid of their leader) of the commands running now.
+static GROUPS: Mutex<BTreeSet<libc::pid_t>> = Mutex::new(BTreeSet::new());
+/// Temporary files that exist now and are not installed yet.
+static TEMPORARIES: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+/// The run saved its state (a signal after this point loses nothing).
+static SAVED: AtomicBool = AtomicBool::new(false);
+
+const SIGNALS: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
+fn lock<T>(m: &'static Mutex<T>) -> MutexGuard<'static, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Run `spawn` (which starts a process group and returns its id) with the registry locked,
+/// and register the group it returns.
+pub fn spawn_registered<T>(
+    spawn: impl FnOnce() -> std::io::Result<T>,
+    group: impl Fn(&T) -> libc::pid_t,
+) -> std::io::Result<T> {
+    let mut groups = lock(&GROUPS);
+    let spawned = spawn()?;
+    groups.insert(group(&spawned));
+    Ok(spawned)
+}
+
+/// Forget a process group. Call it before reaping its leader (while the leader is a
+/// zombie its pid, and so the group id, cannot be reused).
+pub fn unregister_group(pgid: libc::pid_t) {
+    lock(&GROUPS).remove(&pgid);
+}
+
+/// Run `create` (which creates a temporary file and returns it) with the registry locked,
+/// and register the path it reports.
+pub fn create_registered<T, E>(
+    create: impl FnOnce() -> Result<T, E>,
+    path: impl Fn(&T) -> PathBuf,
+) -> Result<T, E> {
+    let mut temporaries = lock(&TEMPORARIES);
+    let created = create()?;
+    temporaries.insert(path(&created));
+    Ok(created)
+}
+
+/// Run `finish` (which installs or removes the temporary file at `path`) with the registry
+/// locked, then forget `path`.
+pub fn finish_registered<T>(path: &Path, finish: impl FnOnce() -> T) -> T {
+    let mut temporaries = lock(&TEMPORARIES);
+    let result = finish();
+    temporaries.remove(path);
+    result
+}
+
+/// The run's state is saved: a signal from now on only stops what comes after (hooks).
+pub fn note_saved() {
+    SAVED.store(true, Ordering::SeqCst);
+}
+
+/// Block SIGTERM, SIGINT and SIGHUP and start the thread that handles them. Call it before
+/// any other thread is started (they inherit the mask). Only the first call does anything.
+pub fn install() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let set = signal_set();
+        // SAFETY: pthread_sigmask with a valid, initialised set and a null old set.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_BLOCK, &raw const set, std::ptr::null_mut());
+        }
+        let spawned = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || wait_and_stop(&set));
+        if spawned.is_err() {
+            // No handler thread: better the default (die at once) than signals ignored.
+            // SAFETY: as above.
+            unsafe {
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &raw const set, std::ptr::null_mut());
+            }
+        }
+    });
+}
+
+fn signal_set() -> libc::sigset_t {
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set; sigaddset takes valid signal numbers.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        for sig in SIGNALS {
+            libc::sigaddset(set.as_mut_ptr(), sig);
+        }
+        set.assume_init()
+    }
+}
+
+fn wait_and_stop(set: &libc::sigset_t) {
+    let mut sig: libc::c_int = 0;
+    loop {
+        // SAFETY: sigwait with a valid set and a valid out pointer.
+        if unsafe { libc::sigwait(set, &raw mut sig) } == 0 && SIGNALS.contains(&sig) {
+            break;
+        }
+    }
+    // Keep both locks until _exit: nothing is spawned or created any more.
+    let groups = lock(&GROUPS);
+    for &pgid in groups.iter() {
+        // SAFETY: kill(2) on a process group we created and whose leader is not reaped.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+    let temporaries = lock(&TEMPORARIES);
+    let removed = temporaries
+        .iter()
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .count();
+    crate::errln!(
+        "{}",
+        message(sig, groups.len(), removed, SAVED.load(Ordering::SeqCst))
+    );
+    // SAFETY: _exit ends the process at once (no atexit handlers, no destructors racing the
+    // other threads); the kernel releases the lock and closes every descriptor.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+fn signal_name(sig: libc::c_int) -> &'static str {
+    match sig {
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The one line printed when a signal stops the run.
+fn message(sig: libc::c_int, killed: usize, removed: usize, saved: bool) -> String {
+    let saved = if saved {
+        "the state was already saved"
+    } else {
+        "the state was not saved, so the next run redoes this one's work"
+    };
+    format!(
+        "zonerw: error: stopped by {}: killed {}, removed {}; {saved}",
+        signal_name(sig),
+        plural(
+            killed,
+            "running command (and its process group)",
+            "running commands (and their process groups)"
+        ),
+        plural(removed, "temporary file", "temporary files"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn message_says_what_was_done() {
+        assert_eq!(
+            super::message(libc::SIGTERM, 1, 0, false),
+            "zonerw: error: stopped by SIGTERM: killed 1 running command (and its process \
+             group), removed 0 temporary files; the state was not saved, so the next run \
+             redoes this one's work"
+        );
+        assert!(super::message(libc::SIGHUP, 2, 1, true).ends_with(
+            "killed 2 running commands (and their process groups), removed 1 temporary file; \
+             the state was already saved"
+        ));
+    }
+}

@@ -1,0 +1,515 @@
+//! Every child process is bounded in time and output, whatever its descendants do
+//! (issue point 1): a hook or witness that leaves a background process holding its
+//! output does not hold the run (nor the lock); a witness that prints without end does
+//! not grow zonerw's memory; SIGTERM to a run stops its children, removes its
+//! temporaries, frees the lock and saves nothing.
+//!
+//! Against a real NSD primary and secondary on loopback and a switchable local "main
+//! server" on 127.0.0.3 (as in `guard_verify.rs`). Scripts record the pids of what they
+//! start, and mark those processes with a per-test tag in their environment; cleanup
+//! kills by pid (after checking the tag), never by name.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests may read the clock and PATH; the ban protects the product code"
+)]
+
+mod support;
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const PROPAGATE: Duration = Duration::from_secs(5);
+/// Address of server `main` in these tests (the local HTTP server listens there).
+const MAIN3: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
+const SWITCH_TO_BACKUP: &str = "web: main (127.0.0.3) -> backup (198.51.100.7): ";
+const STAYING: &str = "web: staying on main (127.0.0.3): ";
+
+// ---------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------
+
+/// NSD pair with the seed zone, an (up) main server on 127.0.0.3, zonerw configured;
+/// `tweak` may use the pair (its directory, for scripts).
+fn setup(tweak: impl FnOnce(&mut Settings, &NsdPair)) -> (NsdPair, MainServer, Zonerw) {
+    let main = MainServer::http_on(MAIN3, Mode::Up);
+    let nsd = NsdPair::new(&[ZONE]);
+    let mut settings = Settings::new(&main.url("/up.txt"));
+    settings.main_ip = MAIN3;
+    tweak(&mut settings, &nsd);
+    let z = Zonerw::new(&nsd, settings);
+    (nsd, main, z)
+}
+
+/// First run with main up: the zone is installed and served with www = main.
+#[track_caller]
+fn first_run(nsd: &NsdPair, z: &Zonerw) -> u32 {
+    let r = z.run(&[]);
+    r.expect_ok();
+    let serial = r.new_serial(ZONE);
+    nsd.assert_secondary(ZONE, serial, MAIN3, PROPAGATE);
+    serial
+}
+
+/// A TOML array of strings.
+fn toml_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("\"{s}\"")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// Processes started by the test's scripts: each script line `echo "<kind> $pid" >> FILE`;
+/// every one of them has `ZRW_TEST_TAG=<tag>` in its environment. Drop SIGKILLs those
+/// still alive, by pid, after checking the tag.
+struct Tracked {
+    dir: PathBuf,
+    file: PathBuf,
+    tag: String,
+}
+
+impl Tracked {
+    fn new(nsd: &NsdPair) -> Tracked {
+        Tracked {
+            dir: nsd.dir.clone(),
+            file: nsd.dir.join("pids"),
+            tag: format!("ZRW_TEST_TAG={}", nsd.dir.display()),
+        }
+    }
+
+    /// A `/bin/sh` script (executable) whose processes carry the tag: it re-execs itself
+    /// with the tag in its environment (same pid), so the tag is visible at once.
+    fn script(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        let text = format!(
+            "#!/bin/sh\n[ \"$ZRW_TEST_TAG\" = '{dir}' ] || exec env '{tag}' \"$0\" \"$@\"\n{body}",
+            dir = self.dir.display(),
+            tag = self.tag,
+        );
+        fs::write(&path, text).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// Shell line recording `$pid` (a shell expression) as `kind`.
+    fn record(&self, kind: &str, pid: &str) -> String {
+        format!("echo \"{kind} {pid}\" >> '{}'\n", self.file.display())
+    }
+
+    fn entries(&self) -> Vec<(String, i32)> {
+        fs::read_to_string(&self.file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (kind, pid) = l.split_once(' ')?;
+                Some((kind.to_owned(), pid.trim().parse().ok()?))
+            })
+            .collect()
+    }
+
+    fn is_ours_and_alive(&self, pid: i32) -> bool {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .unwrap_or("X");
+        let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        state != "Z"
+            && state != "X"
+            && environ
+                .split(|b| *b == 0)
+                .any(|var| var == self.tag.as_bytes())
+    }
+
+    fn alive(&self) -> Vec<(String, i32)> {
+        self.entries()
+            .into_iter()
+            .filter(|(_, pid)| self.is_ours_and_alive(*pid))
+            .collect()
+    }
+
+    /// Wait (up to 2 s) until none is alive; the ones still alive.
+    fn settle(&self) -> Vec<(String, i32)> {
+        poll(Duration::from_secs(2), || {
+            self.alive().is_empty().then_some(())
+        });
+        self.alive()
+    }
+
+    /// Wait (10 s) until `n` processes were recorded.
+    fn wait_for(&self, n: usize, running: &Running) {
+        let seen = poll(Duration::from_secs(10), || {
+            (self.entries().len() >= n).then_some(())
+        });
+        if seen.is_none() {
+            signal(running.pid().cast_signed(), libc::SIGKILL);
+            panic!(
+                "the scripts never recorded {n} processes: {:?}",
+                self.entries()
+            );
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        for (_, pid) in self.alive() {
+            signal(pid, libc::SIGKILL);
+        }
+    }
+}
+
+fn signal(pid: i32, sig: libc::c_int) {
+    // SAFETY: kill(2) has no memory-safety preconditions; `pid` is a process we started.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// Peak resident set size (`VmHWM`, KiB) of a live process.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `.*.tmp` files in `dir`.
+fn temporaries(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') && Path::new(n).extension().is_some_and(|x| x == "tmp"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// a background grandchild holding the pipes
+// ---------------------------------------------------------------------------
+
+/// An on-change hook that starts `sleep 30 &` (which keeps the hook's stdout and stderr)
+/// and exits 0 does not hold the run: it ends within `[guard] timeout` + 1 s, the
+/// failover is done, and the sleep is killed.
+#[test]
+fn hook_with_a_background_grandchild_does_not_hold_the_run() {
+    let mut tracked = None;
+    let (nsd, main, z) = setup(|s, nsd| {
+        let t = Tracked::new(nsd);
+        let hook = t.script(
+            "hook.sh",
+            &format!(
+                "{}sleep 30 &\n{}echo hook done\nexit 0\n",
+                t.record("hook", "$$"),
+                t.record("sleep", "$!")
+            ),
+        );
+        s.extra_tables = format!(
+            "[guard]\ntimeout = \"2s\"\n\n[hooks]\non-change = {}\n",
+            toml_list(&[hook.to_str().unwrap()])
+        );
+        tracked = Some(t);
+    });
+    let tracked = tracked.unwrap();
+    let s1 = first_run(&nsd, &z);
+    main.set_mode(Mode::Refusing);
+
+    let r = z.run(&[]);
+    eprintln!(
+        "hook with a background grandchild: run took {:?}",
+        r.elapsed
+    );
+    r.expect_ok();
+    assert!(
+        r.elapsed < Duration::from_secs(3),
+        "the run must end within the 2s guard timeout + 1 s; it took {:?}\n{r}",
+        r.elapsed
+    );
+    switch_line(&r, SWITCH_TO_BACKUP);
+    assert_eq!(r.stderr, "", "the hook exited 0: no warning\n{r}");
+    nsd.assert_secondary(ZONE, s1 + 1, BACKUP_IP, PROPAGATE);
+    assert_eq!(tracked.entries().len(), 2, "hook and sleep started\n{r}");
+    let left = tracked.settle();
+    assert!(
+        left.is_empty(),
+        "still running after the run: {left:?}\n{r}"
+    );
+}
+
+/// A witness that starts `sleep 30 &` and exits 1 (confirms) does not hold the run: it
+/// ends within `[guard] timeout` + 1 s and fails over.
+#[test]
+fn witness_with_a_background_grandchild_does_not_hold_the_run() {
+    let mut tracked = None;
+    let (nsd, main, z) = setup(|s, nsd| {
+        let t = Tracked::new(nsd);
+        let witness = t.script(
+            "witness.sh",
+            &format!(
+                "{}sleep 30 &\n{}exit 1\n",
+                t.record("witness", "$$"),
+                t.record("sleep", "$!")
+            ),
+        );
+        s.extra_tables = format!(
+            "[guard]\nwitnesses = [{}]\ntimeout = \"2s\"\n",
+            toml_list(&[witness.to_str().unwrap()])
+        );
+        tracked = Some(t);
+    });
+    let tracked = tracked.unwrap();
+    let s1 = first_run(&nsd, &z);
+    main.set_mode(Mode::Refusing);
+
+    let r = z.run(&[]);
+    eprintln!(
+        "witness with a background grandchild: run took {:?}",
+        r.elapsed
+    );
+    r.expect_ok();
+    assert!(
+        r.elapsed < Duration::from_secs(3),
+        "the run must end within the 2s guard timeout + 1 s; it took {:?}\n{r}",
+        r.elapsed
+    );
+    let line = switch_line(&r, SWITCH_TO_BACKUP);
+    assert!(line.ends_with("; confirmed by 1 of 1 witnesses"), "{r}");
+    nsd.assert_secondary(ZONE, s1 + 1, BACKUP_IP, PROPAGATE);
+    let left = tracked.settle();
+    assert!(
+        left.is_empty(),
+        "still running after the run: {left:?}\n{r}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// endless output
+// ---------------------------------------------------------------------------
+
+/// A witness that prints without end (`yes`) is read and discarded beyond 64 KiB: zonerw's
+/// peak RSS stays under 50 MiB, the timeout still ends it, and the run goes on.
+#[test]
+fn witness_printing_without_end_does_not_grow_memory() {
+    let mut tracked = None;
+    let (nsd, main, z) = setup(|s, nsd| {
+        let t = Tracked::new(nsd);
+        let witness = t.script(
+            "yes.sh",
+            &format!("{}exec yes 'all work and no play'\n", t.record("yes", "$$")),
+        );
+        s.extra_tables = format!(
+            "[guard]\nwitnesses = [{}]\ntimeout = \"2s\"\n",
+            toml_list(&[witness.to_str().unwrap()])
+        );
+        tracked = Some(t);
+    });
+    let tracked = tracked.unwrap();
+    let s1 = first_run(&nsd, &z);
+    main.set_mode(Mode::Refusing);
+
+    let running = z.spawn(&[]);
+    let pid = running.pid();
+    let mut peak = 0;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        match peak_rss_kib(pid) {
+            Some(kib) => peak = peak.max(kib),
+            None => break,
+        }
+        let zombie = fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        });
+        if zombie || peak > 500 * 1024 {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    if peak > 500 * 1024 {
+        signal(pid.cast_signed(), libc::SIGKILL);
+    }
+    let r = running.wait();
+    eprintln!(
+        "witness printing without end: zonerw peak RSS {peak} KiB, run took {:?}",
+        r.elapsed
+    );
+    assert!(
+        peak < 50 * 1024,
+        "zonerw's peak RSS was {peak} KiB (limit 50 MiB)\n{r}"
+    );
+    r.expect_ok();
+    assert!(r.elapsed < Duration::from_secs(3), "{r}");
+    let line = r.lines().first().copied().unwrap_or_default().to_owned();
+    assert!(
+        line.starts_with(STAYING),
+        "a witness killed by the timeout gives no answer\n{r}"
+    );
+    assert_eq!(nsd.primary_serial(ZONE), Some(s1), "{r}");
+    let left = tracked.settle();
+    assert!(
+        left.is_empty(),
+        "still running after the run: {left:?}\n{r}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// SIGTERM
+// ---------------------------------------------------------------------------
+
+/// Check what a SIGTERM'd run left: exit 128+15 with one line saying so, no tracked
+/// process, no temporary, state.json unchanged, and the lock free.
+#[track_caller]
+fn assert_stopped_cleanly(r: &Run, tracked: &Tracked, z: &Zonerw, state_before: &[u8]) {
+    assert_eq!(r.code, 128 + libc::SIGTERM, "exit 128+SIGTERM\n{r}");
+    assert!(
+        r.stderr
+            .starts_with("zonerw: error: stopped by SIGTERM: killed 1 running command"),
+        "{r}"
+    );
+    assert!(r.stderr.contains("the state was not saved"), "{r}");
+    let left = tracked.settle();
+    assert!(
+        left.is_empty(),
+        "still running after SIGTERM: {left:?}\n{r}"
+    );
+    assert_eq!(
+        temporaries(&z.zones),
+        Vec::<String>::new(),
+        "zones dir\n{r}"
+    );
+    assert_eq!(
+        temporaries(&z.state),
+        Vec::<String>::new(),
+        "state dir\n{r}"
+    );
+    assert_eq!(
+        fs::read(z.state_json()).unwrap(),
+        state_before,
+        "state.json must not change\n{r}"
+    );
+}
+
+/// SIGTERM while a witness (and a process it started) hangs: zonerw exits 143 at once,
+/// the witness's process group is gone, nothing is saved, and the next run (the witness
+/// now confirming) is not locked out and fails over.
+#[test]
+fn sigterm_during_a_hung_witness_stops_it_and_frees_the_lock() {
+    let mut tracked = None;
+    let mut confirm = PathBuf::new();
+    let (nsd, main, z) = setup(|s, nsd| {
+        let t = Tracked::new(nsd);
+        confirm = nsd.dir.join("confirm");
+        let witness = t.script(
+            "hang.sh",
+            &format!(
+                "[ -e '{}' ] && exit 1\n{}sleep 60 &\n{}wait\n",
+                confirm.display(),
+                t.record("witness", "$$"),
+                t.record("sleep", "$!")
+            ),
+        );
+        s.extra_tables = format!(
+            "[guard]\nwitnesses = [{}]\ntimeout = \"30s\"\n",
+            toml_list(&[witness.to_str().unwrap()])
+        );
+        tracked = Some(t);
+    });
+    let tracked = tracked.unwrap();
+    let s1 = first_run(&nsd, &z);
+    main.set_mode(Mode::Refusing);
+    let state_before = fs::read(z.state_json()).unwrap();
+
+    let running = z.spawn(&[]);
+    tracked.wait_for(2, &running);
+    let sent = Instant::now();
+    signal(running.pid().cast_signed(), libc::SIGTERM);
+    let r = running.wait();
+    let took = sent.elapsed();
+    eprintln!(
+        "SIGTERM during a hung witness: exit {} {took:?} after the signal",
+        r.code
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "took {took:?} after SIGTERM\n{r}"
+    );
+    assert_stopped_cleanly(&r, &tracked, &z, &state_before);
+
+    fs::write(&confirm, "").unwrap();
+    let r = z.run(&[]);
+    r.expect_ok();
+    switch_line(&r, SWITCH_TO_BACKUP);
+    nsd.assert_secondary(ZONE, s1 + 1, BACKUP_IP, PROPAGATE);
+}
+
+/// SIGTERM while `nsd-checkzone` hangs (a wrapper that starts a child and waits): the
+/// checker's group is killed, the rendered temporary in the zones dir is removed, the
+/// installed zone and the state are unchanged, and the next run does the failover.
+#[test]
+fn sigterm_during_a_hung_checkzone_removes_the_temporary() {
+    let mut tracked = None;
+    let mut real = PathBuf::new();
+    let (nsd, main, z) = setup(|s, nsd| {
+        let t = Tracked::new(nsd);
+        let hang = nsd.dir.join("hang");
+        let checkzone = t.script(
+            "checkzone.sh",
+            &format!(
+                "[ -e '{}' ] || exec nsd-checkzone \"$@\"\n{}sleep 60 &\n{}wait\n",
+                hang.display(),
+                t.record("checkzone", "$$"),
+                t.record("sleep", "$!")
+            ),
+        );
+        s.checkzone = Some(checkzone.to_str().unwrap().to_owned());
+        real = hang;
+        tracked = Some(t);
+    });
+    let hang = real;
+    let tracked = tracked.unwrap();
+    let s1 = first_run(&nsd, &z);
+    let installed = fs::read(z.zone_path(ZONE)).unwrap();
+    main.set_mode(Mode::Refusing);
+    let state_before = fs::read(z.state_json()).unwrap();
+    fs::write(&hang, "").unwrap();
+
+    let running = z.spawn(&[]);
+    tracked.wait_for(2, &running);
+    assert_eq!(
+        temporaries(&z.zones).len(),
+        1,
+        "the rendered zone is staged while it is checked"
+    );
+    let sent = Instant::now();
+    signal(running.pid().cast_signed(), libc::SIGTERM);
+    let r = running.wait();
+    let took = sent.elapsed();
+    eprintln!(
+        "SIGTERM during a hung checkzone: exit {} {took:?} after the signal",
+        r.code
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "took {took:?} after SIGTERM\n{r}"
+    );
+    assert_stopped_cleanly(&r, &tracked, &z, &state_before);
+    assert!(r.stderr.contains("removed 1 temporary file;"), "{r}");
+    assert_eq!(fs::read(z.zone_path(ZONE)).unwrap(), installed, "{r}");
+
+    fs::remove_file(&hang).unwrap();
+    let r = z.run(&[]);
+    r.expect_ok();
+    switch_line(&r, SWITCH_TO_BACKUP);
+    nsd.assert_secondary(ZONE, s1 + 1, BACKUP_IP, PROPAGATE);
+}
