@@ -15,7 +15,17 @@ pub fn checkzone(nsd: &Nsd, program: &str, zone: &str, file: &Path, shown_as: &P
         zone.to_owned(),
         file.display().to_string(),
     ];
-    let out = run_bounded(&argv, &[], nsd.timeout)?;
+    let out = run_bounded(&argv, &[], nsd.timeout).map_err(|e| match e {
+        // The temporary file is gone by the time this is shown: name the template.
+        Error::Command { message, .. } => Error::NotInstalled {
+            zone: zone.to_owned(),
+            message: format!(
+                "'{program} {zone}' on the zone rendered from '{}' {message}",
+                shown_as.display()
+            ),
+        },
+        other => other,
+    })?;
     if out.status.success() {
         return Ok(());
     }

@@ -365,3 +365,67 @@ fn an_uncommitted_switch_is_printed_as_pending() {
     });
     assert!(served.is_some(), "{r}\n{}", nsd.diagnostics());
 }
+
+/// Write an executable shell script.
+fn script(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// An `nsd-checkzone` that hangs past `nsd.timeout` is reported by the template it checked,
+/// not by the temporary file (deleted by the time the message is read); the zone is not
+/// installed and NSD keeps serving the old one.
+#[test]
+fn a_checkzone_timeout_names_the_template() {
+    let nsd = NsdPair::new(&[ZONE]);
+    let main = MainServer::http(Mode::Up);
+    let checker = nsd.dir.join("checkzone-hang");
+    // `exec` keeps the pid: the process group zonerw kills is the sleep itself.
+    script(&checker, "exec sleep 30\n");
+    let mut settings = Settings::new(&main.url("/up.txt"));
+    settings.checkzone = Some(checker.display().to_string());
+    let z = Zonerw::new(&nsd, settings);
+    let text = z
+        .config_text()
+        .replace("timeout = \"10s\"", "timeout = \"1s\"");
+    fs::write(&z.config, text).unwrap();
+    let r = z.run(&[]);
+    r.expect_code(1);
+    let want = format!(
+        "zonerw: error: {ZONE}: '{} {ZONE}' on the zone rendered from '{}' did not finish within 1s and was killed; it was not installed",
+        checker.display(),
+        z.template_path(ZONE).display()
+    );
+    assert!(r.stderr.contains(&want), "stderr lacks {want:?}\n{r}");
+    assert!(!r.stderr.contains(".tmp"), "names a temporary file\n{r}");
+    assert!(r.elapsed < Duration::from_secs(5), "{r}");
+    assert_eq!(
+        fs::read_to_string(z.zone_path(ZONE)).unwrap(),
+        seed_zone(ZONE, SEED_SERIAL)
+    );
+    assert_eq!(nsd.secondary_serial(ZONE), Some(SEED_SERIAL));
+}
+
+/// A hook that fails without printing anything gets a warning that ends with its exit
+/// status, not with a dangling ": "; the switch stays committed and served.
+#[test]
+fn a_silent_failing_hook_ends_its_warning_cleanly() {
+    let nsd = NsdPair::new(&[ZONE]);
+    let main = MainServer::http(Mode::Up);
+    let hook = nsd.dir.join("hook-silent");
+    script(&hook, "exit 3\n");
+    let mut settings = Settings::new(&main.url("/up.txt"));
+    settings.extra_tables = format!("[hooks]\non-change = [\"{}\"]\n", hook.display());
+    let z = Zonerw::new(&nsd, settings);
+    z.run(&[]).expect_ok();
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    let want = format!(
+        "zonerw: warning: on-change hook '{}' failed: exit status: 3\n",
+        hook.display()
+    );
+    assert!(r.stderr.contains(&want), "stderr lacks {want:?}\n{r}");
+    nsd.assert_secondary(ZONE, r.new_serial(ZONE), BACKUP_IP, PROPAGATE);
+}

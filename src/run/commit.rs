@@ -5,7 +5,6 @@ use super::{
     STATE_VERSION, State, StateFiles, Switch, Timestamp, ZoneState, fingerprint, fsio, rfc3339,
     run_bounded,
 };
-use crate::command::quote;
 
 /// Step 4: save the new state (only if it differs) and append the history.
 pub(super) fn commit(
@@ -146,8 +145,12 @@ pub(super) fn run_hooks(config: &Config, decisions: &[Decision]) {
         let failure = match run_bounded(argv, &env, config.guard_timeout) {
             Ok(out) if out.status.success() => continue,
             Ok(out) => {
-                let printed = quote(out.stderr.trim(), out.stderr_cut).join("; ");
-                format!("{}: {printed}", out.status)
+                let printed = out.quote().join("; ");
+                if printed.is_empty() {
+                    out.status.to_string()
+                } else {
+                    format!("{}: {printed}", out.status)
+                }
             }
             Err(e) => e.to_string(),
         };
