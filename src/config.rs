@@ -375,7 +375,7 @@ impl TryFrom<String> for CheckUrl {
                 }
             },
         };
-        Ok(CheckUrl { port, host, text })
+        Ok(CheckUrl { text, host, port })
     }
 }
 
