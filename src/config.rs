@@ -105,6 +105,11 @@ impl TryFrom<String> for DnsServer {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
         if let Ok(addr) = text.parse::<SocketAddr>() {
+            if addr.port() == 0 {
+                return Err(format!(
+                    "invalid DNS server {text:?}: port 0 is not a port; write e.g. \"192.0.2.1:53\""
+                ));
+            }
             return Ok(DnsServer(addr));
         }
         text.parse::<IpAddr>()
@@ -135,7 +140,7 @@ struct NsdSpec {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct PoolSpec {
     name: String,
-    marker: Option<String>,
+    marker: Option<Marker>,
     fall: Option<Count>,
     rise: Option<Count>,
     #[serde(default, rename = "server")]
@@ -161,6 +166,31 @@ struct CheckSpec {
     expect_status: Option<StatusRange>,
     expect_body: Option<String>,
     tls_verify: Option<bool>,
+}
+
+/// A marker name as the config writes it: checked while deserializing, so that an error
+/// names the file and line.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+struct Marker(String);
+
+impl TryFrom<String> for Marker {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, String> {
+        // Spaces inside a name are allowed (templates may write `@my ip@`), but a leading or
+        // trailing one is invisible in the config and almost surely a typo.
+        if name.starts_with(' ') || name.ends_with(' ') {
+            return Err(format!(
+                "marker {name:?}: must not start or end with a space"
+            ));
+        }
+        if !crate::template::is_marker_name(&name) || name.starts_with("serial") {
+            return Err(format!(
+                "marker {name:?} is not a usable marker name (a letter, then letters, digits, _ or spaces; not \"serial\")"
+            ));
+        }
+        Ok(Marker(name))
+    }
 }
 
 /// A duration written like "500ms", "5s", "2m" or "1h".
@@ -309,6 +339,11 @@ pub struct CheckUrl {
 impl TryFrom<String> for CheckUrl {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
+        if !text.contains("://") {
+            return Err(format!(
+                "invalid URL {text:?}: must start with http:// or https://, e.g. \"http://{text}\""
+            ));
+        }
         let uri: Uri = text
             .parse()
             .map_err(|e| format!("invalid URL {text:?}: {e}"))?;
@@ -329,12 +364,30 @@ impl TryFrom<String> for CheckUrl {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        Ok(CheckUrl {
-            port: uri.port_u16().unwrap_or(default_port),
-            host,
-            text,
-        })
+        let port = match explicit_port(uri.authority().map_or("", |a| a.as_str())) {
+            None => default_port,
+            Some(p) => match p.parse::<u16>() {
+                Ok(port) if port > 0 => port,
+                _ => {
+                    return Err(format!(
+                        "invalid URL {text:?}: port {p:?} is not a port number from 1 to 65535"
+                    ));
+                }
+            },
+        };
+        Ok(CheckUrl { text, host, port })
     }
+}
+
+/// The port written in a URL authority (`user@host:port`, `[v6]:port`), if any; the
+/// http crate's `port_u16` silently drops one that is not a u16 (e.g. 99999).
+fn explicit_port(authority: &str) -> Option<&str> {
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let after_host = match host_port.rfind(']') {
+        Some(end) => &host_port[end + 1..],
+        None => host_port,
+    };
+    after_host.split_once(':').map(|(_, port)| port)
 }
 
 /// The validated configuration.
@@ -500,11 +553,22 @@ impl Config {
             .map(|(i, p)| pool_from_spec(p, i, path))
             .collect::<Result<Vec<_>>>()?;
         check_pools_unique(&pools, path)?;
+        let templates = resolve(spec.templates, DEFAULT_TEMPLATES);
+        let zones = resolve(spec.zones, DEFAULT_ZONES);
+        let state = resolve(spec.state, DEFAULT_STATE);
+        check_directories_apart(
+            &[
+                ("templates", &templates),
+                ("zones", &zones),
+                ("state", &state),
+            ],
+            path,
+        )?;
         Ok(Config {
             path: path.to_owned(),
-            templates: resolve(spec.templates, DEFAULT_TEMPLATES),
-            zones: resolve(spec.zones, DEFAULT_ZONES),
-            state: resolve(spec.state, DEFAULT_STATE),
+            templates,
+            zones,
+            state,
             scheme: spec.serial.scheme,
             clock: spec.serial.clock,
             nsd,
@@ -552,12 +616,7 @@ fn pool_from_spec(spec: PoolSpec, index: usize, path: &Path) -> Result<Pool> {
     if spec.name.is_empty() {
         return Err(err("name: must not be empty".into()));
     }
-    let marker = spec.marker.unwrap_or_else(|| DEFAULT_MARKER.into());
-    if !crate::template::is_marker_name(&marker) || marker.starts_with("serial") {
-        return Err(err(format!(
-            "marker: {marker:?} is not a usable marker name (a letter, then letters, digits or _; not \"serial\")"
-        )));
-    }
+    let marker = spec.marker.map_or_else(|| DEFAULT_MARKER.into(), |m| m.0);
     if spec.servers.is_empty() {
         return Err(err(
             "no [[pool.server]]: a pool needs at least one server".into()
@@ -626,6 +685,69 @@ fn check_pools_unique(pools: &[Pool], path: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `templates`, `zones` and `state` must be three separate directories, none inside
+/// another: a run writes into `zones` and `state`, and would overwrite the templates (or
+/// delete its own temporary-looking files) where they meet.
+fn check_directories_apart(dirs: &[(&str, &Path)], path: &Path) -> Result<()> {
+    let real: Vec<PathBuf> = dirs.iter().map(|(_, d)| real_path(d)).collect();
+    for (i, (key_a, dir_a)) in dirs.iter().enumerate() {
+        for (j, (key_b, dir_b)) in dirs.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            let relation = if real[i] == real[j] {
+                if j < i {
+                    continue;
+                }
+                "is the same directory as"
+            } else if real[i].starts_with(&real[j]) {
+                "is inside"
+            } else {
+                continue;
+            };
+            return Err(Error::config(
+                path,
+                format!(
+                    "{key_a} ({}) {relation} {key_b} ({}): templates, zones and state must be \
+                     three separate directories, none inside another",
+                    dir_a.display(),
+                    dir_b.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `dir` with symbolic links resolved as far as it exists, and `.`/`..` resolved lexically
+/// in the part that does not exist yet.
+fn real_path(dir: &Path) -> PathBuf {
+    let mut lexical = PathBuf::new();
+    for part in dir.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                lexical.pop();
+            }
+            other => lexical.push(other),
+        }
+    }
+    let mut existing = lexical.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |p, c| p.join(c));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return lexical,
+        }
+    }
 }
 
 /// Turn a toml error into `FILE:LINE:COL: message` plus the offending line.
@@ -812,6 +934,160 @@ expect-status = "200"
             let got = error_of(&format!("{GOOD}\n{extra}"));
             assert!(got.contains(want), "{extra}: {got}");
         }
+    }
+
+    fn server_with_check(url: &str) -> String {
+        format!(
+            "[[pool]]\nname = \"w\"\n[[pool.server]]\nname = \"m\"\nipv4 = \"192.0.2.1\"\ncheck = \"{url}\"\n"
+        )
+    }
+
+    #[test]
+    fn check_url_ports_out_of_range_are_rejected_with_the_line() {
+        for url in [
+            "http://www.example.com:0/up",
+            "https://www.example.com:65536/up",
+            "http://www.example.com:99999/up",
+            "http://[2001:db8::1]:0/up",
+            "http://user@www.example.com:70000/",
+            "http://www.example.com:/up",
+        ] {
+            let got = error_of(&server_with_check(url));
+            assert!(
+                got.contains("zonerw.toml:6:9: invalid URL") && got.contains("not a port number"),
+                "{url}: {got}"
+            );
+        }
+        for (url, port) in [
+            ("http://www.example.com:65535/up", 65535),
+            ("http://[2001:db8::1]:8080/up", 8080),
+            ("https://user:pw@www.example.com/", 443),
+            ("http://www.example.com/a:b", 80),
+        ] {
+            let c = parse(&server_with_check(url)).unwrap();
+            let check = c.pools[0].servers[0].check.clone().unwrap();
+            assert_eq!(check.port, port, "{url}");
+        }
+        let got = error_of(&format!(
+            "{GOOD}\n[guard]\nreference = [\"http://www.debian.org:0/\"]\n"
+        ));
+        assert!(got.contains("not a port number"), "{got}");
+    }
+
+    #[test]
+    fn url_without_scheme_says_which_scheme() {
+        let got = error_of(&server_with_check("www.example.com/up"));
+        assert!(
+            got.contains("zonerw.toml:6:9: invalid URL \"www.example.com/up\": must start with http:// or https://"),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn dns_server_port_zero_is_rejected_with_the_line() {
+        for extra in [
+            "[verify]\nprimary = \"127.0.0.1:0\"\n",
+            "[verify]\nsecondaries = [\"192.0.2.1:53\", \"[2001:db8::1]:0\"]\n",
+        ] {
+            let got = error_of(&format!("{GOOD}\n{extra}"));
+            assert!(
+                got.contains("invalid DNS server") && got.contains("port 0"),
+                "{got}"
+            );
+            let line = GOOD.lines().count() + 3;
+            assert!(got.contains(&format!("zonerw.toml:{line}:")), "{got}");
+        }
+    }
+
+    #[test]
+    fn marker_with_outer_spaces_is_rejected_with_the_line() {
+        let pool = |marker: &str| {
+            format!(
+                "[[pool]]\nname = \"w\"\nmarker = \"{marker}\"\n[[pool.server]]\nname = \"m\"\nipv4 = \"192.0.2.1\"\n"
+            )
+        };
+        for marker in ["my ip ", " my ip", "IP "] {
+            let got = error_of(&pool(marker));
+            assert!(
+                got.contains("zonerw.toml:3:10: marker") && got.contains("space"),
+                "{marker:?}: {got}"
+            );
+        }
+        for marker in ["serial", "1ip", "ip-v4"] {
+            let got = error_of(&pool(marker));
+            assert!(
+                got.contains("zonerw.toml:3:10: marker"),
+                "{marker:?}: {got}"
+            );
+        }
+        assert_eq!(parse(&pool("my ip")).unwrap().pools[0].marker, "my ip");
+    }
+
+    fn dirs_config(templates: &str, zones: &str, state: &str) -> String {
+        format!("templates = \"{templates}\"\nzones = \"{zones}\"\nstate = \"{state}\"\n")
+    }
+
+    #[test]
+    fn templates_zones_and_state_must_be_apart() {
+        for (t, z, s, want) in [
+            (
+                "/srv/a",
+                "/srv/a",
+                "/srv/s",
+                "templates (/srv/a) is the same directory as zones (/srv/a)",
+            ),
+            (
+                "/srv/t",
+                "/srv/z",
+                "/srv/t/",
+                "templates (/srv/t) is the same directory as state (/srv/t/)",
+            ),
+            (
+                "/srv/t",
+                "/srv/t/zones",
+                "/srv/s",
+                "zones (/srv/t/zones) is inside templates (/srv/t)",
+            ),
+            (
+                "/srv/t",
+                "/srv/z",
+                "/srv/z/../t/s",
+                "state (/srv/z/../t/s) is inside templates (/srv/t)",
+            ),
+            (
+                "templates",
+                "zones",
+                "./templates",
+                "is the same directory as state",
+            ),
+            (
+                "/srv/t/x",
+                "/srv/z",
+                "/srv/t",
+                "templates (/srv/t/x) is inside state (/srv/t)",
+            ),
+        ] {
+            let got = error_of(&dirs_config(t, z, s));
+            assert!(got.contains(want), "{t} {z} {s}: {got}");
+            assert!(got.contains("three separate directories"), "{got}");
+        }
+        parse(&dirs_config("/srv/t", "/srv/tz", "/srv/t2")).unwrap();
+    }
+
+    #[test]
+    fn directories_are_compared_through_symbolic_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+        let config = dir.path().join("zonerw.toml");
+        let e = Config::parse(&dirs_config("real", "link/zones", "state"), &config).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string().contains("zones") && e.to_string().contains("is inside templates"),
+            "{e}"
+        );
+        Config::parse(&dirs_config("real", "zones", "state"), &config).unwrap();
     }
 
     #[test]

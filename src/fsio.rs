@@ -1,8 +1,8 @@
 //! File-system effects: atomic installs that NSD will notice, the run lock, reads with paths.
 
 use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
-use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -12,6 +12,77 @@ use crate::error::{Error, Result};
 
 /// Mode of installed zone files: NSD usually runs as another user and must read them.
 const ZONE_MODE: u32 = 0o644;
+/// Mode of the files in the state directory (state.json, serials.json, history.jsonl, lock).
+pub const STATE_FILE_MODE: u32 = 0o644;
+/// Mode of a state directory zonerw creates.
+pub const STATE_DIR_MODE: u32 = 0o755;
+
+/// Why a state file is refused: it is a symbolic link, which root would otherwise follow
+/// to write (or read) wherever it points.
+fn no_links() -> io::Error {
+    io::Error::other("it is a symbolic link; zonerw does not follow links in its state directory")
+}
+
+/// `e`, or the symbolic-link explanation when `e` is open(2)'s ELOOP of `O_NOFOLLOW`.
+fn explain_link(e: io::Error) -> io::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        no_links()
+    } else {
+        e
+    }
+}
+
+/// Read a file of the state directory, or None if it does not exist; a symbolic link is
+/// refused, not followed.
+pub fn read_state_file(path: &Path) -> Result<Option<Vec<u8>>> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path);
+    let mut file = match file {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, "read", explain_link(e))),
+    };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, "read", e))?;
+    Ok(Some(bytes))
+}
+
+/// Create `dir` (and missing parents) if it does not exist; a directory created here gets
+/// mode 0755 whatever the umask. Returns whether it was created.
+pub fn create_state_dir(dir: &Path) -> Result<bool> {
+    if dir.is_dir() {
+        return Ok(false);
+    }
+    let io = |e| Error::io(dir, "create state directory", e);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(STATE_DIR_MODE)
+        .create(dir)
+        .map_err(io)?;
+    fs::set_permissions(dir, Permissions::from_mode(STATE_DIR_MODE)).map_err(io)?;
+    Ok(true)
+}
+
+/// Create `path` exclusively (never through a link) with mode 0644 whatever the umask, or
+/// None if something is already there.
+fn create_new_state_file(path: &Path, options: &mut OpenOptions) -> io::Result<Option<File>> {
+    match options
+        .create_new(true)
+        .mode(STATE_FILE_MODE)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(file) => {
+            file.set_permissions(Permissions::from_mode(STATE_FILE_MODE))?;
+            Ok(Some(file))
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+        Err(e) => Err(e),
+    }
+}
 
 /// Read a file, or None if it does not exist.
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
@@ -266,18 +337,102 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
-/// Append lines to `path` in one write and fsync it once.
+/// Append lines to `path` in one write and fsync it once. The file is created with mode
+/// 0644 and never opened through a symbolic link. If it does not end with a newline (a
+/// line cut short by a full disk), the batch starts with one, so that the fragment stays a
+/// line of its own (readers skip it) instead of swallowing the first new line. A failed
+/// write is cut back off, so that it leaves no fragment where it can help it.
 pub fn append_lines(path: &Path, lines: &[String]) -> Result<()> {
-    let mut text = lines.join("\n");
-    text.push('\n');
-    let io = |e| Error::io(path, "append to", e);
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
-    file.write_all(text.as_bytes()).map_err(io)?;
+    let io = |e| Error::io(path, "append to", explain_link(e));
+    // Read access too: to look at the last byte.
+    let mut options = OpenOptions::new();
+    options.read(true).append(true);
+    let file = match create_new_state_file(path, &mut options).map_err(io)? {
+        Some(file) => file,
+        None => OpenOptions::new()
+            .read(true)
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(io)?,
+    };
+    let length = file.metadata().map_err(io)?.len();
+    let mut text = String::new();
+    if length > 0 {
+        let mut last = [0u8];
+        file.read_exact_at(&mut last, length - 1).map_err(io)?;
+        if last[0] != b'\n' {
+            text.push('\n');
+        }
+    }
+    for line in lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    if let Err(e) = (&file).write_all(text.as_bytes()) {
+        let _ = file.set_len(length);
+        return Err(io(e));
+    }
     file.sync_data().map_err(io)
+}
+
+/// The name of user `uid` (from the passwd database), or the number if it has none.
+#[must_use]
+pub fn user_name(uid: u32) -> String {
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: passwd is plain data; getpwuid_r writes only into `pwd` and `buffer` (whose
+    // length it is told) and sets `found` to null or to `pwd`.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(
+            uid,
+            &raw mut pwd,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &raw mut found,
+        );
+        if rc == 0
+            && !found.is_null()
+            && !pwd.pw_name.is_null()
+            && let Ok(name) = std::ffi::CStr::from_ptr(pwd.pw_name).to_str()
+        {
+            return name.to_owned();
+        }
+    }
+    uid.to_string()
+}
+
+/// The effective user id of this process.
+#[must_use]
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether this process (by its effective ids) may write `path`.
+#[must_use]
+pub fn writable(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: c_path is a valid NUL-terminated string that outlives the call.
+    unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            libc::W_OK,
+            libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW,
+        ) == 0
+    }
+}
+
+/// The owner (uid) and permission bits of `path` itself (a link is not followed).
+#[must_use]
+pub fn owner_and_mode(path: &Path) -> Option<(u32, u32)> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    Some((meta.uid(), meta.mode() & 0o7777))
 }
 
 /// The exclusive run lock; released when dropped (or when the process dies, even by SIGKILL).
@@ -291,19 +446,26 @@ pub struct Lock {
 /// /proc/locks. The file is never deleted, since its inode is the lock.
 pub fn lock_exclusive(path: &Path) -> Result<Lock> {
     // flock needs no write access: once the file exists, open it read-only, so that a run
-    // that changes nothing opens no file for writing at all.
-    let file = File::open(path)
+    // that changes nothing opens no file for writing at all. Never through a link: root
+    // would create (or lock) whatever it points to.
+    let open_existing = || {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+    };
+    let file = open_existing()
         .or_else(|e| {
             if e.kind() != io::ErrorKind::NotFound {
                 return Err(e);
             }
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)
+            match create_new_state_file(path, OpenOptions::new().write(true))? {
+                Some(file) => Ok(file),
+                // Another run created it in between.
+                None => open_existing(),
+            }
         })
-        .map_err(|e| Error::io(path, "open lock file", e))?;
+        .map_err(|e| Error::io(path, "open lock file", explain_link(e)))?;
     match file.try_lock() {
         Ok(()) => Ok(Lock { _file: file }),
         Err(fs::TryLockError::WouldBlock) => Err(Error::Locked {
@@ -317,7 +479,6 @@ pub fn lock_exclusive(path: &Path) -> Result<Lock> {
 /// "pid N since TIME" for the process holding a flock on `file`, from /proc/locks
 /// (`1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF`) and the holder's start time.
 fn lock_holder(file: &File) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
     let meta = file.metadata().ok()?;
     let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
     let want = format!("{major:02x}:{minor:02x}:{}", meta.ino());

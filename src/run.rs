@@ -8,7 +8,7 @@
 //! installed, so a retry never hands out a serial already used for other content.
 
 use std::collections::BTreeMap;
-use std::fs;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -256,12 +256,75 @@ fn prepare(config: &Config, options: RunOptions, files: &StateFiles) -> Result<O
             format!("zones: '{}' is not a directory", config.zones.display()),
         ));
     }
-    fs::create_dir_all(&config.state)
-        .map_err(|e| Error::io(&config.state, "create state directory", e))?;
+    check_state_owner(&config.state)?;
+    if !fsio::create_state_dir(&config.state)? {
+        warn_if_state_dir_is_open(&config.state);
+    }
     let lock = fsio::lock_exclusive(&files.lock)?;
     fsio::remove_stale_temporaries(&config.zones);
     fsio::remove_stale_temporaries(&config.state);
     Ok(Some(lock))
+}
+
+/// A run by another user than the owner of the state directory (typically root running
+/// `zonerw --force` by hand where the timer runs as `zonerw`) would leave state files the
+/// service user cannot write, and every later run of the timer would fail: refuse it
+/// before touching anything.
+fn check_state_owner(dir: &Path) -> Result<()> {
+    let Some((owner, _)) = fsio::owner_and_mode(dir) else {
+        return Ok(());
+    };
+    let me = fsio::effective_uid();
+    if owner == me {
+        return Ok(());
+    }
+    let owner_name = fsio::user_name(owner);
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| shell_word(&a.to_string_lossy()))
+        .collect();
+    Err(Error::Usage(format!(
+        "the state directory {} belongs to user {owner_name}, not to {}, who runs this; \
+         run it as that user: sudo -u {} {}",
+        dir.display(),
+        fsio::user_name(me),
+        shell_word(&owner_name),
+        args.join(" ")
+    )))
+}
+
+/// `word` quoted for a POSIX shell if it needs quoting.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// Warn (the run goes on) when others than its owner may write the state directory: they
+/// could replace state.json or plant links.
+fn warn_if_state_dir_is_open(dir: &Path) {
+    if let Some((_, mode)) = fsio::owner_and_mode(dir)
+        && mode & 0o022 != 0
+    {
+        crate::errln!(
+            "zonerw: warning: the state directory {} is writable by {} (mode {mode:04o}); \
+             make it writable by its owner only: chmod go-w {}",
+            dir.display(),
+            if mode & 0o020 != 0 && mode & 0o002 != 0 {
+                "its group and others"
+            } else if mode & 0o020 != 0 {
+                "its group"
+            } else {
+                "others"
+            },
+            dir.display()
+        );
+    }
 }
 
 fn decide_all(

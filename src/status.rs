@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::check::table;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fsio;
 use crate::run::{StateFiles, load_state};
 use crate::state::{PoolState, State};
@@ -27,21 +27,42 @@ pub fn status(config: &Config, json: bool) -> Result<u8> {
 }
 
 fn recent_history(files: &StateFiles) -> Result<Vec<Value>> {
-    let Some(bytes) = fsio::read_optional(&files.history)? else {
+    let Some(bytes) = fsio::read_state_file(&files.history)? else {
         return Ok(Vec::new());
     };
     let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let start = lines.len().saturating_sub(RECENT);
-    lines[start..]
-        .iter()
-        .map(|l| {
-            serde_json::from_str(l).map_err(|e| Error::StateCorrupt {
-                path: files.history.clone(),
-                message: e.to_string(),
-            })
-        })
-        .collect()
+    let (recent, skipped) = last_entries(&text, RECENT);
+    for line in skipped {
+        crate::errln!(
+            "zonerw: warning: {}:{line}: skipped an unreadable history line",
+            files.history.display()
+        );
+    }
+    Ok(recent)
+}
+
+/// The last `count` readable entries of history.jsonl text, oldest first, and the numbers
+/// of the unreadable lines met among them (a line cut short by a full disk, say), which
+/// are skipped: one bad line must not hide the rest of the history.
+fn last_entries(text: &str, count: usize) -> (Vec<Value>, Vec<usize>) {
+    let mut recent = Vec::new();
+    let mut skipped = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate().rev() {
+        if recent.len() == count {
+            break;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Value>(line) {
+            Ok(entry) if entry.is_object() => recent.push(entry),
+            _ => skipped.push(i + 1),
+        }
+    }
+    recent.reverse();
+    skipped.reverse();
+    (recent, skipped)
 }
 
 fn report(config: &Config, state: Option<&State>, history: &[Value], files: &StateFiles) -> Value {
@@ -236,4 +257,61 @@ fn history_text(report: &Value) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_history_line_is_skipped_and_named() {
+        let good = |n: u32| {
+            format!(
+                "{{\"time\":\"t{n}\",\"event\":\"zone\",\"zone\":\"z\",\"from_serial\":{n},\"to_serial\":{}}}",
+                n + 1
+            )
+        };
+        // A fragment glued to nothing (the disk filled mid-append), then a newline-led batch.
+        let text = format!(
+            "{}\n{}\n{{\"time\":\"t3\",\"ev\n{}\n",
+            good(1),
+            good(2),
+            good(4)
+        );
+        let (recent, skipped) = last_entries(&text, 10);
+        assert_eq!(skipped, [3]);
+        let serials: Vec<u64> = recent
+            .iter()
+            .map(|e| e["from_serial"].as_u64().unwrap())
+            .collect();
+        assert_eq!(serials, [1, 2, 4]);
+        // Only the last `count` readable ones.
+        let (recent, _) = last_entries(&text, 2);
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[0]["from_serial"], 2);
+        // A fragment at the very end (no newline after it) too.
+        let (recent, skipped) = last_entries(&format!("{}\n{{\"ti", good(1)), 10);
+        assert_eq!((recent.len(), skipped), (1, vec![2]));
+    }
+
+    #[test]
+    fn status_works_with_a_torn_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        std::fs::write(
+            state.join("history.jsonl"),
+            "{\"time\":\"t\",\"event\":\"sw",
+        )
+        .unwrap();
+        let config = Config::parse(
+            &format!(
+                "templates = \"t\"\nzones = \"z\"\nstate = \"{}\"\n",
+                state.display()
+            ),
+            &dir.path().join("zonerw.toml"),
+        )
+        .unwrap();
+        assert_eq!(status(&config, true).unwrap(), 0);
+    }
 }

@@ -36,7 +36,7 @@ pub fn rfc3339(now: Timestamp) -> String {
 
 /// Load state.json; a missing file is the empty state, a corrupt one an error.
 pub fn load_state(path: &Path) -> Result<Option<State>> {
-    let Some(bytes) = fsio::read_optional(path)? else {
+    let Some(bytes) = fsio::read_state_file(path)? else {
         return Ok(None);
     };
     let corrupt = |message| Error::StateCorrupt {
@@ -48,7 +48,7 @@ pub fn load_state(path: &Path) -> Result<Option<State>> {
 }
 
 pub(super) fn load_reserved(path: &Path) -> Result<Reserved> {
-    let Some(bytes) = fsio::read_optional(path)? else {
+    let Some(bytes) = fsio::read_state_file(path)? else {
         return Ok(Reserved::new());
     };
     let text = String::from_utf8_lossy(&bytes);

@@ -11,9 +11,16 @@
 #   dpkg -r: the binary goes, the (edited) conffile, user and state stay
 #   dpkg --purge: conffile, state, user and group go; a zones directory with
 #     files in it stays
-# Passes with and without NSD installed. A zonerw package already installed
-# (left over from an interrupted run) is purged first, and the package is
-# purged again on exit, whatever happened.
+# Passes with and without NSD installed.
+#
+# It never touches a zonerw it did not install itself: if a zonerw package is
+# known to dpkg (any status but not-installed), or /etc/zonerw, /var/lib/zonerw,
+# a non-empty /var/lib/nsd/zonerw or a user zonerw exists, and this test did
+# not create them, it prints SKIPPED and exits 0. What it installs, it marks
+# with /var/tmp/zonerw-package-test.owned (written just before its first dpkg -i, removed after its
+# purge); a leftover of an interrupted run of this test is recognised by that
+# marker and purged first. The package is purged again on exit, whatever
+# happened, but only while the marker says the test owns it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -45,16 +52,57 @@ purge_package() {
     fi
 }
 
+# Present while (and only while) this test owns the zonerw on this machine.
+owned_marker=/var/tmp/zonerw-package-test.owned
+
+# What of a zonerw is on this machine, one item per line ("" = nothing).
+zonerw_present() {
+    local status
+    status=$(pkg_status)
+    if [[ -n $status && $status != not-installed ]]; then echo "dpkg status of zonerw: $status"; fi
+    if [[ -e /etc/zonerw ]]; then echo "/etc/zonerw exists"; fi
+    if [[ -e /var/lib/zonerw ]]; then echo "/var/lib/zonerw exists"; fi
+    if [[ -n $(ls -A /var/lib/nsd/zonerw 2>/dev/null) ]]; then echo "/var/lib/nsd/zonerw is not empty"; fi
+    if getent passwd zonerw >/dev/null; then echo "a user zonerw exists"; fi
+    return 0
+}
+
+skip_if_foreign() {
+    local present
+    present=$(zonerw_present)
+    if [[ -n $present ]]; then
+        echo "SKIPPED: a zonerw package/config that this test did not install is present (${present//$'\n'/; }); not touching it"
+        exit 0
+    fi
+}
+
+if [[ -n $(zonerw_present) ]]; then
+    if [[ -f $owned_marker ]]; then
+        step "purging what an interrupted run of this test left ($(zonerw_present | paste -sd ';' -))"
+        purge_package
+        rm -f /var/lib/nsd/zonerw/zz-package-test.zone
+        rmdir /var/lib/nsd/zonerw 2>/dev/null || true
+        # The purge removes all of it; whatever is left is not ours.
+        if [[ -z $(zonerw_present) ]]; then rm -f "$owned_marker"; fi
+    fi
+    skip_if_foreign
+fi
+# Nothing of zonerw here: a marker left now is stale.
+rm -f "$owned_marker"
+
 test_zone=/var/lib/nsd/zonerw/zz-package-test.zone
 cleanup() {
     local rc=$?
     set +e
-    if [[ $rc -ne 0 ]]; then
-        echo "tests/package: failed (exit $rc); purging the package" >&2
+    if [[ -f $owned_marker ]]; then
+        if [[ $rc -ne 0 ]]; then
+            echo "tests/package: failed (exit $rc); purging the package" >&2
+        fi
+        purge_package >/dev/null 2>&1
+        rm -f "$test_zone"
+        rmdir /var/lib/nsd/zonerw 2>/dev/null
+        if [[ -z $(zonerw_present) ]]; then rm -f "$owned_marker"; fi
     fi
-    purge_package >/dev/null 2>&1
-    rm -f "$test_zone"
-    rmdir /var/lib/nsd/zonerw 2>/dev/null
     exit "$rc"
 }
 trap cleanup EXIT
@@ -63,11 +111,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 t0=$SECONDS
-
-if [[ -n $(pkg_status) && $(pkg_status) != not-installed ]]; then
-    step "purging a zonerw package left over from an earlier run ($(pkg_status))"
-    purge_package
-fi
 
 step "scripts/package"
 t=$SECONDS
@@ -105,6 +148,9 @@ if [[ -n $drift ]]; then
 fi
 
 step "dpkg -i $deb"
+# Someone may have installed zonerw while the package was being built.
+skip_if_foreign
+echo "tests/package/test.sh (pid $$) installed zonerw on $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$owned_marker"
 dpkg -i "$deb"
 [[ $(pkg_status) == installed ]] || fail "dpkg says the package is '$(pkg_status)', not installed"
 
@@ -229,6 +275,7 @@ fi
 rm -f "$test_zone"
 rmdir /var/lib/nsd/zonerw 2>/dev/null || true
 ok "the purge removed the binary, the conffile, /etc/zonerw, /var/lib/zonerw, the user and the group, and kept the zones"
+rm -f "$owned_marker"
 
 echo
 echo "tests/package: all checks passed in $((SECONDS - t0)) s"
