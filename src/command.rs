@@ -256,8 +256,13 @@ fn pump(out: &mut Capture, err: &mut Capture, exited: &ExitWatch, deadline: Inst
         // open by `out`, `err` or `exited` for the duration of the call.
         let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait) };
         if ready < 0 {
-            // EINTR (our signals are blocked, but others may come): just poll again.
-            continue;
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                // Our signals are blocked, but others may come: just poll again.
+                continue;
+            }
+            // Any other error would repeat at once: stop reading (no busy loop); the
+            // caller then kills the group as at the deadline.
+            return exited_at.is_some();
         }
         if fds[0].revents != 0 {
             out.read_some(&mut buf);

@@ -97,7 +97,7 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
 /// this large is not one zonerw wrote, so it is replaced either way).
 const INSTALLED_READ_LIMIT: u64 = 64 << 20;
 
-/// What is at the path of an installed zone file.
+/// What is at the path of an installed zone file (or a template).
 #[derive(Debug)]
 pub enum Installed {
     /// Nothing.
@@ -130,9 +130,24 @@ fn kind_of(file_type: fs::FileType) -> &'static str {
 /// type is checked before opening (lstat), the open neither follows a link nor waits for a
 /// FIFO's writer, the type is checked again on the open file, and the read is bounded.
 pub fn read_installed(path: &Path) -> Result<Installed> {
+    read_regular(path, false)
+}
+
+/// Read a template the same way, except that a symbolic link to a regular file is
+/// followed (templates are often links into a checkout).
+pub fn read_template(path: &Path) -> Result<Installed> {
+    read_regular(path, true)
+}
+
+fn read_regular(path: &Path, follow: bool) -> Result<Installed> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    let meta = match fs::symlink_metadata(path) {
+    let meta = if follow {
+        fs::metadata(path)
+    } else {
+        fs::symlink_metadata(path)
+    };
+    let meta = match meta {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Installed::Absent),
         Err(e) => return Err(Error::io(path, "read", e)),
@@ -142,7 +157,7 @@ pub fn read_installed(path: &Path) -> Result<Installed> {
     }
     let file = match OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .custom_flags(libc::O_NONBLOCK | if follow { 0 } else { libc::O_NOFOLLOW })
         .open(path)
     {
         Ok(file) => file,

@@ -140,8 +140,28 @@ fn run_steps(config: &Config, options: RunOptions, now: Timestamp, seen: &mut Se
     let Templates {
         zones,
         broken,
-        errors: template_errors,
+        errors: mut all,
     } = zones::load_templates(config)?;
+    // Every template error is reported, whatever else happens; only "another run holds the
+    // lock" stands alone (that run reports them).
+    match run_zones(config, options, now, seen, &zones, &broken) {
+        Ok(()) => {}
+        Err(e @ Error::Locked { .. }) => return Err(e),
+        Err(Error::Many(errors)) => all.extend(errors),
+        Err(e) => all.push(e),
+    }
+    combine(all)
+}
+
+/// A run over the sound templates (`zones`); `broken` names the zones skipped.
+fn run_zones(
+    config: &Config,
+    options: RunOptions,
+    now: Timestamp,
+    seen: &mut Seen,
+    zones: &[Zone],
+    broken: &[String],
+) -> Result<()> {
     let clock = serial_clock(config, now)?;
     let files = StateFiles::in_dir(&config.state);
     let _lock = prepare(config, options, &files)?;
@@ -163,28 +183,27 @@ fn run_steps(config: &Config, options: RunOptions, now: Timestamp, seen: &mut Se
         clock,
         addresses: &addresses,
     };
-    let mut plans = plan_all(&zones, inputs, old.as_ref(), &reserved)?;
+    let mut plans = plan_all(zones, inputs, old.as_ref(), &reserved)?;
     if options.dry_run {
         if options.verbosity >= Verbosity::Normal {
             print_switches(config, &decisions, &guarded, None);
         }
-        print_dry_run(config, &zones, &plans, options.verbosity)?;
-        return combine(template_errors);
+        return print_dry_run(config, zones, &plans, options.verbosity);
     }
 
-    let applied = apply(config, &zones, &mut plans, reserved, &files);
-    let propagation = verify_reloaded(config, &zones, &plans, &outcomes);
+    let applied = apply(config, zones, &mut plans, reserved, &files);
+    let propagation = verify_reloaded(config, zones, &plans, &outcomes);
     let mut errors = match applied {
         Ok(()) => Vec::new(),
         Err(Error::Many(errors)) => errors,
         Err(e) => vec![e],
     };
-    errors.extend(primary_failures(config, &zones, &plans, &propagation));
+    errors.extend(primary_failures(config, zones, &plans, &propagation));
     // The commit point: only a run whose every change was applied saves the state.
     let committed = errors.is_empty() && {
         let outcome = Outcome {
-            zones: &zones,
-            broken: &broken,
+            zones,
+            broken,
             plans: &plans,
             decisions: &decisions,
             guarded: &guarded,
@@ -193,7 +212,6 @@ fn run_steps(config: &Config, options: RunOptions, now: Timestamp, seen: &mut Se
         match commit(config, &outcome, old, &files, now) {
             Ok(state) => {
                 seen.state = Some(state);
-                crate::signals::note_saved();
                 true
             }
             Err(e) => {
@@ -207,13 +225,11 @@ fn run_steps(config: &Config, options: RunOptions, now: Timestamp, seen: &mut Se
     if options.verbosity >= Verbosity::Normal {
         print_switches(config, &decisions, &guarded, Some(committed));
     }
-    report_zones(&zones, &plans, &propagation, options.verbosity);
+    report_zones(zones, &plans, &propagation, options.verbosity);
     if committed {
         run_hooks(config, &decisions);
     }
-    let mut all = template_errors;
-    all.extend(errors);
-    combine(all)
+    combine(errors)
 }
 
 /// One error for all the errors of a run, or Ok.
@@ -377,8 +393,14 @@ fn plan_all(
                 fsio::Installed::File(bytes) => Some(bytes),
                 fsio::Installed::Absent => None,
                 fsio::Installed::NotAFile(kind) => {
+                    // rename(2) replaces anything but a directory.
+                    let then = if kind == "a directory" {
+                        "zonerw cannot replace a directory: remove it"
+                    } else {
+                        "it is not read, and is replaced"
+                    };
                     crate::errln!(
-                        "zonerw: warning: {}: '{}' is {kind}, not a zone file; it is not read, and is replaced",
+                        "zonerw: warning: {}: '{}' is {kind}, not a zone file; {then}",
                         zone.name,
                         path.display()
                     );

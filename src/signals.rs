@@ -102,13 +102,22 @@ pub fn install() {
     });
 }
 
+/// The signals to handle: those of `SIGNALS` the caller did not choose to ignore (`nohup`
+/// ignores SIGHUP, a shell's `trap '' TERM` SIGTERM): a blocked signal is still queued
+/// for `sigwait` even when ignored, so an ignored one must stay out of the set.
 fn signal_set() -> libc::sigset_t {
     let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigemptyset initialises the set; sigaddset takes valid signal numbers.
+    // SAFETY: sigemptyset initialises the set; sigaddset takes valid signal numbers;
+    // sigaction with a null new action only reads the current one into `old`.
     unsafe {
         libc::sigemptyset(set.as_mut_ptr());
         for sig in SIGNALS {
-            libc::sigaddset(set.as_mut_ptr(), sig);
+            let mut old = std::mem::zeroed::<libc::sigaction>();
+            let ignored = libc::sigaction(sig, std::ptr::null(), &raw mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN;
+            if !ignored {
+                libc::sigaddset(set.as_mut_ptr(), sig);
+            }
         }
         set.assume_init()
     }
@@ -118,7 +127,10 @@ fn wait_and_stop(set: &libc::sigset_t) {
     let mut sig: libc::c_int = 0;
     loop {
         // SAFETY: sigwait with a valid set and a valid out pointer.
-        if unsafe { libc::sigwait(set, &raw mut sig) } == 0 && SIGNALS.contains(&sig) {
+        // SAFETY (sigismember): `set` is an initialised signal set.
+        if unsafe { libc::sigwait(set, &raw mut sig) } == 0
+            && unsafe { libc::sigismember(set, sig) } == 1
+        {
             break;
         }
     }
@@ -135,13 +147,29 @@ fn wait_and_stop(set: &libc::sigset_t) {
         .iter()
         .filter(|p| std::fs::remove_file(p).is_ok())
         .count();
-    crate::errln!(
-        "{}",
-        message(sig, groups.len(), removed, SAVED.load(Ordering::SeqCst))
-    );
+    let mut line = message(sig, groups.len(), removed, SAVED.load(Ordering::SeqCst));
+    line.push('\n');
+    write_stderr_without_blocking(line.as_bytes());
     // SAFETY: _exit ends the process at once (no atexit handlers, no destructors racing the
     // other threads); the kernel releases the lock and closes every descriptor.
     unsafe { libc::_exit(128 + sig) }
+}
+
+/// One write(2) to stderr, only if it can take the line now (a full pipe whose reader is
+/// gone must not keep the run, and its lock, alive), and without std's stderr lock, which
+/// another thread may hold while blocked.
+fn write_stderr_without_blocking(bytes: &[u8]) {
+    let mut fd = libc::pollfd {
+        fd: libc::STDERR_FILENO,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: poll on one valid pollfd; write(2) from a valid buffer of the given length.
+    unsafe {
+        if libc::poll(&raw mut fd, 1, 100) == 1 && fd.revents & libc::POLLOUT != 0 {
+            libc::write(libc::STDERR_FILENO, bytes.as_ptr().cast(), bytes.len());
+        }
+    }
 }
 
 fn signal_name(sig: libc::c_int) -> &'static str {

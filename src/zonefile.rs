@@ -48,6 +48,23 @@ pub fn soa_serial_span(text: &str) -> Option<std::ops::Range<usize>> {
     Some(start..start + raw.len())
 }
 
+/// The 1-based line of the type of the first SOA record in `text`, well-formed or not.
+#[must_use]
+pub fn soa_line(text: &str) -> Option<usize> {
+    let mut lexer = Lexer::new(text);
+    while let Some((has_owner, first)) = lexer.next_entry() {
+        let is_directive = has_owner && matches!(first, Token::Word([b'$', ..]));
+        if !is_directive
+            && let Some(word) = record_type(&mut lexer, has_owner, first).filter(|w| is_soa_type(w))
+        {
+            let offset = word.as_ptr().addr() - text.as_ptr().addr();
+            return Some(text[..offset].matches('\n').count() + 1);
+        }
+        lexer.skip_entry();
+    }
+    None
+}
+
 /// The 1-based line of the first `$INCLUDE` directive in `text`, if there is one.
 #[must_use]
 pub fn include_line(text: &str) -> Option<usize> {

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::fsio;
 use crate::template::{Marker, Template, Vars};
-use crate::zonefile::{include_line, soa_serial, soa_serial_span};
+use crate::zonefile::{include_line, soa_line, soa_serial, soa_serial_span};
 
 /// A managed zone and its parsed template.
 #[derive(Debug, Clone)]
@@ -79,12 +80,7 @@ pub fn load_templates(config: &Config) -> Result<Templates> {
         let Some(name) = zone_name(&file_name) else {
             continue;
         };
-        let path = entry.path();
-        // A link to a template file counts; a directory or a FIFO named like one does not.
-        if !path.is_file() {
-            continue;
-        }
-        found.push((name, file_name, path));
+        found.push((name, file_name, entry.path()));
     }
     if found.is_empty() {
         return Err(Error::Config {
@@ -100,15 +96,9 @@ pub fn load_templates(config: &Config) -> Result<Templates> {
     for group in duplicates(found) {
         match group.as_slice() {
             [(name, file_name, path)] => {
-                match fs::read(path)
-                    .map_err(|e| Error::Template {
-                        path: path.clone(),
-                        line: None,
-                        message: format!("cannot read template: {e}"),
-                    })
-                    .and_then(|bytes| {
-                        parse_zone(config, name.clone(), file_name.clone(), path.clone(), bytes)
-                    }) {
+                match read_template(path).and_then(|bytes| {
+                    parse_zone(config, name.clone(), file_name.clone(), path.clone(), bytes)
+                }) {
                     Ok(zone) => templates.zones.push(zone),
                     Err(e) => {
                         templates.broken.push(name.clone());
@@ -138,6 +128,28 @@ pub fn load_templates(config: &Config) -> Result<Templates> {
     }
     templates.zones.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(templates)
+}
+
+/// The bytes of a template: never blocks on a FIFO, never reads a device, bounded. Anything
+/// but a (link to a) regular file is a template error of that zone, not a silent skip (which
+/// would drop the zone's state and leave its installed file behind through a failover).
+fn read_template(path: &Path) -> Result<Vec<u8>> {
+    let error = |message: String| Error::Template {
+        path: path.to_owned(),
+        line: None,
+        message,
+    };
+    match fsio::read_template(path) {
+        Ok(fsio::Installed::File(bytes)) => Ok(bytes),
+        Ok(fsio::Installed::Absent) => Err(error(
+            "cannot read template: it is a link to a file that does not exist".into(),
+        )),
+        Ok(fsio::Installed::NotAFile(kind)) => {
+            Err(error(format!("it is {kind}, not a template file")))
+        }
+        Err(Error::Io { source, .. }) => Err(error(format!("cannot read template: {source}"))),
+        Err(e) => Err(e),
+    }
 }
 
 /// Group templates that stand for the same zone (names equal ignoring ASCII case).
@@ -227,7 +239,7 @@ fn check_serial_field(config: &Config, template: &Template, path: &Path) -> Resu
     };
     match (soa_serial(&one), soa_serial(&two)) {
         (Some(1_000_000_001), Some(1_000_000_002)) => Ok(()),
-        (None, _) if soa_serial_span(&one).is_none() => Err(error(
+        (None, _) if soa_line(&one).is_none() => Err(error(
             None,
             "no SOA record: a template must hold the zone's SOA record, with @serial@ as its serial".into(),
         )),
@@ -238,8 +250,8 @@ fn check_serial_field(config: &Config, template: &Template, path: &Path) -> Resu
             ),
         )),
         _ => Err(error(
-            line_of(&one),
-            "the SOA serial field must be exactly @serial@ (zonerw owns the serial)".into(),
+            line_of(&one).or_else(|| soa_line(&one)),
+            "the SOA record is malformed or its serial field is not exactly @serial@ (zonerw owns the serial)".into(),
         )),
     }
 }
@@ -298,6 +310,56 @@ mod tests {
         for (file, want) in cases {
             assert_eq!(zone_name(file).as_deref(), want, "{file}");
         }
+    }
+
+    fn template_error(text: &str) -> Option<String> {
+        let config = Config::parse(
+            "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"a\"\nipv4 = \"192.0.2.1\"\n",
+            Path::new("/etc/zonerw/zonerw.toml"),
+        )
+        .unwrap();
+        let path = PathBuf::from("t/x.zone");
+        parse_zone(&config, "x".into(), "x.zone".into(), path, text.into())
+            .err()
+            .map(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_soa_serial_field_must_be_the_serial_marker() {
+        let soa = |serial: &str| {
+            format!("$TTL 60\n@ IN SOA ns hm (\n {serial}\n 1 2 3 4 )\nwww A @IP@\n")
+        };
+        assert_eq!(template_error(&soa("@serial@")), None);
+        assert_eq!(template_error(&soa("@serial number@ ; serial")), None);
+        assert_eq!(
+            template_error(&soa("2025010101")).unwrap(),
+            "t/x.zone:3: the SOA serial is the literal 2025010101; write @serial@ in its place (zonerw owns the serial, and a fixed one would hide changes from the secondaries)"
+        );
+        assert!(
+            template_error(&soa("7 ; @serial@"))
+                .unwrap()
+                .starts_with("t/x.zone:3: the SOA serial is the literal 7;")
+        );
+        assert!(
+            template_error(&soa("@serial@0"))
+                .unwrap()
+                .starts_with("t/x.zone:3: the SOA record is malformed")
+        );
+        assert!(
+            template_error("@ IN SOA ns hm\n")
+                .unwrap()
+                .starts_with("t/x.zone:1: the SOA record is malformed")
+        );
+        assert!(
+            template_error("www A @IP@\n")
+                .unwrap()
+                .starts_with("t/x.zone: no SOA record")
+        );
+        assert!(
+            template_error(&format!("{}$INCLUDE other\n", soa("@serial@")))
+                .unwrap()
+                .starts_with("t/x.zone:6: $INCLUDE is not supported")
+        );
     }
 
     #[test]

@@ -429,3 +429,119 @@ fn a_silent_failing_hook_ends_its_warning_cleanly() {
     assert!(r.stderr.contains(&want), "stderr lacks {want:?}\n{r}");
     nsd.assert_secondary(ZONE, r.new_serial(ZONE), BACKUP_IP, PROPAGATE);
 }
+
+/// A template that is a dangling link or a FIFO is a template error of its zone (exit 2,
+/// naming it), not a silent skip that dropped the zone's state; reading it never blocks.
+/// The other zone fails over.
+#[test]
+fn a_template_that_is_not_a_file_is_a_template_error() {
+    let (nsd, main, z) = setup_failover(&[ZONE, OTHER]);
+    let first = z.run(&[]);
+    first.expect_ok();
+    let o1 = first.new_serial(OTHER);
+    let installed = FileId::of(&z.zone_path(OTHER));
+    let template = z.template_path(OTHER);
+    let cases = [
+        (
+            "a dangling link",
+            "cannot read template: it is a link to a file that does not exist",
+        ),
+        ("a FIFO", "it is a FIFO, not a template file"),
+    ];
+    let mut www = MAIN_IP;
+    for (what, message) in cases {
+        fs::remove_file(&template).unwrap();
+        if what == "a FIFO" {
+            let c = std::ffi::CString::new(template.to_str().unwrap()).unwrap();
+            // SAFETY: mkfifo with a valid C string.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        } else {
+            std::os::unix::fs::symlink(z.dir.join("unmounted/other.zone"), &template).unwrap();
+        }
+        main.set_mode(if www == MAIN_IP {
+            Mode::Refusing
+        } else {
+            Mode::Up
+        });
+        www = if www == MAIN_IP { BACKUP_IP } else { MAIN_IP };
+        let r = z.run(&[]);
+        r.expect_code(2);
+        let want = format!("zonerw: error: {}: {message}", template.display());
+        assert!(
+            r.stderr.contains(&want),
+            "{what}: stderr lacks {want:?}\n{r}"
+        );
+        nsd.assert_secondary(ZONE, r.new_serial(ZONE), www, PROPAGATE);
+        assert_eq!(FileId::of(&z.zone_path(OTHER)), installed, "{what}");
+        let state = fs::read_to_string(z.state_json()).unwrap();
+        assert!(
+            state.contains(&format!("\"{OTHER}\"")),
+            "{what}: state dropped"
+        );
+    }
+    fs::remove_file(&template).unwrap();
+    z.write_template(OTHER, &default_template(OTHER));
+    assert_eq!(www, MAIN_IP);
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    let o2 = r.new_serial(OTHER);
+    assert!(o2 > o1);
+    nsd.assert_secondary(OTHER, o2, BACKUP_IP, PROPAGATE);
+}
+
+/// A run started with SIGHUP ignored (`nohup`, a shell's `trap '' HUP`) keeps ignoring it:
+/// closing the terminal does not stop the failover half-way.
+#[test]
+fn an_ignored_sighup_does_not_stop_a_run() {
+    let nsd = NsdPair::new(&[ZONE]);
+    let main = MainServer::http(Mode::Refusing);
+    let checker = nsd.dir.join("checkzone-slow");
+    let ready = nsd.dir.join("checkzone.ready");
+    script(
+        &checker,
+        &format!(
+            "touch '{}'\nsleep 1\nexec nsd-checkzone \"$@\"\n",
+            ready.display()
+        ),
+    );
+    let mut settings = Settings::new(&main.url("/up.txt"));
+    settings.checkzone = Some(checker.display().to_string());
+    let z = Zonerw::new(&nsd, settings);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zonerw"));
+    command
+        .args(["-c", z.config.to_str().unwrap()])
+        .current_dir("/")
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    // SAFETY: signal(2) between fork and exec, as nohup does.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    assert!(poll(Duration::from_secs(10), || ready.exists().then_some(())).is_some());
+    // SAFETY: signalling the zonerw we started.
+    unsafe {
+        libc::kill(child.id().cast_signed(), libc::SIGHUP);
+    }
+    let status = poll(Duration::from_secs(30), || child.try_wait().unwrap());
+    let Some(status) = status else {
+        // SAFETY: the process group of the child we started.
+        unsafe {
+            libc::kill(-child.id().cast_signed(), libc::SIGKILL);
+        }
+        let _ = child.wait();
+        panic!("zonerw did not finish");
+    };
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let served = poll(PROPAGATE, || {
+        (nsd.secondary_www(ZONE) == vec![BACKUP_IP]).then_some(())
+    });
+    assert!(served.is_some(), "{}", nsd.diagnostics());
+}

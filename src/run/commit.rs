@@ -100,6 +100,8 @@ pub(super) fn commit(
         fsio::append_lines(&files.history, &lines)?;
     }
     fsio::write_atomically(&files.state, new.to_text().as_bytes())?;
+    // From here a signal loses nothing: say so if one comes (during the hook, say).
+    crate::signals::note_saved();
     Ok(new)
 }
 
