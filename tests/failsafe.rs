@@ -65,18 +65,31 @@ fn run_with_stdio(z: &Zonerw, stdout: Stdio, stderr: Stdio, close_std: bool) -> 
     (code, start.elapsed())
 }
 
+/// NSD pair with `zones`, main up, metrics on, and an on-change hook that appends
+/// `$ZONERW_TO` to `hook.log` in the pair's directory.
 fn setup_failover(zones: &[&str]) -> (NsdPair, MainServer, Zonerw) {
     let nsd = NsdPair::new(zones);
     let main = MainServer::http(Mode::Up);
+    let hook = nsd.dir.join("hook");
+    script(
+        &hook,
+        &format!(
+            "echo \"$ZONERW_TO\" >> '{}'\n",
+            nsd.dir.join("hook.log").display()
+        ),
+    );
     let mut settings = Settings::new(&main.url("/up.txt"));
-    settings.extra_tables = "[metrics]\ntextfile = \"zonerw.prom\"\n".into();
+    settings.extra_tables = format!(
+        "[metrics]\ntextfile = \"zonerw.prom\"\n\n[hooks]\non-change = [\"{}\"]\n",
+        hook.display()
+    );
     let z = Zonerw::new(&nsd, settings);
     (nsd, main, z)
 }
 
 /// A failed write to stdout or stderr never changes what a run does: with stdout on
 /// /dev/full, on a pipe whose reader is gone, or closed altogether, the failover is applied,
-/// committed and served, and the metrics are written.
+/// committed and served, the hook runs, and the metrics are written.
 #[test]
 fn unwritable_output_never_stops_a_failover() {
     type Outputs = fn() -> (Stdio, Stdio, bool, &'static str);
@@ -125,6 +138,9 @@ fn unwritable_output_never_stops_a_failover() {
             text.contains("zonerw_last_run_success 1"),
             "{what}: metrics not written: {text:?}"
         );
+        let hooked = fs::read_to_string(z.dir.join("hook.log")).unwrap_or_default();
+        assert_eq!(hooked, "backup\n", "{what}: the hook did not run once");
+        fs::remove_file(z.dir.join("hook.log")).unwrap();
         // No message leaked into a file zonerw opened in place of a closed descriptor.
         let zone = fs::read_to_string(z.zone_path(ZONE)).unwrap();
         assert!(!zone.contains("->"), "{what}: output in the zone file");
