@@ -49,7 +49,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code for this error, as documented in DESIGN.md and zonerw(8).
+    /// The process exit code for this error, as documented in README.md (Exit status) and zonerw(8).
     #[must_use]
     pub fn exit_code(&self) -> u8 {
         match self {

@@ -52,7 +52,7 @@ pub fn checkzone(nsd: &Nsd, program: &str, zone: &str, file: &Path, shown_as: &P
 
 /// `nsd-control ... reload ZONE` for one zone, or one plain `reload` for several: NSD
 /// reloads every zone whose file changed, and back-to-back per-zone reloads can cut off a
-/// secondary's transfer (see NOTES.md, "a fourth trap").
+/// secondary's transfer (notes/NSD.md, trap 4).
 pub fn reload(nsd: &Nsd, zones: &[&str]) -> Result<()> {
     let mut argv = nsd.control.clone();
     argv.push("reload".into());

@@ -1,7 +1,7 @@
 //! Reads the SOA serial back out of a zone file (an RFC 1035 master file), whatever its layout.
 //!
 //! zonerw's "previous" serial for a zone is the larger of what it last wrote and the serial
-//! of the zone file currently installed (DESIGN.md, Serials), so that a lost `state.json` or
+//! of the zone file currently installed (README.md, "How it decides and applies": Serials), so that a lost `state.json` or
 //! a hand-edited zone with a higher serial never makes the serial go backwards. The installed
 //! file may have been written by anyone, so this reads just enough of the master-file syntax
 //! to find the first SOA record reliably:

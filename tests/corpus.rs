@@ -174,7 +174,7 @@ fn check(file: &str, origin: &str) -> Result<(), String> {
             "nsd-control was never asked to reload; its argv log: {log:?}"
         ));
     }
-    // DESIGN.md: nothing changed, so no file is written, NSD is not called, nothing printed.
+    // README.md: nothing changed, so no file is written, NSD is not called, nothing printed.
     let (status, stdout, stderr) = setup.run("second");
     if !status.is_some_and(|s| s.success()) || !stdout.is_empty() || !stderr.is_empty() {
         return Err(format!(

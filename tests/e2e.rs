@@ -3,7 +3,7 @@
 //!
 //! Every test asserts what the *secondary* serves over DNS (what users of
 //! the domain would see), plus zonerw's exit code and output, as laid down in
-//! DESIGN.md and notes/CONTRACT.md.
+//! README.md, zonerw(8) and notes/CONTRACT.md.
 
 #![allow(
     clippy::disallowed_methods,
@@ -457,7 +457,7 @@ fn run_without_changes_is_silent_and_touches_nothing() {
             FileId::of(&z.zone_path(ZONE)),
             "{label}: zone file was rewritten\n{r}"
         );
-        // DESIGN.md: "Nothing changed: no file is written" (state files included).
+        // README.md: nothing changed, no file is written (state files included).
         assert_eq!(
             zones_before,
             dir_snapshot(&z.zones),

@@ -1,7 +1,7 @@
 //! Hardening: zonerw killed with SIGKILL at each step of a run, a hung `nsd-control`, and a
 //! full disk, against a real NSD primary and secondary on loopback.
 //!
-//! DESIGN.md: zonerw "never leaves NSD with a broken or half-written zone or a serial that
+//! README.md: zonerw "never leaves NSD with a broken or half-written zone or a serial that
 //! goes backwards"; "a retried run never reuses a serial for different content"; exit 1
 //! means "the state was not advanced, so the next run retries". Every scenario ends with a
 //! clean run after which the *secondary* serves the intended zone.
@@ -1001,7 +1001,7 @@ fn a_full_state_disk_at_the_commit_fails_the_run_and_the_next_run_adopts() {
 }
 
 /// When history.jsonl cannot be appended to, the run exits 1 without advancing state.json
-/// ("the state was not advanced, so the next run retries", DESIGN.md), and the next run
+/// ("the state was not advanced, so the next run retries", README.md), and the next run
 /// records the failover. (This once failed: the state was saved before the history.)
 #[test]
 fn exit_1_means_the_state_was_not_advanced_even_when_history_cannot_be_written() {

@@ -41,7 +41,7 @@ fn every_long_flag_is_in_the_man_page() {
     assert!(missing.is_empty(), "man/zonerw.8 lacks {missing:?}");
 }
 
-/// Every key the config file accepts (DESIGN.md), as dotted paths.
+/// Every key the config file accepts (zonerw.toml.example), as dotted paths.
 const KEYS: &[&str] = &[
     "templates",
     "zones",

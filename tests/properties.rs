@@ -1,6 +1,6 @@
 //! Property tests (proptest) of the pure cores: serials, templates, config parsing.
 //!
-//! Each property states a contract from DESIGN.md ("Templates", "Serials", "Config file")
+//! Each property states a contract from README.md and zonerw.toml(5) (templates, serials, the config file)
 //! and checks it for generated inputs; `PROPTEST_CASES=N` raises the number of cases
 //! (scripts/fuzz and fuzz/README.md use that for long runs).
 

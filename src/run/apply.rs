@@ -10,7 +10,7 @@ use super::{
     write_reserved,
 };
 
-/// Steps 1–3 of DESIGN.md: render + check, install, reload. Zones that pass are installed
+/// Steps 1–3 of a run (README.md, "How it decides and applies"): render + check, install, reload. Zones that pass are installed
 /// and reloaded even if another zone fails, so one broken template never holds a failover
 /// hostage; any failure is still returned (exit 1) and the state is not saved.
 pub(super) fn apply(
