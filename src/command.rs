@@ -16,8 +16,9 @@
 //! - The group is registered with [`crate::signals`] while it runs, so a SIGTERM to zonerw
 //!   kills it too.
 
+use std::fs::File;
 use std::io::{self, PipeReader, PipeWriter, Read};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
@@ -92,39 +93,17 @@ pub fn quote(text: &str, cut: u64) -> Vec<String> {
     quoted
 }
 
-/// One captured stream.
+/// One captured stream (the child's stdout or stderr, as a plain file descriptor).
 struct Capture {
-    pipe: Option<PipeLike>,
+    pipe: Option<File>,
     kept: Vec<u8>,
     cut: u64,
 }
 
-/// A child's stdout or stderr.
-enum PipeLike {
-    Out(std::process::ChildStdout),
-    Err(std::process::ChildStderr),
-}
-
-impl PipeLike {
-    fn fd(&self) -> BorrowedFd<'_> {
-        match self {
-            PipeLike::Out(p) => p.as_fd(),
-            PipeLike::Err(p) => p.as_fd(),
-        }
-    }
-
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            PipeLike::Out(p) => p.read(buf),
-            PipeLike::Err(p) => p.read(buf),
-        }
-    }
-}
-
 impl Capture {
-    fn new(pipe: Option<PipeLike>) -> Capture {
+    fn new(pipe: Option<impl Into<OwnedFd>>) -> Capture {
         Capture {
-            pipe,
+            pipe: pipe.map(|p| File::from(p.into())),
             kept: Vec::new(),
             cut: 0,
         }
@@ -180,8 +159,8 @@ pub fn run_bounded(argv: &[String], env: &[(&str, String)], timeout: Duration) -
         source,
     })?;
     let pgid = group_of(&child);
-    let mut out = Capture::new(child.stdout.take().map(PipeLike::Out));
-    let mut err = Capture::new(child.stderr.take().map(PipeLike::Err));
+    let mut out = Capture::new(child.stdout.take());
+    let mut err = Capture::new(child.stderr.take());
     let exited = match ExitWatch::start(pgid, reader, writer) {
         Ok(exited) => exited,
         Err(e) => {
@@ -246,8 +225,8 @@ fn pump(out: &mut Capture, err: &mut Capture, exited: &ExitWatch, deadline: Inst
         }
         // A negative fd is ignored by poll(2).
         let mut fds = [
-            watch(out.pipe.as_ref().map(PipeLike::fd)),
-            watch(err.pipe.as_ref().map(PipeLike::fd)),
+            watch(out.pipe.as_ref().map(AsFd::as_fd)),
+            watch(err.pipe.as_ref().map(AsFd::as_fd)),
             watch(exited_at.is_none().then(|| exited.reader.as_fd())),
         ];
         let wait = (limit - now).as_millis().saturating_add(1);

@@ -516,7 +516,19 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::config(path, format!("cannot read config file: {e}")))?;
-        Config::parse(&text, path)
+        let config = Config::parse(&text, path)?;
+        // Parsing compared the paths as written; now compare them as the file system
+        // resolves them (a link can put one directory inside another).
+        check_directories_apart(
+            &[
+                ("templates", &config.templates),
+                ("zones", &config.zones),
+                ("state", &config.state),
+            ],
+            path,
+            real_path,
+        )?;
+        Ok(config)
     }
 
     /// Parse config text; relative paths resolve against the directory of `path`.
@@ -563,6 +575,7 @@ impl Config {
                 ("state", &state),
             ],
             path,
+            lexical_path,
         )?;
         Ok(Config {
             path: path.to_owned(),
@@ -690,8 +703,12 @@ fn check_pools_unique(pools: &[Pool], path: &Path) -> Result<()> {
 /// `templates`, `zones` and `state` must be three separate directories, none inside
 /// another: a run writes into `zones` and `state`, and would overwrite the templates (or
 /// delete its own temporary-looking files) where they meet.
-fn check_directories_apart(dirs: &[(&str, &Path)], path: &Path) -> Result<()> {
-    let real: Vec<PathBuf> = dirs.iter().map(|(_, d)| real_path(d)).collect();
+fn check_directories_apart(
+    dirs: &[(&str, &Path)],
+    path: &Path,
+    resolve: fn(&Path) -> PathBuf,
+) -> Result<()> {
+    let real: Vec<PathBuf> = dirs.iter().map(|(_, d)| resolve(d)).collect();
     for (i, (key_a, dir_a)) in dirs.iter().enumerate() {
         for (j, (key_b, dir_b)) in dirs.iter().enumerate() {
             if i == j {
@@ -723,7 +740,8 @@ fn check_directories_apart(dirs: &[(&str, &Path)], path: &Path) -> Result<()> {
 
 /// `dir` with symbolic links resolved as far as it exists, and `.`/`..` resolved lexically
 /// in the part that does not exist yet.
-fn real_path(dir: &Path) -> PathBuf {
+/// `dir` with `.` and `..` resolved by name (pure: no file system access).
+fn lexical_path(dir: &Path) -> PathBuf {
     let mut lexical = PathBuf::new();
     for part in dir.components() {
         match part {
@@ -734,6 +752,12 @@ fn real_path(dir: &Path) -> PathBuf {
             other => lexical.push(other),
         }
     }
+    lexical
+}
+
+/// `dir` with symbolic links resolved as far as it exists, the rest resolved by name.
+fn real_path(dir: &Path) -> PathBuf {
+    let lexical = lexical_path(dir);
     let mut existing = lexical.as_path();
     let mut rest = Vec::new();
     loop {
@@ -1081,13 +1105,15 @@ expect-status = "200"
         std::fs::create_dir(&real).unwrap();
         std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
         let config = dir.path().join("zonerw.toml");
-        let e = Config::parse(&dirs_config("real", "link/zones", "state"), &config).unwrap_err();
+        std::fs::write(&config, dirs_config("real", "link/zones", "state")).unwrap();
+        let e = Config::load(&config).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(
             e.to_string().contains("zones") && e.to_string().contains("is inside templates"),
             "{e}"
         );
-        Config::parse(&dirs_config("real", "zones", "state"), &config).unwrap();
+        std::fs::write(&config, dirs_config("real", "zones", "state")).unwrap();
+        Config::load(&config).unwrap();
     }
 
     #[test]

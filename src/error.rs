@@ -35,8 +35,8 @@ pub enum Error {
     Command { argv: Vec<String>, message: String },
     /// `nsd-checkzone` rejected a rendered zone; it was not installed.
     Checkzone { zone: String, message: String },
-    /// A rendered zone failed a check of zonerw's own (its SOA serial is not the planned
-    /// one); it was not installed.
+    /// A rendered zone was not installed: its SOA serial is not the planned one, or its
+    /// check did not finish in time.
     NotInstalled { zone: String, message: String },
     /// The primary did not serve a new serial after the reload.
     Verify { zone: String, message: String },

@@ -32,22 +32,22 @@ fn explain_link(e: io::Error) -> io::Error {
     }
 }
 
-/// Read a file of the state directory, or None if it does not exist; a symbolic link is
-/// refused, not followed.
+/// Read a file of the state directory, or None if it does not exist. A symbolic link is
+/// refused, not followed, and so is anything but a regular file (a FIFO would block the
+/// run with the lock held).
 pub fn read_state_file(path: &Path) -> Result<Option<Vec<u8>>> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path);
-    let mut file = match file {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, "read", explain_link(e))),
-    };
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, "read", e))?;
-    Ok(Some(bytes))
+    match read_regular(path, false, u64::MAX)? {
+        Installed::Absent => Ok(None),
+        Installed::File(bytes) => Ok(Some(bytes)),
+        Installed::NotAFile(NotAFile::Link) => Err(Error::io(path, "read", no_links())),
+        Installed::NotAFile(kind) => Err(Error::io(
+            path,
+            "read",
+            io::Error::other(format!(
+                "it is {kind}; zonerw keeps only regular files in its state directory"
+            )),
+        )),
+    }
 }
 
 /// Create `dir` (and missing parents) if it does not exist; a directory created here gets
@@ -106,23 +106,50 @@ pub enum Installed {
     File(Vec<u8>),
     /// Something that must never be read as a zone (a FIFO would block the run forever, a
     /// link to /dev/zero would read until memory runs out); it is replaced as usual.
-    NotAFile(&'static str),
+    NotAFile(NotAFile),
 }
 
-fn kind_of(file_type: fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if file_type.is_symlink() {
-        "a symbolic link"
-    } else if file_type.is_dir() {
-        "a directory"
-    } else if file_type.is_fifo() {
-        "a FIFO"
-    } else if file_type.is_socket() {
-        "a socket"
-    } else if file_type.is_char_device() || file_type.is_block_device() {
-        "a device"
-    } else {
-        "not a regular file"
+/// What stands where a regular file should be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotAFile {
+    /// A symbolic link (never followed where a link is refused).
+    Link,
+    /// A directory (rename(2) cannot replace it).
+    Directory,
+    /// A FIFO (reading would wait for a writer).
+    Fifo,
+    /// A socket.
+    Socket,
+    /// A character or block device (reading may never end).
+    Device,
+}
+
+impl NotAFile {
+    fn of(file_type: fs::FileType) -> NotAFile {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_symlink() {
+            NotAFile::Link
+        } else if file_type.is_dir() {
+            NotAFile::Directory
+        } else if file_type.is_fifo() {
+            NotAFile::Fifo
+        } else if file_type.is_socket() {
+            NotAFile::Socket
+        } else {
+            NotAFile::Device
+        }
+    }
+}
+
+impl std::fmt::Display for NotAFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NotAFile::Link => "a symbolic link",
+            NotAFile::Directory => "a directory",
+            NotAFile::Fifo => "a FIFO",
+            NotAFile::Socket => "a socket",
+            NotAFile::Device => "a device",
+        })
     }
 }
 
@@ -130,18 +157,19 @@ fn kind_of(file_type: fs::FileType) -> &'static str {
 /// type is checked before opening (lstat), the open neither follows a link nor waits for a
 /// FIFO's writer, the type is checked again on the open file, and the read is bounded.
 pub fn read_installed(path: &Path) -> Result<Installed> {
-    read_regular(path, false)
+    read_regular(path, false, INSTALLED_READ_LIMIT)
 }
 
 /// Read a template the same way, except that a symbolic link to a regular file is
-/// followed (templates are often links into a checkout).
+/// followed (templates are often links into a checkout) and the whole file is read: a
+/// template cut short would render a zone cut short.
 pub fn read_template(path: &Path) -> Result<Installed> {
-    read_regular(path, true)
+    read_regular(path, true, u64::MAX)
 }
 
-fn read_regular(path: &Path, follow: bool) -> Result<Installed> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
+/// Read at most `limit` bytes of the regular file `path` (following a final symbolic link
+/// only if `follow`), never blocking on a FIFO nor opening a device.
+fn read_regular(path: &Path, follow: bool, limit: u64) -> Result<Installed> {
     let meta = if follow {
         fs::metadata(path)
     } else {
@@ -153,7 +181,7 @@ fn read_regular(path: &Path, follow: bool) -> Result<Installed> {
         Err(e) => return Err(Error::io(path, "read", e)),
     };
     if !meta.file_type().is_file() {
-        return Ok(Installed::NotAFile(kind_of(meta.file_type())));
+        return Ok(Installed::NotAFile(NotAFile::of(meta.file_type())));
     }
     let file = match OpenOptions::new()
         .read(true)
@@ -163,16 +191,16 @@ fn read_regular(path: &Path, follow: bool) -> Result<Installed> {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Installed::Absent),
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Ok(Installed::NotAFile("a symbolic link"));
+            return Ok(Installed::NotAFile(NotAFile::Link));
         }
         Err(e) => return Err(Error::io(path, "read", e)),
     };
     let meta = file.metadata().map_err(|e| Error::io(path, "read", e))?;
     if !meta.file_type().is_file() {
-        return Ok(Installed::NotAFile(kind_of(meta.file_type())));
+        return Ok(Installed::NotAFile(NotAFile::of(meta.file_type())));
     }
     let mut bytes = Vec::new();
-    file.take(INSTALLED_READ_LIMIT)
+    file.take(limit)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, "read", e))?;
     Ok(Installed::File(bytes))

@@ -101,7 +101,7 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
             // clap_complete panics on a failed write: render first, then write.
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command, "zonerw", &mut script);
-            output::stdout_bytes(&script);
+            crate::out!("{}", String::from_utf8_lossy(&script));
             Ok(0)
         }
     }

@@ -22,13 +22,6 @@ pub fn stderr(args: fmt::Arguments<'_>) {
     let _ = std::io::stderr().lock().write_fmt(args);
 }
 
-/// Write raw bytes to stdout; a failure is ignored.
-pub fn stdout_bytes(bytes: &[u8]) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(bytes);
-    let _ = out.flush();
-}
-
 /// Ignore SIGPIPE (a write to a closed pipe then fails with EPIPE, which the functions above
 /// ignore) and open `/dev/null` on any of descriptors 0, 1 and 2 that is closed.
 pub fn prepare() {

@@ -394,7 +394,7 @@ fn plan_all(
                 fsio::Installed::Absent => None,
                 fsio::Installed::NotAFile(kind) => {
                     // rename(2) replaces anything but a directory.
-                    let then = if kind == "a directory" {
+                    let then = if kind == fsio::NotAFile::Directory {
                         "zonerw cannot replace a directory: remove it"
                     } else {
                         "it is not read, and is replaced"

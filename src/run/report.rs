@@ -19,8 +19,13 @@ pub(super) fn print_probes(config: &Config, outcomes: &[Vec<ProbeOutcome>]) {
     }
 }
 
-/// The change line of a pool switch.
-pub(super) fn switch_line(config: &Config, pool: usize, d: &Decision) -> Option<String> {
+/// The change line of a pool switch; a `pending` one (not committed) says so.
+pub(super) fn switch_line(
+    config: &Config,
+    pool: usize,
+    d: &Decision,
+    pending: bool,
+) -> Option<String> {
     let switch = d.switch.as_ref()?;
     let pool = &config.pools[pool];
     let from = match switch.from {
@@ -28,13 +33,12 @@ pub(super) fn switch_line(config: &Config, pool: usize, d: &Decision) -> Option<
         None => switch.from_name.clone(),
     };
     let to = &pool.servers[switch.to];
-    Some(format!(
-        "{}: {from} -> {} ({}): {}",
-        pool.name,
-        to.name,
-        to.address(),
-        switch.reason
-    ))
+    let head = format!("{}: {from} -> {} ({})", pool.name, to.name, to.address());
+    Some(if pending {
+        pending_line(&head, &switch.reason)
+    } else {
+        format!("{head}: {}", switch.reason)
+    })
 }
 
 /// The pools' switch lines and the guard's "staying" lines. `committed`: None in a dry run
@@ -47,12 +51,7 @@ pub(super) fn print_switches(
     committed: Option<bool>,
 ) {
     for (i, d) in decisions.iter().enumerate() {
-        let Some(line) = switch_line(config, i, d) else {
-            continue;
-        };
-        if committed == Some(false) {
-            crate::outln!("{}", pending_line(&line));
-        } else {
+        if let Some(line) = switch_line(config, i, d, committed == Some(false)) {
             crate::outln!("{line}");
         }
     }
@@ -78,19 +77,12 @@ pub(super) fn print_switches(
     }
 }
 
-/// `web: main (…) -> backup (…): reason` as not applied yet: `web: main (…) -> backup (…)
-/// (not applied yet: …): reason`.
-pub(super) fn pending_line(line: &str) -> String {
-    const PENDING: &str =
-        " (not applied yet: the run failed, see the errors; the next run retries)";
-    // The reason follows the first ": " after the arrow's target.
-    match line
-        .find(" -> ")
-        .and_then(|at| line[at..].find("): ").map(|end| at + end + 1))
-    {
-        Some(end) => format!("{}{PENDING}{}", &line[..end], &line[end..]),
-        None => format!("{line}{PENDING}"),
-    }
+/// A switch line (`head`: `web: main (…) -> backup (…)`) that is not applied yet:
+/// `head (not applied yet: …): reason`.
+fn pending_line(head: &str, reason: &str) -> String {
+    format!(
+        "{head} (not applied yet: the run failed, see the errors; the next run retries): {reason}"
+    )
 }
 
 pub(super) fn zone_line(zone: &Zone, plan: &ZonePlan) -> String {
@@ -240,11 +232,14 @@ mod tests {
     #[test]
     fn a_pending_switch_says_so_before_its_reason() {
         assert_eq!(
-            pending_line("web: main (192.0.2.1) -> backup (198.51.100.7): main failed: refused"),
+            pending_line(
+                "web: main (192.0.2.1) -> backup (198.51.100.7)",
+                "main failed: refused"
+            ),
             "web: main (192.0.2.1) -> backup (198.51.100.7) (not applied yet: the run failed, see the errors; the next run retries): main failed: refused"
         );
         assert_eq!(
-            pending_line("web: gone -> backup (198.51.100.7): main failed (x): y"),
+            pending_line("web: gone -> backup (198.51.100.7)", "main failed (x): y"),
             "web: gone -> backup (198.51.100.7) (not applied yet: the run failed, see the errors; the next run retries): main failed (x): y"
         );
     }
