@@ -35,16 +35,48 @@ const STAYING: &str = "web: staying on main (127.0.0.3): ";
 // helpers
 // ---------------------------------------------------------------------------
 
-/// NSD pair with the seed zone, an (up) main server on 127.0.0.3, zonerw configured;
-/// `tweak` may use the pair (its directory, for scripts).
-fn setup(tweak: impl FnOnce(&mut Settings, &NsdPair)) -> (NsdPair, MainServer, Zonerw) {
+/// NSD pair with the seed zone, an (up) main server on 127.0.0.3, zonerw configured, and
+/// the tracker of the processes the test's scripts start; `tweak` writes those scripts
+/// (with the tracker) into the settings.
+fn setup(tweak: impl FnOnce(&mut Settings, &Tracked)) -> (NsdPair, MainServer, Zonerw, Tracked) {
     let main = MainServer::http_on(MAIN3, Mode::Up);
     let nsd = NsdPair::new(&[ZONE]);
+    let tracked = Tracked::new(&nsd);
     let mut settings = Settings::new(&main.url("/up.txt"));
     settings.main_ip = MAIN3;
-    tweak(&mut settings, &nsd);
+    tweak(&mut settings, &tracked);
     let z = Zonerw::new(&nsd, settings);
-    (nsd, main, z)
+    (nsd, main, z, tracked)
+}
+
+/// The `[guard]` table with `witnesses` (may be empty) and a timeout of `timeout`.
+fn guard_table(witnesses: &[&Path], timeout: &str) -> String {
+    let argvs: Vec<String> = witnesses
+        .iter()
+        .map(|w| toml_list(&[w.to_str().unwrap()]))
+        .collect();
+    format!(
+        "[guard]\nwitnesses = [{}]\ntimeout = \"{timeout}\"\n",
+        argvs.join(", ")
+    )
+}
+
+/// A run that had a background grandchild to deal with ended within the 2 s guard
+/// timeout + 1 s, and nothing the scripts started is still running.
+#[track_caller]
+fn assert_prompt_and_nothing_left(r: &Run, tracked: &Tracked, what: &str) {
+    eprintln!("{what}: run took {:?}", r.elapsed);
+    r.expect_ok();
+    assert!(
+        r.elapsed < Duration::from_secs(3),
+        "the run must end within the 2s guard timeout + 1 s; it took {:?}\n{r}",
+        r.elapsed
+    );
+    let left = tracked.settle();
+    assert!(
+        left.is_empty(),
+        "still running after the run: {left:?}\n{r}"
+    );
 }
 
 /// First run with main up: the zone is installed and served with www = main.
@@ -204,9 +236,7 @@ fn temporaries(dir: &Path) -> Vec<String> {
 /// failover is done, and the sleep is killed.
 #[test]
 fn hook_with_a_background_grandchild_does_not_hold_the_run() {
-    let mut tracked = None;
-    let (nsd, main, z) = setup(|s, nsd| {
-        let t = Tracked::new(nsd);
+    let (nsd, main, z, tracked) = setup(|s, t| {
         let hook = t.script(
             "hook.sh",
             &format!(
@@ -216,44 +246,27 @@ fn hook_with_a_background_grandchild_does_not_hold_the_run() {
             ),
         );
         s.extra_tables = format!(
-            "[guard]\ntimeout = \"2s\"\n\n[hooks]\non-change = {}\n",
+            "{}\n[hooks]\non-change = {}\n",
+            guard_table(&[], "2s"),
             toml_list(&[hook.to_str().unwrap()])
         );
-        tracked = Some(t);
     });
-    let tracked = tracked.unwrap();
     let s1 = first_run(&nsd, &z);
     main.set_mode(Mode::Refusing);
 
     let r = z.run(&[]);
-    eprintln!(
-        "hook with a background grandchild: run took {:?}",
-        r.elapsed
-    );
-    r.expect_ok();
-    assert!(
-        r.elapsed < Duration::from_secs(3),
-        "the run must end within the 2s guard timeout + 1 s; it took {:?}\n{r}",
-        r.elapsed
-    );
+    assert_prompt_and_nothing_left(&r, &tracked, "hook with a background grandchild");
     switch_line(&r, SWITCH_TO_BACKUP);
     assert_eq!(r.stderr, "", "the hook exited 0: no warning\n{r}");
     nsd.assert_secondary(ZONE, s1 + 1, BACKUP_IP, PROPAGATE);
     assert_eq!(tracked.entries().len(), 2, "hook and sleep started\n{r}");
-    let left = tracked.settle();
-    assert!(
-        left.is_empty(),
-        "still running after the run: {left:?}\n{r}"
-    );
 }
 
 /// A witness that starts `sleep 30 &` and exits 1 (confirms) does not hold the run: it
 /// ends within `[guard] timeout` + 1 s and fails over.
 #[test]
 fn witness_with_a_background_grandchild_does_not_hold_the_run() {
-    let mut tracked = None;
-    let (nsd, main, z) = setup(|s, nsd| {
-        let t = Tracked::new(nsd);
+    let (nsd, main, z, tracked) = setup(|s, t| {
         let witness = t.script(
             "witness.sh",
             &format!(
@@ -262,35 +275,16 @@ fn witness_with_a_background_grandchild_does_not_hold_the_run() {
                 t.record("sleep", "$!")
             ),
         );
-        s.extra_tables = format!(
-            "[guard]\nwitnesses = [{}]\ntimeout = \"2s\"\n",
-            toml_list(&[witness.to_str().unwrap()])
-        );
-        tracked = Some(t);
+        s.extra_tables = guard_table(&[&witness], "2s");
     });
-    let tracked = tracked.unwrap();
     let s1 = first_run(&nsd, &z);
     main.set_mode(Mode::Refusing);
 
     let r = z.run(&[]);
-    eprintln!(
-        "witness with a background grandchild: run took {:?}",
-        r.elapsed
-    );
-    r.expect_ok();
-    assert!(
-        r.elapsed < Duration::from_secs(3),
-        "the run must end within the 2s guard timeout + 1 s; it took {:?}\n{r}",
-        r.elapsed
-    );
+    assert_prompt_and_nothing_left(&r, &tracked, "witness with a background grandchild");
     let line = switch_line(&r, SWITCH_TO_BACKUP);
     assert!(line.ends_with("; confirmed by 1 of 1 witnesses"), "{r}");
     nsd.assert_secondary(ZONE, s1 + 1, BACKUP_IP, PROPAGATE);
-    let left = tracked.settle();
-    assert!(
-        left.is_empty(),
-        "still running after the run: {left:?}\n{r}"
-    );
 }
 
 // ---------------------------------------------------------------------------
@@ -301,20 +295,13 @@ fn witness_with_a_background_grandchild_does_not_hold_the_run() {
 /// peak RSS stays under 50 MiB, the timeout still ends it, and the run goes on.
 #[test]
 fn witness_printing_without_end_does_not_grow_memory() {
-    let mut tracked = None;
-    let (nsd, main, z) = setup(|s, nsd| {
-        let t = Tracked::new(nsd);
+    let (nsd, main, z, tracked) = setup(|s, t| {
         let witness = t.script(
             "yes.sh",
             &format!("{}exec yes 'all work and no play'\n", t.record("yes", "$$")),
         );
-        s.extra_tables = format!(
-            "[guard]\nwitnesses = [{}]\ntimeout = \"2s\"\n",
-            toml_list(&[witness.to_str().unwrap()])
-        );
-        tracked = Some(t);
+        s.extra_tables = guard_table(&[&witness], "2s");
     });
-    let tracked = tracked.unwrap();
     let s1 = first_run(&nsd, &z);
     main.set_mode(Mode::Refusing);
 
@@ -367,6 +354,31 @@ fn witness_printing_without_end_does_not_grow_memory() {
 // SIGTERM
 // ---------------------------------------------------------------------------
 
+/// SIGTERM `running` and check that it stopped within 2 s, cleanly (see below).
+#[track_caller]
+fn sigterm(
+    running: Running,
+    tracked: &Tracked,
+    z: &Zonerw,
+    state_before: &[u8],
+    during: &str,
+) -> Run {
+    let sent = Instant::now();
+    signal(running.pid().cast_signed(), libc::SIGTERM);
+    let r = running.wait();
+    let took = sent.elapsed();
+    eprintln!(
+        "SIGTERM during {during}: exit {} {took:?} after the signal",
+        r.code
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "took {took:?} after SIGTERM\n{r}"
+    );
+    assert_stopped_cleanly(&r, tracked, z, state_before);
+    r
+}
+
 /// Check what a SIGTERM'd run left: exit 128+15 with one line saying so, no tracked
 /// process, no temporary, state.json unchanged, and the lock free.
 #[track_caller]
@@ -405,11 +417,9 @@ fn assert_stopped_cleanly(r: &Run, tracked: &Tracked, z: &Zonerw, state_before: 
 /// now confirming) is not locked out and fails over.
 #[test]
 fn sigterm_during_a_hung_witness_stops_it_and_frees_the_lock() {
-    let mut tracked = None;
     let mut confirm = PathBuf::new();
-    let (nsd, main, z) = setup(|s, nsd| {
-        let t = Tracked::new(nsd);
-        confirm = nsd.dir.join("confirm");
+    let (nsd, main, z, tracked) = setup(|s, t| {
+        confirm = t.dir.join("confirm");
         let witness = t.script(
             "hang.sh",
             &format!(
@@ -419,32 +429,15 @@ fn sigterm_during_a_hung_witness_stops_it_and_frees_the_lock() {
                 t.record("sleep", "$!")
             ),
         );
-        s.extra_tables = format!(
-            "[guard]\nwitnesses = [{}]\ntimeout = \"30s\"\n",
-            toml_list(&[witness.to_str().unwrap()])
-        );
-        tracked = Some(t);
+        s.extra_tables = guard_table(&[&witness], "30s");
     });
-    let tracked = tracked.unwrap();
     let s1 = first_run(&nsd, &z);
     main.set_mode(Mode::Refusing);
     let state_before = fs::read(z.state_json()).unwrap();
 
     let running = z.spawn(&[]);
     tracked.wait_for(2, &running);
-    let sent = Instant::now();
-    signal(running.pid().cast_signed(), libc::SIGTERM);
-    let r = running.wait();
-    let took = sent.elapsed();
-    eprintln!(
-        "SIGTERM during a hung witness: exit {} {took:?} after the signal",
-        r.code
-    );
-    assert!(
-        took < Duration::from_secs(2),
-        "took {took:?} after SIGTERM\n{r}"
-    );
-    assert_stopped_cleanly(&r, &tracked, &z, &state_before);
+    sigterm(running, &tracked, &z, &state_before, "a hung witness");
 
     fs::write(&confirm, "").unwrap();
     let r = z.run(&[]);
@@ -458,11 +451,9 @@ fn sigterm_during_a_hung_witness_stops_it_and_frees_the_lock() {
 /// installed zone and the state are unchanged, and the next run does the failover.
 #[test]
 fn sigterm_during_a_hung_checkzone_removes_the_temporary() {
-    let mut tracked = None;
-    let mut real = PathBuf::new();
-    let (nsd, main, z) = setup(|s, nsd| {
-        let t = Tracked::new(nsd);
-        let hang = nsd.dir.join("hang");
+    let mut hang = PathBuf::new();
+    let (nsd, main, z, tracked) = setup(|s, t| {
+        hang = t.dir.join("hang");
         let checkzone = t.script(
             "checkzone.sh",
             &format!(
@@ -473,11 +464,7 @@ fn sigterm_during_a_hung_checkzone_removes_the_temporary() {
             ),
         );
         s.checkzone = Some(checkzone.to_str().unwrap().to_owned());
-        real = hang;
-        tracked = Some(t);
     });
-    let hang = real;
-    let tracked = tracked.unwrap();
     let s1 = first_run(&nsd, &z);
     let installed = fs::read(z.zone_path(ZONE)).unwrap();
     main.set_mode(Mode::Refusing);
@@ -491,19 +478,7 @@ fn sigterm_during_a_hung_checkzone_removes_the_temporary() {
         1,
         "the rendered zone is staged while it is checked"
     );
-    let sent = Instant::now();
-    signal(running.pid().cast_signed(), libc::SIGTERM);
-    let r = running.wait();
-    let took = sent.elapsed();
-    eprintln!(
-        "SIGTERM during a hung checkzone: exit {} {took:?} after the signal",
-        r.code
-    );
-    assert!(
-        took < Duration::from_secs(2),
-        "took {took:?} after SIGTERM\n{r}"
-    );
-    assert_stopped_cleanly(&r, &tracked, &z, &state_before);
+    let r = sigterm(running, &tracked, &z, &state_before, "a hung checkzone");
     assert!(r.stderr.contains("removed 1 temporary file;"), "{r}");
     assert_eq!(fs::read(z.zone_path(ZONE)).unwrap(), installed, "{r}");
 

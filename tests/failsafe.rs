@@ -11,9 +11,10 @@
 mod support;
 
 use std::fs;
+use std::net::Ipv4Addr;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -25,9 +26,9 @@ const OTHER: &str = "other.test";
 /// the error zonerw must print.
 type Break = fn(&Zonerw, &Path, &Path) -> String;
 
-/// Run zonerw with `-c config` and the given stdout/stderr (cwd "/", bounded to 60 s).
-/// `close_std` closes descriptors 1 and 2 in the child before exec.
-fn run_with_stdio(z: &Zonerw, stdout: Stdio, stderr: Stdio, close_std: bool) -> (i32, Duration) {
+/// Start zonerw with `-c config` and the given stdout/stderr (cwd "/", own process
+/// group); `in_child` runs between fork and exec (it must only make system calls).
+fn spawn_with(z: &Zonerw, stdout: Stdio, stderr: Stdio, in_child: Option<fn()>) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_zonerw"));
     command
         .args(["-c", z.config.to_str().unwrap()])
@@ -37,32 +38,50 @@ fn run_with_stdio(z: &Zonerw, stdout: Stdio, stderr: Stdio, close_std: bool) -> 
         .stdout(stdout)
         .stderr(stderr)
         .process_group(0);
-    if close_std {
-        // SAFETY: close(2) between fork and exec; no allocation, no locks.
+    if let Some(in_child) = in_child {
+        // SAFETY: `in_child` only makes async-signal-safe system calls (close, signal).
         unsafe {
-            command.pre_exec(|| {
-                libc::close(1);
-                libc::close(2);
+            command.pre_exec(move || {
+                in_child();
                 Ok(())
             });
         }
     }
-    let start = Instant::now();
-    let mut child = command.spawn().expect("spawn zonerw");
-    let status = poll(Duration::from_mins(1), || child.try_wait().unwrap());
-    if status.is_none() {
+    command.spawn().expect("spawn zonerw")
+}
+
+/// Wait for `child` up to `limit`; past it, kill its process group and fail the test.
+/// Returns the exit code (128 + signal for a signal).
+fn wait_bounded(mut child: Child, limit: Duration) -> i32 {
+    let Some(status) = poll(limit, || child.try_wait().unwrap()) else {
         // SAFETY: the process group of the child we started.
         unsafe {
             libc::kill(-child.id().cast_signed(), libc::SIGKILL);
         }
         let _ = child.wait();
-        panic!("zonerw ran longer than 60 s");
-    }
-    let status = status.unwrap();
-    let code = status
+        panic!("zonerw ran longer than {limit:?}");
+    };
+    status
         .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-    (code, start.elapsed())
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Toggle the main server between up and refusing; the address www gets after a run.
+fn flip(main: &MainServer) -> Ipv4Addr {
+    if main.mode() == Mode::Up {
+        main.set_mode(Mode::Refusing);
+        BACKUP_IP
+    } else {
+        main.set_mode(Mode::Up);
+        MAIN_IP
+    }
+}
+
+/// Make a FIFO at `path`.
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
 }
 
 /// NSD pair with `zones`, main up, metrics on, and an on-change hook that appends
@@ -123,7 +142,17 @@ fn unwritable_output_never_stops_a_failover() {
         fs::remove_file(&metrics).unwrap();
 
         let (stdout, stderr, close, what) = case();
-        let (code, elapsed) = run_with_stdio(&z, stdout, stderr, close);
+        let close_std: fn() = || {
+            // SAFETY: close(2) has no memory-safety preconditions.
+            unsafe {
+                libc::close(1);
+                libc::close(2);
+            }
+        };
+        let start = Instant::now();
+        let child = spawn_with(&z, stdout, stderr, close.then_some(close_std));
+        let code = wait_bounded(child, Duration::from_mins(1));
+        let elapsed = start.elapsed();
         assert_eq!(code, 0, "stdout and stderr on {what}: exit {code}");
         let state = fs::read_to_string(z.state_json()).unwrap();
         assert!(
@@ -167,16 +196,7 @@ fn a_literal_serial_is_a_template_error_and_holds_only_its_zone() {
     let mut serial = s1;
     for (template, what) in [(literal, "literal"), (in_comment, "in a comment")] {
         z.write_template(OTHER, &template);
-        main.set_mode(if main.mode() == Mode::Up {
-            Mode::Refusing
-        } else {
-            Mode::Up
-        });
-        let www = if main.mode() == Mode::Up {
-            MAIN_IP
-        } else {
-            BACKUP_IP
-        };
+        let www = flip(&main);
         let r = z.run(&[]);
         r.expect_code(2);
         let want = format!(
@@ -279,12 +299,7 @@ fn one_broken_template_holds_only_itself() {
     let mut www = MAIN_IP;
     for (what, breaking) in breaks {
         let want = breaking(&z, &other_template, &upper);
-        main.set_mode(if www == MAIN_IP {
-            Mode::Refusing
-        } else {
-            Mode::Up
-        });
-        www = if www == MAIN_IP { BACKUP_IP } else { MAIN_IP };
+        www = flip(&main);
         let r = z.run(&[]);
         r.expect_code(2);
         assert!(
@@ -323,17 +338,11 @@ fn an_installed_fifo_or_device_link_is_replaced_without_being_read() {
     for what in ["a FIFO", "a symbolic link"] {
         fs::remove_file(&path).unwrap();
         if what == "a FIFO" {
-            let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-            // SAFETY: mkfifo with a valid C string.
-            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+            mkfifo(&path);
         } else {
             std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
         }
-        main.set_mode(if main.mode() == Mode::Up {
-            Mode::Refusing
-        } else {
-            Mode::Up
-        });
+        let www = flip(&main);
         let r = z.run(&[]);
         r.expect_ok();
         assert!(r.elapsed < Duration::from_secs(10), "{what}: {r}");
@@ -344,11 +353,6 @@ fn an_installed_fifo_or_device_link_is_replaced_without_being_read() {
         serial = s;
         let meta = fs::symlink_metadata(&path).unwrap();
         assert!(meta.file_type().is_file(), "{what} not replaced");
-        let www = if main.mode() == Mode::Up {
-            MAIN_IP
-        } else {
-            BACKUP_IP
-        };
         nsd.assert_secondary(ZONE, s, www, PROPAGATE);
         eprintln!("{what}: replaced in {:?}", r.elapsed);
     }
@@ -468,18 +472,11 @@ fn a_template_that_is_not_a_file_is_a_template_error() {
     for (what, message) in cases {
         fs::remove_file(&template).unwrap();
         if what == "a FIFO" {
-            let c = std::ffi::CString::new(template.to_str().unwrap()).unwrap();
-            // SAFETY: mkfifo with a valid C string.
-            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+            mkfifo(&template);
         } else {
             std::os::unix::fs::symlink(z.dir.join("unmounted/other.zone"), &template).unwrap();
         }
-        main.set_mode(if www == MAIN_IP {
-            Mode::Refusing
-        } else {
-            Mode::Up
-        });
-        www = if www == MAIN_IP { BACKUP_IP } else { MAIN_IP };
+        www = flip(&main);
         let r = z.run(&[]);
         r.expect_code(2);
         let want = format!("zonerw: error: {}: {message}", template.display());
@@ -524,38 +521,20 @@ fn an_ignored_sighup_does_not_stop_a_run() {
     let mut settings = Settings::new(&main.url("/up.txt"));
     settings.checkzone = Some(checker.display().to_string());
     let z = Zonerw::new(&nsd, settings);
-    let mut command = Command::new(env!("CARGO_BIN_EXE_zonerw"));
-    command
-        .args(["-c", z.config.to_str().unwrap()])
-        .current_dir("/")
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0);
-    // SAFETY: signal(2) between fork and exec, as nohup does.
-    unsafe {
-        command.pre_exec(|| {
+    let nohup: fn() = || {
+        // SAFETY: signal(2) between fork and exec, as nohup does.
+        unsafe {
             libc::signal(libc::SIGHUP, libc::SIG_IGN);
-            Ok(())
-        });
-    }
-    let mut child = command.spawn().unwrap();
+        }
+    };
+    let child = spawn_with(&z, Stdio::null(), Stdio::null(), Some(nohup));
+    let pid = child.id().cast_signed();
     assert!(poll(Duration::from_secs(10), || ready.exists().then_some(())).is_some());
     // SAFETY: signalling the zonerw we started.
     unsafe {
-        libc::kill(child.id().cast_signed(), libc::SIGHUP);
+        libc::kill(pid, libc::SIGHUP);
     }
-    let status = poll(Duration::from_secs(30), || child.try_wait().unwrap());
-    let Some(status) = status else {
-        // SAFETY: the process group of the child we started.
-        unsafe {
-            libc::kill(-child.id().cast_signed(), libc::SIGKILL);
-        }
-        let _ = child.wait();
-        panic!("zonerw did not finish");
-    };
-    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(wait_bounded(child, Duration::from_secs(30)), 0);
     let served = poll(PROPAGATE, || {
         (nsd.secondary_www(ZONE) == vec![BACKUP_IP]).then_some(())
     });

@@ -19,11 +19,8 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
 use std::fs;
-use std::io::{self, Write};
 use std::ops::{Deref, DerefMut};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -682,92 +679,6 @@ fn random_sigkill_during_forced_runs_never_half_writes_or_reuses_a_serial() {
 // ---------------------------------------------------------------------------
 // 2. disk full
 // ---------------------------------------------------------------------------
-
-/// A 64 KiB tmpfs mounted over a directory; unmounted on drop.
-struct Tmpfs {
-    path: PathBuf,
-}
-
-impl Tmpfs {
-    /// Mount, or say why we may not (not root, no `CAP_SYS_ADMIN`).
-    fn mount(path: &Path) -> Result<Tmpfs, String> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            return Err("not root, cannot mount a tmpfs".into());
-        }
-        let c = |s: &[u8]| CString::new(s).unwrap();
-        let (target, fstype, data) = (
-            c(path.as_os_str().as_bytes()),
-            c(b"tmpfs"),
-            c(b"size=64k,mode=0755"),
-        );
-        // SAFETY: NUL-terminated strings that outlive the call.
-        let rc = unsafe {
-            libc::mount(
-                fstype.as_ptr(),
-                target.as_ptr(),
-                fstype.as_ptr(),
-                0,
-                data.as_ptr().cast(),
-            )
-        };
-        if rc != 0 {
-            return Err(format!("mount tmpfs: {}", io::Error::last_os_error()));
-        }
-        Ok(Tmpfs {
-            path: path.to_owned(),
-        })
-    }
-
-    /// Free bytes.
-    fn free(&self) -> u64 {
-        let path = CString::new(self.path.as_os_str().as_bytes()).unwrap();
-        // SAFETY: statvfs fills the zeroed struct we pass.
-        unsafe {
-            let mut st: libc::statvfs = std::mem::zeroed();
-            assert_eq!(libc::statvfs(path.as_ptr(), &raw mut st), 0);
-            st.f_bavail * st.f_frsize
-        }
-    }
-
-    /// Fill with `filler`, then free `leave` bytes (a multiple of the page size).
-    fn fill(&self, leave: u64) -> PathBuf {
-        let path = self.path.join("filler");
-        let mut file = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .unwrap();
-        let chunk = [0u8; 4096];
-        loop {
-            match file.write(&chunk) {
-                Ok(_) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
-                Err(e) => panic!("fill: {e}"),
-            }
-        }
-        let len = file.metadata().unwrap().len();
-        file.set_len(len.saturating_sub(leave)).unwrap();
-        path
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let target = CString::new(self.path.as_os_str().as_bytes()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        // SAFETY (both calls): a NUL-terminated path.
-        while unsafe { libc::umount2(target.as_ptr(), 0) } != 0 {
-            if Instant::now() >= deadline {
-                // The last resort: detach now, freed when no longer busy.
-                unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
-                eprintln!("lazily unmounted {}", self.path.display());
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
 
 /// An NSD pair whose zones directory is a tmpfs, mounted before NSD starts. Drop stops
 /// NSD, then unmounts, then the pair removes its directory.

@@ -4,17 +4,21 @@
 //!
 //! No NSD is needed: the runs here switch a pool and have no zones.
 
-use std::ffi::CString;
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the shared test harness reads the clock and the environment"
+)]
+
+mod support;
+
+use support::Tmpfs;
+
 use std::fs;
-use std::io::{self, Write};
 use std::net::TcpListener;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::thread;
-use std::time::{Duration, Instant};
 
 /// The uid of `nobody` on Debian, a user that owns nothing here.
 const NOBODY: u32 = 65534;
@@ -342,75 +346,6 @@ fn check_names_state_files_a_run_could_not_write() {
 
 // ------------------------------------------------------------------ a full disk
 
-/// A small tmpfs mounted over a directory; unmounted on drop.
-struct Tmpfs {
-    path: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(path: &Path) -> Result<Tmpfs, String> {
-        if !is_root() {
-            return Err("not root, cannot mount a tmpfs".into());
-        }
-        let c = |s: &[u8]| CString::new(s).unwrap();
-        let (target, fstype, data) = (
-            c(path.as_os_str().as_bytes()),
-            c(b"tmpfs"),
-            c(b"size=64k,mode=0755"),
-        );
-        // SAFETY: NUL-terminated strings that outlive the call.
-        let rc = unsafe {
-            libc::mount(
-                fstype.as_ptr(),
-                target.as_ptr(),
-                fstype.as_ptr(),
-                0,
-                data.as_ptr().cast(),
-            )
-        };
-        if rc != 0 {
-            return Err(format!("mount tmpfs: {}", io::Error::last_os_error()));
-        }
-        Ok(Tmpfs {
-            path: path.to_owned(),
-        })
-    }
-
-    /// Fill every free byte with `filler`.
-    fn fill(&self) -> PathBuf {
-        let path = self.path.join("filler");
-        let mut file = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .unwrap();
-        let chunk = [0u8; 4096];
-        loop {
-            match file.write(&chunk) {
-                Ok(_) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
-                Err(e) => panic!("fill: {e}"),
-            }
-        }
-        path
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let target = CString::new(self.path.as_os_str().as_bytes()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        // SAFETY (both calls): a NUL-terminated path.
-        while unsafe { libc::umount2(target.as_ptr(), 0) } != 0 {
-            if Instant::now() >= deadline {
-                unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
 /// A zone history line of exactly `len` bytes (without its newline).
 fn zone_line(n: u64, len: usize) -> String {
     let head = format!(
@@ -459,7 +394,7 @@ fn the_history_survives_a_disk_that_fills_mid_append() {
         fs::metadata(env.path("state/history.jsonl")).unwrap().len(),
         4000
     );
-    let filler = tmpfs.fill();
+    let filler = tmpfs.fill(0);
 
     let out = env.zonerw(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
