@@ -392,6 +392,30 @@ mod tests {
     }
 
     #[test]
+    fn a_detached_background_process_is_left_alone() {
+        // What the README tells a hook to do to keep something running: redirect its
+        // output and leave the process group.
+        let start = Instant::now();
+        let out = run_bounded(
+            &sh("setsid sleep 30 >/dev/null 2>&1 </dev/null & echo $!"),
+            &[],
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        let pid: i32 = out.stdout.trim().parse().unwrap();
+        thread::sleep(EXIT_GRACE * 2);
+        let survived = alive(pid);
+        // SAFETY: the sleep our own test started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert!(survived, "the detached process {pid} was killed");
+    }
+
+    #[test]
     fn a_hung_grandchild_is_killed_at_the_deadline() {
         let start = Instant::now();
         let e = run_bounded(&sh("sleep 30; true"), &[], Duration::from_millis(300)).unwrap_err();

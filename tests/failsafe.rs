@@ -492,8 +492,11 @@ fn a_template_that_is_not_a_file_is_a_template_error() {
             "{what}: state dropped"
         );
     }
+    // A link to a regular file is a template like any other.
     fs::remove_file(&template).unwrap();
-    z.write_template(OTHER, &default_template(OTHER));
+    let real = z.dir.join("other.test.zone.real");
+    fs::write(&real, default_template(OTHER)).unwrap();
+    std::os::unix::fs::symlink(&real, &template).unwrap();
     assert_eq!(www, MAIN_IP);
     main.set_mode(Mode::Refusing);
     let r = z.run(&[]);

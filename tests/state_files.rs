@@ -464,3 +464,29 @@ fn a_fragment_left_by_a_crash_is_skipped_and_not_glued_to_the_next_line() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["history"].as_array().unwrap().len(), 3);
 }
+
+/// A FIFO where state.json should be is refused at once, never opened blocking (a run
+/// would otherwise wait forever, with the lock held, for a writer that never comes).
+#[test]
+fn a_fifo_as_state_json_is_refused_without_blocking() {
+    let env = Env::new();
+    fs::create_dir(env.path("state")).unwrap();
+    let fifo = std::ffi::CString::new(env.path("state/state.json").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let start = std::time::Instant::now();
+    let out = env
+        .command(&[])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains(
+            "state.json': it is a FIFO; zonerw keeps only regular files in its state directory"
+        ),
+        "{}",
+        show(&out)
+    );
+}
