@@ -6,7 +6,8 @@ use crate::decide::ProbeOutcome;
 use crate::error::Result;
 use crate::fsio;
 use crate::probe;
-use crate::run::StateFiles;
+use crate::store::StateFiles;
+use crate::table::table;
 
 /// Probe every server, print the table and the state files a run could not write, and
 /// return the exit code: 0 only if the first server of every pool is healthy and every
@@ -88,29 +89,4 @@ fn state_problems(config: &Config) -> Vec<String> {
         }
     }
     problems
-}
-
-/// Left-aligned columns separated by two spaces; the last column is not padded.
-#[must_use]
-pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0; N];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 == N {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<w$}  ", w = widths[i]));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }

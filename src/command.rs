@@ -24,8 +24,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::duration;
 use crate::error::{Error, Result};
-use crate::probe::fmt_duration;
 use crate::signals;
 
 /// Bytes of each stream kept; the rest is read and discarded.
@@ -190,7 +190,7 @@ pub fn run_bounded(argv: &[String], env: &[(&str, String)], timeout: Duration) -
             argv: argv.to_vec(),
             message: format!(
                 "did not finish within {} and was killed",
-                fmt_duration(timeout)
+                duration::format(timeout)
             ),
         });
     }

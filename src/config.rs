@@ -201,7 +201,7 @@ struct Dur(Duration);
 impl TryFrom<String> for Dur {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
-        parse_duration(&text).map(Dur)
+        crate::duration::parse(&text).map(Dur)
     }
 }
 
@@ -218,36 +218,6 @@ impl TryFrom<i64> for Count {
             _ => Err(format!("must be a whole number of at least 1, not {n}")),
         }
     }
-}
-
-/// The longest duration accepted anywhere.
-pub(crate) const MAX_DURATION: Duration = Duration::from_hours(24);
-
-/// Parse a duration such as "500ms", "5s", "2m", "1h" (a bare number is rejected).
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration {text:?}: write e.g. \"500ms\", \"5s\", \"2m\"");
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .filter(|&i| i > 0)
-        .ok_or_else(bad)?;
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        "h" => Duration::from_secs(n.saturating_mul(3600)),
-        _ => return Err(bad()),
-    };
-    if duration.is_zero() {
-        return Err(format!("invalid duration {text:?}: must be more than zero"));
-    }
-    // Every duration here bounds a wait; a day is more than any of them needs, and a
-    // bound keeps `Instant::now() + d` from overflowing (found by the property tests).
-    if duration > MAX_DURATION {
-        return Err(format!("invalid duration {text:?}: at most 24h"));
-    }
-    Ok(duration)
 }
 
 // ---------------------------------------------------------------- typed config
@@ -1114,15 +1084,5 @@ expect-status = "200"
         );
         std::fs::write(&config, dirs_config("real", "zones", "state")).unwrap();
         Config::load(&config).unwrap();
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_mins(2)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_hours(1)));
-        for bad in ["", "5", "s", "5sec", "-1s", "0s", "1.5s"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -24,7 +24,7 @@ fn no_links() -> io::Error {
 }
 
 /// `e`, or the symbolic-link explanation when `e` is open(2)'s ELOOP of `O_NOFOLLOW`.
-fn explain_link(e: io::Error) -> io::Error {
+pub(crate) fn explain_link(e: io::Error) -> io::Error {
     if e.raw_os_error() == Some(libc::ELOOP) {
         no_links()
     } else {
@@ -68,7 +68,10 @@ pub fn create_state_dir(dir: &Path) -> Result<bool> {
 
 /// Create `path` exclusively (never through a link) with mode 0644 whatever the umask, or
 /// None if something is already there.
-fn create_new_state_file(path: &Path, options: &mut OpenOptions) -> io::Result<Option<File>> {
+pub(crate) fn create_new_state_file(
+    path: &Path,
+    options: &mut OpenOptions,
+) -> io::Result<Option<File>> {
     match options
         .create_new(true)
         .mode(STATE_FILE_MODE)
@@ -476,77 +479,4 @@ pub fn writable(path: &Path) -> bool {
 pub fn owner_and_mode(path: &Path) -> Option<(u32, u32)> {
     let meta = fs::symlink_metadata(path).ok()?;
     Some((meta.uid(), meta.mode() & 0o7777))
-}
-
-/// The exclusive run lock; released when dropped (or when the process dies, even by SIGKILL).
-#[derive(Debug)]
-pub struct Lock {
-    _file: File,
-}
-
-/// Take the run lock at `path` without waiting. Nothing is written to the file (a run that
-/// changes nothing writes no file at all); another run finds the holder's pid in
-/// /proc/locks. The file is never deleted, since its inode is the lock.
-pub fn lock_exclusive(path: &Path) -> Result<Lock> {
-    // flock needs no write access: once the file exists, open it read-only, so that a run
-    // that changes nothing opens no file for writing at all. Never through a link: root
-    // would create (or lock) whatever it points to.
-    let open_existing = || {
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
-    };
-    let file = open_existing()
-        .or_else(|e| {
-            if e.kind() != io::ErrorKind::NotFound {
-                return Err(e);
-            }
-            match create_new_state_file(path, OpenOptions::new().write(true))? {
-                Some(file) => Ok(file),
-                // Another run created it in between.
-                None => open_existing(),
-            }
-        })
-        .map_err(|e| Error::io(path, "open lock file", explain_link(e)))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Lock { _file: file }),
-        Err(fs::TryLockError::WouldBlock) => Err(Error::Locked {
-            path: path.to_owned(),
-            holder: lock_holder(&file).unwrap_or_else(|| "holder unknown".into()),
-        }),
-        Err(fs::TryLockError::Error(e)) => Err(Error::io(path, "lock", e)),
-    }
-}
-
-/// "pid N since TIME" for the process holding a flock on `file`, from /proc/locks
-/// (`1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF`) and the holder's start time.
-fn lock_holder(file: &File) -> Option<String> {
-    let meta = file.metadata().ok()?;
-    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
-    let want = format!("{major:02x}:{minor:02x}:{}", meta.ino());
-    let locks = fs::read_to_string("/proc/locks").ok()?;
-    let pid: u32 = locks.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let at = fields.iter().position(|f| *f == "FLOCK")?;
-        (fields.get(at + 4) == Some(&want.as_str())).then(|| fields.get(at + 3)?.parse().ok())?
-    })?;
-    let since = process_start(pid).map_or_else(|| "an unknown time".into(), crate::run::rfc3339);
-    Some(format!("pid {pid} since {since}"))
-}
-
-/// When process `pid` started: boot time (/proc/stat `btime`) plus its start time in clock
-/// ticks (/proc/PID/stat field 22).
-fn process_start(pid: u32) -> Option<jiff::Timestamp> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces; fields after it follow the last ')'.
-    let after = &stat[stat.rfind(')')? + 1..];
-    let ticks: i64 = after.split_whitespace().nth(19)?.parse().ok()?;
-    let btime: i64 = fs::read_to_string("/proc/stat")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = i64::from(i32::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?);
-    jiff::Timestamp::from_second(btime + ticks / hz.max(1)).ok()
 }

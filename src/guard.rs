@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::command::run_bounded;
 use crate::config::{Guard, Pool, Server, StatusRange};
-use crate::probe::{self, Check, fmt_duration};
+use crate::duration;
+use crate::probe::{self, Check};
 
 /// What the guard concluded about one failover.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +56,7 @@ pub fn consult(guard: &Guard, timeout: Duration, pool: &Pool, server: &Server) -
         if answered == 0 {
             return Verdict::OwnLinkDown(format!(
                 "no reference URL answered within {}, so our own link seems down",
-                fmt_duration(timeout)
+                duration::format(timeout)
             ));
         }
         if guard.witnesses.is_empty() {

@@ -14,9 +14,11 @@ pub mod command;
 pub mod config;
 pub mod decide;
 pub mod dns;
+pub mod duration;
 pub mod error;
 pub mod fsio;
 pub mod guard;
+pub mod lock;
 pub mod metrics;
 pub mod nsd;
 pub mod output;
@@ -28,10 +30,13 @@ pub mod serial;
 pub mod signals;
 pub mod state;
 pub mod status;
+pub mod store;
+pub mod table;
 pub mod template;
+pub mod templates;
 pub mod verify;
+pub mod zone;
 pub mod zonefile;
-pub mod zones;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -110,8 +115,7 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
 /// `zonerw probe`: exit 0 if healthy, 1 if not, 2 for a usage error.
 fn probe_command(args: &ProbeArgs) -> Result<u8> {
     let usage = Error::Usage;
-    let timeout =
-        config::parse_duration(&args.timeout).map_err(|m| usage(format!("--timeout: {m}")))?;
+    let timeout = duration::parse(&args.timeout).map_err(|m| usage(format!("--timeout: {m}")))?;
     let expect_status = config::StatusRange::try_from(args.expect_status.clone())
         .map_err(|m| usage(format!("--expect-status: {m}")))?;
     let url = config::CheckUrl::try_from(args.url.clone()).map_err(usage)?;

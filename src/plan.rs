@@ -7,8 +7,8 @@ use crate::config::Config;
 use crate::serial::{self, Clock};
 use crate::state::{FileStamp, ZoneState};
 use crate::template::{Marker, Vars};
+use crate::zone::{Zone, fingerprint};
 use crate::zonefile::soa_serial;
-use crate::zones::{Zone, fingerprint};
 
 /// Chosen addresses per pool, in config order.
 pub type Addresses = [(Option<Ipv4Addr>, Option<Ipv6Addr>)];

@@ -15,6 +15,7 @@ use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::config::{CheckSettings, Config, StatusRange};
 use crate::decide::ProbeOutcome;
+use crate::duration;
 
 /// How much of the body a check reads at most.
 pub const BODY_LIMIT: u64 = 64 * 1024;
@@ -157,7 +158,7 @@ fn bounded_attempt(agent: &Agent, check: &Arc<Check>) -> Result<u16, Failure> {
         let _ = tx.send(attempt(&agent, &thread_check));
     });
     rx.recv_timeout(check.timeout).unwrap_or_else(|_| {
-        let reason = format!("timed out after {}", fmt_duration(check.timeout));
+        let reason = format!("timed out after {}", duration::format(check.timeout));
         Err(Failure::remote(reason))
     })
 }
@@ -182,7 +183,7 @@ fn attempt(agent: &Agent, check: &Check) -> Result<u16, Failure> {
             .map_err(|e| {
                 Failure::remote(match ureq::Error::from(e) {
                     ureq::Error::Timeout(_) => {
-                        format!("timed out after {}", fmt_duration(check.timeout))
+                        format!("timed out after {}", duration::format(check.timeout))
                     }
                     e => format!("reading body: {e}"),
                 })
@@ -209,26 +210,13 @@ fn describe_error(error: &ureq::Error, timeout: Duration) -> Failure {
         _ => false,
     };
     let reason = match error {
-        ureq::Error::Timeout(_) => format!("timed out after {}", fmt_duration(timeout)),
+        ureq::Error::Timeout(_) => format!("timed out after {}", duration::format(timeout)),
         ureq::Error::Io(e) => format!("connect: {e}"),
         ureq::Error::ConnectionFailed => "connect: connection failed".into(),
         ureq::Error::HostNotFound => "host not found".into(),
         e => e.to_string(),
     };
     Failure { reason, local }
-}
-
-/// Format a duration the way the config writes it: "5s", "500ms", "2m".
-#[must_use]
-pub fn fmt_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(60_000) && ms >= 60_000 {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
 }
 
 /// Probe every server of every pool at once; results are indexed `[pool][server]`.

@@ -8,42 +8,37 @@
 //! installed, so a retry never hands out a serial already used for other content.
 
 use std::collections::BTreeMap;
-
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::{Path, PathBuf};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::Path;
 use std::time::Instant;
 
 use jiff::Timestamp;
 
-use crate::command::run_bounded;
-use crate::config::{Clock, Config, Pool};
-use crate::decide::{self, Decision, ProbeOutcome, Switch, decide};
+use crate::config::{Clock, Config};
+use crate::decide::{Decision, ProbeOutcome, decide};
 use crate::error::{Error, Result};
-use crate::fsio::{self, Staged};
-use crate::guard::{self, Verdict};
+use crate::fsio;
+use crate::guard::Verdict;
+use crate::lock;
 use crate::metrics;
-use crate::nsd;
-use crate::plan::{self, Action, Inputs, ZonePlan};
+use crate::plan::{self, Inputs, ZonePlan};
 use crate::probe;
-use crate::probe::fmt_duration;
 use crate::serial;
-use crate::state::{self, GuardRecord, HistoryEntry, Reserved, STATE_VERSION, State, ZoneState};
-use crate::verify::{self, Propagation, Reloaded};
-use crate::zones::{self, Templates, Zone, fingerprint};
+use crate::state::{Reserved, State};
+use crate::store::{StateFiles, load_reserved, load_state};
+use crate::templates::{self, Templates};
+use crate::verify::Propagation;
+use crate::zone::Zone;
 
 mod apply;
 mod commit;
 mod proof;
 mod report;
-mod store;
-
-pub use store::{StateFiles, load_state, rfc3339};
 
 use self::apply::apply;
 use self::commit::{commit, run_hooks};
 use self::proof::{guard_failovers, primary_failures, verify_reloaded};
 use self::report::{print_dry_run, print_probes, print_switches, report_zones};
-use self::store::{load_reserved, write_reserved};
 
 /// How much a run prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -141,7 +136,7 @@ fn run_steps(config: &Config, options: RunOptions, now: Timestamp, seen: &mut Se
         zones,
         broken,
         errors: mut all,
-    } = zones::load_templates(config)?;
+    } = templates::load_templates(config)?;
     // Every template error is reported, whatever else happens; only "another run holds the
     // lock" stands alone (that run reports them).
     match run_zones(config, options, now, seen, &zones, &broken) {
@@ -262,7 +257,7 @@ struct Outcome<'a> {
 }
 
 /// Check the zones directory and take the lock (a dry run needs neither).
-fn prepare(config: &Config, options: RunOptions, files: &StateFiles) -> Result<Option<fsio::Lock>> {
+fn prepare(config: &Config, options: RunOptions, files: &StateFiles) -> Result<Option<lock::Lock>> {
     if options.dry_run {
         return Ok(None);
     }
@@ -276,7 +271,7 @@ fn prepare(config: &Config, options: RunOptions, files: &StateFiles) -> Result<O
     if !fsio::create_state_dir(&config.state)? {
         warn_if_state_dir_is_open(&config.state);
     }
-    let lock = fsio::lock_exclusive(&files.lock)?;
+    let lock = lock::lock_exclusive(&files.lock)?;
     fsio::remove_stale_temporaries(&config.zones);
     fsio::remove_stale_temporaries(&config.state);
     Ok(Some(lock))

@@ -211,6 +211,12 @@ pub enum HistoryEntry {
     },
 }
 
+/// RFC 3339 UTC to the second.
+#[must_use]
+pub fn rfc3339(now: jiff::Timestamp) -> String {
+    now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

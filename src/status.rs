@@ -2,12 +2,12 @@
 
 use serde_json::{Value, json};
 
-use crate::check::table;
 use crate::config::Config;
 use crate::error::Result;
 use crate::fsio;
-use crate::run::{StateFiles, load_state};
 use crate::state::{PoolState, State};
+use crate::store::{StateFiles, load_state};
+use crate::table::table;
 
 /// How many history entries are shown.
 const RECENT: usize = 10;

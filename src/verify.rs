@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Nsd, Verify};
 use crate::dns;
+use crate::duration;
 use crate::nsd;
 use crate::parallel;
-use crate::probe::fmt_duration;
 use crate::serial;
 
 /// A zone that was reloaded, with the serial it should now have.
@@ -154,11 +154,16 @@ fn wait_secondaries<'a>(
             Err(what) => {
                 p.times_ms.insert(secondary.to_string(), None);
                 let notify = notify_errors.get(z.zone.as_str()).map_or_else(
-                    || format!("after a NOTIFY and two waits of {}", fmt_duration(timeout)),
+                    || {
+                        format!(
+                            "after a NOTIFY and two waits of {}",
+                            duration::format(timeout)
+                        )
+                    },
                     |e| {
                         format!(
                             "after two waits of {} (the NOTIFY failed: {e})",
-                            fmt_duration(timeout)
+                            duration::format(timeout)
                         )
                     },
                 );

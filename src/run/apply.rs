@@ -5,10 +5,15 @@ use std::path::Path;
 use crate::parallel;
 use crate::zonefile::soa_serial;
 
-use super::{
-    Action, Config, Error, Reserved, Result, Staged, StateFiles, Zone, ZonePlan, fsio, nsd, serial,
-    write_reserved,
-};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::fsio::{self, Staged};
+use crate::nsd;
+use crate::plan::{Action, ZonePlan};
+use crate::serial;
+use crate::state::Reserved;
+use crate::store::{StateFiles, write_reserved};
+use crate::zone::Zone;
 
 /// Steps 1–3 of a run (README.md, "How it decides and applies"): render + check, install, reload. Zones that pass are installed
 /// and reloaded even if another zone fails, so one broken template never holds a failover

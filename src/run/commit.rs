@@ -1,10 +1,19 @@
 //! Step 4, the commit point: save the state, append the history, then run the hook.
 
-use super::{
-    Action, BTreeMap, Config, Decision, GuardRecord, HistoryEntry, Outcome, Pool, Result,
-    STATE_VERSION, State, StateFiles, Switch, Timestamp, ZoneState, fingerprint, fsio, rfc3339,
-    run_bounded,
-};
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+use super::Outcome;
+use crate::command::run_bounded;
+use crate::config::{Config, Pool};
+use crate::decide::{Decision, Switch};
+use crate::error::Result;
+use crate::fsio;
+use crate::plan::Action;
+use crate::state::{GuardRecord, HistoryEntry, STATE_VERSION, State, ZoneState, rfc3339};
+use crate::store::StateFiles;
+use crate::zone::fingerprint;
 
 /// Step 4: save the new state (only if it differs) and append the history.
 pub(super) fn commit(

@@ -1,9 +1,19 @@
 //! Second opinions and proof: the guard before a failover, verification after a reload.
 
-use super::{
-    Action, BTreeMap, Config, Decision, Error, Guarded, Instant, IpAddr, ProbeOutcome, Propagation,
-    Reloaded, State, Verdict, Zone, ZonePlan, decide, fmt_duration, guard, verify,
-};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Instant;
+
+use super::Guarded;
+use crate::config::Config;
+use crate::decide::{self, Decision, ProbeOutcome};
+use crate::duration;
+use crate::error::Error;
+use crate::guard::{self, Verdict};
+use crate::plan::{Action, ZonePlan};
+use crate::state::State;
+use crate::verify::{self, Propagation, Reloaded};
+use crate::zone::Zone;
 
 /// Ask the guard about every failover; a vetoed one, or one while our own link seems
 /// down, is replaced by holding the pool exactly as it was (this run does not count).
@@ -119,7 +129,7 @@ pub(super) fn primary_failures(
                     "the primary {} {what}, not {}, {} after the reload ({hint}); the state was not advanced, so the next run retries",
                     v.primary.map(|p| p.to_string()).unwrap_or_default(),
                     plan.serial.unwrap_or(0),
-                    fmt_duration(v.timeout),
+                    duration::format(v.timeout),
                 ),
             })
         })

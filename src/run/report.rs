@@ -1,9 +1,16 @@
 //! What a run prints: probe results, switches, zone lines, diffs, propagation.
 
-use super::{
-    Action, BTreeMap, Config, Decision, Guarded, ProbeOutcome, Propagation, Result, Verbosity,
-    Verdict, Zone, ZonePlan, fsio,
-};
+use std::collections::BTreeMap;
+
+use super::{Guarded, Verbosity};
+use crate::config::Config;
+use crate::decide::{Decision, ProbeOutcome};
+use crate::error::Result;
+use crate::fsio;
+use crate::guard::Verdict;
+use crate::plan::{Action, ZonePlan};
+use crate::verify::Propagation;
+use crate::zone::Zone;
 
 pub(super) fn print_probes(config: &Config, outcomes: &[Vec<ProbeOutcome>]) {
     for (pool, outcomes) in config.pools.iter().zip(outcomes) {

@@ -1,6 +1,10 @@
 //! The files in the state directory: paths, loading (with the path in every error), saving.
 
-use super::{Error, Path, PathBuf, Reserved, Result, State, Timestamp, fsio, state};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::fsio;
+use crate::state::{self, Reserved, State};
 
 /// Paths of the files in the state directory.
 #[derive(Debug, Clone)]
@@ -28,12 +32,6 @@ impl StateFiles {
     }
 }
 
-/// RFC 3339 UTC to the second.
-#[must_use]
-pub fn rfc3339(now: Timestamp) -> String {
-    now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 /// Load state.json; a missing file is the empty state, a corrupt one an error.
 pub fn load_state(path: &Path) -> Result<Option<State>> {
     let Some(bytes) = fsio::read_state_file(path)? else {
@@ -47,7 +45,8 @@ pub fn load_state(path: &Path) -> Result<Option<State>> {
     State::parse(&text).map(Some).map_err(corrupt)
 }
 
-pub(super) fn load_reserved(path: &Path) -> Result<Reserved> {
+/// Load serials.json: the newest serial handed out per zone; missing is empty.
+pub fn load_reserved(path: &Path) -> Result<Reserved> {
     let Some(bytes) = fsio::read_state_file(path)? else {
         return Ok(Reserved::new());
     };
@@ -58,7 +57,8 @@ pub(super) fn load_reserved(path: &Path) -> Result<Reserved> {
     })
 }
 
-pub(super) fn write_reserved(path: &Path, reserved: &Reserved) -> Result<()> {
+/// Save serials.json atomically.
+pub fn write_reserved(path: &Path, reserved: &Reserved) -> Result<()> {
     let mut text = serde_json::to_string_pretty(reserved).expect("serials serialise");
     text.push('\n');
     fsio::write_atomically(path, text.as_bytes())
