@@ -75,6 +75,14 @@ impl Switch {
     pub fn is_failover(&self) -> bool {
         self.from.is_some_and(|from| self.to > from)
     }
+
+    /// The address of the server left, or "" when it is no longer configured.
+    #[must_use]
+    pub fn from_address(&self, pool: &Pool) -> String {
+        self.from
+            .map(|f| pool.servers[f].address().to_string())
+            .unwrap_or_default()
+    }
 }
 
 /// What `decide` concluded for one pool.

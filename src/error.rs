@@ -157,3 +157,131 @@ impl std::error::Error for Error {}
 
 /// Result with zonerw's error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The errors of one run, collected: a failure of one zone or step is reported, and the run
+/// goes on with the rest where it safely can.
+#[derive(Debug, Default)]
+pub struct Errors(Vec<Error>);
+
+impl Errors {
+    /// Collect `error` (the parts of an `Error::Many` one by one).
+    pub fn push(&mut self, error: Error) {
+        match error {
+            Error::Many(errors) => self.0.extend(errors),
+            error => self.0.push(error),
+        }
+    }
+
+    /// Collect the error of `result`, if any.
+    pub fn add(&mut self, result: Result<()>) {
+        if let Err(e) = result {
+            self.push(e);
+        }
+    }
+
+    /// No error so far.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Ok, the one error, or `Error::Many`.
+    pub fn into_result(mut self) -> Result<()> {
+        match self.0.len() {
+            0 => Ok(()),
+            1 => Err(self.0.remove(0)),
+            _ => Err(Error::Many(self.0)),
+        }
+    }
+}
+
+impl From<Vec<Error>> for Errors {
+    fn from(errors: Vec<Error>) -> Self {
+        let mut all = Errors::default();
+        all.extend(errors);
+        all
+    }
+}
+
+impl Extend<Error> for Errors {
+    fn extend<I: IntoIterator<Item = Error>>(&mut self, errors: I) {
+        for e in errors {
+            self.push(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(message: &str) -> Error {
+        Error::Template {
+            path: "t/x.zone".into(),
+            line: Some(3),
+            message: message.into(),
+        }
+    }
+
+    fn verify(zone: &str) -> Error {
+        Error::Verify {
+            zone: zone.into(),
+            message: "the primary 127.0.0.1:53 serves serial 1, not 2, 2s after the reload".into(),
+        }
+    }
+
+    #[test]
+    fn exit_codes() {
+        let lock = Error::Locked {
+            path: "/var/lib/zonerw/lock".into(),
+            holder: "pid 7 since 2026-11-29T10:00:00Z".into(),
+        };
+        let cases: [(Error, u8); 6] = [
+            (Error::Usage("x".into()), 2),
+            (template("x"), 2),
+            (verify("a."), 1),
+            (lock, 75),
+            (Error::Many(vec![template("x"), verify("a.")]), 1),
+            (Error::Many(vec![template("x"), template("y")]), 2),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.exit_code(), code, "{error}");
+        }
+    }
+
+    #[test]
+    fn many_errors_print_one_per_line() {
+        let e = Error::Many(vec![
+            template("unknown marker @IPX@"),
+            verify("example.com"),
+        ]);
+        assert_eq!(
+            e.to_string(),
+            "t/x.zone:3: unknown marker @IPX@\n\
+             example.com: the primary 127.0.0.1:53 serves serial 1, not 2, 2s after the reload"
+        );
+    }
+
+    #[test]
+    fn the_accumulator_flattens_and_keeps_order() {
+        let mut all = Errors::from(vec![template("one")]);
+        assert!(!all.is_empty());
+        all.add(Ok(()));
+        all.add(Err(Error::Many(vec![verify("a."), verify("b.")])));
+        all.push(template("two"));
+        let Err(Error::Many(errors)) = all.into_result() else {
+            panic!("several errors are Many");
+        };
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 4);
+        assert!(shown[0].ends_with("one") && shown[3].ends_with("two"));
+        assert!(shown[1].starts_with("a.:") && shown[2].starts_with("b.:"));
+
+        assert!(Errors::default().into_result().is_ok());
+        let Err(Error::Usage(one)) = Errors::from(vec![Error::Usage("u".into())]).into_result()
+        else {
+            panic!("a single error stands alone");
+        };
+        assert_eq!(one, "u");
+    }
+}

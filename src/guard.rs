@@ -40,48 +40,106 @@ impl Verdict {
     }
 }
 
-/// How a witness answered.
+/// How a witness answered (its exit status: 0, 1, anything else or no exit in time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Answer {
+pub enum Answer {
+    /// Exit 0: the witness reaches the server.
     Reaches,
+    /// Exit 1: it cannot reach the server either.
     CannotReach,
+    /// Anything else: no answer.
     Silent,
 }
 
-/// Consult the references, then the witnesses, about leaving `server` of `pool`.
+/// One witness and its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessAnswer {
+    /// The witness command.
+    pub argv: Vec<String>,
+    /// What it answered.
+    pub answer: Answer,
+}
+
+/// How many of the configured reference URLs answered (`total` 0: none configured).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct References {
+    /// URLs that gave any HTTP response.
+    pub answered: usize,
+    /// URLs configured.
+    pub total: usize,
+}
+
+impl References {
+    /// Whether the verdict is already known from the references alone, so the witnesses
+    /// need not be asked: none answered (our link is down), or they did and there are no
+    /// witnesses to ask.
+    #[must_use]
+    pub fn decide_alone(self, witnesses: usize) -> bool {
+        self.total > 0 && (self.answered == 0 || witnesses == 0)
+    }
+}
+
+/// The guard's verdict on leaving `server` after its check failed, from the references'
+/// answers and the witnesses' (empty when they were not asked). `timeout` is the guard's, for
+/// the words.
 #[must_use]
-pub fn consult(guard: &Guard, timeout: Duration, pool: &Pool, server: &Server) -> Verdict {
-    if !guard.reference.is_empty() {
-        let answered = references_answering(guard, timeout);
+pub fn verdict(
+    references: References,
+    witnesses: &[WitnessAnswer],
+    server: &str,
+    timeout: Duration,
+) -> Verdict {
+    let References { answered, total } = references;
+    if total > 0 {
         if answered == 0 {
             return Verdict::OwnLinkDown(format!(
                 "no reference URL answered within {}, so our own link seems down",
                 duration::format(timeout)
             ));
         }
-        if guard.witnesses.is_empty() {
+        if witnesses.is_empty() {
             return Verdict::Confirmed(format!(
-                "our link is up ({answered} of {} reference URLs answered)",
-                guard.reference.len()
+                "our link is up ({answered} of {total} reference URLs answered)"
             ));
         }
     }
-    let answers = ask_witnesses(guard, timeout, pool, server);
-    let count = |a| answers.iter().filter(|(_, x)| *x == a).count();
-    let total = answers.len();
-    if let Some((argv, _)) = answers.iter().find(|(_, a)| *a == Answer::Reaches) {
+    if let Some(w) = witnesses.iter().find(|w| w.answer == Answer::Reaches) {
         return Verdict::Vetoed(format!(
-            "failover vetoed: witness '{}' reaches {}",
-            argv.join(" "),
-            server.name
+            "failover vetoed: witness '{}' reaches {server}",
+            w.argv.join(" ")
         ));
     }
-    match count(Answer::CannotReach) {
+    let asked = witnesses.len();
+    match witnesses
+        .iter()
+        .filter(|w| w.answer == Answer::CannotReach)
+        .count()
+    {
         0 => Verdict::OwnLinkDown(format!(
-            "no witness answered ({total} of {total} gave no answer), so our own link seems down"
+            "no witness answered ({asked} of {asked} gave no answer), so our own link seems down"
         )),
-        n => Verdict::Confirmed(format!("confirmed by {n} of {total} witnesses")),
+        n => Verdict::Confirmed(format!("confirmed by {n} of {asked} witnesses")),
     }
+}
+
+/// Consult the references, then (if that does not settle it) the witnesses, about leaving
+/// `server` of `pool`.
+#[must_use]
+pub fn consult(guard: &Guard, timeout: Duration, pool: &Pool, server: &Server) -> Verdict {
+    let references = References {
+        answered: if guard.reference.is_empty() {
+            0
+        } else {
+            references_answering(guard, timeout)
+        },
+        total: guard.reference.len(),
+    };
+    let answers = if references.decide_alone(guard.witnesses.len()) {
+        Vec::new()
+    } else {
+        ask_witnesses(guard, timeout, pool, server)
+    };
+    verdict(references, &answers, &server.name, timeout)
 }
 
 /// How many reference URLs give any HTTP response (fetched normally, concurrently).
@@ -121,7 +179,7 @@ fn ask_witnesses(
     timeout: Duration,
     pool: &Pool,
     server: &Server,
-) -> Vec<(Vec<String>, Answer)> {
+) -> Vec<WitnessAnswer> {
     let env = [
         ("ZONERW_POOL", pool.name.clone()),
         ("ZONERW_SERVER", server.name.clone()),
@@ -147,13 +205,21 @@ fn ask_witnesses(
                         Ok(out) if out.status.code() == Some(1) => Answer::CannotReach,
                         _ => Answer::Silent,
                     };
-                    (argv.clone(), answer)
+                    WitnessAnswer {
+                        argv: argv.clone(),
+                        answer,
+                    }
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| (Vec::new(), Answer::Silent)))
+            .map(|h| {
+                h.join().unwrap_or_else(|_| WitnessAnswer {
+                    argv: Vec::new(),
+                    answer: Answer::Silent,
+                })
+            })
             .collect()
     })
 }

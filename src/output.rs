@@ -61,3 +61,33 @@ macro_rules! out {
 macro_rules! errln {
     ($($arg:tt)*) => { $crate::output::stderr(format_args!("{}\n", format_args!($($arg)*))) };
 }
+
+/// How much a run prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// Only errors.
+    Quiet,
+    /// Changes and errors.
+    Normal,
+    /// Also every probe result.
+    Verbose,
+}
+
+/// A line a run prints: on stdout (what changed) or on stderr (warnings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// For stdout.
+    Out(String),
+    /// For stderr.
+    Err(String),
+}
+
+/// Print `lines`, each on its stream, in order.
+pub fn emit(lines: impl IntoIterator<Item = Line>) {
+    for line in lines {
+        match line {
+            Line::Out(text) => crate::outln!("{text}"),
+            Line::Err(text) => crate::errln!("{text}"),
+        }
+    }
+}

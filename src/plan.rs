@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::config::Config;
 use crate::serial::{self, Clock};
 use crate::state::{FileStamp, ZoneState};
-use crate::template::{Marker, Vars};
+use crate::template::{Marker, Vars, address_value, marker_name};
 use crate::zone::{Zone, fingerprint};
 use crate::zonefile::soa_serial;
 
@@ -61,41 +61,37 @@ pub fn vars_of(zone: &Zone, config: &Config, addresses: &Addresses) -> BTreeMap<
     let mut vars = BTreeMap::new();
     for &(marker, _) in zone.template.uses() {
         if let Marker::Address { pool, v6 } = marker {
-            let (v4addr, v6addr) = addresses[pool];
-            let name = &config.pools[pool].marker;
-            if v6 {
-                vars.insert(
-                    format!("{name}6"),
-                    v6addr.map(|a| a.to_string()).unwrap_or_default(),
-                );
-            } else {
-                vars.insert(
-                    name.clone(),
-                    v4addr.map(|a| a.to_string()).unwrap_or_default(),
-                );
-            }
+            vars.insert(
+                marker_name(&config.pools[pool].marker, v6),
+                address_value(addresses, pool, v6).unwrap_or_default(),
+            );
         }
     }
     vars
 }
 
-/// The plan of a zone nothing feeds changed, judged without reading the installed file:
-/// its size and mtime still match what zonerw recorded when it wrote it. None when that
-/// cannot be decided this cheaply (then read the file and use `plan_zone`).
+/// The plan of a zone when the installed file need not be read: its size and mtime still
+/// match what zonerw recorded when it wrote it, so its bytes (and serial) are the recorded
+/// ones. Then a zone nothing feeds changed is kept, and a forced rewrite takes the
+/// recorded serial as the old one (a thousand zones are not read for `--force`). None when
+/// this cannot be decided so cheaply: read the file and use `plan_zone`.
 #[must_use]
-pub fn keep_by_stamp(
+pub fn without_reading(
     zone: &Zone,
     inputs: Inputs<'_>,
     last: Option<&ZoneState>,
+    reserved: Option<u32>,
     stamp: Option<FileStamp>,
 ) -> Option<ZonePlan> {
     let last = last?;
+    if stamp.is_none() || last.stamp != stamp {
+        return None;
+    }
+    if inputs.force {
+        return Some(plan_zone(zone, inputs, Some(last), reserved, None));
+    }
     let vars = vars_of(zone, inputs.config, inputs.addresses);
-    let same = !inputs.force
-        && stamp.is_some()
-        && last.stamp == stamp
-        && last.template == zone.fingerprint
-        && last.vars == vars;
+    let same = last.template == zone.fingerprint && last.vars == vars;
     same.then(|| ZonePlan {
         action: Action::Keep,
         first_time: false,
@@ -236,7 +232,7 @@ name = "web"
     }
 
     #[test]
-    fn a_matching_stamp_keeps_the_zone_without_reading_it() {
+    fn a_matching_stamp_plans_the_zone_without_reading_it() {
         let (config, zone) = setup();
         let stamp = FileStamp {
             size: 60,
@@ -250,7 +246,8 @@ name = "web"
             clock: clock(),
             addresses,
         };
-        let kept = keep_by_stamp(&zone, inputs(false, &MAIN), Some(&last), Some(stamp)).unwrap();
+        let kept =
+            without_reading(&zone, inputs(false, &MAIN), Some(&last), None, Some(stamp)).unwrap();
         assert_eq!(
             (kept.action, kept.serial),
             (Action::Keep, Some(2_026_112_305))
@@ -262,15 +259,32 @@ name = "web"
         for (why, force, addrs, now) in [
             ("file touched", false, &MAIN, Some(touched)),
             ("file gone", false, &MAIN, None),
-            ("--force", true, &MAIN, Some(stamp)),
             ("marker value changed", false, &BACKUP, Some(stamp)),
+            ("--force, file touched", true, &MAIN, Some(touched)),
         ] {
             assert!(
-                keep_by_stamp(&zone, inputs(force, addrs), Some(&last), now).is_none(),
+                without_reading(&zone, inputs(force, addrs), Some(&last), None, now).is_none(),
                 "{why}"
             );
         }
-        assert!(keep_by_stamp(&zone, inputs(false, &MAIN), None, Some(stamp)).is_none());
+        assert!(without_reading(&zone, inputs(false, &MAIN), None, None, Some(stamp)).is_none());
+        // --force with the file as zonerw wrote it: rewritten without reading it, after the
+        // recorded serial (or a newer reserved one).
+        let forced =
+            without_reading(&zone, inputs(true, &MAIN), Some(&last), None, Some(stamp)).unwrap();
+        assert_eq!(
+            (forced.action, forced.old_serial, forced.serial),
+            (Action::Write, Some(2_026_112_305), Some(2_026_112_306))
+        );
+        let forced = without_reading(
+            &zone,
+            inputs(true, &MAIN),
+            Some(&last),
+            Some(2_026_112_340),
+            Some(stamp),
+        )
+        .unwrap();
+        assert_eq!(forced.serial, Some(2_026_112_341));
     }
 
     #[test]

@@ -50,6 +50,31 @@ pub struct Vars<'a> {
     pub addresses: &'a [(Option<Ipv4Addr>, Option<Ipv6Addr>)],
 }
 
+/// The value of address marker (`pool`, `v6`): the chosen server's IPv4 or IPv6 address.
+#[must_use]
+pub fn address_value(
+    addresses: &[(Option<Ipv4Addr>, Option<Ipv6Addr>)],
+    pool: usize,
+    v6: bool,
+) -> Option<String> {
+    let (v4addr, v6addr) = addresses.get(pool).copied().unwrap_or_default();
+    if v6 {
+        v6addr.map(|a| a.to_string())
+    } else {
+        v4addr.map(|a| a.to_string())
+    }
+}
+
+/// The name of a pool's address marker: `IP` for IPv4, `IP6` for IPv6 (pool marker `IP`).
+#[must_use]
+pub fn marker_name(pool_marker: &str, v6: bool) -> String {
+    if v6 {
+        format!("{pool_marker}6")
+    } else {
+        pool_marker.to_owned()
+    }
+}
+
 /// True if `name` may appear between `@`s: a letter, then letters, digits, `_` or spaces.
 #[must_use]
 pub fn is_marker_name(name: &str) -> bool {
@@ -144,13 +169,9 @@ impl Template {
                 Part::Text(range) => out.push_str(&self.text[range.clone()]),
                 Part::Marker(Marker::Serial) => out.push_str(&vars.serial.to_string()),
                 Part::Marker(Marker::Address { pool, v6 }) => {
-                    let (v4addr, v6addr) = vars.addresses.get(*pool).copied().unwrap_or_default();
-                    let value = if *v6 {
-                        v6addr.map(|a| a.to_string())
-                    } else {
-                        v4addr.map(|a| a.to_string())
-                    };
-                    out.push_str(&value.unwrap_or_default());
+                    if let Some(value) = address_value(vars.addresses, *pool, *v6) {
+                        out.push_str(&value);
+                    }
                 }
             }
         }

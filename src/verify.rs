@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Nsd, Verify};
 use crate::dns;
 use crate::duration;
+use crate::error::Error;
 use crate::nsd;
 use crate::parallel;
 use crate::serial;
@@ -23,7 +24,7 @@ pub struct Reloaded {
 }
 
 /// What verification found for one zone.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Propagation {
     /// The primary's failure, if it did not serve the serial in time.
     pub primary_failure: Option<String>,
@@ -33,6 +34,30 @@ pub struct Propagation {
     pub lagging: BTreeMap<String, String>,
     /// Secondaries not waited for because they are a server that is down: address -> name.
     pub skipped: BTreeMap<String, String>,
+}
+
+/// What one SOA answer means while waiting for serial `want`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// The server serves `want`, or (a secondary that got a later change already) newer.
+    Served,
+    /// Not yet: what it does serve, or why it did not answer.
+    NotYet(String),
+    /// No answer in time, after it did answer before: the earlier answer says more.
+    Nothing,
+}
+
+/// Classify one answer (`Ok(serial)` or the query's error) while waiting for `want`.
+/// `answered_before`: an earlier poll got an answer.
+#[must_use]
+pub fn classify(answer: Result<u32, String>, want: u32, answered_before: bool) -> Seen {
+    match answer {
+        Ok(serving) if serving == want || serial::is_newer(serving, want) => Seen::Served,
+        Ok(serving) => Seen::NotYet(format!("serves serial {serving}")),
+        // Running out of time is not news when the server did answer before.
+        Err(e) if e == dns::NO_ANSWER && answered_before => Seen::Nothing,
+        Err(e) => Seen::NotYet(e),
+    }
 }
 
 /// Wait until `server` serves `serial` (or newer, for a secondary) for `zone`.
@@ -46,19 +71,58 @@ fn wait_for(
     let poll = Duration::from_millis(10);
     let mut last: Option<String> = None;
     loop {
-        match dns::soa_serial(server, zone, deadline) {
-            Ok(now_serving) if now_serving == serial || serial::is_newer(now_serving, serial) => {
+        match classify(
+            dns::soa_serial(server, zone, deadline),
+            serial,
+            last.is_some(),
+        ) {
+            Seen::Served => {
                 return Ok(u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX));
             }
-            Ok(now_serving) => last = Some(format!("serves serial {now_serving}")),
-            // Running out of time is not news when the server did answer before.
-            Err(e) if e == dns::NO_ANSWER && last.is_some() => {}
-            Err(e) => last = Some(e),
+            Seen::NotYet(what) => last = Some(what),
+            Seen::Nothing => {}
         }
         if Instant::now() + poll >= deadline {
             return Err(last.unwrap_or_else(|| dns::NO_ANSWER.into()));
         }
         thread::sleep(poll);
+    }
+}
+
+/// What a secondary still lagging after the NOTIFY and the second wait is reported with:
+/// `what` it serves instead of `serial`, and how the NOTIFY went.
+#[must_use]
+pub fn lag_message(
+    what: &str,
+    serial: u32,
+    timeout: Duration,
+    notify_error: Option<&str>,
+) -> String {
+    let waits = duration::format(timeout);
+    let notify = match notify_error {
+        None => format!("after a NOTIFY and two waits of {waits}"),
+        Some(e) => format!("after two waits of {waits} (the NOTIFY failed: {e})"),
+    };
+    format!("{what}, not {serial}, {notify}")
+}
+
+/// The error for a zone the primary did not serve in time: it serves `what` instead of
+/// `serial`. The hint tells a zone NSD refused (it answered, with the old serial or
+/// SERVFAIL) from a primary that did not answer at all.
+#[must_use]
+pub fn primary_failure(verify: &Verify, zone: &str, serial: u32, what: &str) -> Error {
+    let hint = if what.starts_with("serves") || what.contains("SERVFAIL") {
+        "NSD did not load the new file; see its log"
+    } else {
+        "is NSD running, and is verify.primary its address?"
+    };
+    Error::Verify {
+        zone: zone.to_owned(),
+        message: format!(
+            "the primary {} {what}, not {serial}, {} after the reload ({hint}); the state was not advanced, so the next run retries",
+            verify.primary.map(|p| p.to_string()).unwrap_or_default(),
+            duration::format(verify.timeout),
+        ),
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::template::{Marker, Template, Vars};
+use crate::template::{Marker, Template, Vars, marker_name};
 use crate::zonefile::{include_line, soa_line, soa_serial, soa_serial_span};
 
 /// A managed zone and its parsed template.
@@ -160,11 +160,8 @@ fn check_addresses(config: &Config, template: &Template, path: &Path) -> Result<
             }
         });
         if let Some(server) = lacking {
-            let (name, key) = if v6 {
-                (format!("{}6", pool.marker), "ipv6")
-            } else {
-                (pool.marker.clone(), "ipv4")
-            };
+            let name = marker_name(&pool.marker, v6);
+            let key = if v6 { "ipv6" } else { "ipv4" };
             return Err(Error::Template {
                 path: path.to_owned(),
                 line: Some(line),

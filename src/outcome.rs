@@ -1,0 +1,319 @@
+//! What one run did: one record per pool and one per zone, carried through the run, and the
+//! state and history they lead to. Pure: the shell (`run`) fills the records in, `next_state`
+//! turns them into what is saved.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use jiff::Timestamp;
+
+use crate::config::{Config, Pool, Server};
+use crate::decide::{self, Decision, ProbeOutcome};
+use crate::guard::Verdict;
+use crate::plan::{Action, ZonePlan};
+use crate::state::{
+    FileStamp, GuardRecord, HistoryEntry, STATE_VERSION, State, ZoneState, rfc3339,
+};
+use crate::verify::Propagation;
+use crate::zone::{Zone, fingerprint};
+
+/// One pool through the run: what its servers answered, what was decided, what the guard said.
+#[derive(Debug, Clone)]
+pub struct PoolRun<'a> {
+    /// The pool, as configured.
+    pub pool: &'a Pool,
+    /// This run's probe outcomes, one per server in config order.
+    pub outcomes: Vec<ProbeOutcome>,
+    /// The decision (after the guard: a vetoed failover is a hold).
+    pub decision: Decision,
+    /// The guard's verdict on this run's failover, if it was asked.
+    pub guarded: Option<Guarded>,
+}
+
+/// A failover the guard was asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guarded {
+    /// The server the pool was about to leave.
+    pub server: String,
+    /// The failure that started it (the switch reason).
+    pub failure: String,
+    /// What the guard concluded.
+    pub verdict: Verdict,
+}
+
+impl<'a> PoolRun<'a> {
+    /// Decide `pool` from its last state and this run's probe outcomes.
+    #[must_use]
+    pub fn decide(pool: &'a Pool, old: Option<&State>, outcomes: Vec<ProbeOutcome>) -> Self {
+        let decision = decide::decide(pool, old.and_then(|s| s.pools.get(&pool.name)), &outcomes);
+        PoolRun {
+            pool,
+            outcomes,
+            decision,
+            guarded: None,
+        }
+    }
+
+    /// The server chosen for this run.
+    #[must_use]
+    pub fn chosen(&self) -> &'a Server {
+        &self.pool.servers[self.decision.chosen]
+    }
+
+    /// The server this run's failover leaves, if the decision is a failover (only those are
+    /// put to the guard).
+    #[must_use]
+    pub fn failover_from(&self) -> Option<&'a Server> {
+        let switch = self.decision.switch.as_ref().filter(|s| s.is_failover())?;
+        Some(&self.pool.servers[switch.from?])
+    }
+
+    /// Take the guard's `verdict` on this run's failover: a confirmed one goes ahead (its
+    /// reason says who confirmed); any other holds the pool exactly as it was in `old`, so this
+    /// run's probes do not count.
+    pub fn take_verdict(&mut self, verdict: Verdict, old: Option<&State>) {
+        let Some(server) = self.failover_from() else {
+            return;
+        };
+        let Some(switch) = self.decision.switch.as_mut() else {
+            return;
+        };
+        let failure = switch.reason.clone();
+        if let Verdict::Confirmed(detail) = &verdict {
+            switch.reason = format!("{failure}; {detail}");
+        } else {
+            self.decision = decide::hold(self.pool, old.and_then(|s| s.pools.get(&self.pool.name)));
+        }
+        self.guarded = Some(Guarded {
+            server: server.name.clone(),
+            failure,
+            verdict,
+        });
+    }
+}
+
+/// Decide every pool of `config`; `outcomes` are `[pool][server]` in config order.
+#[must_use]
+pub fn decide_pools<'a>(
+    config: &'a Config,
+    old: Option<&State>,
+    outcomes: Vec<Vec<ProbeOutcome>>,
+) -> Vec<PoolRun<'a>> {
+    config
+        .pools
+        .iter()
+        .zip(outcomes)
+        .map(|(pool, outcomes)| PoolRun::decide(pool, old, outcomes))
+        .collect()
+}
+
+/// The addresses the templates are rendered with: per pool (config order), the chosen
+/// server's.
+#[must_use]
+pub fn chosen_addresses(pools: &[PoolRun<'_>]) -> Vec<(Option<Ipv4Addr>, Option<Ipv6Addr>)> {
+    pools
+        .iter()
+        .map(|p| (p.chosen().ipv4, p.chosen().ipv6))
+        .collect()
+}
+
+/// The servers found down in this run, by address (a secondary there is not waited for).
+#[must_use]
+pub fn down_servers(pools: &[PoolRun<'_>]) -> Vec<(IpAddr, String)> {
+    let mut down = Vec::new();
+    for p in pools {
+        for (server, outcome) in p.pool.servers.iter().zip(&p.outcomes) {
+            if !outcome.is_up() {
+                let ips = [server.ipv4.map(IpAddr::V4), server.ipv6.map(IpAddr::V6)];
+                down.extend(
+                    ips.into_iter()
+                        .flatten()
+                        .map(|ip| (ip, server.name.clone())),
+                );
+            }
+        }
+    }
+    down
+}
+
+/// One zone through the run: its template, its plan, and what became of the plan.
+#[derive(Debug, Clone)]
+pub struct ZoneRun {
+    /// The zone and its template.
+    pub zone: Zone,
+    /// What the run meant to do.
+    pub plan: ZonePlan,
+    /// What became of it.
+    pub fate: Fate,
+}
+
+/// What became of a zone's plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    /// Not applied (yet): its plan keeps it, or this is a dry run.
+    Untouched,
+    /// Its plan failed (the error is reported): the state keeps what it had for the zone.
+    Failed,
+    /// Installed (when written) and reloaded.
+    Reloaded {
+        /// Size and mtime of the installed file, to skip reading it next run.
+        stamp: Option<FileStamp>,
+        /// What `[verify]` saw, if it is configured.
+        propagation: Option<Propagation>,
+    },
+}
+
+impl ZoneRun {
+    /// A zone with its plan, not applied yet.
+    #[must_use]
+    pub fn new(zone: Zone, plan: ZonePlan) -> Self {
+        ZoneRun {
+            zone,
+            plan,
+            fate: Fate::Untouched,
+        }
+    }
+
+    /// Still to be applied: the plan changes something and nothing has failed it.
+    #[must_use]
+    pub fn pending(&self) -> bool {
+        self.plan.action != Action::Keep && self.fate == Fate::Untouched
+    }
+
+    /// Reloaded this run.
+    #[must_use]
+    pub fn reloaded(&self) -> bool {
+        matches!(self.fate, Fate::Reloaded { .. })
+    }
+
+    /// What `[verify]` saw for this zone, if it was reloaded and verified.
+    #[must_use]
+    pub fn propagation(&self) -> Option<&Propagation> {
+        match &self.fate {
+            Fate::Reloaded { propagation, .. } => propagation.as_ref(),
+            Fate::Untouched | Fate::Failed => None,
+        }
+    }
+}
+
+/// What a run did, for the commit.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome<'a> {
+    /// Every pool.
+    pub pools: &'a [PoolRun<'a>],
+    /// Every zone whose template loaded.
+    pub zones: &'a [ZoneRun],
+    /// Zones whose template is broken this run: their state stays as it was.
+    pub broken: &'a [String],
+}
+
+/// The state a run leads to, and the history lines that say how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Next {
+    /// The new state.
+    pub state: State,
+    /// One line per switch, guard verdict and reloaded zone, in that order per pool / zone.
+    pub history: Vec<HistoryEntry>,
+    /// Whether the state differs from the old one (only then is anything written).
+    pub changed: bool,
+}
+
+/// The state after `run`, starting from `old`, at `now`. `last_run` moves only when something
+/// changed, so a run that changes nothing writes nothing.
+#[must_use]
+pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Next {
+    let time = rfc3339(now);
+    let empty = State {
+        version: STATE_VERSION,
+        ..State::default()
+    };
+    let old = old.unwrap_or(&empty);
+    let mut new = State {
+        version: STATE_VERSION,
+        last_run: old.last_run.clone(),
+        pools: BTreeMap::new(),
+        zones: BTreeMap::new(),
+    };
+    let mut history = Vec::new();
+    for p in run.pools {
+        let mut pool_state = p.decision.state.clone();
+        if let Some(g) = &p.guarded {
+            history.push(HistoryEntry::Guard {
+                time: time.clone(),
+                pool: p.pool.name.clone(),
+                server: g.server.clone(),
+                verdict: g.verdict.name().into(),
+                detail: g.verdict.detail().into(),
+            });
+            pool_state.guard = Some(GuardRecord {
+                time: time.clone(),
+                server: g.server.clone(),
+                verdict: g.verdict.name().into(),
+                detail: g.verdict.detail().into(),
+            });
+        }
+        if let Some(switch) = &p.decision.switch {
+            pool_state.since = Some(time.clone());
+            if switch.is_failover() {
+                pool_state.failovers += 1;
+            }
+            history.push(HistoryEntry::Switch {
+                time: time.clone(),
+                pool: p.pool.name.clone(),
+                from: switch.from_name.clone(),
+                to: p.pool.servers[switch.to].name.clone(),
+                from_address: switch.from_address(p.pool),
+                to_address: p.pool.servers[switch.to].address().to_string(),
+                reason: switch.reason.clone(),
+            });
+        }
+        new.pools.insert(p.pool.name.clone(), pool_state);
+    }
+    for z in run.zones {
+        let name = &z.zone.name;
+        let entry = match &z.fate {
+            Fate::Untouched | Fate::Failed => old.zones.get(name).cloned(),
+            Fate::Reloaded { stamp, propagation } => {
+                let serial = z.plan.serial.unwrap_or(0);
+                history.push(HistoryEntry::Zone {
+                    time: time.clone(),
+                    zone: name.clone(),
+                    from_serial: z.plan.old_serial,
+                    to_serial: serial,
+                    propagation_ms: propagation
+                        .as_ref()
+                        .map(|p| p.times_ms.clone())
+                        .filter(|t| !t.is_empty()),
+                });
+                Some(ZoneState {
+                    serial,
+                    template: z.zone.fingerprint.clone(),
+                    installed: fingerprint(z.plan.contents.as_bytes()),
+                    vars: z.plan.vars.clone(),
+                    stamp: *stamp,
+                    lagging: propagation
+                        .as_ref()
+                        .map(|p| p.lagging.clone())
+                        .unwrap_or_default(),
+                })
+            }
+        };
+        if let Some(entry) = entry {
+            new.zones.insert(name.clone(), entry);
+        }
+    }
+    for name in run.broken {
+        if let Some(entry) = old.zones.get(name) {
+            new.zones.insert(name.clone(), entry.clone());
+        }
+    }
+    let changed = new != *old;
+    if changed {
+        new.last_run = Some(time);
+    }
+    Next {
+        state: new,
+        history,
+        changed,
+    }
+}
