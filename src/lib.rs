@@ -36,6 +36,8 @@ pub mod store;
 pub mod table;
 pub mod template;
 pub mod templates;
+#[cfg(test)]
+mod testing;
 pub mod verify;
 pub mod zone;
 pub mod zonefile;

@@ -317,3 +317,329 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
         changed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::PoolState;
+    use crate::testing::{config, down, pools, up, zone_run};
+
+    fn at(time: &str) -> Timestamp {
+        time.parse().unwrap()
+    }
+
+    /// The state after a first run that found main up.
+    fn settled(config: &Config) -> State {
+        let pools = pools(config, None, up());
+        let run = Outcome {
+            pools: &pools,
+            zones: &[],
+            broken: &[],
+        };
+        next_state(None, &run, at("2026-11-29T10:00:00Z")).state
+    }
+
+    #[test]
+    fn a_steady_run_changes_nothing_and_writes_nothing() {
+        let config = config();
+        let old = settled(&config);
+        assert_eq!(old.last_run.as_deref(), Some("2026-11-29T10:00:00Z"));
+        assert_eq!(old.pools["web"].chosen, "main");
+        let pools = pools(&config, Some(&old), up());
+        let run = Outcome {
+            pools: &pools,
+            zones: &[],
+            broken: &[],
+        };
+        let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
+        assert_eq!(
+            next,
+            Next {
+                state: old.clone(),
+                history: Vec::new(),
+                changed: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_failover_moves_since_counts_and_is_one_history_line() {
+        let config = config();
+        let old = settled(&config);
+        let pools = pools(&config, Some(&old), down());
+        let run = Outcome {
+            pools: &pools,
+            zones: &[],
+            broken: &[],
+        };
+        let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
+        let web = &next.state.pools["web"];
+        assert_eq!(
+            (web.chosen.as_str(), web.since.as_deref(), web.failovers),
+            ("backup", Some("2026-11-29T10:01:00Z"), 1)
+        );
+        assert_eq!(
+            next.history,
+            [HistoryEntry::Switch {
+                time: "2026-11-29T10:01:00Z".into(),
+                pool: "web".into(),
+                from: "main".into(),
+                to: "backup".into(),
+                from_address: "192.0.2.1".into(),
+                to_address: "198.51.100.7".into(),
+                reason: "main failed 2/2 attempts: connect: refused".into(),
+            }]
+        );
+        assert!(next.changed);
+        assert_eq!(next.state.last_run.as_deref(), Some("2026-11-29T10:01:00Z"));
+    }
+
+    #[test]
+    fn the_guard_verdict_holds_or_confirms_the_failover() {
+        let config = config();
+        let old = settled(&config);
+        let cases = [
+            (
+                Verdict::Confirmed("confirmed by 1 of 1 witnesses".into()),
+                "backup",
+                Some("main failed 2/2 attempts: connect: refused; confirmed by 1 of 1 witnesses"),
+            ),
+            (
+                Verdict::Vetoed("failover vetoed: witness 'w' reaches main".into()),
+                "main",
+                None,
+            ),
+            (
+                Verdict::OwnLinkDown(
+                    "no witness answered (1 of 1 gave no answer), so our own link seems down"
+                        .into(),
+                ),
+                "main",
+                None,
+            ),
+        ];
+        for (verdict, chosen, reason) in cases {
+            let mut pools = pools(&config, Some(&old), down());
+            pools[0].take_verdict(verdict.clone(), Some(&old));
+            let p = &pools[0];
+            assert_eq!(p.chosen().name, chosen, "{verdict:?}");
+            assert_eq!(
+                p.decision.switch.as_ref().map(|s| s.reason.as_str()),
+                reason,
+                "{verdict:?}"
+            );
+            assert_eq!(
+                p.guarded,
+                Some(Guarded {
+                    server: "main".into(),
+                    failure: "main failed 2/2 attempts: connect: refused".into(),
+                    verdict: verdict.clone(),
+                })
+            );
+            let run = Outcome {
+                pools: &pools,
+                zones: &[],
+                broken: &[],
+            };
+            let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
+            let guard = GuardRecord {
+                time: "2026-11-29T10:01:00Z".into(),
+                server: "main".into(),
+                verdict: verdict.name().into(),
+                detail: verdict.detail().into(),
+            };
+            assert_eq!(next.state.pools["web"].guard.as_ref(), Some(&guard));
+            assert_eq!(
+                next.history[0],
+                HistoryEntry::Guard {
+                    time: guard.time.clone(),
+                    pool: "web".into(),
+                    server: "main".into(),
+                    verdict: guard.verdict.clone(),
+                    detail: guard.detail.clone(),
+                }
+            );
+            if reason.is_none() {
+                // Held: the pool is exactly as it was (this run's probes do not count),
+                // apart from the guard's record.
+                let held = PoolState {
+                    guard: None,
+                    ..next.state.pools["web"].clone()
+                };
+                assert_eq!(held, old.pools["web"], "{verdict:?}");
+                assert_eq!(next.history.len(), 1, "{verdict:?}");
+            } else {
+                assert!(matches!(next.history[1], HistoryEntry::Switch { .. }));
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_failover_goes_to_the_guard() {
+        let config = config();
+        let old = settled(&config);
+        let mut steady = pools(&config, Some(&old), up());
+        assert!(steady[0].failover_from().is_none());
+        steady[0].take_verdict(Verdict::Vetoed("x".into()), Some(&old));
+        assert_eq!(steady[0].guarded, None, "no failover, nothing to veto");
+        let failing = pools(&config, Some(&old), down());
+        assert_eq!(
+            failing[0].failover_from().map(|s| s.name.as_str()),
+            Some("main")
+        );
+    }
+
+    #[test]
+    fn each_zone_fate_decides_its_state() {
+        let config = config();
+        let mut old = settled(&config);
+        let before = |serial| ZoneState {
+            serial,
+            template: "old template".into(),
+            installed: "old file".into(),
+            vars: [("IP".to_owned(), "192.0.2.1".to_owned())].into(),
+            stamp: None,
+            lagging: BTreeMap::new(),
+        };
+        for (name, serial) in [
+            ("example.com", 2_026_112_901),
+            ("failed.example", 2_026_112_902),
+            ("untouched.example", 2_026_112_903),
+            ("broken.example", 2_026_112_904),
+            ("removed.example", 2_026_112_905),
+        ] {
+            old.zones.insert(name.into(), before(serial));
+        }
+        let stamp = FileStamp {
+            size: 61,
+            mtime_ns: 1_795_000_000_000_000_001,
+        };
+        let propagation = Propagation {
+            primary_failure: None,
+            times_ms: [
+                ("primary".to_owned(), Some(3)),
+                ("127.0.0.1:5301".to_owned(), None),
+            ]
+            .into(),
+            lagging: [(
+                "127.0.0.1:5301".to_owned(),
+                "serves serial 2026112901, not 2026112910".to_owned(),
+            )]
+            .into(),
+            skipped: BTreeMap::new(),
+        };
+        let mut reloaded = zone_run(
+            &config,
+            Action::Write,
+            Some(2_026_112_901),
+            2_026_112_910,
+            "198.51.100.7",
+        );
+        reloaded.fate = Fate::Reloaded {
+            stamp: Some(stamp),
+            propagation: Some(propagation.clone()),
+        };
+        let mut failed = zone_run(
+            &config,
+            Action::Write,
+            Some(2_026_112_902),
+            2_026_112_911,
+            "198.51.100.7",
+        );
+        failed.zone.name = "failed.example".into();
+        failed.fate = Fate::Failed;
+        let mut untouched = zone_run(
+            &config,
+            Action::Keep,
+            Some(2_026_112_903),
+            2_026_112_903,
+            "192.0.2.1",
+        );
+        untouched.zone.name = "untouched.example".into();
+        let mut fresh = zone_run(&config, Action::Write, None, 2_026_112_900, "198.51.100.7");
+        fresh.zone.name = "new.example".into();
+        fresh.fate = Fate::Reloaded {
+            stamp: None,
+            propagation: None,
+        };
+        let zones = [reloaded.clone(), failed, untouched, fresh.clone()];
+        let pools = pools(&config, Some(&old), up());
+        let run = Outcome {
+            pools: &pools,
+            zones: &zones,
+            broken: &["broken.example".to_owned()],
+        };
+        let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
+        let names: Vec<&str> = next.state.zones.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "broken.example",
+                "example.com",
+                "failed.example",
+                "new.example",
+                "untouched.example"
+            ],
+            "a zone without a template is dropped"
+        );
+        for kept in ["broken.example", "failed.example", "untouched.example"] {
+            assert_eq!(next.state.zones[kept], old.zones[kept], "{kept}");
+        }
+        assert_eq!(
+            next.state.zones["example.com"],
+            ZoneState {
+                serial: 2_026_112_910,
+                template: reloaded.zone.fingerprint.clone(),
+                installed: fingerprint(reloaded.plan.contents.as_bytes()),
+                vars: [("IP".to_owned(), "198.51.100.7".to_owned())].into(),
+                stamp: Some(stamp),
+                lagging: propagation.lagging.clone(),
+            }
+        );
+        assert_eq!(next.state.zones["new.example"].stamp, None);
+        assert_eq!(
+            next.history,
+            [
+                HistoryEntry::Zone {
+                    time: "2026-11-29T10:01:00Z".into(),
+                    zone: "example.com".into(),
+                    from_serial: Some(2_026_112_901),
+                    to_serial: 2_026_112_910,
+                    propagation_ms: Some(propagation.times_ms.clone()),
+                },
+                HistoryEntry::Zone {
+                    time: "2026-11-29T10:01:00Z".into(),
+                    zone: "new.example".into(),
+                    from_serial: None,
+                    to_serial: 2_026_112_900,
+                    propagation_ms: None,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn pending_until_applied_or_failed() {
+        let config = config();
+        let mut z = zone_run(&config, Action::Write, Some(1), 2, "192.0.2.1");
+        assert!(z.pending() && !z.reloaded() && z.propagation().is_none());
+        z.fate = Fate::Failed;
+        assert!(!z.pending() && !z.reloaded());
+        let keep = zone_run(&config, Action::Keep, Some(1), 1, "192.0.2.1");
+        assert!(!keep.pending());
+    }
+
+    #[test]
+    fn addresses_and_down_servers_come_from_the_pool_records() {
+        let config = config();
+        let pools = pools(&config, None, down());
+        assert_eq!(
+            chosen_addresses(&pools),
+            [(Some(Ipv4Addr::new(198, 51, 100, 7)), None)]
+        );
+        assert_eq!(
+            down_servers(&pools),
+            [(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), "main".to_owned())]
+        );
+    }
+}

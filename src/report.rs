@@ -296,3 +296,343 @@ pub fn hook_failed(argv: &[String], status: &str, printed: &[String]) -> String 
         argv.join(" ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::error::Error;
+    use crate::outcome::{Fate, ZoneRun};
+    use crate::testing::{config, down, pools, up, zone_run};
+
+    const FAILURE: &str = "main failed 2/2 attempts: connect: refused";
+
+    #[test]
+    fn probe_lines() {
+        let config = config();
+        assert_eq!(
+            probes(&pools(&config, None, down())),
+            [
+                "probe web/main 192.0.2.1: down, failed 2/2 attempts: connect: refused",
+                "probe web/backup 198.51.100.7: no check, counted healthy",
+            ]
+        );
+        assert_eq!(
+            probes(&pools(&config, None, up()))[0],
+            "probe web/main 192.0.2.1: up, HTTP 200 in 3 ms"
+        );
+    }
+
+    #[test]
+    fn switch_lines_done_pending_and_dry() {
+        let config = config();
+        let failover = pools(&config, None, down());
+        let done = format!("web: main (192.0.2.1) -> backup (198.51.100.7): {FAILURE}");
+        let pending = format!(
+            "web: main (192.0.2.1) -> backup (198.51.100.7) (not applied yet: the run failed, see the errors; the next run retries): {FAILURE}"
+        );
+        assert_eq!(switches(&failover, Some(true)), [done.clone()]);
+        assert_eq!(
+            switches(&failover, None),
+            [done],
+            "a dry run says what would happen"
+        );
+        assert_eq!(switches(&failover, Some(false)), [pending]);
+        assert!(switches(&pools(&config, None, up()), Some(true)).is_empty());
+    }
+
+    #[test]
+    fn a_server_no_longer_configured_is_named_without_address() {
+        let config = config();
+        let mut old = crate::state::State::default();
+        old.pools.insert(
+            "web".into(),
+            crate::state::PoolState {
+                chosen: "gone".into(),
+                ..Default::default()
+            },
+        );
+        let p = pools(&config, Some(&old), up());
+        assert_eq!(
+            switch_line(&p[0], false).unwrap(),
+            "web: gone -> main (192.0.2.1): gone is no longer configured"
+        );
+    }
+
+    #[test]
+    fn the_guard_says_why_the_pool_stays() {
+        let config = config();
+        let cases = [
+            (
+                Verdict::Vetoed("failover vetoed: witness 'ssh w1 probe' reaches main".into()),
+                Some(format!(
+                    "web: staying on main (192.0.2.1): {FAILURE}; failover vetoed: witness 'ssh w1 probe' reaches main"
+                )),
+            ),
+            (
+                Verdict::OwnLinkDown(
+                    "no reference URL answered within 2s, so our own link seems down".into(),
+                ),
+                Some(format!(
+                    "web: staying on main (192.0.2.1): {FAILURE}; no reference URL answered within 2s, so our own link seems down; this run is not counted towards fall"
+                )),
+            ),
+            (
+                Verdict::Confirmed("confirmed by 2 of 3 witnesses".into()),
+                None,
+            ),
+        ];
+        for (verdict, want) in cases {
+            let mut p = pools(&config, None, down());
+            p[0].take_verdict(verdict.clone(), None);
+            assert_eq!(staying_line(&p[0]), want, "{verdict:?}");
+        }
+        let mut p = pools(&config, None, down());
+        p[0].take_verdict(
+            Verdict::Confirmed("confirmed by 2 of 3 witnesses".into()),
+            None,
+        );
+        assert_eq!(
+            switches(&p, Some(true)),
+            [format!(
+                "web: main (192.0.2.1) -> backup (198.51.100.7): {FAILURE}; confirmed by 2 of 3 witnesses"
+            )]
+        );
+    }
+
+    #[test]
+    fn zone_lines() {
+        let config = config();
+        let cases = [
+            (
+                Action::Write,
+                Some(2_026_112_901),
+                2_026_112_902,
+                "example.com: serial 2026112901 -> 2026112902, reloaded",
+            ),
+            (
+                Action::Write,
+                None,
+                2_026_112_900,
+                "example.com: serial none -> 2026112900, reloaded",
+            ),
+            (
+                Action::Adopt,
+                Some(2_026_112_905),
+                2_026_112_905,
+                "example.com: serial 2026112905 already installed, reloaded",
+            ),
+        ];
+        for (action, old, new, want) in cases {
+            assert_eq!(
+                zone_line(&zone_run(&config, action, old, new, "192.0.2.1")),
+                want
+            );
+        }
+    }
+
+    fn reloaded(z: &mut ZoneRun, propagation: Option<Propagation>) {
+        z.fate = Fate::Reloaded {
+            stamp: None,
+            propagation,
+        };
+    }
+
+    #[test]
+    fn after_the_apply_only_reloaded_zones_are_reported() {
+        let config = config();
+        let mut done = zone_run(&config, Action::Write, Some(1), 2, "198.51.100.7");
+        reloaded(
+            &mut done,
+            Some(Propagation {
+                primary_failure: None,
+                times_ms: BTreeMap::from([
+                    ("127.0.0.1:5301".to_owned(), Some(40)),
+                    ("127.0.0.1:5302".to_owned(), None),
+                    ("primary".to_owned(), Some(3)),
+                ]),
+                lagging: BTreeMap::from([(
+                    "127.0.0.1:5302".to_owned(),
+                    "serves serial 1, not 2, after a NOTIFY and two waits of 2s".to_owned(),
+                )]),
+                skipped: BTreeMap::from([("192.0.2.1:53".to_owned(), "main".to_owned())]),
+            }),
+        );
+        let mut failed = zone_run(&config, Action::Write, Some(1), 2, "198.51.100.7");
+        failed.fate = Fate::Failed;
+        let kept = zone_run(&config, Action::Keep, Some(1), 1, "192.0.2.1");
+        let zones = [done, failed, kept];
+        let line = |s: &str| Line::Out(s.to_owned());
+        let lag = Line::Err(
+            "zonerw: warning: example.com: secondary 127.0.0.1:5302 still serves serial 1, not 2, after a NOTIFY and two waits of 2s".into(),
+        );
+        let changed = line("example.com: serial 1 -> 2, reloaded");
+        let served = line(
+            "example.com: serial 2 served by the primary after 3 ms, by 127.0.0.1:5301 after 40 ms; not by 127.0.0.1:5302",
+        );
+        let skipped = line(
+            "example.com: secondary 192.0.2.1:53 is main, which is down; it will get serial 2 when it is back",
+        );
+        assert_eq!(super::zones(&zones, Verbosity::Quiet), [lag.clone()]);
+        assert_eq!(
+            super::zones(&zones, Verbosity::Normal),
+            [changed.clone(), skipped.clone(), lag.clone()]
+        );
+        assert_eq!(
+            super::zones(&zones, Verbosity::Verbose),
+            [changed, served, skipped, lag]
+        );
+    }
+
+    #[test]
+    fn propagation_lines() {
+        let p = |times: &[(&str, Option<u64>)]| Propagation {
+            times_ms: times.iter().map(|(s, t)| ((*s).to_owned(), *t)).collect(),
+            ..Propagation::default()
+        };
+        let cases = [
+            (p(&[]), None),
+            (
+                p(&[("primary", Some(3)), ("[::1]:5301", Some(9))]),
+                Some("a.: serial 7 served by the primary after 3 ms, by [::1]:5301 after 9 ms"),
+            ),
+            (
+                p(&[("127.0.0.1:5301", None)]),
+                Some("a.: serial 7 not served by 127.0.0.1:5301"),
+            ),
+            (
+                p(&[("primary", None)]),
+                Some("a.: serial 7 not served by the primary"),
+            ),
+        ];
+        for (propagation, want) in cases {
+            assert_eq!(propagation_line("a.", 7, &propagation).as_deref(), want);
+        }
+    }
+
+    #[test]
+    fn a_dry_run_diffs_against_the_installed_file() {
+        let config = config();
+        let zones_dir = Path::new("/var/lib/nsd/zonerw");
+        let write = zone_run(&config, Action::Write, Some(1), 2, "198.51.100.7");
+        let adopt = zone_run(&config, Action::Adopt, Some(2), 2, "198.51.100.7");
+        let keep = zone_run(&config, Action::Keep, Some(1), 1, "192.0.2.1");
+        let installed =
+            |_: &Path| Ok(b"@ IN SOA ns hm ( 1 1 2 3 4 )\nwww IN A 192.0.2.1\n".to_vec());
+        let lines = dry_run(
+            &[write.clone(), keep.clone()],
+            zones_dir,
+            installed,
+            Verbosity::Normal,
+        )
+        .unwrap();
+        assert_eq!(
+            lines,
+            [
+                "--- /var/lib/nsd/zonerw/example.com.zone\n\
+                 +++ /var/lib/nsd/zonerw/example.com.zone (would be installed)\n\
+                 @@ -1,2 +1,2 @@\n\
+                 -@ IN SOA ns hm ( 1 1 2 3 4 )\n\
+                 -www IN A 192.0.2.1\n\
+                 +@ IN SOA ns hm ( 2 1 2 3 4 )\n\
+                 +www IN A 198.51.100.7",
+                "(dry run: nothing written)",
+            ]
+        );
+        let same = |_: &Path| Ok(adopt.plan.contents.clone().into_bytes());
+        assert_eq!(
+            dry_run(&[adopt.clone()], zones_dir, same, Verbosity::Normal).unwrap(),
+            [
+                "example.com: serial 2 already installed, reloaded (unchanged text, would be reloaded)",
+                "(dry run: nothing written)",
+            ]
+        );
+        let unread = |_: &Path| -> Result<Vec<u8>> { panic!("quiet reads nothing") };
+        assert!(
+            dry_run(&[write], zones_dir, unread, Verbosity::Quiet)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            dry_run(&[keep], zones_dir, installed, Verbosity::Normal)
+                .unwrap()
+                .is_empty(),
+            "nothing to change, nothing printed"
+        );
+        let failing = |p: &Path| -> Result<Vec<u8>> {
+            Err(Error::io(
+                p,
+                "read",
+                std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            ))
+        };
+        assert!(dry_run(&[adopt], zones_dir, failing, Verbosity::Normal).is_err());
+    }
+
+    #[test]
+    fn warnings() {
+        let path = Path::new("/var/lib/nsd/zonerw/example.com.zone");
+        assert_eq!(
+            not_a_file("example.com", path, NotAFile::Fifo),
+            "zonerw: warning: example.com: '/var/lib/nsd/zonerw/example.com.zone' is a FIFO, not a zone file; it is not read, and is replaced"
+        );
+        assert_eq!(
+            not_a_file("example.com", path, NotAFile::Directory),
+            "zonerw: warning: example.com: '/var/lib/nsd/zonerw/example.com.zone' is a directory, not a zone file; zonerw cannot replace a directory: remove it"
+        );
+        let dir = Path::new("/var/lib/zonerw");
+        let open = |mode| open_state_dir(dir, mode);
+        assert_eq!(open(0o755), None);
+        assert_eq!(open(0o700), None);
+        assert_eq!(
+            open(0o775).unwrap(),
+            "zonerw: warning: the state directory /var/lib/zonerw is writable by its group (mode 0775); make it writable by its owner only: chmod go-w /var/lib/zonerw"
+        );
+        assert!(
+            open(0o757)
+                .unwrap()
+                .contains("writable by others (mode 0757)")
+        );
+        assert!(
+            open(0o1777)
+                .unwrap()
+                .contains("writable by its group and others (mode 1777)")
+        );
+        let argv = ["/etc/zonerw/on change".to_owned(), "x".to_owned()];
+        assert_eq!(
+            hook_failed(
+                &argv,
+                "exit status: 3",
+                &["no route".into(), "giving up".into()]
+            ),
+            "zonerw: warning: on-change hook '/etc/zonerw/on change x' failed: exit status: 3: no route; giving up"
+        );
+        assert_eq!(
+            hook_failed(&argv, "exit status: 3", &[]),
+            "zonerw: warning: on-change hook '/etc/zonerw/on change x' failed: exit status: 3"
+        );
+    }
+
+    #[test]
+    fn the_wrong_user_is_told_the_command_to_run() {
+        let args = [
+            "zonerw".to_owned(),
+            "--config".into(),
+            "/etc/my zonerw.toml".into(),
+            "--force".into(),
+        ];
+        assert_eq!(
+            wrong_user(Path::new("/var/lib/zonerw"), "zonerw", "root", &args),
+            "the state directory /var/lib/zonerw belongs to user zonerw, not to root, who runs this; run it as that user: sudo -u zonerw zonerw --config '/etc/my zonerw.toml' --force"
+        );
+        for (word, quoted) in [
+            ("a-b_c./=:@%+,", "a-b_c./=:@%+,"),
+            ("", "''"),
+            ("it's", "'it'\\''s'"),
+            ("$HOME", "'$HOME'"),
+        ] {
+            assert_eq!(shell_word(word), quoted);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Fixtures shared by the unit tests: a config with one pool, a zone, run records.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::decide::ProbeOutcome;
+use crate::outcome::{PoolRun, ZoneRun, decide_pools};
+use crate::plan::{Action, ZonePlan};
+use crate::state::State;
+use crate::zone::{Zone, parse_zone};
+
+/// One pool "web": main 192.0.2.1 (checked), backup 198.51.100.7 (no check); fall 1.
+pub const CONFIG: &str = r#"
+[serial]
+scheme = "date"
+[[pool]]
+name = "web"
+  [[pool.server]]
+  name = "main"
+  ipv4 = "192.0.2.1"
+  check = "http://www.example.com/up"
+  [[pool.server]]
+  name = "backup"
+  ipv4 = "198.51.100.7"
+"#;
+
+/// The template of zone example.com.
+pub const TEMPLATE: &str = "@ IN SOA ns hm ( @serial@ 1 2 3 4 )\nwww IN A @IP@\n";
+
+/// [`CONFIG`], parsed.
+pub fn config() -> Config {
+    Config::parse(CONFIG, Path::new("/etc/zonerw/zonerw.toml")).unwrap()
+}
+
+/// Zone example.com from [`TEMPLATE`].
+pub fn zone(config: &Config) -> Zone {
+    parse_zone(
+        config,
+        "example.com".into(),
+        "example.com.zone".into(),
+        "/etc/zonerw/templates/example.com.zone".into(),
+        TEMPLATE.into(),
+    )
+    .unwrap()
+}
+
+/// A healthy probe.
+pub fn up() -> ProbeOutcome {
+    ProbeOutcome::Up {
+        status: 200,
+        latency: Duration::from_millis(3),
+    }
+}
+
+/// A failed probe.
+pub fn down() -> ProbeOutcome {
+    ProbeOutcome::Down {
+        reason: "failed 2/2 attempts: connect: refused".into(),
+    }
+}
+
+/// The pools of [`CONFIG`] decided from `old` with main's probe `main`.
+pub fn pools<'a>(config: &'a Config, old: Option<&State>, main: ProbeOutcome) -> Vec<PoolRun<'a>> {
+    decide_pools(config, old, vec![vec![main, ProbeOutcome::Unchecked]])
+}
+
+/// A zone record with plan `action` from serial `old` to `new`, pointing at `ip`.
+pub fn zone_run(config: &Config, action: Action, old: Option<u32>, new: u32, ip: &str) -> ZoneRun {
+    let contents = format!("@ IN SOA ns hm ( {new} 1 2 3 4 )\nwww IN A {ip}\n");
+    ZoneRun::new(
+        zone(config),
+        ZonePlan {
+            action,
+            first_time: old.is_none(),
+            contents,
+            serial: Some(new),
+            old_serial: old,
+            vars: [("IP".to_owned(), ip.to_owned())].into(),
+        },
+    )
+}
