@@ -319,6 +319,7 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
 }
 
 #[cfg(test)]
+#[allow(clippy::too_many_lines, reason = "whole states, spelled out")]
 mod tests {
     use super::*;
     use crate::state::PoolState;

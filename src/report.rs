@@ -332,7 +332,7 @@ mod tests {
         let pending = format!(
             "web: main (192.0.2.1) -> backup (198.51.100.7) (not applied yet: the run failed, see the errors; the next run retries): {FAILURE}"
         );
-        assert_eq!(switches(&failover, Some(true)), [done.clone()]);
+        assert_eq!(switches(&failover, Some(true)), std::slice::from_ref(&done));
         assert_eq!(
             switches(&failover, None),
             [done],
@@ -474,7 +474,10 @@ mod tests {
         let skipped = line(
             "example.com: secondary 192.0.2.1:53 is main, which is down; it will get serial 2 when it is back",
         );
-        assert_eq!(super::zones(&zones, Verbosity::Quiet), [lag.clone()]);
+        assert_eq!(
+            super::zones(&zones, Verbosity::Quiet),
+            std::slice::from_ref(&lag)
+        );
         assert_eq!(
             super::zones(&zones, Verbosity::Normal),
             [changed.clone(), skipped.clone(), lag.clone()]
@@ -542,7 +545,13 @@ mod tests {
         );
         let same = |_: &Path| Ok(adopt.plan.contents.clone().into_bytes());
         assert_eq!(
-            dry_run(&[adopt.clone()], zones_dir, same, Verbosity::Normal).unwrap(),
+            dry_run(
+                std::slice::from_ref(&adopt),
+                zones_dir,
+                same,
+                Verbosity::Normal
+            )
+            .unwrap(),
             [
                 "example.com: serial 2 already installed, reloaded (unchanged text, would be reloaded)",
                 "(dry run: nothing written)",
