@@ -223,3 +223,127 @@ fn ask_witnesses(
             .collect()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_secs(2);
+
+    fn refs(answered: usize, total: usize) -> References {
+        References { answered, total }
+    }
+
+    fn witnesses(answers: &[Answer]) -> Vec<WitnessAnswer> {
+        answers
+            .iter()
+            .enumerate()
+            .map(|(i, &answer)| WitnessAnswer {
+                argv: vec!["ssh".into(), format!("w{}", i + 1), "probe".into()],
+                answer,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn verdicts() {
+        use Answer::{CannotReach, Reaches, Silent};
+        let cases: [(References, &[Answer], Verdict); 9] = [
+            (
+                refs(0, 2),
+                &[],
+                Verdict::OwnLinkDown(
+                    "no reference URL answered within 2s, so our own link seems down".into(),
+                ),
+            ),
+            (
+                refs(1, 2),
+                &[],
+                Verdict::Confirmed("our link is up (1 of 2 reference URLs answered)".into()),
+            ),
+            (
+                refs(2, 2),
+                &[CannotReach, Reaches],
+                Verdict::Vetoed("failover vetoed: witness 'ssh w2 probe' reaches main".into()),
+            ),
+            (
+                refs(0, 0),
+                &[CannotReach, Silent, CannotReach],
+                Verdict::Confirmed("confirmed by 2 of 3 witnesses".into()),
+            ),
+            (
+                refs(0, 0),
+                &[Silent, Reaches, Reaches],
+                Verdict::Vetoed("failover vetoed: witness 'ssh w2 probe' reaches main".into()),
+            ),
+            (
+                refs(0, 0),
+                &[Silent, Silent],
+                Verdict::OwnLinkDown(
+                    "no witness answered (2 of 2 gave no answer), so our own link seems down"
+                        .into(),
+                ),
+            ),
+            (
+                refs(1, 1),
+                &[Silent],
+                Verdict::OwnLinkDown(
+                    "no witness answered (1 of 1 gave no answer), so our own link seems down"
+                        .into(),
+                ),
+            ),
+            (
+                refs(1, 1),
+                &[CannotReach],
+                Verdict::Confirmed("confirmed by 1 of 1 witnesses".into()),
+            ),
+            (
+                refs(0, 0),
+                &[],
+                Verdict::OwnLinkDown(
+                    "no witness answered (0 of 0 gave no answer), so our own link seems down"
+                        .into(),
+                ),
+            ),
+        ];
+        for (references, answers, want) in cases {
+            assert_eq!(
+                verdict(references, &witnesses(answers), "main", TIMEOUT),
+                want,
+                "{references:?} {answers:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_witnesses_are_asked_only_when_their_answer_matters() {
+        // (references, witnesses configured) -> ask them?
+        let cases = [
+            (refs(0, 0), 2, true),
+            (refs(0, 0), 0, true),
+            (refs(0, 2), 2, false),
+            (refs(1, 2), 2, true),
+            (refs(1, 2), 0, false),
+        ];
+        for (references, configured, ask) in cases {
+            assert_eq!(
+                !references.decide_alone(configured),
+                ask,
+                "{references:?} {configured}"
+            );
+        }
+    }
+
+    #[test]
+    fn verdict_names_and_details() {
+        let cases = [
+            (Verdict::Confirmed("a".into()), "confirmed"),
+            (Verdict::Vetoed("b".into()), "vetoed"),
+            (Verdict::OwnLinkDown("c".into()), "own-link-down"),
+        ];
+        for (verdict, name) in cases {
+            assert_eq!(verdict.name(), name);
+            assert_eq!(verdict.detail().len(), 1);
+        }
+    }
+}

@@ -255,3 +255,86 @@ fn wait_all(
         wait_for(server, &z.zone, z.serial, since, deadline)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_while_waiting() {
+        let cases = [
+            (Ok(2_026_112_902), false, Seen::Served),
+            (Ok(2_026_112_903), true, Seen::Served),
+            // RFC 1982: 5 is newer than 4294967290 (the serial wrapped).
+            (Ok(5), false, Seen::NotYet("serves serial 5".into())),
+            (
+                Ok(2_026_112_901),
+                true,
+                Seen::NotYet("serves serial 2026112901".into()),
+            ),
+            (Err(dns::NO_ANSWER.into()), true, Seen::Nothing),
+            (
+                Err(dns::NO_ANSWER.into()),
+                false,
+                Seen::NotYet(dns::NO_ANSWER.into()),
+            ),
+            (
+                Err("answers SERVFAIL".into()),
+                true,
+                Seen::NotYet("answers SERVFAIL".into()),
+            ),
+        ];
+        for (answer, before, want) in cases {
+            assert_eq!(
+                classify(answer.clone(), 2_026_112_902, before),
+                want,
+                "{answer:?}"
+            );
+        }
+        assert_eq!(
+            classify(Ok(5), 4_294_967_290, false),
+            Seen::Served,
+            "wrapped"
+        );
+    }
+
+    #[test]
+    fn a_lagging_secondary_says_what_it_serves_and_how_the_notify_went() {
+        let timeout = Duration::from_secs(2);
+        assert_eq!(
+            lag_message("serves serial 1", 2, timeout, None),
+            "serves serial 1, not 2, after a NOTIFY and two waits of 2s"
+        );
+        assert_eq!(
+            lag_message(
+                "gives no answer",
+                2,
+                timeout,
+                Some("'nsd-control notify a.' exit status: 1")
+            ),
+            "gives no answer, not 2, after two waits of 2s (the NOTIFY failed: 'nsd-control notify a.' exit status: 1)"
+        );
+    }
+
+    #[test]
+    fn a_primary_failure_hints_at_the_likely_cause() {
+        let verify = Verify {
+            primary: Some("127.0.0.1:5300".parse().unwrap()),
+            secondaries: Vec::new(),
+            timeout: Duration::from_millis(1500),
+        };
+        let message = |what| primary_failure(&verify, "example.com", 7, what).to_string();
+        assert_eq!(
+            message("serves serial 6"),
+            "example.com: the primary 127.0.0.1:5300 serves serial 6, not 7, 1500ms after the reload (NSD did not load the new file; see its log); the state was not advanced, so the next run retries"
+        );
+        assert!(
+            message("answers SERVFAIL").contains("(NSD did not load the new file; see its log)")
+        );
+        assert!(
+            message("gives no answer")
+                .contains("(is NSD running, and is verify.primary its address?)")
+        );
+        assert_eq!(primary_failure(&verify, "a.", 1, "x").exit_code(), 1);
+    }
+}
