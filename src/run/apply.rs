@@ -196,3 +196,285 @@ fn unknown_zones(config: &Config, zones: &mut [ZoneRun], errors: &mut Errors) ->
     }
     to_add
 }
+
+#[cfg(test)]
+mod tests {
+    //! The apply steps against a stub `nsd-control` (a shell one-liner that logs its
+    //! arguments) and a stub `nsd-checkzone`; the real NSD is in the integration tests.
+
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::outcome::ZoneRun;
+    use crate::testing::zone_run;
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        config: Config,
+        files: StateFiles,
+        log: PathBuf,
+    }
+
+    /// Zones whose name starts with `new.` are unknown to the stub NSD; `reload` exits
+    /// `reload_rc`; the checker rejects a file containing `BAD`.
+    fn setup(reload_rc: u8, add_pattern: bool) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for sub in ["templates", "zones", "state"] {
+            fs::create_dir(root.join(sub)).unwrap();
+        }
+        let log = root.join("log");
+        let checkzone = root.join("checkzone");
+        fs::write(
+            &checkzone,
+            "#!/bin/sh\nif grep -q BAD \"$2\"; then echo \"error: $2:2: bad record\" >&2; exit 1; fi\n",
+        )
+        .unwrap();
+        fs::set_permissions(&checkzone, fs::Permissions::from_mode(0o755)).unwrap();
+        let control = format!(
+            r#"echo "$*" >> {}; case "$1" in zonestatus) case "$2" in new.*) echo "error zone $2 not configured"; exit 1;; esac;; reload) exit {reload_rc};; esac"#,
+            log.display()
+        );
+        let pattern = if add_pattern {
+            "add-pattern = \"zonerw\"\n"
+        } else {
+            ""
+        };
+        let text = format!(
+            "templates = '{root}/templates'\nzones = '{root}/zones'\nstate = '{root}/state'\n\
+             [nsd]\ncontrol = ['sh', '-c', '{control}', 'stub']\ncheckzone = '{check}'\n{pattern}\
+             [[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"main\"\nipv4 = \"192.0.2.1\"\n",
+            root = root.display(),
+            check = checkzone.display(),
+        );
+        let config = Config::parse(&text, &root.join("zonerw.toml")).unwrap();
+        let files = StateFiles::in_dir(&config.state);
+        Setup {
+            _dir: dir,
+            config,
+            files,
+            log,
+        }
+    }
+
+    impl Setup {
+        fn calls(&self) -> Vec<String> {
+            fs::read_to_string(&self.log)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        }
+
+        fn installed(&self, name: &str) -> Option<String> {
+            fs::read_to_string(self.config.zones.join(format!("{name}.zone"))).ok()
+        }
+
+        fn zone(&self, name: &str, action: Action, old: Option<u32>, new: u32) -> ZoneRun {
+            let mut z = zone_run(&self.config, action, old, new, "198.51.100.7");
+            z.zone.name = name.into();
+            z.zone.file_name = format!("{name}.zone");
+            z
+        }
+
+        fn leftovers(&self) -> Vec<String> {
+            fs::read_dir(&self.config.zones)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.ends_with(".zone"))
+                .collect()
+        }
+    }
+
+    fn fates(zones: &[ZoneRun]) -> Vec<(&str, &str)> {
+        zones
+            .iter()
+            .map(|z| {
+                let fate = match z.fate {
+                    Fate::Untouched => "untouched",
+                    Fate::Failed => "failed",
+                    Fate::Reloaded { .. } => "reloaded",
+                };
+                (z.zone.name.as_str(), fate)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn written_zones_are_checked_installed_recorded_and_reloaded_at_once() {
+        let s = setup(0, false);
+        let mut zones = [
+            s.zone("a.example", Action::Write, Some(1), 2),
+            s.zone("b.example", Action::Keep, Some(5), 5),
+            s.zone("c.example", Action::Write, Some(3), 4),
+        ];
+        apply(&s.config, &mut zones, Reserved::new(), &s.files).unwrap();
+        assert_eq!(
+            fates(&zones),
+            [
+                ("a.example", "reloaded"),
+                ("b.example", "untouched"),
+                ("c.example", "reloaded")
+            ]
+        );
+        assert_eq!(
+            s.installed("a.example").as_deref(),
+            Some(zones[0].plan.contents.as_str())
+        );
+        assert_eq!(s.installed("b.example"), None, "a kept zone is not written");
+        assert_eq!(s.calls(), ["reload"], "several zones: one plain reload");
+        let Fate::Reloaded { stamp, .. } = &zones[0].fate else {
+            unreachable!()
+        };
+        assert_eq!(*stamp, fsio::stamp(&s.config.zones.join("a.example.zone")));
+        assert!(stamp.is_some());
+        assert_eq!(
+            fs::read_to_string(&s.files.serials).unwrap(),
+            "{\n  \"a.example\": 2,\n  \"c.example\": 4\n}\n",
+            "serials recorded before install"
+        );
+        assert!(s.leftovers().is_empty(), "{:?}", s.leftovers());
+    }
+
+    #[test]
+    fn a_zone_the_checker_rejects_fails_alone() {
+        let s = setup(0, false);
+        let mut bad = s.zone("bad.example", Action::Write, Some(1), 2);
+        bad.plan.contents.push_str("BAD\n");
+        let mut zones = [bad, s.zone("good.example", Action::Write, Some(1), 2)];
+        let error = apply(&s.config, &mut zones, Reserved::new(), &s.files).unwrap_err();
+        assert_eq!(
+            fates(&zones),
+            [("bad.example", "failed"), ("good.example", "reloaded")]
+        );
+        assert_eq!(
+            error.to_string(),
+            "bad.example: nsd-checkzone rejected the rendered zone; it was not installed and NSD keeps serving the old one:\n  \
+             /etc/zonerw/templates/example.com.zone:2: bad record"
+        );
+        assert_eq!(s.installed("bad.example"), None);
+        assert_eq!(s.calls(), ["reload good.example"]);
+        assert!(s.leftovers().is_empty(), "{:?}", s.leftovers());
+    }
+
+    #[test]
+    fn a_rendered_serial_that_is_not_the_planned_one_is_never_installed() {
+        let s = setup(0, false);
+        let mut z = s.zone("a.example", Action::Write, Some(1), 2);
+        z.plan.serial = Some(3);
+        let mut zones = [z];
+        let error = apply(&s.config, &mut zones, Reserved::new(), &s.files).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "a.example: the rendered zone's SOA serial is 2, not the planned 3; it was not installed and NSD keeps serving the old zone"
+        );
+        assert_eq!(fates(&zones), [("a.example", "failed")]);
+        assert!(s.calls().is_empty());
+        assert_eq!(s.installed("a.example"), None);
+    }
+
+    #[test]
+    fn a_failed_reload_fails_every_zone_it_named() {
+        let s = setup(1, false);
+        let mut zones = [
+            s.zone("a.example", Action::Write, Some(1), 2),
+            s.zone("b.example", Action::Adopt, Some(7), 7),
+        ];
+        let error = apply(&s.config, &mut zones, Reserved::new(), &s.files).unwrap_err();
+        assert_eq!(
+            fates(&zones),
+            [("a.example", "failed"), ("b.example", "failed")]
+        );
+        assert!(error.to_string().starts_with("'sh -c "), "{error}");
+        assert!(
+            error
+                .to_string()
+                .ends_with("stub reload' failed (exit status: 1): "),
+            "{error}"
+        );
+        assert_eq!(error.exit_code(), 1);
+        assert!(
+            s.installed("a.example").is_some(),
+            "installed, the reload is retried next run"
+        );
+    }
+
+    #[test]
+    fn a_zone_new_to_nsd_is_added_with_a_pattern_or_refused_without() {
+        for with_pattern in [false, true] {
+            let s = setup(0, with_pattern);
+            let mut zones = [
+                s.zone("new.example", Action::Write, None, 1),
+                s.zone("known.example", Action::Write, None, 1),
+            ];
+            let result = apply(&s.config, &mut zones, Reserved::new(), &s.files);
+            if with_pattern {
+                result.unwrap();
+                assert_eq!(
+                    fates(&zones),
+                    [("new.example", "reloaded"), ("known.example", "reloaded")]
+                );
+                assert_eq!(
+                    s.calls(),
+                    [
+                        "zonestatus new.example",
+                        "zonestatus known.example",
+                        "addzone new.example zonerw",
+                        "reload"
+                    ]
+                );
+            } else {
+                let error = result.unwrap_err();
+                assert!(
+                    error.to_string().starts_with(
+                        "new.example: NSD does not serve this zone, so it was not installed."
+                    ),
+                    "{error}"
+                );
+                assert_eq!(
+                    fates(&zones),
+                    [("new.example", "failed"), ("known.example", "reloaded")]
+                );
+                assert_eq!(
+                    s.installed("new.example"),
+                    None,
+                    "not installed for an unknown zone"
+                );
+                assert!(s.leftovers().is_empty(), "{:?}", s.leftovers());
+                assert_eq!(
+                    s.calls(),
+                    [
+                        "zonestatus new.example",
+                        "zonestatus known.example",
+                        "reload known.example"
+                    ]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn nothing_to_do_calls_nothing_and_writes_nothing() {
+        let s = setup(0, false);
+        let mut zones = [s.zone("a.example", Action::Keep, Some(1), 1)];
+        apply(&s.config, &mut zones, Reserved::new(), &s.files).unwrap();
+        assert_eq!(fates(&zones), [("a.example", "untouched")]);
+        assert!(s.calls().is_empty());
+        assert!(
+            !s.files.serials.exists(),
+            "no serial handed out, nothing recorded"
+        );
+    }
+
+    #[test]
+    fn an_adopted_zone_is_reloaded_without_writing() {
+        let s = setup(0, false);
+        let mut zones = [s.zone("a.example", Action::Adopt, Some(7), 7)];
+        apply(&s.config, &mut zones, Reserved::new(), &s.files).unwrap();
+        assert_eq!(fates(&zones), [("a.example", "reloaded")]);
+        assert_eq!(s.installed("a.example"), None);
+        assert_eq!(s.calls(), ["reload a.example"]);
+    }
+}
