@@ -283,7 +283,11 @@ mod tests {
             fs::read_dir(&self.config.zones)
                 .unwrap()
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.ends_with(".zone"))
+                .filter(|n| {
+                    std::path::Path::new(n)
+                        .extension()
+                        .is_none_or(|e| e != "zone")
+                })
                 .collect()
         }
     }
