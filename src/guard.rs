@@ -1,13 +1,10 @@
-//! The guard: before leaving a server whose check failed, ask whether our own link works
-//! (reference URLs) and whether other vantage points can reach the server (witnesses).
+//! The guard's rule: before leaving a server whose check failed, ask whether our own link
+//! works (reference URLs) and whether other vantage points can reach the server
+//! (witnesses), and conclude. Pure; `run/guard.rs` asks them.
 
-use std::thread;
 use std::time::Duration;
 
-use crate::command::run_bounded;
-use crate::config::{Guard, Pool, Server, StatusRange};
 use crate::duration;
-use crate::probe::{self, Check};
 
 /// What the guard concluded about one failover.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,108 +117,6 @@ pub fn verdict(
         )),
         n => Verdict::Confirmed(format!("confirmed by {n} of {asked} witnesses")),
     }
-}
-
-/// Consult the references, then (if that does not settle it) the witnesses, about leaving
-/// `server` of `pool`.
-#[must_use]
-pub fn consult(guard: &Guard, timeout: Duration, pool: &Pool, server: &Server) -> Verdict {
-    let references = References {
-        answered: if guard.reference.is_empty() {
-            0
-        } else {
-            references_answering(guard, timeout)
-        },
-        total: guard.reference.len(),
-    };
-    let answers = if references.decide_alone(guard.witnesses.len()) {
-        Vec::new()
-    } else {
-        ask_witnesses(guard, timeout, pool, server)
-    };
-    verdict(references, &answers, &server.name, timeout)
-}
-
-/// How many reference URLs give any HTTP response (fetched normally, concurrently).
-fn references_answering(guard: &Guard, timeout: Duration) -> usize {
-    thread::scope(|scope| {
-        let handles: Vec<_> = guard
-            .reference
-            .iter()
-            .map(|url| {
-                let check = Check {
-                    url: url.text.clone(),
-                    connect: None,
-                    timeout,
-                    attempts: 1,
-                    // Any status proves the link works, and so does a TLS peer we do not trust.
-                    expect_status: StatusRange {
-                        low: 100,
-                        high: 999,
-                    },
-                    expect_body: String::new(),
-                    tls_verify: false,
-                };
-                scope.spawn(move || probe::probe(&check))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().is_ok_and(|outcome| outcome.is_up()))
-            .filter(|&up| up)
-            .count()
-    })
-}
-
-/// Run every witness at once; each gets the pool, server, address and URL in its environment.
-fn ask_witnesses(
-    guard: &Guard,
-    timeout: Duration,
-    pool: &Pool,
-    server: &Server,
-) -> Vec<WitnessAnswer> {
-    let env = [
-        ("ZONERW_POOL", pool.name.clone()),
-        ("ZONERW_SERVER", server.name.clone()),
-        ("ZONERW_ADDRESS", server.address().to_string()),
-        (
-            "ZONERW_URL",
-            server
-                .check
-                .as_ref()
-                .map(|c| c.text.clone())
-                .unwrap_or_default(),
-        ),
-    ];
-    thread::scope(|scope| {
-        let handles: Vec<_> = guard
-            .witnesses
-            .iter()
-            .map(|argv| {
-                let env = &env;
-                scope.spawn(move || {
-                    let answer = match run_bounded(argv, env, timeout) {
-                        Ok(out) if out.status.code() == Some(0) => Answer::Reaches,
-                        Ok(out) if out.status.code() == Some(1) => Answer::CannotReach,
-                        _ => Answer::Silent,
-                    };
-                    WitnessAnswer {
-                        argv: argv.clone(),
-                        answer,
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| WitnessAnswer {
-                    argv: Vec::new(),
-                    answer: Answer::Silent,
-                })
-            })
-            .collect()
-    })
 }
 
 #[cfg(test)]

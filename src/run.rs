@@ -24,10 +24,11 @@ use crate::{probe, report};
 
 mod apply;
 mod commit;
+mod guard;
 mod metrics;
 mod plan;
 mod prepare;
-mod proof;
+mod verify;
 
 pub use crate::output::Verbosity;
 
@@ -44,7 +45,7 @@ pub struct RunOptions {
 
 /// Do one run, then write the metrics textfile (if configured), also after a failure.
 pub fn run(config: &Config, options: RunOptions, now: Timestamp) -> Result<()> {
-    metrics::written_after(config, options, now, |seen| {
+    metrics::written_after(config, options.dry_run, now, |seen| {
         run_steps(config, options, now, seen)
     })
 }
@@ -93,7 +94,7 @@ fn run_zones(
     if verbosity >= Verbosity::Verbose {
         emit(report::probes(&pools).into_iter().map(Line::Out));
     }
-    proof::guard_failovers(config, &mut pools, old.as_ref());
+    guard::guard_failovers(config, &mut pools, old.as_ref());
     let addresses = outcome::chosen_addresses(&pools);
     let inputs = crate::plan::Inputs {
         config,
@@ -113,8 +114,8 @@ fn run_zones(
 
     let mut errors = Errors::default();
     errors.add(apply::apply(config, &mut zones, reserved, &files));
-    proof::verify_reloaded(config, &mut zones, &pools);
-    errors.extend(proof::primary_failures(config, &zones));
+    verify::verify_reloaded(config, &mut zones, &pools);
+    errors.extend(verify::primary_failures(config, &zones));
     // The commit point: only a run whose every change was applied saves the state.
     let committed = errors.is_empty() && {
         let run = Outcome {

@@ -2,16 +2,12 @@
 //! and each secondary should (one NOTIFY and a second wait for those that lag).
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::config::{Nsd, Verify};
+use crate::config::Verify;
 use crate::dns;
 use crate::duration;
 use crate::error::Error;
-use crate::nsd;
-use crate::parallel;
 use crate::serial;
 
 /// A zone that was reloaded, with the serial it should now have.
@@ -60,35 +56,6 @@ pub fn classify(answer: Result<u32, String>, want: u32, answered_before: bool) -
     }
 }
 
-/// Wait until `server` serves `serial` (or newer, for a secondary) for `zone`.
-fn wait_for(
-    server: SocketAddr,
-    zone: &str,
-    serial: u32,
-    since: Instant,
-    deadline: Instant,
-) -> Result<u64, String> {
-    let poll = Duration::from_millis(10);
-    let mut last: Option<String> = None;
-    loop {
-        match classify(
-            dns::soa_serial(server, zone, deadline),
-            serial,
-            last.is_some(),
-        ) {
-            Seen::Served => {
-                return Ok(u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX));
-            }
-            Seen::NotYet(what) => last = Some(what),
-            Seen::Nothing => {}
-        }
-        if Instant::now() + poll >= deadline {
-            return Err(last.unwrap_or_else(|| dns::NO_ANSWER.into()));
-        }
-        thread::sleep(poll);
-    }
-}
-
 /// What a secondary still lagging after the NOTIFY and the second wait is reported with:
 /// `what` it serves instead of `serial`, and how the NOTIFY went.
 #[must_use]
@@ -124,136 +91,6 @@ pub fn primary_failure(verify: &Verify, zone: &str, serial: u32, what: &str) -> 
             duration::format(verify.timeout),
         ),
     }
-}
-
-/// Verify every reloaded zone. `down` lists the addresses of servers found down in this run:
-/// a secondary there (usually the failed main server itself) is not waited for.
-#[must_use]
-pub fn verify(
-    verify: &Verify,
-    nsd: &Nsd,
-    zones: &[Reloaded],
-    down: &[(IpAddr, String)],
-    reloaded_at: Instant,
-) -> BTreeMap<String, Propagation> {
-    let mut results: BTreeMap<String, Propagation> = zones
-        .iter()
-        .map(|z| (z.zone.clone(), Propagation::default()))
-        .collect();
-    if let Some(primary) = verify.primary {
-        let deadline = Instant::now() + verify.timeout;
-        let waits: Vec<_> = zones.iter().map(|z| (primary, z)).collect();
-        for ((_, z), result) in waits.iter().zip(wait_all(&waits, reloaded_at, deadline)) {
-            let p = results.get_mut(&z.zone).expect("zone listed");
-            match result {
-                Ok(ms) => {
-                    p.times_ms.insert("primary".into(), Some(ms));
-                }
-                Err(e) => p.primary_failure = Some(e),
-            }
-        }
-    }
-    let mut waits = Vec::new();
-    let served: Vec<&Reloaded> = zones
-        .iter()
-        .filter(|z| results[&z.zone].primary_failure.is_none())
-        .collect();
-    for z in served {
-        for &secondary in &verify.secondaries {
-            if let Some((_, name)) = down.iter().find(|(ip, _)| *ip == secondary.ip()) {
-                let p = results.get_mut(&z.zone).expect("zone listed");
-                p.skipped.insert(secondary.to_string(), name.clone());
-                p.times_ms.insert(secondary.to_string(), None);
-            } else {
-                waits.push((secondary, z));
-            }
-        }
-    }
-    let lagging = wait_secondaries(&waits, reloaded_at, verify.timeout, nsd, &mut results);
-    for ((secondary, z), what) in lagging {
-        let p = results.get_mut(&z.zone).expect("zone listed");
-        p.lagging.insert(secondary.to_string(), what);
-    }
-    results
-}
-
-/// First wait; then one `nsd-control notify` per zone with a laggard and a second wait.
-/// Returns what still lags.
-fn wait_secondaries<'a>(
-    waits: &[(SocketAddr, &'a Reloaded)],
-    reloaded_at: Instant,
-    timeout: Duration,
-    nsd: &Nsd,
-    results: &mut BTreeMap<String, Propagation>,
-) -> Vec<((SocketAddr, &'a Reloaded), String)> {
-    let mut lagging = Vec::new();
-    let first = wait_all(waits, reloaded_at, Instant::now() + timeout);
-    for (&(secondary, z), result) in waits.iter().zip(first) {
-        match result {
-            Ok(ms) => {
-                let p = results.get_mut(&z.zone).expect("zone listed");
-                p.times_ms.insert(secondary.to_string(), Some(ms));
-            }
-            Err(_) => lagging.push((secondary, z)),
-        }
-    }
-    if lagging.is_empty() {
-        return Vec::new();
-    }
-    let mut notified: Vec<&str> = lagging.iter().map(|(_, z)| z.zone.as_str()).collect();
-    notified.dedup();
-    let notify_errors: BTreeMap<&str, String> = notified
-        .iter()
-        .filter_map(|zone| nsd::notify(nsd, zone).err().map(|e| (*zone, e.to_string())))
-        .collect();
-    let second = wait_all(&lagging, reloaded_at, Instant::now() + timeout);
-    let mut still = Vec::new();
-    for (&(secondary, z), result) in lagging.iter().zip(second) {
-        let z: &'a Reloaded = z;
-        let p = results.get_mut(&z.zone).expect("zone listed");
-        match result {
-            Ok(ms) => {
-                p.times_ms.insert(secondary.to_string(), Some(ms));
-            }
-            Err(what) => {
-                p.times_ms.insert(secondary.to_string(), None);
-                let notify = notify_errors.get(z.zone.as_str()).map_or_else(
-                    || {
-                        format!(
-                            "after a NOTIFY and two waits of {}",
-                            duration::format(timeout)
-                        )
-                    },
-                    |e| {
-                        format!(
-                            "after two waits of {} (the NOTIFY failed: {e})",
-                            duration::format(timeout)
-                        )
-                    },
-                );
-                still.push((
-                    (secondary, z),
-                    format!("{what}, not {}, {notify}", z.serial),
-                ));
-            }
-        }
-    }
-    still
-}
-
-/// How many (server, zone) waits run at once: they mostly sleep on the network, but each
-/// holds a socket, and a thousand zones must not exhaust file descriptors.
-const CONCURRENT_WAITS: usize = 64;
-
-/// Wait for every (server, zone), many at once.
-fn wait_all(
-    waits: &[(SocketAddr, &Reloaded)],
-    since: Instant,
-    deadline: Instant,
-) -> Vec<Result<u64, String>> {
-    parallel::map(waits, CONCURRENT_WAITS, |&(server, z)| {
-        wait_for(server, &z.zone, z.serial, since, deadline)
-    })
 }
 
 #[cfg(test)]

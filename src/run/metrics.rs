@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use jiff::Timestamp;
 
-use super::RunOptions;
 use crate::config::Config;
 use crate::decide::ProbeOutcome;
 use crate::error::{Error, Result};
@@ -28,7 +27,7 @@ pub(super) struct Seen {
 /// result stands.
 pub(super) fn written_after(
     config: &Config,
-    options: RunOptions,
+    dry_run: bool,
     now: Timestamp,
     steps: impl FnOnce(&mut Seen) -> Result<()>,
 ) -> Result<()> {
@@ -36,7 +35,7 @@ pub(super) fn written_after(
     let mut seen = Seen::default();
     let result = steps(&mut seen);
     let locked = matches!(result, Err(Error::Locked { .. }));
-    if let (Some(path), false, false) = (&config.metrics_textfile, options.dry_run, locked) {
+    if let (Some(path), false, false) = (&config.metrics_textfile, dry_run, locked) {
         let code = result.as_ref().err().map_or(0, Error::exit_code);
         if let Err(e) = write(config, path, &seen, now, started, code) {
             crate::errln!("zonerw: warning: {e}");

@@ -1,0 +1,129 @@
+//! The guard at work: before a failover, fetch the reference URLs and run the witnesses
+//! (at once, each bounded by the guard's timeout); the verdict is `guard::verdict`'s.
+
+use std::thread;
+use std::time::Duration;
+
+use crate::command::run_bounded;
+use crate::config::{Config, Guard, Pool, Server, StatusRange};
+use crate::guard::{Answer, References, Verdict, WitnessAnswer, verdict};
+use crate::outcome::PoolRun;
+use crate::probe::{self, Check};
+use crate::state::State;
+
+/// Ask the guard about every failover; a vetoed one, or one while our own link seems
+/// down, holds the pool exactly as it was (this run does not count).
+pub(super) fn guard_failovers(config: &Config, pools: &mut [PoolRun<'_>], old: Option<&State>) {
+    let Some(guard) = &config.guard else {
+        return;
+    };
+    for p in pools {
+        let Some(server) = p.failover_from() else {
+            continue;
+        };
+        let verdict = consult(guard, config.guard_timeout, p.pool, server);
+        p.take_verdict(verdict, old);
+    }
+}
+
+/// Consult the references, then (if that does not settle it) the witnesses, about leaving
+/// `server` of `pool`.
+#[must_use]
+pub fn consult(guard: &Guard, timeout: Duration, pool: &Pool, server: &Server) -> Verdict {
+    let references = References {
+        answered: if guard.reference.is_empty() {
+            0
+        } else {
+            references_answering(guard, timeout)
+        },
+        total: guard.reference.len(),
+    };
+    let answers = if references.decide_alone(guard.witnesses.len()) {
+        Vec::new()
+    } else {
+        ask_witnesses(guard, timeout, pool, server)
+    };
+    verdict(references, &answers, &server.name, timeout)
+}
+
+/// How many reference URLs give any HTTP response (fetched normally, concurrently).
+fn references_answering(guard: &Guard, timeout: Duration) -> usize {
+    thread::scope(|scope| {
+        let handles: Vec<_> = guard
+            .reference
+            .iter()
+            .map(|url| {
+                let check = Check {
+                    url: url.text.clone(),
+                    connect: None,
+                    timeout,
+                    attempts: 1,
+                    // Any status proves the link works, and so does a TLS peer we do not trust.
+                    expect_status: StatusRange {
+                        low: 100,
+                        high: 999,
+                    },
+                    expect_body: String::new(),
+                    tls_verify: false,
+                };
+                scope.spawn(move || probe::probe(&check))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().is_ok_and(|outcome| outcome.is_up()))
+            .filter(|&up| up)
+            .count()
+    })
+}
+
+/// Run every witness at once; each gets the pool, server, address and URL in its environment.
+fn ask_witnesses(
+    guard: &Guard,
+    timeout: Duration,
+    pool: &Pool,
+    server: &Server,
+) -> Vec<WitnessAnswer> {
+    let env = [
+        ("ZONERW_POOL", pool.name.clone()),
+        ("ZONERW_SERVER", server.name.clone()),
+        ("ZONERW_ADDRESS", server.address().to_string()),
+        (
+            "ZONERW_URL",
+            server
+                .check
+                .as_ref()
+                .map(|c| c.text.clone())
+                .unwrap_or_default(),
+        ),
+    ];
+    thread::scope(|scope| {
+        let handles: Vec<_> = guard
+            .witnesses
+            .iter()
+            .map(|argv| {
+                let env = &env;
+                scope.spawn(move || {
+                    let answer = match run_bounded(argv, env, timeout) {
+                        Ok(out) if out.status.code() == Some(0) => Answer::Reaches,
+                        Ok(out) if out.status.code() == Some(1) => Answer::CannotReach,
+                        _ => Answer::Silent,
+                    };
+                    WitnessAnswer {
+                        argv: argv.clone(),
+                        answer,
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| WitnessAnswer {
+                    argv: Vec::new(),
+                    answer: Answer::Silent,
+                })
+            })
+            .collect()
+    })
+}
