@@ -91,3 +91,69 @@ pub(crate) struct ProbeArgs {
     /// The URL to fetch (http or https).
     pub(crate) url: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("zonerw").chain(args.iter().copied()))
+    }
+
+    /// A run's flags before a subcommand are refused by `dispatch`, not by clap: clap's
+    /// `args_conflicts_with_subcommands` counts every argument before the subcommand,
+    /// the global `-c FILE` too, so it would refuse `zonerw -c FILE status` as well.
+    #[test]
+    fn run_flags_before_a_subcommand_are_a_usage_error() {
+        for args in [
+            &["--force", "status"][..],
+            &["--dry-run", "check"],
+            &["-v", "status", "--json"],
+            &["-c", "f", "--quiet", "completions", "bash"],
+            &["--verbose", "probe", "http://www.example.com/"],
+        ] {
+            let cli = parse(args).unwrap();
+            let e = crate::dispatch(cli, jiff::Timestamp::UNIX_EPOCH).unwrap_err();
+            assert_eq!(
+                (e.exit_code(), e.to_string().as_str()),
+                (
+                    2,
+                    "--force, --dry-run, --verbose and --quiet apply to a run, not to a subcommand"
+                ),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_config_file_goes_before_or_after_a_subcommand() {
+        for args in [
+            &["-c", "f", "status"][..],
+            &["status", "-c", "f"],
+            &["--config", "f", "status"],
+        ] {
+            let cli = parse(args).unwrap();
+            assert_eq!(cli.run.config, PathBuf::from("f"), "{args:?}");
+            assert!(
+                matches!(cli.command, Some(Command::Status { json: false })),
+                "{args:?}"
+            );
+        }
+        assert_eq!(
+            parse(&[]).unwrap().run.config,
+            PathBuf::from(DEFAULT_CONFIG)
+        );
+    }
+
+    #[test]
+    fn run_flags_after_a_subcommand_are_unknown_to_it() {
+        for args in [&["status", "--force"][..], &["check", "-v"]] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(
+                (e.kind(), e.exit_code()),
+                (clap::error::ErrorKind::UnknownArgument, 2),
+                "{args:?}"
+            );
+        }
+    }
+}

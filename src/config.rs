@@ -317,14 +317,10 @@ impl TryFrom<String> for CheckUrl {
         let uri: Uri = text
             .parse()
             .map_err(|e| format!("invalid URL {text:?}: {e}"))?;
-        let default_port = match uri.scheme_str() {
-            Some("http") => 80,
-            Some("https") => 443,
-            _ => {
-                return Err(format!(
-                    "invalid URL {text:?}: must start with http:// or https://"
-                ));
-            }
+        let Some(default_port) = uri.scheme_str().and_then(default_port) else {
+            return Err(format!(
+                "invalid URL {text:?}: must start with http:// or https://"
+            ));
         };
         let host = uri
             .host()
@@ -346,6 +342,18 @@ impl TryFrom<String> for CheckUrl {
             },
         };
         Ok(CheckUrl { text, host, port })
+    }
+}
+
+/// The port a URL of `scheme` means when it names none: 80 for http, 443 for https. None
+/// for any other scheme, which zonerw does not probe. The one place that decides it, for
+/// the config check and the probe alike.
+#[must_use]
+pub fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
     }
 }
 
@@ -1084,5 +1092,39 @@ expect-status = "200"
         );
         std::fs::write(&config, dirs_config("real", "zones", "state")).unwrap();
         Config::load(&config).unwrap();
+    }
+
+    #[test]
+    fn default_ports_by_scheme() {
+        for (scheme, port) in [
+            ("http", Some(80)),
+            ("https", Some(443)),
+            ("ftp", None),
+            ("socks5", None),
+            ("", None),
+        ] {
+            assert_eq!(default_port(scheme), port, "{scheme:?}");
+        }
+    }
+
+    #[test]
+    fn a_check_url_without_a_port_gets_its_schemes_default() {
+        for (url, port) in [
+            ("http://www.example.com/up", Ok(80)),
+            ("https://www.example.com/up", Ok(443)),
+            ("HTTPS://www.example.com/up", Ok(443)),
+            ("https://www.example.com:8443/up", Ok(8443)),
+            (
+                "ftp://www.example.com/up",
+                Err("must start with http:// or https://"),
+            ),
+        ] {
+            let got = CheckUrl::try_from(url.to_owned()).map(|u| u.port);
+            match (got, port) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{url}"),
+                (Err(got), Err(want)) => assert!(got.ends_with(want), "{url}: {got}"),
+                (got, want) => panic!("{url}: {got:?}, want {want:?}"),
+            }
+        }
     }
 }

@@ -76,6 +76,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>, now: jiff::Timestamp) -> E
 }
 
 fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
+    // Checked here, not with clap's `args_conflicts_with_subcommands`: that one counts every
+    // argument before the subcommand, the global `-c FILE` too (`zonerw -c FILE status`).
     let run_flags = cli.run.force || cli.run.dry_run || cli.run.verbose || cli.run.quiet;
     if cli.command.is_some() && run_flags {
         return Err(Error::Usage(

@@ -13,7 +13,7 @@ use ureq::tls::TlsConfig;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use crate::config::{CheckSettings, Config, StatusRange};
+use crate::config::{CheckSettings, Config, StatusRange, default_port};
 use crate::decide::ProbeOutcome;
 use crate::duration;
 
@@ -67,12 +67,12 @@ impl Resolver for Pinned {
         _config: &AgentConfig,
         _timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let default_port = if uri.scheme_str() == Some("https") {
-            443
-        } else {
-            80
-        };
-        let port = uri.port_u16().unwrap_or(default_port);
+        // Every URL probed passed `CheckUrl` (http or https), and ureq refuses other schemes
+        // before it resolves, so the error is for completeness only.
+        let port = uri
+            .port_u16()
+            .or_else(|| uri.scheme_str().and_then(default_port))
+            .ok_or_else(|| ureq::Error::BadUri(format!("{uri}: not an http or https URL")))?;
         let mut addrs = self.empty();
         addrs.push(SocketAddr::new(self.0, port));
         Ok(addrs)
@@ -254,4 +254,27 @@ pub fn probe_all(config: &Config) -> Vec<Vec<ProbeOutcome>> {
             })
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pinned_address_gets_the_urls_port_or_its_schemes_default() {
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let config = Agent::config_builder().build();
+        for (url, port) in [
+            ("http://www.example.com/up", 80),
+            ("https://www.example.com/up", 443),
+            ("https://www.example.com:8443/up", 8443),
+            ("http://[2001:db8::1]:8080/up", 8080),
+        ] {
+            let uri: Uri = url.parse().unwrap();
+            let addrs = Pinned(ip)
+                .resolve(&uri, &config, NextTimeout::default())
+                .unwrap();
+            assert_eq!(addrs.as_ref(), [SocketAddr::new(ip, port)], "{url}");
+        }
+    }
 }

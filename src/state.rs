@@ -211,6 +211,76 @@ pub enum HistoryEntry {
     },
 }
 
+impl HistoryEntry {
+    /// Parse one line of history.jsonl.
+    ///
+    /// # Errors
+    /// The parse error: not JSON, not an object, an unknown event or a missing field.
+    pub fn parse(line: &str) -> Result<HistoryEntry, String> {
+        serde_json::from_str(line).map_err(|e| e.to_string())
+    }
+
+    /// When it happened (RFC 3339).
+    #[must_use]
+    pub fn time(&self) -> &str {
+        match self {
+            HistoryEntry::Switch { time, .. }
+            | HistoryEntry::Zone { time, .. }
+            | HistoryEntry::Guard { time, .. } => time,
+        }
+    }
+
+    /// What happened, in words, without the time: `web: main -> backup: why`,
+    /// `example.com: serial 1 -> 2` or `web: guard vetoed about leaving main: why`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            HistoryEntry::Switch {
+                pool,
+                from,
+                to,
+                reason,
+                ..
+            } => format!("{pool}: {from} -> {to}: {reason}"),
+            HistoryEntry::Zone {
+                zone,
+                from_serial,
+                to_serial,
+                ..
+            } => format!(
+                "{zone}: serial {} -> {to_serial}",
+                show_serial(*from_serial)
+            ),
+            HistoryEntry::Guard {
+                pool,
+                server,
+                verdict,
+                detail,
+                ..
+            } => format!("{pool}: guard {}", guard_words(verdict, server, detail)),
+        }
+    }
+}
+
+impl GuardRecord {
+    /// The decision in words, without the time: `vetoed about leaving main: why`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        guard_words(&self.verdict, &self.server, &self.detail)
+    }
+}
+
+/// A guard's decision in words, for the state's record and the history's entry alike.
+fn guard_words(verdict: &str, server: &str, detail: &str) -> String {
+    format!("{verdict} about leaving {server}: {detail}")
+}
+
+/// A serial in words: the number, or "none" (a zone zonerw had not written before).
+#[must_use]
+pub fn show_serial(serial: Option<u32>) -> String {
+    serial.map_or_else(|| "none".to_owned(), |s| s.to_string())
+}
+
 /// RFC 3339 UTC to the second.
 #[must_use]
 pub fn rfc3339(now: jiff::Timestamp) -> String {
@@ -266,19 +336,122 @@ mod tests {
         assert!(State::parse("{\"version\": 1, \"bogus\": 1}").is_err());
     }
 
-    #[test]
-    fn history_lines() {
-        let e = HistoryEntry::Zone {
+    fn switch() -> HistoryEntry {
+        HistoryEntry::Switch {
+            time: "2026-11-23T18:00:00Z".into(),
+            pool: "web".into(),
+            from: "main".into(),
+            to: "backup".into(),
+            from_address: "192.0.2.1".into(),
+            to_address: "198.51.100.7".into(),
+            reason: "main failed: connection refused".into(),
+        }
+    }
+
+    fn zone(
+        from_serial: Option<u32>,
+        propagation_ms: Option<&[(&str, Option<u64>)]>,
+    ) -> HistoryEntry {
+        HistoryEntry::Zone {
             time: "t".into(),
             zone: "example.com".into(),
-            from_serial: None,
+            from_serial,
             to_serial: 5,
-            propagation_ms: None,
+            propagation_ms: propagation_ms
+                .map(|p| p.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()),
+        }
+    }
+
+    fn guard() -> HistoryEntry {
+        HistoryEntry::Guard {
+            time: "2026-11-23T17:59:00Z".into(),
+            pool: "web".into(),
+            server: "main".into(),
+            verdict: "vetoed".into(),
+            detail: "witness w1 reaches it".into(),
+        }
+    }
+
+    /// Every kind of entry: its history.jsonl line (the on-disk format, pinned) and its words.
+    #[allow(clippy::type_complexity, reason = "a test table")]
+    fn history_table() -> Vec<(HistoryEntry, &'static str, &'static str)> {
+        vec![
+            (
+                switch(),
+                r#"{"event":"switch","time":"2026-11-23T18:00:00Z","pool":"web","from":"main","to":"backup","from_address":"192.0.2.1","to_address":"198.51.100.7","reason":"main failed: connection refused"}"#,
+                "web: main -> backup: main failed: connection refused",
+            ),
+            (
+                zone(None, None),
+                r#"{"event":"zone","time":"t","zone":"example.com","from_serial":null,"to_serial":5}"#,
+                "example.com: serial none -> 5",
+            ),
+            (
+                zone(Some(4), Some(&[("primary", Some(3)), ("192.0.2.53", None)])),
+                r#"{"event":"zone","time":"t","zone":"example.com","from_serial":4,"to_serial":5,"propagation_ms":{"192.0.2.53":null,"primary":3}}"#,
+                "example.com: serial 4 -> 5",
+            ),
+            (
+                guard(),
+                r#"{"event":"guard","time":"2026-11-23T17:59:00Z","pool":"web","server":"main","verdict":"vetoed","detail":"witness w1 reaches it"}"#,
+                "web: guard vetoed about leaving main: witness w1 reaches it",
+            ),
+        ]
+    }
+
+    #[test]
+    fn history_lines_round_trip() {
+        for (entry, line, _) in history_table() {
+            assert_eq!(serde_json::to_string(&entry).unwrap(), line);
+            assert_eq!(HistoryEntry::parse(line), Ok(entry));
+        }
+    }
+
+    #[test]
+    fn history_entries_in_words() {
+        for (entry, _, words) in history_table() {
+            assert_eq!(entry.describe(), words);
+        }
+        assert_eq!(switch().time(), "2026-11-23T18:00:00Z");
+        assert_eq!(zone(None, None).time(), "t");
+        assert_eq!(guard().time(), "2026-11-23T17:59:00Z");
+        let record = GuardRecord {
+            time: "2026-11-23T17:59:00Z".into(),
+            server: "main".into(),
+            verdict: "confirmed".into(),
+            detail: "2 of 2 witnesses cannot reach it".into(),
         };
-        let line = serde_json::to_string(&e).unwrap();
         assert_eq!(
-            line,
-            r#"{"event":"zone","time":"t","zone":"example.com","from_serial":null,"to_serial":5}"#
+            record.describe(),
+            "confirmed about leaving main: 2 of 2 witnesses cannot reach it"
         );
+    }
+
+    #[test]
+    fn history_lines_in_another_order_or_with_more_fields_parse() {
+        // Key order does not matter; a field zonerw does not know is ignored, and a zone
+        // line without from_serial is a zone zonerw had not written before.
+        assert_eq!(
+            HistoryEntry::parse(
+                r#"{"to_serial":5,"zone":"example.com","time":"t","event":"zone","pad":"xx"}"#
+            ),
+            Ok(zone(None, None))
+        );
+    }
+
+    #[test]
+    fn unreadable_history_lines_are_errors() {
+        for line in [
+            "",
+            "garbage",
+            "[1,2]",
+            r#"{"time":"2026-01-01T00:"#,
+            r#"{"time":"t","event":"reboot"}"#,
+            r#"{"time":"t","event":"switch","pool":"web"}"#,
+            r#"{"time":"t","zone":"z","to_serial":5}"#,
+            r#"{"time":"t","event":"zone","zone":"z","to_serial":-1}"#,
+        ] {
+            assert!(HistoryEntry::parse(line).is_err(), "{line}");
+        }
     }
 }
