@@ -10,6 +10,7 @@ use crate::guard::Verdict;
 use crate::outcome::{PoolRun, ZoneRun};
 use crate::output::{Line, Verbosity};
 use crate::plan::Action;
+use crate::state::show_serial;
 use crate::verify::Propagation;
 
 /// One line per server with its probe result (`-v`).
@@ -89,7 +90,7 @@ pub fn switches(pools: &[PoolRun<'_>], committed: Option<bool>) -> Vec<String> {
 /// `example.com: serial 2026112302 already installed, reloaded`.
 #[must_use]
 pub fn zone_line(z: &ZoneRun) -> String {
-    let show = |s: Option<u32>| s.map_or_else(|| "none".to_owned(), |s| s.to_string());
+    let show = show_serial;
     let (name, plan) = (&z.zone.name, &z.plan);
     match plan.action {
         Action::Adopt => format!(
