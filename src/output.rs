@@ -82,6 +82,11 @@ pub enum Line {
     Err(String),
 }
 
+/// Print `lines` on stdout.
+pub fn print(lines: impl IntoIterator<Item = String>) {
+    emit(lines.into_iter().map(Line::Out));
+}
+
 /// Print `lines`, each on its stream, in order.
 pub fn emit(lines: impl IntoIterator<Item = Line>) {
     for line in lines {

@@ -13,10 +13,13 @@ use crate::plan::Action;
 use crate::state::show_serial;
 use crate::verify::Propagation;
 
-/// One line per server with its probe result (`-v`).
+/// One line per server with its probe result (only with `-v`).
 #[must_use]
-pub fn probes(pools: &[PoolRun<'_>]) -> Vec<String> {
+pub fn probes(pools: &[PoolRun<'_>], verbosity: Verbosity) -> Vec<String> {
     let mut lines = Vec::new();
+    if verbosity < Verbosity::Verbose {
+        return lines;
+    }
     for p in pools {
         for (server, outcome) in p.pool.servers.iter().zip(&p.outcomes) {
             lines.push(format!(
@@ -77,9 +80,16 @@ pub fn staying_line(p: &PoolRun<'_>) -> Option<String> {
 
 /// The pools' switch lines, then the guard's "staying" lines. `committed`: None in a dry run
 /// (the lines say what would happen), else whether the switches were committed; one that
-/// was not is printed as pending, since the next run retries it.
+/// was not is printed as pending, since the next run retries it. Nothing when quiet.
 #[must_use]
-pub fn switches(pools: &[PoolRun<'_>], committed: Option<bool>) -> Vec<String> {
+pub fn switches(
+    pools: &[PoolRun<'_>],
+    committed: Option<bool>,
+    verbosity: Verbosity,
+) -> Vec<String> {
+    if verbosity < Verbosity::Normal {
+        return Vec::new();
+    }
     let pending = committed == Some(false);
     let switched = pools.iter().filter_map(|p| switch_line(p, pending));
     let staying = pools.iter().filter_map(staying_line);
@@ -313,14 +323,14 @@ mod tests {
     fn probe_lines() {
         let config = config();
         assert_eq!(
-            probes(&pools(&config, None, down())),
+            probes(&pools(&config, None, down()), Verbosity::Verbose),
             [
                 "probe web/main 192.0.2.1: down, failed 2/2 attempts: connect: refused",
                 "probe web/backup 198.51.100.7: no check, counted healthy",
             ]
         );
         assert_eq!(
-            probes(&pools(&config, None, up()))[0],
+            probes(&pools(&config, None, up()), Verbosity::Verbose)[0],
             "probe web/main 192.0.2.1: up, HTTP 200 in 3 ms"
         );
     }
@@ -333,14 +343,25 @@ mod tests {
         let pending = format!(
             "web: main (192.0.2.1) -> backup (198.51.100.7) (not applied yet: the run failed, see the errors; the next run retries): {FAILURE}"
         );
-        assert_eq!(switches(&failover, Some(true)), std::slice::from_ref(&done));
         assert_eq!(
-            switches(&failover, None),
+            switches(&failover, Some(true), Verbosity::Normal),
+            std::slice::from_ref(&done)
+        );
+        assert_eq!(
+            switches(&failover, None, Verbosity::Normal),
             [done],
             "a dry run says what would happen"
         );
-        assert_eq!(switches(&failover, Some(false)), [pending]);
-        assert!(switches(&pools(&config, None, up()), Some(true)).is_empty());
+        assert_eq!(
+            switches(&failover, Some(false), Verbosity::Normal),
+            [pending]
+        );
+        assert!(switches(&pools(&config, None, up()), Some(true), Verbosity::Normal).is_empty());
+        assert!(switches(&failover, Some(true), Verbosity::Quiet).is_empty());
+        assert!(
+            probes(&failover, Verbosity::Normal).is_empty(),
+            "probes only with -v"
+        );
     }
 
     #[test]
@@ -395,7 +416,7 @@ mod tests {
             None,
         );
         assert_eq!(
-            switches(&p, Some(true)),
+            switches(&p, Some(true), Verbosity::Normal),
             [format!(
                 "web: main (192.0.2.1) -> backup (198.51.100.7): {FAILURE}; confirmed by 2 of 3 witnesses"
             )]

@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use crate::config::Config;
 use crate::error::{Error, Errors, Result};
 use crate::outcome::{self, Outcome};
-use crate::output::{Line, emit};
+use crate::output::{emit, print};
 use crate::store::{StateFiles, load_reserved, load_state};
 use crate::templates::{self, Templates};
 use crate::zone::Zone;
@@ -91,9 +91,7 @@ fn run_zones(
     let outcomes = probe::probe_all(config);
     seen.outcomes = Some(outcomes.clone());
     let mut pools = outcome::decide_pools(config, old.as_ref(), outcomes);
-    if verbosity >= Verbosity::Verbose {
-        emit(report::probes(&pools).into_iter().map(Line::Out));
-    }
+    print(report::probes(&pools, verbosity));
     guard::guard_failovers(config, &mut pools, old.as_ref());
     let addresses = outcome::chosen_addresses(&pools);
     let inputs = crate::plan::Inputs {
@@ -104,11 +102,13 @@ fn run_zones(
     };
     let mut zones = plan::plan_all(zones, inputs, old.as_ref(), &reserved)?;
     if options.dry_run {
-        if verbosity >= Verbosity::Normal {
-            emit(report::switches(&pools, None).into_iter().map(Line::Out));
-        }
-        let lines = report::dry_run(&zones, &config.zones, plan::read_for_diff, verbosity)?;
-        emit(lines.into_iter().map(Line::Out));
+        print(report::switches(&pools, None, verbosity));
+        print(report::dry_run(
+            &zones,
+            &config.zones,
+            plan::read_for_diff,
+            verbosity,
+        )?);
         return Ok(());
     }
 
@@ -136,13 +136,7 @@ fn run_zones(
     };
     // Say what happened, not what was meant to: a switch is printed as done only once it
     // is committed; before that it is pending, and the next run retries it.
-    if verbosity >= Verbosity::Normal {
-        emit(
-            report::switches(&pools, Some(committed))
-                .into_iter()
-                .map(Line::Out),
-        );
-    }
+    print(report::switches(&pools, Some(committed), verbosity));
     emit(report::zones(&zones, verbosity));
     if committed {
         commit::run_hooks(config, &pools);
