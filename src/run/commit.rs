@@ -73,3 +73,74 @@ pub(super) fn run_hooks(config: &Config, pools: &[PoolRun<'_>]) {
         crate::errln!("{warning}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::state::HistoryEntry;
+
+    fn next(changed: bool, history: Vec<HistoryEntry>) -> Next {
+        Next {
+            state: State {
+                version: 1,
+                last_run: Some("2026-11-29T10:01:00Z".into()),
+                ..State::default()
+            },
+            history,
+            changed,
+        }
+    }
+
+    fn guard_line() -> HistoryEntry {
+        HistoryEntry::Guard {
+            time: "2026-11-29T10:01:00Z".into(),
+            pool: "web".into(),
+            server: "main".into(),
+            verdict: "vetoed".into(),
+            detail: "failover vetoed: witness 'w' reaches main".into(),
+        }
+    }
+
+    #[test]
+    fn an_unchanged_state_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = StateFiles::in_dir(dir.path());
+        save(&next(false, vec![guard_line()]), &files).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn the_history_is_appended_and_the_state_written_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = StateFiles::in_dir(dir.path());
+        fs::write(&files.history, "{\"earlier\":1}\n").unwrap();
+        let next = next(true, vec![guard_line()]);
+        save(&next, &files).unwrap();
+        assert_eq!(
+            fs::read_to_string(&files.history).unwrap(),
+            "{\"earlier\":1}\n{\"event\":\"guard\",\"time\":\"2026-11-29T10:01:00Z\",\"pool\":\"web\",\"server\":\"main\",\"verdict\":\"vetoed\",\"detail\":\"failover vetoed: witness 'w' reaches main\"}\n"
+        );
+        assert_eq!(
+            fs::read_to_string(&files.state).unwrap(),
+            next.state.to_text()
+        );
+    }
+
+    #[test]
+    fn a_history_that_cannot_be_written_leaves_the_state_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = StateFiles::in_dir(dir.path());
+        fs::write(&files.state, "old\n").unwrap();
+        // A directory where history.jsonl should be: the append fails.
+        fs::create_dir(&files.history).unwrap();
+        let error = save(&next(true, vec![guard_line()]), &files).unwrap_err();
+        assert_eq!(error.exit_code(), 1);
+        assert_eq!(
+            fs::read_to_string(&files.state).unwrap(),
+            "old\n",
+            "not committed"
+        );
+    }
+}

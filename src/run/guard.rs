@@ -127,3 +127,76 @@ fn ask_witnesses(
             .collect()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The guard at work with witnesses that are shell one-liners (no network: no reference
+    //! URLs here; those are fetched in the integration tests).
+
+    use std::path::Path;
+
+    use super::*;
+    use crate::outcome::decide_pools;
+    use crate::testing::{CONFIG, down, up};
+
+    fn config(witnesses: &[&str]) -> Config {
+        let argv: Vec<String> = witnesses
+            .iter()
+            .map(|w| format!("['sh', '-c', '{w}']"))
+            .collect();
+        let text = format!(
+            "{CONFIG}\n[guard]\nwitnesses = [{}]\ntimeout = \"1s\"\n",
+            argv.join(", ")
+        );
+        Config::parse(&text, Path::new("/etc/zonerw/zonerw.toml")).unwrap()
+    }
+
+    #[test]
+    fn witnesses_decide_a_failover() {
+        let cases = [
+            (&["exit 1", "exit 1"][..], "backup", Some("confirmed")),
+            (&["exit 1", "exit 0"][..], "main", Some("vetoed")),
+            (&["exit 7", "sleep 5"][..], "main", Some("own-link-down")),
+            (
+                &[
+                    r#"test "$ZONERW_POOL $ZONERW_SERVER $ZONERW_ADDRESS $ZONERW_URL" = "web main 192.0.2.1 http://www.example.com/up" && exit 1"#,
+                ][..],
+                "backup",
+                Some("confirmed"),
+            ),
+        ];
+        for (witnesses, chosen, verdict) in cases {
+            let config = config(witnesses);
+            let mut pools = decide_pools(
+                &config,
+                None,
+                vec![vec![down(), crate::decide::ProbeOutcome::Unchecked]],
+            );
+            let started = std::time::Instant::now();
+            guard_failovers(&config, &mut pools, None);
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "bounded by the timeout"
+            );
+            assert_eq!(pools[0].chosen().name, chosen, "{witnesses:?}");
+            assert_eq!(
+                pools[0].guarded.as_ref().map(|g| g.verdict.name()),
+                verdict,
+                "{witnesses:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_failover_asks_no_one() {
+        let config = config(&["exit 0"]);
+        let mut pools = decide_pools(
+            &config,
+            None,
+            vec![vec![up(), crate::decide::ProbeOutcome::Unchecked]],
+        );
+        guard_failovers(&config, &mut pools, None);
+        assert_eq!(pools[0].guarded, None);
+        assert_eq!(pools[0].chosen().name, "main");
+    }
+}

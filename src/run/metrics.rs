@@ -72,3 +72,64 @@ fn write(
     };
     fsio::write_atomically(path, metrics::render(&snapshot).as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::testing::CONFIG;
+
+    fn config(dir: &Path) -> Config {
+        let text = format!(
+            "{CONFIG}\n[metrics]\ntextfile = '{}'\n",
+            dir.join("zonerw.prom").display()
+        );
+        Config::parse(&text, Path::new("/etc/zonerw/zonerw.toml")).unwrap()
+    }
+
+    fn metric<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+    }
+
+    #[test]
+    fn written_after_success_and_failure_but_not_for_a_dry_run_or_a_taken_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let path = dir.path().join("zonerw.prom");
+        let now: Timestamp = "2026-11-29T10:00:00Z".parse().unwrap();
+        let locked = || Error::Locked {
+            path: "/var/lib/zonerw/lock".into(),
+            holder: "pid 1".into(),
+        };
+
+        written_after(&config, true, now, |_| Ok(())).unwrap();
+        assert!(!path.exists(), "a dry run writes no metrics");
+        assert!(written_after(&config, false, now, |_| Err(locked())).is_err());
+        assert!(!path.exists(), "the run holding the lock writes them");
+
+        written_after(&config, false, now, |_| Ok(())).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(metric(&text, "zonerw_last_run_success"), Some("1"));
+        assert_eq!(metric(&text, "zonerw_last_run_exit_code"), Some("0"));
+        let success = metric(&text, "zonerw_last_success_timestamp_seconds")
+            .unwrap()
+            .to_owned();
+
+        let failed = written_after(&config, false, now, |_| Err(Error::Usage("x".into())));
+        assert_eq!(
+            failed.unwrap_err().exit_code(),
+            2,
+            "the run's own result stands"
+        );
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(metric(&text, "zonerw_last_run_success"), Some("0"));
+        assert_eq!(metric(&text, "zonerw_last_run_exit_code"), Some("2"));
+        assert_eq!(
+            metric(&text, "zonerw_last_success_timestamp_seconds"),
+            Some(success.as_str()),
+            "the last success is carried over from the previous file"
+        );
+    }
+}

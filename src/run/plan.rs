@@ -46,3 +46,128 @@ pub(super) fn read_for_diff(path: &std::path::Path) -> Result<Vec<u8>> {
         Installed::Absent | Installed::NotAFile(_) => Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs::{self, File, FileTimes};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::config::Config;
+    use crate::plan::Action;
+    use crate::state::ZoneState;
+    use crate::testing::{CONFIG, zone};
+    use crate::zone::fingerprint;
+
+    const MAIN: [(Option<std::net::Ipv4Addr>, Option<std::net::Ipv6Addr>); 1] =
+        [(Some(std::net::Ipv4Addr::new(192, 0, 2, 1)), None)];
+
+    fn setup() -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("zones = '{}'\n{CONFIG}", dir.path().display());
+        let config = Config::parse(&text, std::path::Path::new("/etc/zonerw/zonerw.toml")).unwrap();
+        (dir, config)
+    }
+
+    fn inputs(config: &Config, force: bool) -> Inputs<'_> {
+        Inputs {
+            config,
+            force,
+            clock: crate::serial::Clock {
+                unix: 0,
+                today: jiff::civil::date(2026, 11, 29),
+            },
+            addresses: &MAIN,
+        }
+    }
+
+    const FILE: &str = "@ IN SOA ns hm ( 2026112905 1 2 3 4 )\nwww IN A 192.0.2.1\n";
+
+    fn recorded(config: &Config, stamp: Option<crate::state::FileStamp>) -> State {
+        let mut state = State::default();
+        state.zones.insert(
+            "example.com".into(),
+            ZoneState {
+                serial: 2_026_112_905,
+                template: zone(config).fingerprint,
+                installed: fingerprint(FILE.as_bytes()),
+                vars: [("IP".to_owned(), "192.0.2.1".to_owned())].into(),
+                stamp,
+                lagging: std::collections::BTreeMap::new(),
+            },
+        );
+        state
+    }
+
+    fn plan_one(config: &Config, force: bool, old: Option<&State>) -> crate::plan::ZonePlan {
+        let zones = plan_all(
+            vec![zone(config)],
+            inputs(config, force),
+            old,
+            &Reserved::new(),
+        );
+        zones.unwrap().remove(0).plan
+    }
+
+    #[test]
+    fn a_matching_stamp_is_trusted_and_anything_else_is_read() {
+        let (dir, config) = setup();
+        let path = dir.path().join("example.com.zone");
+        fs::write(&path, FILE).unwrap();
+        let stamp = fsio::stamp(&path);
+        // Same size and mtime, other bytes: only a run that reads the file can tell.
+        let other = FILE.replace("www", "web");
+        fs::write(&path, &other).unwrap();
+        let mtime = UNIX_EPOCH + Duration::from_nanos(stamp.unwrap().mtime_ns);
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_times(FileTimes::new().set_modified(mtime))
+            .unwrap();
+        assert_eq!(fsio::stamp(&path), stamp);
+        let old = recorded(&config, stamp);
+        let trusted = plan_one(&config, false, Some(&old));
+        assert_eq!(
+            (trusted.action, trusted.serial),
+            (Action::Keep, Some(2_026_112_905))
+        );
+
+        let no_stamp = recorded(&config, None);
+        let read = plan_one(&config, false, Some(&no_stamp));
+        assert_eq!(read.action, Action::Write, "read, found edited, rewritten");
+        assert_eq!(read.old_serial, Some(2_026_112_905));
+
+        let forced = plan_one(&config, true, Some(&old));
+        assert_eq!(
+            (forced.action, forced.old_serial, forced.serial),
+            (Action::Write, Some(2_026_112_905), Some(2_026_112_906))
+        );
+    }
+
+    #[test]
+    fn without_state_an_identical_file_is_adopted_and_a_fifo_is_not_read() {
+        let (dir, config) = setup();
+        let path = dir.path().join("example.com.zone");
+        fs::write(&path, FILE).unwrap();
+        let adopted = plan_one(&config, false, None);
+        assert_eq!(
+            (adopted.action, adopted.serial),
+            (Action::Adopt, Some(2_026_112_905))
+        );
+
+        fs::remove_file(&path).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let replaced = plan_one(&config, false, None);
+        assert_eq!(
+            (replaced.action, replaced.old_serial),
+            (Action::Write, None)
+        );
+        assert_eq!(read_for_diff(&path).unwrap(), b"");
+        assert_eq!(read_for_diff(&dir.path().join("absent.zone")).unwrap(), b"");
+    }
+}

@@ -75,3 +75,62 @@ fn check_state_owner(dir: &Path) -> Result<()> {
         &args,
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::testing::CONFIG;
+
+    fn config(root: &Path) -> Config {
+        let text = format!(
+            "zones = '{root}/zones'\nstate = '{root}/state'\ntemplates = '{root}/templates'\n{CONFIG}",
+            root = root.display()
+        );
+        Config::parse(&text, &root.join("zonerw.toml")).unwrap()
+    }
+
+    #[test]
+    fn the_serial_clock_is_utc_unless_asked() {
+        let config = config(Path::new("/srv"));
+        let now: Timestamp = "2026-11-29T23:30:00Z".parse().unwrap();
+        let clock = serial_clock(&config, now).unwrap();
+        assert_eq!(clock.today, jiff::civil::date(2026, 11, 29));
+        assert_eq!(clock.unix, now.as_second());
+    }
+
+    #[test]
+    fn a_run_needs_the_zones_directory_and_takes_the_lock_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let files = StateFiles::in_dir(&config.state);
+        assert!(
+            prepare(&config, true, &files).unwrap().is_none(),
+            "a dry run takes no lock"
+        );
+        let error = prepare(&config, false, &files).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{}: zones: '{}' is not a directory",
+                dir.path().join("zonerw.toml").display(),
+                config.zones.display()
+            )
+        );
+        assert!(!config.state.exists(), "nothing created before the check");
+        fs::create_dir(&config.zones).unwrap();
+        fs::write(config.zones.join(".example.com.zone.abc123.tmp"), "stale").unwrap();
+        let lock = prepare(&config, false, &files).unwrap();
+        assert!(lock.is_some() && config.state.is_dir());
+        assert_eq!(
+            fs::read_dir(&config.zones).unwrap().count(),
+            0,
+            "stale temporaries removed"
+        );
+        let again = prepare(&config, false, &files).unwrap_err();
+        assert_eq!(again.exit_code(), 75);
+        drop(lock);
+        assert!(prepare(&config, false, &files).unwrap().is_some());
+    }
+}
