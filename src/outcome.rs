@@ -643,4 +643,43 @@ mod tests {
             [(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), "main".to_owned())]
         );
     }
+
+    #[test]
+    fn a_failback_is_a_switch_but_not_a_failover() {
+        let config = config();
+        let old = settled(&config);
+        let failed = pools(&config, Some(&old), down());
+        let run = Outcome {
+            pools: &failed,
+            zones: &[],
+            broken: &[],
+        };
+        let on_backup = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z")).state;
+        let back = pools(&config, Some(&on_backup), up());
+        assert!(back[0].failover_from().is_none(), "the guard is not asked");
+        let run = Outcome {
+            pools: &back,
+            zones: &[],
+            broken: &[],
+        };
+        let next = next_state(Some(&on_backup), &run, at("2026-11-29T10:02:00Z"));
+        let web = &next.state.pools["web"];
+        assert_eq!(
+            (web.chosen.as_str(), web.since.as_deref(), web.failovers),
+            ("main", Some("2026-11-29T10:02:00Z"), 1),
+            "a failback is not counted as a failover"
+        );
+        assert_eq!(
+            next.history,
+            [HistoryEntry::Switch {
+                time: "2026-11-29T10:02:00Z".into(),
+                pool: "web".into(),
+                from: "backup".into(),
+                to: "main".into(),
+                from_address: "198.51.100.7".into(),
+                to_address: "192.0.2.1".into(),
+                reason: "main healthy again (1 good run, rise 1)".into(),
+            }]
+        );
+    }
 }

@@ -277,4 +277,25 @@ mod tests {
         assert!(!is_marker_name(""));
         assert!(!is_marker_name("a-b"));
     }
+
+    #[test]
+    fn address_values_and_marker_names() {
+        let v6: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let addresses = [
+            (Some(Ipv4Addr::new(192, 0, 2, 1)), Some(v6)),
+            (Some(Ipv4Addr::new(198, 51, 100, 7)), None),
+        ];
+        assert_eq!(
+            address_value(&addresses, 0, false).as_deref(),
+            Some("192.0.2.1")
+        );
+        assert_eq!(
+            address_value(&addresses, 0, true).as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(address_value(&addresses, 1, true), None);
+        assert_eq!(address_value(&addresses, 2, false), None, "no such pool");
+        assert_eq!(marker_name("IP", false), "IP");
+        assert_eq!(marker_name("MAIL", true), "MAIL6");
+    }
 }

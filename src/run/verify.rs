@@ -207,3 +207,55 @@ fn wait_all(
         wait_for(server, &z.zone, z.serial, since, deadline)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::plan::Action;
+    use crate::testing::{CONFIG, zone_run};
+
+    fn reloaded(z: &mut ZoneRun, propagation: Option<Propagation>) {
+        z.fate = Fate::Reloaded {
+            stamp: None,
+            propagation,
+        };
+    }
+
+    #[test]
+    fn without_verify_nothing_is_asked_and_nothing_fails() {
+        let config = Config::parse(CONFIG, Path::new("/etc/zonerw/zonerw.toml")).unwrap();
+        let mut zones = [zone_run(&config, Action::Write, Some(1), 2, "192.0.2.1")];
+        reloaded(&mut zones[0], None);
+        verify_reloaded(&config, &mut zones, &[]);
+        assert_eq!(zones[0].propagation(), None);
+        assert!(primary_failures(&config, &zones).is_empty());
+    }
+
+    #[test]
+    fn a_zone_the_primary_did_not_serve_is_an_error_and_only_that_one() {
+        let text = format!("{CONFIG}\n[verify]\nprimary = \"127.0.0.1:5300\"\ntimeout = \"2s\"\n");
+        let config = Config::parse(&text, Path::new("/etc/zonerw/zonerw.toml")).unwrap();
+        let mut missed = zone_run(&config, Action::Write, Some(1), 2, "192.0.2.1");
+        reloaded(
+            &mut missed,
+            Some(Propagation {
+                primary_failure: Some("serves serial 1".into()),
+                ..Propagation::default()
+            }),
+        );
+        let mut served = zone_run(&config, Action::Write, Some(1), 2, "192.0.2.1");
+        served.zone.name = "served.example".into();
+        reloaded(&mut served, Some(Propagation::default()));
+        let failed = zone_run(&config, Action::Write, Some(1), 2, "192.0.2.1");
+        let errors = primary_failures(&config, &[missed, served, failed]);
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "example.com: the primary 127.0.0.1:5300 serves serial 1, not 2, 2s after the reload (NSD did not load the new file; see its log); the state was not advanced, so the next run retries"
+            ]
+        );
+    }
+}
