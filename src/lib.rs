@@ -134,20 +134,7 @@ fn probe_command(args: &ProbeArgs) -> Result<u8> {
         expect_body: args.expect_body.clone(),
         tls_verify: !args.insecure,
     };
-    match probe::probe_once(&check) {
-        Ok((status, latency)) => {
-            crate::outln!("up: HTTP {status} in {} ms", latency.as_millis());
-            Ok(0)
-        }
-        // Exit 3: our own side failed (no route, no DNS), which says nothing about the server;
-        // a guard counts that as no answer rather than as "cannot reach it".
-        Err(failure) if failure.local => {
-            crate::outln!("cannot test: {}", failure.reason);
-            Ok(3)
-        }
-        Err(failure) => {
-            crate::outln!("down: {}", failure.reason);
-            Ok(1)
-        }
-    }
+    let (line, code) = report::probe_answer(&probe::probe_once(&check));
+    crate::outln!("{line}");
+    Ok(code)
 }

@@ -3,6 +3,7 @@
 //! shell prints what these return (`output::emit`).
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::error::Result;
 use crate::fsio::NotAFile;
@@ -10,6 +11,7 @@ use crate::guard::Verdict;
 use crate::outcome::{PoolRun, ZoneRun};
 use crate::output::{Line, Verbosity};
 use crate::plan::Action;
+use crate::probe::Failure;
 use crate::state::show_serial;
 use crate::verify::Propagation;
 
@@ -32,6 +34,21 @@ pub fn probes(pools: &[PoolRun<'_>], verbosity: Verbosity) -> Vec<String> {
         }
     }
     lines
+}
+
+/// What `zonerw probe` prints, and its exit status: 0 up, 1 down, 3 when our own side
+/// failed (no route, no DNS), which says nothing about the server — a guard counts that as
+/// no answer rather than as "cannot reach it".
+#[must_use]
+pub fn probe_answer(result: &std::result::Result<(u16, Duration), Failure>) -> (String, u8) {
+    match result {
+        Ok((status, latency)) => (
+            format!("up: HTTP {status} in {} ms", latency.as_millis()),
+            0,
+        ),
+        Err(failure) if failure.local => (format!("cannot test: {}", failure.reason), 3),
+        Err(failure) => (format!("down: {}", failure.reason), 1),
+    }
 }
 
 /// The change line of a pool switch; a `pending` one (not committed) says so.
@@ -664,6 +681,34 @@ mod tests {
             ("$HOME", "'$HOME'"),
         ] {
             assert_eq!(shell_word(word), quoted);
+        }
+    }
+
+    #[test]
+    fn probe_answers_and_their_exit_status() {
+        let failure = |reason: &str, local| Failure {
+            reason: reason.into(),
+            local,
+        };
+        let cases = [
+            (
+                Ok((204, Duration::from_millis(12))),
+                "up: HTTP 204 in 12 ms",
+                0,
+            ),
+            (
+                Err(failure("connect: connection refused", false)),
+                "down: connect: connection refused",
+                1,
+            ),
+            (
+                Err(failure("connect: network is unreachable", true)),
+                "cannot test: connect: network is unreachable",
+                3,
+            ),
+        ];
+        for (result, line, code) in cases {
+            assert_eq!(probe_answer(&result), (line.to_owned(), code));
         }
     }
 }
