@@ -87,7 +87,9 @@ fn process_start(pid: u32) -> Option<jiff::Timestamp> {
 
 #[cfg(test)]
 mod tests {
-    use super::flock_holder;
+    use std::os::unix::fs::symlink;
+
+    use super::*;
 
     #[test]
     fn the_holder_is_read_from_proc_locks() {
@@ -107,5 +109,95 @@ mod tests {
             "a POSIX lock is not ours"
         );
         assert_eq!(flock_holder(locks, "fd:01:0"), None);
+    }
+
+    #[test]
+    fn a_second_lock_is_refused_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let first = lock_exclusive(&path).unwrap();
+        // flock conflicts between two opens even within one process.
+        let e = lock_exclusive(&path).unwrap_err();
+        let Error::Locked { path: at, holder } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(at, &path);
+        let prefix = format!("pid {} since ", std::process::id());
+        let since = holder
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("{holder}"));
+        assert!(since.parse::<jiff::Timestamp>().is_ok(), "{since}");
+        assert_eq!(e.exit_code(), 75);
+        assert_eq!(
+            e.to_string(),
+            format!("another run holds the lock {}: {holder}", path.display())
+        );
+        drop(first);
+        let again = lock_exclusive(&path).unwrap();
+        drop(again);
+    }
+
+    #[test]
+    fn the_lock_file_is_created_empty_and_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        drop(lock_exclusive(&path).unwrap());
+        let meta = fs::metadata(&path).unwrap();
+        assert_eq!((meta.len(), meta.mode() & 0o777), (0, 0o644));
+        // An existing lock file is only opened for reading: its bytes and mode stay.
+        fs::write(&path, "left by hand\n").unwrap();
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o444)).unwrap();
+        drop(lock_exclusive(&path).unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "left by hand\n");
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o444);
+    }
+
+    #[test]
+    fn a_link_at_the_lock_path_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let target = dir.path().join("target");
+        symlink(&target, &path).unwrap();
+        for target_exists in [false, true] {
+            let e = lock_exclusive(&path).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "cannot open lock file '{}': it is a symbolic link; zonerw does not follow links in its state directory",
+                    path.display()
+                ),
+                "target exists: {target_exists}"
+            );
+            assert_eq!(e.exit_code(), 1);
+            assert_eq!(
+                target.exists(),
+                target_exists,
+                "the target is never created"
+            );
+            fs::write(&target, "").unwrap();
+        }
+    }
+
+    #[test]
+    fn an_unlocked_file_has_no_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        fs::write(&path, "").unwrap();
+        assert_eq!(lock_holder(&File::open(&path).unwrap()), None);
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods, reason = "compares with the clock")]
+    fn process_start_is_when_this_process_started() {
+        let started = process_start(std::process::id()).unwrap();
+        let now = jiff::Timestamp::now();
+        // btime is whole seconds and may drift a little from the wall clock.
+        let slack = jiff::SignedDuration::from_secs(5);
+        assert!(started <= now + slack, "{started} after {now}");
+        assert!(
+            now.duration_since(started) < jiff::SignedDuration::from_hours(1),
+            "{started} is long before {now}"
+        );
+        assert_eq!(process_start(u32::MAX), None);
     }
 }
