@@ -527,10 +527,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("pid");
         let script = format!("sleep 30 & echo $! > {}; wait", pid_file.display());
-        let e = run_bounded(&sh(&script), &[], Duration::from_millis(300)).unwrap_err();
+        let e = run_bounded(&sh(&script), &[], Duration::from_millis(150)).unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!("'sh -c {script}' did not finish within 300ms and was killed")
+            format!("'sh -c {script}' did not finish within 150ms and was killed")
         );
         let pid: i32 = std::fs::read_to_string(&pid_file)
             .unwrap()

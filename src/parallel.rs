@@ -100,13 +100,4 @@ mod tests {
         assert!(none.is_empty());
         assert_eq!(calls.load(Ordering::Relaxed), 500, "f is never called");
     }
-
-    #[test]
-    #[should_panic(expected = "a worker panicked")]
-    fn a_panicking_worker_is_not_swallowed() {
-        let _ = super::map(&[1, 2, 3], 2, |&x| {
-            assert!(x != 2, "bad item");
-            x
-        });
-    }
 }
