@@ -235,7 +235,7 @@ mod tests {
     /// `reply` makes of it, until `stop`.
     struct Server {
         addr: SocketAddr,
-        handle: thread::JoinHandle<usize>,
+        handle: thread::JoinHandle<Vec<(SocketAddr, String)>>,
     }
 
     impl Server {
@@ -248,13 +248,14 @@ mod tests {
             let addr = socket.local_addr().unwrap();
             let handle = thread::spawn(move || {
                 let mut buf = vec![0u8; 512];
-                let mut received = 0;
+                let mut received = Vec::new();
                 while let Ok((n, from)) = socket.recv_from(&mut buf) {
                     if &buf[..n] == b"stop" {
                         break;
                     }
-                    received += 1;
                     let query = Message::from_octets(buf[..n].to_vec()).unwrap();
+                    let name = query.sole_question().unwrap().qname().to_string();
+                    received.push((from, name));
                     for bytes in reply(&query) {
                         socket.send_to(&bytes, from).unwrap();
                     }
@@ -264,8 +265,8 @@ mod tests {
             Server { addr, handle }
         }
 
-        /// Stop the server; how many queries it received.
-        fn stop(self) -> usize {
+        /// Stop the server; the source and name of each query it received.
+        fn stop(self) -> Vec<(SocketAddr, String)> {
             let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
             socket.send_to(b"stop", self.addr).unwrap();
             self.handle.join().unwrap()
@@ -305,7 +306,7 @@ mod tests {
         });
         let deadline = Instant::now() + Duration::from_secs(5);
         assert_eq!(soa_serial(server.addr, "example.com", deadline), Ok(42));
-        assert!(server.stop() >= 1);
+        assert!(!server.stop().is_empty());
     }
 
     #[test]
@@ -317,26 +318,29 @@ mod tests {
             soa_serial(server.addr, "example.com", deadline),
             Err("answers SERVFAIL".to_owned())
         );
-        assert_eq!(server.stop(), 1);
+        assert!(!server.stop().is_empty());
     }
 
     #[test]
     fn a_silent_server_is_asked_again_until_the_deadline() {
+        // Timing bounds are one-sided: a loaded (or frozen) machine only makes it later.
         let server = Server::start(|_| Vec::new());
         let start = Instant::now();
-        let got = soa_serial(
-            server.addr,
-            "example.com",
-            start + Duration::from_millis(250),
+        let deadline = start + Duration::from_millis(450);
+        assert_eq!(
+            soa_serial(server.addr, "silent.example", deadline),
+            Err(NO_ANSWER.to_owned())
         );
-        let elapsed = start.elapsed();
-        assert_eq!(got, Err(NO_ANSWER.to_owned()));
+        assert!(Instant::now() >= deadline);
+        // Sent at 0, 200 and 400 ms (lost datagrams are retried), all from one socket.
+        let received = server.stop();
+        assert!(received.len() >= 2, "{received:?}");
         assert!(
-            elapsed >= Duration::from_millis(250) && elapsed < Duration::from_secs(2),
-            "{elapsed:?}"
+            received
+                .iter()
+                .all(|(from, name)| *from == received[0].0 && name == "silent.example"),
+            "{received:?}"
         );
-        // Sent at 0 and again at 200 ms.
-        assert_eq!(server.stop(), 2);
     }
 
     #[test]
@@ -345,13 +349,11 @@ mod tests {
             .unwrap()
             .local_addr()
             .unwrap();
-        let start = Instant::now();
-        let got = soa_serial(port, "example.com", start + Duration::from_millis(150));
-        assert_eq!(got, Err(NO_ANSWER.to_owned()));
-        assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "{:?}",
-            start.elapsed()
+        let deadline = Instant::now() + Duration::from_millis(150);
+        assert_eq!(
+            soa_serial(port, "example.com", deadline),
+            Err(NO_ANSWER.to_owned())
         );
+        assert!(Instant::now() >= deadline);
     }
 }

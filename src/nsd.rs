@@ -121,7 +121,6 @@ mod tests {
     //! `nsd-checkzone` as a script in a temporary directory.
 
     use std::fs;
-    use std::os::unix::fs::PermissionsExt;
     use std::path::PathBuf;
     use std::time::Duration;
 
@@ -138,11 +137,23 @@ mod tests {
         }
     }
 
-    /// An executable script `name` in `dir` with `body` after the shebang.
+    /// An executable script `name` in `dir` with `body` after the shebang. A child writes
+    /// it: a file this process had open for writing could still be open in a child some
+    /// other test is forking at that moment, and exec would fail with "Text file busy".
     fn script(dir: &Path, name: &str, body: &str) -> String {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
         let path = dir.join(name);
-        fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        let mut writer = Command::new("sh")
+            .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+            .arg(&path)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = writer.stdin.take().unwrap();
+        write!(stdin, "#!/bin/sh\n{body}\n").unwrap();
+        drop(stdin);
+        assert!(writer.wait().unwrap().success());
         path.display().to_string()
     }
 
