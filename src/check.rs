@@ -90,3 +90,110 @@ fn state_problems(config: &Config) -> Vec<String> {
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::{PermissionsExt, chown};
+    use std::path::Path;
+
+    use super::*;
+
+    /// Another user: `nobody` on Debian.
+    const OTHER: u32 = 65_534;
+
+    fn problems(state: &Path) -> Vec<String> {
+        let mut config = crate::testing::config();
+        config.state = state.to_owned();
+        state_problems(&config)
+    }
+
+    /// A state directory with every state file in it, all this user's.
+    fn state_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["state.json", "serials.json", "history.jsonl", "lock"] {
+            fs::write(dir.path().join(name), "").unwrap();
+            fs::set_permissions(dir.path().join(name), fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_missing_or_sound_state_directory_has_no_problem() {
+        let dir = state_dir();
+        assert_eq!(problems(&dir.path().join("missing")), Vec::<String>::new());
+        assert_eq!(problems(dir.path()), Vec::<String>::new());
+        // Files not there yet are created by the run: no problem either.
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(problems(empty.path()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn files_of_another_owner_than_the_directorys_are_named_with_the_fix() {
+        if fsio::effective_uid() != 0 {
+            // chown needs root; the unwritable case below covers other users.
+            return;
+        }
+        let other = fsio::user_name(OTHER);
+        // A file some other user left in root's state directory; the lock does not count.
+        let dir = state_dir();
+        let d = dir.path();
+        chown(d.join("serials.json"), Some(OTHER), None).unwrap();
+        chown(d.join("lock"), Some(OTHER), None).unwrap();
+        let serials = d.join("serials.json");
+        assert_eq!(
+            problems(d),
+            [format!(
+                "state file {}: owner {other}, mode 0644: not owned by root, who owns the state directory, so a run as root would fail; chown root {}",
+                serials.display(),
+                serials.display()
+            )]
+        );
+        // A manual run as root in the timer user's directory: every root file is named.
+        chown(d, Some(OTHER), None).unwrap();
+        chown(&serials, Some(0), None).unwrap();
+        fs::set_permissions(&serials, fs::Permissions::from_mode(0o600)).unwrap();
+        let lines: Vec<String> = ["state.json", "serials.json", "history.jsonl"]
+            .iter()
+            .map(|name| {
+                let path = d.join(name);
+                let mode = if *name == "serials.json" { "0600" } else { "0644" };
+                format!(
+                    "state file {}: owner root, mode {mode}: not owned by {other}, who owns the state directory, so a run as {other} would fail; chown {other} {}",
+                    path.display(),
+                    path.display()
+                )
+            })
+            .collect();
+        assert_eq!(problems(d), lines);
+    }
+
+    #[test]
+    fn what_this_user_cannot_write_is_named() {
+        let me = fsio::effective_uid();
+        if me == 0 {
+            // Root may write whatever the mode says; the owner case above covers root.
+            return;
+        }
+        let me = fsio::user_name(me);
+        let dir = state_dir();
+        let d = dir.path();
+        fs::set_permissions(d.join("history.jsonl"), fs::Permissions::from_mode(0o444)).unwrap();
+        fs::set_permissions(d, fs::Permissions::from_mode(0o555)).unwrap();
+        let got = problems(d);
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            got,
+            [
+                format!(
+                    "state directory {}: owner {me}, mode 0555: {me} cannot write it, so a run would fail",
+                    d.display()
+                ),
+                format!(
+                    "state file {}: owner {me}, mode 0444: {me} cannot write it, so a run would fail",
+                    d.join("history.jsonl").display()
+                ),
+            ]
+        );
+    }
+}

@@ -477,4 +477,110 @@ mod tests {
         assert_eq!(q[1], "(… 7 more bytes cut)");
         assert!(quote("\n \n", 0).is_empty());
     }
+
+    #[test]
+    fn environment_and_exit_status_are_passed_through() {
+        use std::os::unix::process::ExitStatusExt;
+        let out = run_bounded(
+            &sh("echo \"$ZONERW_POOL $ZONERW_TO\"; exit 3"),
+            &[
+                ("ZONERW_POOL", "web".into()),
+                ("ZONERW_TO", "backup".into()),
+            ],
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(out.stdout, "web backup\n");
+        assert_eq!(out.status.code(), Some(3));
+        let out = run_bounded(&sh("kill -9 $$"), &[], Duration::from_secs(5)).unwrap();
+        assert_eq!((out.status.code(), out.status.signal()), (None, Some(9)));
+        let out = run_bounded(&sh("echo oops >&2"), &[], Duration::from_secs(5)).unwrap();
+        assert!(out.status.success());
+        assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", "oops\n"));
+    }
+
+    #[test]
+    fn stdin_is_empty_so_a_reader_never_waits() {
+        // An inherited stdin (a terminal, a pipe) would keep cat until the deadline.
+        let out = run_bounded(&sh("cat; echo end"), &[], Duration::from_secs(5)).unwrap();
+        assert_eq!(out.stdout, "end\n");
+    }
+
+    #[test]
+    fn a_program_that_cannot_start_is_a_spawn_error() {
+        let e = run_bounded(
+            &["/nonexistent/nsd-control".to_owned(), "reload".to_owned()],
+            &[],
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot run '/nonexistent/nsd-control': No such file or directory (os error 2)"
+        );
+        assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn the_deadline_kills_the_whole_group_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!("sleep 31 & echo $! > {}; wait", pid_file.display());
+        let e = run_bounded(&sh(&script), &[], Duration::from_millis(150)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("'sh -c {script}' did not finish within 150ms and was killed")
+        );
+        // On a badly loaded machine the group may be killed before it wrote the pid.
+        let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        else {
+            return;
+        };
+        // Alive, and still our sleep (not a reused pid).
+        let ours = || {
+            alive(pid)
+                && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| c == b"sleep\x0031\x00")
+        };
+        let gone = (0..100).any(|_| {
+            if ours() {
+                thread::sleep(Duration::from_millis(5));
+                false
+            } else {
+                true
+            }
+        });
+        if !gone {
+            // SAFETY: the sleep our own test started (checked just above).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        assert!(gone, "the grandchild {pid} outlived the deadline");
+    }
+
+    #[test]
+    fn output_quote_puts_stderr_first_and_counts_both_cuts() {
+        use std::os::unix::process::ExitStatusExt;
+        let output = |stdout: &str, stderr: &str, cuts: (u64, u64)| Output {
+            status: ExitStatus::from_raw(0),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            stdout_cut: cuts.0,
+            stderr_cut: cuts.1,
+        };
+        let cases: [(Output, &[&str]); 5] = [
+            (output("", "", (0, 0)), &[]),
+            (output("out\n", "", (0, 0)), &["out"]),
+            (output("", "err\n", (0, 0)), &["err"]),
+            (output("out\n\n", "\nerr\n", (0, 0)), &["err", "out"]),
+            (
+                output("o", "e", (2, 3)),
+                &["e", "o", "(… 5 more bytes cut)"],
+            ),
+        ];
+        for (out, want) in cases {
+            assert_eq!(out.quote(), want, "{out:?}");
+        }
+    }
 }

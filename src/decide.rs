@@ -450,4 +450,211 @@ mod tests {
         let s = update_server(&s, &ProbeOutcome::Unchecked, 3, 2);
         assert_eq!((s.healthy, s.good, s.bad), (true, 0, 0));
     }
+
+    #[test]
+    fn outcomes_in_words() {
+        let cases = [
+            (up(), "up, HTTP 200 in 3 ms", "up, HTTP 200"),
+            (
+                down(),
+                "down, failed 2/2 attempts: connect: refused",
+                "down, failed 2/2 attempts: connect: refused",
+            ),
+            (
+                ProbeOutcome::Unchecked,
+                "no check, counted healthy",
+                "no check, counted healthy",
+            ),
+        ];
+        for (outcome, describe, summary) in cases {
+            assert_eq!(outcome.describe(), describe);
+            assert_eq!(outcome.summary(), summary);
+        }
+        assert!(up().is_up() && ProbeOutcome::Unchecked.is_up() && !down().is_up());
+    }
+
+    #[test]
+    fn only_leaving_for_a_lower_priority_server_is_a_failover() {
+        let p = pool(1, 1);
+        let switch = |from, to| Switch {
+            from,
+            from_name: String::new(),
+            to,
+            reason: String::new(),
+        };
+        let cases = [
+            (Some(0), 1, true, "192.0.2.1"),
+            (Some(1), 2, true, "192.0.2.2"),
+            (Some(0), 2, true, "192.0.2.1"),
+            (Some(2), 0, false, "198.51.100.7"),
+            (Some(1), 0, false, "192.0.2.2"),
+            (None, 1, false, ""),
+        ];
+        for (from, to, failover, address) in cases {
+            let s = switch(from, to);
+            assert_eq!(s.is_failover(), failover, "{from:?} -> {to}");
+            assert_eq!(s.from_address(&p), address, "{from:?} -> {to}");
+        }
+    }
+
+    #[test]
+    fn fall_3_rise_2_leave_and_return_with_their_reasons() {
+        let p = pool(3, 2);
+        let runs = [
+            (down(), None),
+            (down(), None),
+            (
+                down(),
+                Some("main down for 3 runs (fall 3): failed 2/2 attempts: connect: refused"),
+            ),
+            (down(), None),
+            (up(), None),
+            (down(), None),
+            (up(), None),
+            (up(), Some("main healthy again (2 good runs, rise 2)")),
+        ];
+        let mut state: Option<PoolState> = None;
+        let mut chosen = Vec::new();
+        for (i, (main, reason)) in runs.into_iter().enumerate() {
+            let d = decide(&p, state.as_ref(), &[main, up(), ProbeOutcome::Unchecked]);
+            assert_eq!(
+                d.switch.as_ref().map(|s| s.reason.as_str()),
+                reason,
+                "run {}",
+                i + 1
+            );
+            chosen.push(d.state.chosen.clone());
+            state = Some(d.state);
+        }
+        assert_eq!(
+            chosen,
+            [
+                "main", "main", "second", "second", "second", "second", "second", "main"
+            ]
+        );
+    }
+
+    #[test]
+    fn leaving_a_server_that_is_up_but_not_recovered_says_so() {
+        // main is kept although unhealthy (nothing is healthy); then second has risen
+        // (rise 2) while main answered only once: second is chosen.
+        let mut p = pool(1, 2);
+        p.servers[2].check = p.servers[0].check.clone();
+        let d1 = decide(&p, None, &[down(), down(), down()]);
+        assert_eq!(d1.state.chosen, "main");
+        assert!(!d1.state.servers["main"].healthy);
+        let d2 = decide(&p, Some(&d1.state), &[down(), up(), down()]);
+        assert!(d2.switch.is_none());
+        let d3 = decide(&p, Some(&d2.state), &[up(), up(), down()]);
+        assert!(!d3.state.servers["main"].healthy);
+        let s = d3.switch.unwrap();
+        assert_eq!((s.from, s.to), (Some(0), 1));
+        assert_eq!(s.reason, "main has not recovered yet");
+        assert!(s.is_failover());
+    }
+
+    #[test]
+    fn a_removed_server_with_nothing_healthy_falls_back_to_the_first() {
+        let mut p = pool(1, 1);
+        p.servers[2].check = p.servers[0].check.clone();
+        let old = PoolState {
+            chosen: "gone".into(),
+            since: Some("2026-11-23T18:00:00Z".into()),
+            servers: [
+                ("gone".to_owned(), ServerState::default()),
+                (
+                    "main".to_owned(),
+                    ServerState {
+                        healthy: false,
+                        good: 0,
+                        bad: 1,
+                        last: None,
+                    },
+                ),
+            ]
+            .into(),
+            guard: None,
+            failovers: 3,
+        };
+        let d = decide(&p, Some(&old), &[down(), down(), down()]);
+        assert_eq!(d.chosen, 0);
+        let s = d.switch.unwrap();
+        assert_eq!(
+            (s.from, s.from_name.as_str(), s.to, s.reason.as_str()),
+            (None, "gone", 0, "gone is no longer configured")
+        );
+        assert!(!s.is_failover(), "no guard for a reconfiguration");
+        // The removed server's counters are dropped; the others go on.
+        let names: Vec<&str> = d.state.servers.keys().map(String::as_str).collect();
+        assert_eq!(names, ["backup", "main", "second"]);
+        assert_eq!(d.state.servers["main"].bad, 1);
+        assert_eq!(d.state.failovers, 3);
+        assert_eq!(d.state.since.as_deref(), Some("2026-11-23T18:00:00Z"));
+    }
+
+    #[test]
+    fn since_guard_and_failovers_are_carried_over() {
+        let p = pool(1, 1);
+        let first = decide(&p, None, &[up(), up(), ProbeOutcome::Unchecked]);
+        assert_eq!(
+            (first.state.since.as_deref(), first.state.failovers),
+            (None, 0)
+        );
+        assert!(first.state.guard.is_none() && first.switch.is_none());
+        let guard = crate::state::GuardRecord {
+            time: "2026-11-23T18:00:00Z".into(),
+            server: "main".into(),
+            verdict: "vetoed".into(),
+            detail: "a witness reached it".into(),
+        };
+        let previous = PoolState {
+            since: Some("2026-11-22T00:00:00Z".into()),
+            guard: Some(guard.clone()),
+            failovers: 4,
+            ..first.state
+        };
+        let d = decide(
+            &p,
+            Some(&previous),
+            &[down(), up(), ProbeOutcome::Unchecked],
+        );
+        assert_eq!(d.state.chosen, "second");
+        // The caller stamps a switch and counts the failover.
+        assert_eq!(d.state.since.as_deref(), Some("2026-11-22T00:00:00Z"));
+        assert_eq!(d.state.guard, Some(guard));
+        assert_eq!(d.state.failovers, 4);
+        assert_eq!(
+            d.state.servers["main"].last.as_deref(),
+            Some("down, failed 2/2 attempts: connect: refused")
+        );
+        assert_eq!(
+            d.state.servers["second"].last.as_deref(),
+            Some("up, HTTP 200")
+        );
+    }
+
+    #[test]
+    fn hold_keeps_the_previous_state_exactly() {
+        let p = pool(1, 1);
+        let first = hold(&p, None);
+        assert_eq!(first.chosen, 0);
+        assert!(first.switch.is_none());
+        assert_eq!(
+            first.state,
+            PoolState {
+                chosen: "main".into(),
+                since: None,
+                servers: BTreeMap::new(),
+                guard: None,
+                failovers: 0,
+            }
+        );
+        let d = decide(&p, None, &[down(), up(), ProbeOutcome::Unchecked]);
+        let mut previous = d.state;
+        previous.failovers = 2;
+        let held = hold(&p, Some(&previous));
+        assert_eq!(held.chosen, 1);
+        assert!(held.switch.is_none());
+        assert_eq!(held.state, previous);
+    }
 }

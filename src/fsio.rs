@@ -480,3 +480,510 @@ pub fn owner_and_mode(path: &Path) -> Option<(u32, u32)> {
     let meta = fs::symlink_metadata(path).ok()?;
     Some((meta.uid(), meta.mode() & 0o7777))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::symlink;
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn mkfifo(path: &Path) {
+        let c = CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::symlink_metadata(path).unwrap().mode() & 0o7777
+    }
+
+    fn mtime(path: &Path) -> SystemTime {
+        fs::symlink_metadata(path).unwrap().modified().unwrap()
+    }
+
+    fn set_mtime(path: &Path, time: SystemTime) {
+        File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_times(FileTimes::new().set_modified(time))
+            .unwrap();
+    }
+
+    /// What `read` made of `path`, in words (`Installed` is not `PartialEq`).
+    fn kind(read: Result<Installed>) -> String {
+        match read.unwrap() {
+            Installed::Absent => "absent".into(),
+            Installed::File(bytes) => format!("file {}", String::from_utf8_lossy(&bytes)),
+            Installed::NotAFile(kind) => kind.to_string(),
+        }
+    }
+
+    /// A directory with one of each kind of thing a zone path may hold.
+    fn zoo() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_owned();
+        fs::write(d.join("file"), "zone text").unwrap();
+        symlink(d.join("file"), d.join("link")).unwrap();
+        symlink(d.join("nothing"), d.join("dangling")).unwrap();
+        fs::create_dir(d.join("dir")).unwrap();
+        symlink(d.join("dir"), d.join("link-to-dir")).unwrap();
+        mkfifo(&d.join("fifo"));
+        symlink(d.join("fifo"), d.join("link-to-fifo")).unwrap();
+        std::os::unix::net::UnixListener::bind(d.join("socket")).unwrap();
+        symlink("/dev/zero", d.join("link-to-zero")).unwrap();
+        (dir, d)
+    }
+
+    #[test]
+    fn read_installed_reads_only_regular_files_and_never_follows_a_link() {
+        let (_dir, d) = zoo();
+        let cases = [
+            ("file", "file zone text"),
+            ("absent", "absent"),
+            ("link", "a symbolic link"),
+            ("dangling", "a symbolic link"),
+            ("dir", "a directory"),
+            // Must not block waiting for a writer.
+            ("fifo", "a FIFO"),
+            ("socket", "a socket"),
+            ("link-to-zero", "a symbolic link"),
+        ];
+        for (name, want) in cases {
+            assert_eq!(kind(read_installed(&d.join(name))), want, "{name}");
+        }
+        assert_eq!(kind(read_installed(Path::new("/dev/zero"))), "a device");
+        assert_eq!(kind(read_installed(Path::new("/dev/null"))), "a device");
+    }
+
+    #[test]
+    fn read_template_follows_a_link_to_a_regular_file_only() {
+        let (_dir, d) = zoo();
+        let cases = [
+            ("file", "file zone text"),
+            ("link", "file zone text"),
+            ("absent", "absent"),
+            ("dangling", "absent"),
+            ("link-to-dir", "a directory"),
+            ("link-to-fifo", "a FIFO"),
+            ("link-to-zero", "a device"),
+        ];
+        for (name, want) in cases {
+            assert_eq!(kind(read_template(&d.join(name))), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_read_is_bounded_by_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.zone");
+        fs::write(&path, "0123456789abcdef").unwrap();
+        let Installed::File(bytes) = read_regular(&path, false, 10).unwrap() else {
+            panic!("a regular file");
+        };
+        assert_eq!(bytes, b"0123456789");
+        // An installed zone is read up to 64 MiB (a sparse file costs no disk).
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(INSTALLED_READ_LIMIT + 100)
+            .unwrap();
+        let Installed::File(bytes) = read_installed(&path).unwrap() else {
+            panic!("a regular file");
+        };
+        assert_eq!(bytes.len() as u64, INSTALLED_READ_LIMIT);
+        assert_eq!(&bytes[..16], b"0123456789abcdef");
+    }
+
+    #[test]
+    fn read_state_file_refuses_links_and_non_files_by_name() {
+        let (_dir, d) = zoo();
+        assert_eq!(
+            read_state_file(&d.join("file")).unwrap().as_deref(),
+            Some(&b"zone text"[..])
+        );
+        assert!(read_state_file(&d.join("absent")).unwrap().is_none());
+        let cases = [
+            (
+                "link",
+                "it is a symbolic link; zonerw does not follow links in its state directory",
+            ),
+            (
+                "fifo",
+                "it is a FIFO; zonerw keeps only regular files in its state directory",
+            ),
+            (
+                "dir",
+                "it is a directory; zonerw keeps only regular files in its state directory",
+            ),
+        ];
+        for (name, why) in cases {
+            let e = read_state_file(&d.join(name)).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("cannot read '{}': {why}", d.join(name).display())
+            );
+            assert_eq!(e.exit_code(), 1);
+        }
+    }
+
+    #[test]
+    fn read_optional_is_none_only_for_a_missing_file() {
+        let (_dir, d) = zoo();
+        assert_eq!(
+            read_optional(&d.join("link")).unwrap().as_deref(),
+            Some(&b"zone text"[..])
+        );
+        assert!(read_optional(&d.join("absent")).unwrap().is_none());
+        let e = read_optional(&d.join("dir")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot read '{}': Is a directory (os error 21)",
+                d.join("dir").display()
+            )
+        );
+    }
+
+    #[test]
+    fn staged_file_is_a_hidden_0644_temporary_until_installed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("example.com.zone");
+        let staged = Staged::new(dir.path(), "example.com.zone", b"new zone\n").unwrap();
+        let temp = staged.path().to_owned();
+        let name = temp.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(".example.com.zone.")
+                && Path::new(&name).extension().is_some_and(|e| e == "tmp"),
+            "{name}"
+        );
+        assert_eq!(temp.parent(), Some(dir.path()));
+        // NamedTempFile makes 0600; NSD runs as another user and must read the zone.
+        assert_eq!(mode(&temp), 0o644);
+        assert_eq!(fs::read(&temp).unwrap(), b"new zone\n");
+        assert!(!target.exists());
+        staged.install(&target).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new zone\n");
+        assert_eq!(mode(&target), 0o644);
+        assert!(!temp.exists());
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+    }
+
+    #[test]
+    fn a_staged_file_dropped_without_install_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let staged = Staged::write(dir.path(), "a.zone", b"x").unwrap();
+        let temp = staged.path().to_owned();
+        assert!(temp.is_file());
+        drop(staged);
+        assert!(!temp.exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_failed_install_names_the_target_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a.zone");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("inside"), "x").unwrap();
+        let staged = Staged::new(dir.path(), "a.zone", b"zone").unwrap();
+        let temp = staged.path().to_owned();
+        let e = staged.install(&target).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot install '{}': Is a directory (os error 21)",
+                target.display()
+            )
+        );
+        assert!(!temp.exists());
+        assert!(target.join("inside").is_file());
+    }
+
+    #[test]
+    fn an_install_changes_the_mtime_even_within_one_timestamp_tick() {
+        // NSD ignores a reload when the zone file's mtime is unchanged.
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a.zone");
+        fs::write(&target, "old").unwrap();
+        let tick = SystemTime::UNIX_EPOCH + Duration::new(1_795_000_000, 123_456_789);
+        set_mtime(&target, tick);
+        let staged = Staged::new(dir.path(), "a.zone", b"new").unwrap();
+        set_mtime(staged.path(), tick);
+        staged.install(&target).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        assert_eq!(mtime(&target), tick + Duration::from_millis(1));
+
+        // A new mtime that already differs is left as it is.
+        let later = tick + Duration::from_mins(1);
+        let staged = Staged::new(dir.path(), "a.zone", b"newer").unwrap();
+        set_mtime(staged.path(), later);
+        staged.install(&target).unwrap();
+        assert_eq!(mtime(&target), later);
+
+        // Nothing replaced: nothing to differ from.
+        let fresh = dir.path().join("b.zone");
+        let staged = Staged::new(dir.path(), "b.zone", b"b").unwrap();
+        set_mtime(staged.path(), tick);
+        staged.install(&fresh).unwrap();
+        assert_eq!(mtime(&fresh), tick);
+    }
+
+    #[test]
+    fn ensure_mtime_differs_steps_a_millisecond() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, "x").unwrap();
+        let tick = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        set_mtime(&path, tick);
+        let file = File::open(&path).unwrap();
+        ensure_mtime_differs(&file, tick).unwrap();
+        assert_eq!(mtime(&path), tick + Duration::from_millis(1));
+        ensure_mtime_differs(&file, tick).unwrap();
+        assert_eq!(
+            mtime(&path),
+            tick + Duration::from_millis(1),
+            "differs already"
+        );
+    }
+
+    #[test]
+    fn write_atomically_replaces_a_link_instead_of_following_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::write(&elsewhere, "precious").unwrap();
+        let path = dir.path().join("state.json");
+        symlink(&elsewhere, &path).unwrap();
+        write_atomically(&path, b"{}\n").unwrap();
+        assert!(fs::symlink_metadata(&path).unwrap().file_type().is_file());
+        assert_eq!(fs::read(&path).unwrap(), b"{}\n");
+        assert_eq!(mode(&path), 0o644);
+        assert_eq!(fs::read(&elsewhere).unwrap(), b"precious");
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "no temporary left: {names:?}");
+    }
+
+    #[test]
+    fn append_lines_keeps_a_torn_last_line_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let lines = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        append_lines(&path, &lines(&["one", "two"])).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "one\ntwo\n");
+        assert_eq!(mode(&path), 0o644);
+        append_lines(&path, &lines(&["three"])).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "one\ntwo\nthree\n");
+        // A line cut short by a full disk stays a line of its own.
+        fs::write(&path, "one\n{\"tor").unwrap();
+        append_lines(&path, &lines(&["four"])).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "one\n{\"tor\nfour\n");
+        // Nothing to append to an empty file writes nothing.
+        let empty = dir.path().join("empty");
+        append_lines(&empty, &[]).unwrap();
+        assert_eq!(fs::read(&empty).unwrap(), b"");
+    }
+
+    #[test]
+    fn append_lines_refuses_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        let path = dir.path().join("history.jsonl");
+        for existing in [false, true] {
+            if existing {
+                fs::write(&target, "kept\n").unwrap();
+            }
+            let _ = fs::remove_file(&path);
+            symlink(&target, &path).unwrap();
+            let e = append_lines(&path, &["x".to_owned()]).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "cannot append to '{}': it is a symbolic link; zonerw does not follow links in its state directory",
+                    path.display()
+                ),
+                "target exists: {existing}"
+            );
+        }
+        assert_eq!(fs::read_to_string(&target).unwrap(), "kept\n");
+    }
+
+    #[test]
+    fn remove_stale_temporaries_removes_only_zonerw_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let files = [
+            (".example.com.zone.Ab12Cd.tmp", false),
+            ("..zone.x1y2z3.tmp", false),
+            ("example.com.zone", true),
+            (".example.com.zone.swp", true),
+            (".hidden.tmp", true),
+            ("a.b.c.tmp", true),
+            (".a.b.c.tmp.bak", true),
+        ];
+        for (name, _) in files {
+            fs::write(d.join(name), "x").unwrap();
+        }
+        fs::create_dir(d.join(".dir.abc.tmp")).unwrap();
+        symlink(d.join("example.com.zone"), d.join(".link.abc.tmp")).unwrap();
+        remove_stale_temporaries(d);
+        for (name, kept) in files {
+            assert_eq!(d.join(name).exists(), kept, "{name}");
+        }
+        assert!(d.join(".dir.abc.tmp").is_dir());
+        assert!(fs::symlink_metadata(d.join(".link.abc.tmp")).is_ok());
+        assert!(d.join("example.com.zone").is_file());
+        // A leftover named exactly as Staged names them is removed.
+        let staged = Staged::write(d, "x.zone", b"x").unwrap();
+        let temp = staged.path().to_owned();
+        drop(staged);
+        fs::write(&temp, "left by a killed run").unwrap();
+        remove_stale_temporaries(d);
+        assert!(!temp.exists());
+        // A missing directory is no error.
+        remove_stale_temporaries(&d.join("missing"));
+    }
+
+    #[test]
+    fn create_state_dir_creates_0755_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("var/lib/zonerw");
+        assert!(create_state_dir(&state).unwrap());
+        assert!(state.is_dir());
+        assert_eq!(mode(&state), STATE_DIR_MODE);
+        assert!(!create_state_dir(&state).unwrap());
+        // An existing directory's mode is the admin's choice.
+        let own = dir.path().join("own");
+        fs::DirBuilder::new().mode(0o700).create(&own).unwrap();
+        fs::set_permissions(&own, Permissions::from_mode(0o700)).unwrap();
+        assert!(!create_state_dir(&own).unwrap());
+        assert_eq!(mode(&own), 0o700);
+        // A file in the way is an error naming the path.
+        let file = dir.path().join("file");
+        fs::write(&file, "").unwrap();
+        let e = create_state_dir(&file).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot create state directory '{}': File exists (os error 17)",
+                file.display()
+            )
+        );
+    }
+
+    #[test]
+    fn create_new_state_file_is_exclusive_and_0644() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let file = create_new_state_file(&path, OpenOptions::new().write(true)).unwrap();
+        assert!(file.is_some());
+        assert_eq!(mode(&path), STATE_FILE_MODE);
+        assert!(
+            create_new_state_file(&path, OpenOptions::new().write(true))
+                .unwrap()
+                .is_none()
+        );
+        // A link, even a dangling one, is "already there", and its target is not created.
+        let link = dir.path().join("link");
+        symlink(dir.path().join("nowhere"), &link).unwrap();
+        assert!(
+            create_new_state_file(&link, OpenOptions::new().write(true))
+                .unwrap()
+                .is_none()
+        );
+        assert!(!dir.path().join("nowhere").exists());
+    }
+
+    #[test]
+    fn explain_link_rewrites_only_eloop() {
+        let eloop = explain_link(io::Error::from_raw_os_error(libc::ELOOP));
+        assert_eq!(
+            eloop.to_string(),
+            "it is a symbolic link; zonerw does not follow links in its state directory"
+        );
+        let other = explain_link(io::Error::from_raw_os_error(libc::EACCES));
+        assert_eq!(other.raw_os_error(), Some(libc::EACCES));
+    }
+
+    #[test]
+    fn stamp_is_size_and_mtime_of_a_regular_file_only() {
+        let (_dir, d) = zoo();
+        let tick = SystemTime::UNIX_EPOCH + Duration::new(1_795_000_000, 5);
+        set_mtime(&d.join("file"), tick);
+        assert_eq!(
+            stamp(&d.join("file")),
+            Some(crate::state::FileStamp {
+                size: 9,
+                mtime_ns: 1_795_000_000_000_000_005,
+            })
+        );
+        for name in ["absent", "link", "dir", "fifo"] {
+            assert_eq!(stamp(&d.join(name)), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn owner_mode_and_writability() {
+        let (_dir, d) = zoo();
+        fs::set_permissions(d.join("file"), Permissions::from_mode(0o640)).unwrap();
+        assert_eq!(
+            owner_and_mode(&d.join("file")),
+            Some((effective_uid(), 0o640))
+        );
+        // The link itself, not what it points to.
+        assert_eq!(
+            owner_and_mode(&d.join("link")),
+            Some((effective_uid(), 0o777))
+        );
+        assert_eq!(owner_and_mode(&d.join("absent")), None);
+        assert!(writable(&d.join("file")));
+        assert!(writable(&d));
+        assert!(!writable(&d.join("absent")));
+        assert!(!writable(Path::new("bad\0path")));
+    }
+
+    #[test]
+    fn user_names_from_passwd_or_the_number() {
+        assert_eq!(user_name(0), "root");
+        // No passwd entry has this uid.
+        assert_eq!(user_name(3_999_999_999), "3999999999");
+        let status = fs::read_to_string("/proc/self/status").unwrap();
+        let euid: u32 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(effective_uid(), euid);
+    }
+
+    #[test]
+    fn syncs_name_the_directory_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        sync_dir(dir.path()).unwrap();
+        sync_filesystem(dir.path()).unwrap();
+        let missing = dir.path().join("missing");
+        assert_eq!(
+            sync_dir(&missing).unwrap_err().to_string(),
+            format!(
+                "cannot sync directory '{}': No such file or directory (os error 2)",
+                missing.display()
+            )
+        );
+        assert_eq!(
+            sync_filesystem(&missing).unwrap_err().to_string(),
+            format!(
+                "cannot open '{}': No such file or directory (os error 2)",
+                missing.display()
+            )
+        );
+    }
+}

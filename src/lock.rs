@@ -87,7 +87,9 @@ fn process_start(pid: u32) -> Option<jiff::Timestamp> {
 
 #[cfg(test)]
 mod tests {
-    use super::flock_holder;
+    use std::os::unix::fs::symlink;
+
+    use super::*;
 
     #[test]
     fn the_holder_is_read_from_proc_locks() {
@@ -107,5 +109,171 @@ mod tests {
             "a POSIX lock is not ours"
         );
         assert_eq!(flock_holder(locks, "fd:01:0"), None);
+    }
+
+    #[test]
+    fn a_second_lock_is_refused_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let first = lock_exclusive(&path).unwrap();
+        // flock conflicts between two opens even within one process. A lookup may miss
+        // the holder while other locks come and go (see the ignored test below): ask
+        // a few times.
+        let errors: Vec<Error> = (0..5).map(|_| lock_exclusive(&path).unwrap_err()).collect();
+        let prefix = format!("pid {} since ", std::process::id());
+        let e = errors
+            .iter()
+            .find(|e| matches!(e, Error::Locked { holder, .. } if holder != "holder unknown"))
+            .unwrap_or(&errors[0]);
+        let Error::Locked { path: at, holder } = e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(at, &path);
+        let since = holder
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("{holder}"));
+        assert!(since.parse::<jiff::Timestamp>().is_ok(), "{since}");
+        assert!(errors.iter().all(|e| e.exit_code() == 75));
+        assert_eq!(
+            e.to_string(),
+            format!("another run holds the lock {}: {holder}", path.display())
+        );
+        drop(first);
+        let again = lock_exclusive(&path).unwrap();
+        drop(again);
+    }
+
+    /// Pin the calling thread to its `n`th allowed CPU (the last one if there are fewer).
+    fn pin_to_cpu(n: usize) {
+        // SAFETY: a zeroed cpu_set_t is a valid set; sched_{get,set}affinity(0, ...) read
+        // and set the calling thread's mask from/into a set of the given size.
+        unsafe {
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(libc::sched_getaffinity(0, size, &raw mut allowed), 0);
+            let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &allowed))
+                .collect();
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpus[n.min(cpus.len() - 1)], &mut set);
+            assert_eq!(libc::sched_setaffinity(0, size, &raw const set), 0);
+        }
+    }
+
+    #[test]
+    #[ignore = "bug: lock_holder reads /proc/locks in several read(2) calls (read_to_string \
+                starts with a 32-byte probe), and the kernel does not keep the list stable \
+                between them: when a lock listed before the holder's goes away in between, \
+                the holder's line is skipped and a contended run says 'holder unknown'"]
+    fn the_holder_is_found_while_other_locks_come_and_go() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let stop = AtomicBool::new(false);
+        let misses = std::thread::scope(|s| {
+            // The lock and the churn on one CPU: the kernel lists locks per CPU, newest
+            // first, so the churning locks stand before ours in /proc/locks.
+            let held = s
+                .spawn(|| {
+                    pin_to_cpu(0);
+                    lock_exclusive(&path).unwrap()
+                })
+                .join()
+                .unwrap();
+            s.spawn(|| {
+                pin_to_cpu(0);
+                let others: Vec<File> = (0..20)
+                    .map(|i| {
+                        let other = dir.path().join(format!("other{i}"));
+                        fs::write(&other, "").unwrap();
+                        File::open(other).unwrap()
+                    })
+                    .collect();
+                while !stop.load(Ordering::Relaxed) {
+                    for f in &others {
+                        f.try_lock().unwrap();
+                    }
+                    for f in &others {
+                        f.unlock().unwrap();
+                    }
+                }
+            });
+            let file = File::open(&path).unwrap();
+            let misses = s
+                .spawn(move || {
+                    pin_to_cpu(1);
+                    (0..1000).filter(|_| lock_holder(&file).is_none()).count()
+                })
+                .join()
+                .unwrap();
+            stop.store(true, Ordering::Relaxed);
+            drop(held);
+            misses
+        });
+        assert_eq!(misses, 0, "the holder was missed {misses} times in 1000");
+    }
+
+    #[test]
+    fn the_lock_file_is_created_empty_and_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        drop(lock_exclusive(&path).unwrap());
+        let meta = fs::metadata(&path).unwrap();
+        assert_eq!((meta.len(), meta.mode() & 0o777), (0, 0o644));
+        // An existing lock file is only opened for reading: its bytes and mode stay.
+        fs::write(&path, "left by hand\n").unwrap();
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o444)).unwrap();
+        drop(lock_exclusive(&path).unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "left by hand\n");
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o444);
+    }
+
+    #[test]
+    fn a_link_at_the_lock_path_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let target = dir.path().join("target");
+        symlink(&target, &path).unwrap();
+        for target_exists in [false, true] {
+            let e = lock_exclusive(&path).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "cannot open lock file '{}': it is a symbolic link; zonerw does not follow links in its state directory",
+                    path.display()
+                ),
+                "target exists: {target_exists}"
+            );
+            assert_eq!(e.exit_code(), 1);
+            assert_eq!(
+                target.exists(),
+                target_exists,
+                "the target is never created"
+            );
+            fs::write(&target, "").unwrap();
+        }
+    }
+
+    #[test]
+    fn an_unlocked_file_has_no_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        fs::write(&path, "").unwrap();
+        assert_eq!(lock_holder(&File::open(&path).unwrap()), None);
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods, reason = "compares with the clock")]
+    fn process_start_is_when_this_process_started() {
+        let started = process_start(std::process::id()).unwrap();
+        let now = jiff::Timestamp::now();
+        // btime is whole seconds and may drift a little from the wall clock.
+        let slack = jiff::SignedDuration::from_secs(5);
+        assert!(started <= now + slack, "{started} after {now}");
+        assert!(
+            now.duration_since(started) < jiff::SignedDuration::from_hours(1),
+            "{started} is long before {now}"
+        );
+        assert_eq!(process_start(u32::MAX), None);
     }
 }

@@ -247,4 +247,160 @@ mod tests {
             None
         );
     }
+
+    fn state() -> State {
+        let mut state = State {
+            version: crate::state::STATE_VERSION,
+            ..State::default()
+        };
+        state.pools.insert(
+            "web".into(),
+            crate::state::PoolState {
+                chosen: "backup".into(),
+                failovers: 2,
+                ..Default::default()
+            },
+        );
+        for (zone, serial) in [("example.com", 2_026_112_301), ("a.example", 7)] {
+            state.zones.insert(
+                zone.into(),
+                crate::state::ZoneState {
+                    serial,
+                    ..Default::default()
+                },
+            );
+        }
+        state
+    }
+
+    #[test]
+    fn renders_a_failed_run_after_a_failover_exactly() {
+        let config = crate::testing::config();
+        let outcomes = vec![vec![crate::testing::down(), ProbeOutcome::Unchecked]];
+        let state = state();
+        let text = render(&Snapshot {
+            config: &config,
+            ended: 1_795_000_060.25,
+            duration: Duration::from_millis(1500),
+            last_success: Some(1_795_000_000.0),
+            success: false,
+            exit_code: 1,
+            outcomes: Some(&outcomes),
+            state: Some(&state),
+        });
+        let version = env!("CARGO_PKG_VERSION");
+        let want = format!(
+            "\
+# HELP zonerw_last_run_timestamp_seconds When the last zonerw run ended, in seconds since the epoch.
+# TYPE zonerw_last_run_timestamp_seconds gauge
+zonerw_last_run_timestamp_seconds 1795000060.25
+# HELP zonerw_last_success_timestamp_seconds When the last zonerw run that completed without error ended, in seconds since the epoch.
+# TYPE zonerw_last_success_timestamp_seconds gauge
+zonerw_last_success_timestamp_seconds 1795000000
+# HELP zonerw_last_run_success Whether the last zonerw run completed without error (1) or not (0).
+# TYPE zonerw_last_run_success gauge
+zonerw_last_run_success 0
+# HELP zonerw_last_run_exit_code The exit code of the last zonerw run.
+# TYPE zonerw_last_run_exit_code gauge
+zonerw_last_run_exit_code 1
+# HELP zonerw_run_duration_seconds How long the last zonerw run took.
+# TYPE zonerw_run_duration_seconds gauge
+zonerw_run_duration_seconds 1.5
+# HELP zonerw_server_up Whether the server passed its check in the last run (1) or not (0); a server without a check counts as up.
+# TYPE zonerw_server_up gauge
+zonerw_server_up{{pool=\"web\",server=\"main\"}} 0
+zonerw_server_up{{pool=\"web\",server=\"backup\"}} 1
+# HELP zonerw_server_chosen Whether the server is the one its pool points the zones at (1) or not (0).
+# TYPE zonerw_server_chosen gauge
+zonerw_server_chosen{{pool=\"web\",server=\"main\"}} 0
+zonerw_server_chosen{{pool=\"web\",server=\"backup\"}} 1
+# HELP zonerw_probe_latency_seconds Time of the successful probe attempt in the last run (absent when down or unchecked).
+# TYPE zonerw_probe_latency_seconds gauge
+# HELP zonerw_failovers_total How many times the pool left a server whose check failed.
+# TYPE zonerw_failovers_total counter
+zonerw_failovers_total{{pool=\"web\"}} 2
+# HELP zonerw_zone_serial The SOA serial of the zone file zonerw last installed.
+# TYPE zonerw_zone_serial gauge
+zonerw_zone_serial{{zone=\"a.example\"}} 7
+zonerw_zone_serial{{zone=\"example.com\"}} 2026112301
+# HELP zonerw_build_info The version of zonerw that wrote this file; always 1.
+# TYPE zonerw_build_info gauge
+zonerw_build_info{{version=\"{version}\"}} 1
+"
+        );
+        assert_eq!(text, want);
+    }
+
+    #[test]
+    fn a_run_that_stopped_early_reports_what_it_knows() {
+        // No probes, no state, never a success: the first server counts as chosen.
+        let config = crate::testing::config();
+        let text = render(&Snapshot {
+            config: &config,
+            ended: 5.0,
+            duration: Duration::ZERO,
+            last_success: None,
+            success: false,
+            exit_code: 2,
+            outcomes: None,
+            state: None,
+        });
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            [
+                "zonerw_last_run_timestamp_seconds 5",
+                "zonerw_last_run_success 0",
+                "zonerw_last_run_exit_code 2",
+                "zonerw_run_duration_seconds 0",
+                "zonerw_server_chosen{pool=\"web\",server=\"main\"} 1",
+                "zonerw_server_chosen{pool=\"web\",server=\"backup\"} 0",
+                "zonerw_failovers_total{pool=\"web\"} 0",
+                &format!(
+                    "zonerw_build_info{{version=\"{}\"}} 1",
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ]
+        );
+        assert!(!text.contains(LAST_SUCCESS));
+        assert_eq!(previous_success(&text), None);
+    }
+
+    #[test]
+    fn previous_success_reads_only_its_own_sample() {
+        let cases = [
+            (
+                "zonerw_last_success_timestamp_seconds 1795000000.5\n",
+                Some(1_795_000_000.5),
+            ),
+            ("zonerw_last_success_timestamp_seconds 12 \n", Some(12.0)),
+            (
+                "# HELP zonerw_last_success_timestamp_seconds When.\nzonerw_last_run_success 1\nzonerw_last_success_timestamp_seconds 7\n",
+                Some(7.0),
+            ),
+            ("zonerw_last_success_timestamp_seconds{x=\"y\"} 7\n", None),
+            ("zonerw_last_success_timestamp_seconds\n", None),
+            ("zonerw_last_success_timestamp_seconds soon\n", None),
+            (" zonerw_last_success_timestamp_seconds 7\n", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(previous_success(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let cases = [
+            ("web", "web"),
+            ("a\"b", "a\\\"b"),
+            ("a\\b", "a\\\\b"),
+            ("a\nb", "a\\nb"),
+            ("\\\"\n", "\\\\\\\"\\n"),
+            ("é ü", "é ü"),
+        ];
+        for (value, want) in cases {
+            assert_eq!(label(value), want, "{value:?}");
+        }
+    }
 }

@@ -114,3 +114,228 @@ fn control(nsd: &Nsd, argv: Vec<String>) -> Result<()> {
         argv,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! NSD's tools stubbed: `nsd-control` as a `sh -c` one-liner that logs its arguments,
+    //! `nsd-checkzone` as a script in a temporary directory.
+
+    use std::fs;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+
+    const SHOWN: &str = "/etc/zonerw/templates/example.com.zone";
+
+    fn nsd(control: &str) -> Nsd {
+        Nsd {
+            control: vec!["sh".into(), "-c".into(), control.into(), "stub".into()],
+            checkzone: None,
+            timeout: Duration::from_secs(5),
+            add_pattern: None,
+        }
+    }
+
+    /// An executable script `name` in `dir` with `body` after the shebang. A child writes
+    /// it: a file this process had open for writing could still be open in a child some
+    /// other test is forking at that moment, and exec would fail with "Text file busy".
+    fn script(dir: &Path, name: &str, body: &str) -> String {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let path = dir.join(name);
+        let mut writer = Command::new("sh")
+            .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+            .arg(&path)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = writer.stdin.take().unwrap();
+        write!(stdin, "#!/bin/sh\n{body}\n").unwrap();
+        drop(stdin);
+        assert!(writer.wait().unwrap().success());
+        path.display().to_string()
+    }
+
+    /// Run `checkzone` with the checker `body` on a rendered file in a temporary directory.
+    fn check(body: &str, timeout: Duration) -> (Result<()>, String, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let program = script(dir.path(), "checkzone", body);
+        let rendered = dir.path().join(".example.com.zone.Ab12.tmp");
+        fs::write(&rendered, "zone").unwrap();
+        let mut nsd = nsd("true");
+        nsd.timeout = timeout;
+        let result = checkzone(&nsd, &program, "example.com", &rendered, Path::new(SHOWN));
+        (result, program, rendered)
+    }
+
+    #[test]
+    fn a_zone_the_checker_accepts_passes() {
+        let (result, _, _) = check(
+            "test \"$1\" = example.com && test -s \"$2\"",
+            Duration::from_secs(5),
+        );
+        result.unwrap();
+    }
+
+    #[test]
+    fn checker_messages_name_the_template_without_repeats() {
+        let (result, _, rendered) = check(
+            r#"p="[2026-11-23 18:00:00.000] nsd-checkzone[42]: error:"
+echo "$p $2:3: syntax error" >&2
+echo "$p $2:3: syntax error" >&2
+echo "$p $2:4: unrecognized RR type 'AX'" >&2
+echo "zone $1 file $2 has 2 errors"
+exit 1"#,
+            Duration::from_secs(5),
+        );
+        let e = result.unwrap_err();
+        let Error::Checkzone { zone, message } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(zone, "example.com");
+        assert_eq!(
+            message,
+            &format!(
+                "  {SHOWN}:3: syntax error\n  {SHOWN}:4: unrecognized RR type 'AX'\n  zone example.com file {SHOWN} has 2 errors"
+            )
+        );
+        assert!(!message.contains(&rendered.display().to_string()));
+        assert_eq!(
+            e.to_string().lines().next().unwrap(),
+            "example.com: nsd-checkzone rejected the rendered zone; it was not installed and NSD keeps serving the old one:"
+        );
+        assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn checker_messages_are_bounded() {
+        let (result, _, _) = check(
+            r#"for i in 1 2 3 4 5 6 7 8; do echo "error: line $i"; done
+printf 'error: %0300d\n' 0 >&2
+exit 2"#,
+            Duration::from_secs(5),
+        );
+        let Err(Error::Checkzone { message, .. }) = result else {
+            panic!("{result:?}");
+        };
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(lines.len(), 6, "{message}");
+        assert_eq!(lines[0], format!("  {}…", "0".repeat(200)));
+        assert_eq!(
+            lines[1..5],
+            ["  line 1", "  line 2", "  line 3", "  line 4"]
+        );
+        assert_eq!(lines[5], "  (… 4 more lines)");
+    }
+
+    #[test]
+    fn a_checker_that_hangs_means_the_zone_is_not_installed() {
+        let (result, program, _) = check("exec sleep 5", Duration::from_millis(100));
+        let e = result.unwrap_err();
+        assert!(matches!(e, Error::NotInstalled { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "example.com: '{program} example.com' on the zone rendered from '{SHOWN}' did not finish within 100ms and was killed; it was not installed and NSD keeps serving the old zone"
+            )
+        );
+        assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_missing_checker_cannot_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("nsd-checkzone").display().to_string();
+        let e = checkzone(
+            &nsd("true"),
+            &program,
+            "example.com",
+            &dir.path().join("x"),
+            Path::new(SHOWN),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("cannot run '{program}': No such file or directory (os error 2)")
+        );
+    }
+
+    #[test]
+    fn reload_names_the_zone_only_when_there_is_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let nsd = nsd(&format!("echo \"$*\" >> {}", log.display()));
+        reload(&nsd, &["example.com"]).unwrap();
+        reload(&nsd, &["a.example", "b.example"]).unwrap();
+        reload(&nsd, &[]).unwrap();
+        notify(&nsd, "example.com").unwrap();
+        addzone(&nsd, "new.example", "zonerw").unwrap();
+        assert_eq!(
+            fs::read_to_string(&log).unwrap(),
+            "reload example.com\nreload\nreload\nnotify example.com\naddzone new.example zonerw\n"
+        );
+    }
+
+    #[test]
+    fn control_needs_exit_0_and_no_error_line() {
+        let cases = [
+            ("echo ok", None),
+            ("echo 'ok, no error'", None),
+            ("echo 'error'", Some("failed (exit status: 0): error")),
+            (
+                "echo 'error: zone example.com not found'",
+                Some("failed (exit status: 0): error: zone example.com not found"),
+            ),
+            (
+                "echo '[1] error: connect: Connection refused' >&2; exit 1",
+                Some("failed (exit status: 1): [1] error: connect: Connection refused"),
+            ),
+            (
+                "echo partial; echo 'why' >&2; exit 3",
+                Some("failed (exit status: 3): partial; why"),
+            ),
+        ];
+        for (stub, want) in cases {
+            let nsd = nsd(stub);
+            let got = reload(&nsd, &["example.com"]).err();
+            let want = want.map(|w| format!("'sh -c {stub} stub reload example.com' {w}"));
+            assert_eq!(got.map(|e| e.to_string()), want, "{stub}");
+        }
+    }
+
+    #[test]
+    fn control_is_bounded_in_time() {
+        let mut nsd = nsd("exec sleep 5");
+        nsd.timeout = Duration::from_millis(100);
+        let e = reload(&nsd, &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "'sh -c exec sleep 5 stub reload' did not finish within 100ms and was killed"
+        );
+    }
+
+    #[test]
+    fn zone_known_reads_zonestatus() {
+        let nsd = nsd(r#"test "$1" = zonestatus || exit 9
+case "$2" in
+  yes.*) echo "zone: $2"; echo "	state: ok";;
+  no.*) echo "error zone $2 not configured"; exit 1;;
+  odd.*) echo "not configured"; exit 0;;
+  *) echo "error: could not SSL_read" >&2; exit 1;;
+esac"#);
+        let cases = [
+            ("yes.example", Known::Yes),
+            ("no.example", Known::No),
+            // Exit 0 wins over the words.
+            ("odd.example", Known::Yes),
+            ("down.example", Known::Unclear),
+        ];
+        for (zone, want) in cases {
+            assert_eq!(zone_known(&nsd, zone), want, "{zone}");
+        }
+        let mut missing = nsd.clone();
+        missing.control = vec!["/nonexistent/nsd-control".into()];
+        assert_eq!(zone_known(&missing, "yes.example"), Known::Unclear);
+    }
+}

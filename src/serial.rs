@@ -149,4 +149,82 @@ mod tests {
         let far = 2_026_112_300u32.wrapping_add(1 << 31);
         assert_eq!(next(Scheme::Date, Some(far), c), far + 1);
     }
+
+    #[test]
+    fn date_serials_roll_over_within_and_across_days() {
+        // (today, previous, next)
+        let cases = [
+            // yesterday's last change of the day: today's range starts afresh
+            (date(2026, 11, 24), 2_026_112_399, 2_026_112_400),
+            // yesterday's 100th change spilled into today's range: go on from there
+            (date(2026, 11, 24), 2_026_112_400, 2_026_112_401),
+            (date(2026, 11, 24), 2_026_112_499, 2_026_112_500),
+            // a whole day later the date wins again
+            (date(2026, 11, 25), 2_026_112_412, 2_026_112_500),
+            // the end of a month and of a year spill into days that do not exist...
+            (date(2026, 2, 28), 2_026_022_899, 2_026_022_900),
+            (date(2026, 12, 31), 2_026_123_199, 2_026_123_200),
+            // ...which the next real day is newer than
+            (date(2026, 3, 1), 2_026_022_900, 2_026_030_100),
+            (date(2027, 1, 1), 2_026_123_200, 2_027_010_100),
+        ];
+        for (today, previous, want) in cases {
+            let got = next(Scheme::Date, Some(previous), clock(today, 0));
+            assert_eq!(got, want, "{today} after {previous}");
+            assert!(is_newer(got, previous));
+        }
+    }
+
+    #[test]
+    fn candidates_at_the_edges() {
+        let at = |today, unix| clock(today, unix);
+        let cases = [
+            (Scheme::Date, at(date(2026, 1, 1), 0), 2_026_010_100),
+            (Scheme::Date, at(date(4294, 12, 31), 0), 4_294_123_100),
+            // a date past what 32 bits hold saturates
+            (Scheme::Date, at(date(4295, 1, 1), 0), u32::MAX),
+            (Scheme::Date, at(date(9999, 12, 31), 0), u32::MAX),
+            (
+                Scheme::Unixtime,
+                at(date(2026, 1, 1), 1_795_000_000),
+                1_795_000_000,
+            ),
+            // past 2106 the unix time wraps, as RFC 1982 serials do
+            (Scheme::Unixtime, at(date(2106, 2, 8), (1 << 32) + 5), 5),
+            (Scheme::Unixtime, at(date(1969, 12, 31), -1), u32::MAX),
+            (Scheme::Counter, at(date(2026, 1, 1), 1_795_000_000), 1),
+        ];
+        for (scheme, c, want) in cases {
+            assert_eq!(candidate(scheme, c), want, "{scheme:?} {c:?}");
+        }
+    }
+
+    #[test]
+    fn serials_wrap_as_rfc1982_says() {
+        // A unix-time serial just before the wrap, then the wrapped clock: newer.
+        let wrapped = clock(date(2106, 2, 8), (1 << 32) + 5);
+        assert_eq!(next(Scheme::Unixtime, Some(u32::MAX - 10), wrapped), 5);
+        // The counter ignores the clock entirely.
+        assert_eq!(next(Scheme::Counter, Some(5), wrapped), 6);
+        assert_eq!(next(Scheme::Counter, Some((1 << 31) - 1), wrapped), 1 << 31);
+        // 2^31 - 1 ahead is newer; 2^31 + 1 ahead is older; 2^31 apart neither.
+        let cases = [
+            (0, 0, false, false),
+            ((1 << 31) - 1, 0, true, false),
+            ((1 << 31) + 1, 0, false, true),
+            (1 << 31, 0, false, false),
+            (5, u32::MAX - 5, true, false),
+        ];
+        for (a, b, a_newer, b_newer) in cases {
+            assert_eq!(
+                (is_newer(a, b), is_newer(b, a)),
+                (a_newer, b_newer),
+                "{a} vs {b}"
+            );
+        }
+        // newest keeps the first of two incomparable serials.
+        assert_eq!(newest(0, 1 << 31), 0);
+        assert_eq!(newest(1 << 31, 0), 1 << 31);
+        assert_eq!(newest(7, 7), 7);
+    }
 }

@@ -206,6 +206,8 @@ fn message(sig: libc::c_int, killed: usize, removed: usize, saved: bool) -> Stri
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn message_says_what_was_done() {
         assert_eq!(
@@ -218,5 +220,127 @@ mod tests {
             "killed 2 running commands (and their process groups), removed 1 temporary file; \
              the state was already saved"
         ));
+    }
+
+    #[test]
+    fn message_names_each_signal_and_counts() {
+        let cases = [
+            (
+                libc::SIGINT,
+                0,
+                2,
+                true,
+                "stopped by SIGINT: killed 0 running commands (and their process groups), removed 2 temporary files; the state was already saved",
+            ),
+            (
+                libc::SIGHUP,
+                1,
+                1,
+                false,
+                "stopped by SIGHUP: killed 1 running command (and its process group), removed 1 temporary file; the state was not saved, so the next run redoes this one's work",
+            ),
+            (
+                libc::SIGUSR1,
+                3,
+                0,
+                true,
+                "stopped by a signal: killed 3 running commands (and their process groups), removed 0 temporary files; the state was already saved",
+            ),
+        ];
+        for (sig, killed, removed, saved, want) in cases {
+            assert_eq!(
+                message(sig, killed, removed, saved),
+                format!("zonerw: error: {want}")
+            );
+        }
+    }
+
+    #[test]
+    fn plural_only_for_exactly_one() {
+        let cases = [
+            (0, "0 files"),
+            (1, "1 file"),
+            (2, "2 files"),
+            (11, "11 files"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(plural(n, "file", "files"), want);
+        }
+    }
+
+    #[test]
+    fn temporaries_are_registered_from_creation_to_finish() {
+        let path = PathBuf::from(format!(
+            "/nonexistent/zonerw-test-{}.tmp",
+            std::process::id()
+        ));
+        let registered = || lock(&TEMPORARIES).contains(&path);
+        let failed: Result<(), &str> = create_registered(|| Err("disk full"), |()| path.clone());
+        assert_eq!(failed, Err("disk full"));
+        assert!(!registered(), "a failed creation registers nothing");
+        let created: Result<u8, ()> = create_registered(|| Ok(7), |_| path.clone());
+        assert_eq!(created, Ok(7));
+        assert!(registered());
+        let finished = finish_registered(&path, || {
+            // The registry stays locked while the file is installed or removed.
+            assert!(TEMPORARIES.try_lock().is_err());
+            "renamed"
+        });
+        assert_eq!(finished, "renamed");
+        assert!(!registered());
+    }
+
+    #[test]
+    fn process_groups_are_registered_until_forgotten() {
+        // A group id no process of this test has: nothing is ever signalled here.
+        let pgid: libc::pid_t = libc::pid_t::MAX - 7;
+        let spawned = spawn_registered(|| Ok(pgid), |&g| g).unwrap();
+        assert_eq!(spawned, pgid);
+        assert!(lock(&GROUPS).contains(&pgid));
+        unregister_group(pgid);
+        assert!(!lock(&GROUPS).contains(&pgid));
+        let failed = spawn_registered(
+            || Err::<libc::pid_t, _>(std::io::Error::other("no such program")),
+            |&g| g,
+        );
+        assert_eq!(failed.unwrap_err().to_string(), "no such program");
+        assert!(!lock(&GROUPS).contains(&pgid));
+    }
+
+    #[test]
+    fn an_ignored_signal_stays_out_of_the_set() {
+        // As under nohup. SIGHUP's disposition is restored before the test ends.
+        let member = |set: &libc::sigset_t, sig| {
+            // SAFETY: `set` is an initialised signal set.
+            unsafe { libc::sigismember(set, sig) == 1 }
+        };
+        // SAFETY: sigaction with valid pointers; the old action is put back below.
+        let old = unsafe {
+            let mut old = std::mem::zeroed::<libc::sigaction>();
+            let mut ignore = std::mem::zeroed::<libc::sigaction>();
+            ignore.sa_sigaction = libc::SIG_IGN;
+            assert_eq!(
+                libc::sigaction(libc::SIGHUP, &raw const ignore, &raw mut old),
+                0
+            );
+            old
+        };
+        let set = signal_set();
+        let mut default = old;
+        default.sa_sigaction = libc::SIG_DFL;
+        // SAFETY: as above.
+        unsafe {
+            libc::sigaction(libc::SIGHUP, &raw const default, std::ptr::null_mut());
+        }
+        let set_default = signal_set();
+        // SAFETY: as above.
+        unsafe {
+            libc::sigaction(libc::SIGHUP, &raw const old, std::ptr::null_mut());
+        }
+        assert!(!member(&set, libc::SIGHUP));
+        assert!(member(&set_default, libc::SIGHUP));
+        for sig in [libc::SIGUSR1, libc::SIGKILL, libc::SIGPIPE] {
+            assert!(!member(&set_default, sig), "{sig}");
+        }
     }
 }

@@ -63,3 +63,158 @@ pub fn write_reserved(path: &Path, reserved: &Reserved) -> Result<()> {
     text.push('\n');
     fsio::write_atomically(path, text.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, symlink};
+
+    use super::*;
+
+    #[test]
+    fn the_files_of_a_state_directory() {
+        let files = StateFiles::in_dir(Path::new("/var/lib/zonerw"));
+        assert_eq!(
+            [files.state, files.serials, files.history, files.lock],
+            [
+                "/var/lib/zonerw/state.json",
+                "/var/lib/zonerw/serials.json",
+                "/var/lib/zonerw/history.jsonl",
+                "/var/lib/zonerw/lock",
+            ]
+            .map(PathBuf::from)
+        );
+    }
+
+    #[test]
+    fn load_state_missing_is_none_and_a_saved_state_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        assert_eq!(load_state(&path).unwrap(), None);
+        let mut state = State {
+            version: state::STATE_VERSION,
+            last_run: Some("2026-11-23T18:00:00Z".into()),
+            ..State::default()
+        };
+        state.pools.insert(
+            "web".into(),
+            state::PoolState {
+                chosen: "backup".into(),
+                failovers: 1,
+                ..Default::default()
+            },
+        );
+        fs::write(&path, state.to_text()).unwrap();
+        assert_eq!(load_state(&path).unwrap(), Some(state));
+    }
+
+    #[test]
+    fn a_corrupt_state_names_its_path_and_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let cases: [(&[u8], &str); 5] = [
+            (b"not json", "expected ident at line 1 column 2"),
+            (b"", "EOF while parsing a value at line 1 column 0"),
+            (
+                b"{\"version\": 1",
+                "EOF while parsing an object at line 1 column 13",
+            ),
+            (
+                b"{\"version\": 2}",
+                "version 2 is not supported (this zonerw writes version 1)",
+            ),
+            (b"\xff{}", "invalid utf-8 sequence of 1 bytes from index 0"),
+        ];
+        for (bytes, why) in cases {
+            fs::write(&path, bytes).unwrap();
+            let e = load_state(&path).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "state file '{}' is corrupt: {why} (nothing was changed; fix or remove it)",
+                    path.display()
+                ),
+                "{bytes:?}"
+            );
+            assert_eq!(e.exit_code(), 1);
+        }
+        // An unknown field is refused too: it may be a newer zonerw's state.
+        fs::write(&path, "{\"version\": 1, \"extra\": true}").unwrap();
+        assert!(
+            load_state(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `extra`")
+        );
+    }
+
+    #[test]
+    fn load_state_refuses_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere.json");
+        fs::write(&elsewhere, "{\"version\": 1}").unwrap();
+        let path = dir.path().join("state.json");
+        symlink(&elsewhere, &path).unwrap();
+        assert_eq!(
+            load_state(&path).unwrap_err().to_string(),
+            format!(
+                "cannot read '{}': it is a symbolic link; zonerw does not follow links in its state directory",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn reserved_serials_round_trip_as_pretty_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serials.json");
+        assert_eq!(load_reserved(&path).unwrap(), Reserved::new());
+        let reserved: Reserved = [
+            ("example.com".to_owned(), 2_026_112_301),
+            ("a.example".to_owned(), 7),
+        ]
+        .into_iter()
+        .collect();
+        write_reserved(&path, &reserved).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "{\n  \"a.example\": 7,\n  \"example.com\": 2026112301\n}\n"
+        );
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o644);
+        assert_eq!(load_reserved(&path).unwrap(), reserved);
+        // Rewritten whole, not merged.
+        write_reserved(&path, &Reserved::new()).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{}\n");
+    }
+
+    #[test]
+    fn corrupt_reserved_serials_name_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serials.json");
+        let cases = [
+            (
+                "{\"a.example\": -1}",
+                "invalid value: integer `-1`, expected u32 at line 1 column 16",
+            ),
+            (
+                "{\"a.example\": 4294967296}",
+                "invalid value: integer `4294967296`, expected u32 at line 1 column 24",
+            ),
+            (
+                "[1]",
+                "invalid type: sequence, expected a map at line 1 column 0",
+            ),
+        ];
+        for (text, why) in cases {
+            fs::write(&path, text).unwrap();
+            assert_eq!(
+                load_reserved(&path).unwrap_err().to_string(),
+                format!(
+                    "state file '{}' is corrupt: {why} (nothing was changed; fix or remove it)",
+                    path.display()
+                ),
+                "{text}"
+            );
+        }
+    }
+}

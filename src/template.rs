@@ -279,23 +279,102 @@ mod tests {
     }
 
     #[test]
-    fn address_values_and_marker_names() {
-        let v6: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
-        let addresses = [
-            (Some(Ipv4Addr::new(192, 0, 2, 1)), Some(v6)),
-            (Some(Ipv4Addr::new(198, 51, 100, 7)), None),
+    fn markers_at_the_edges_of_the_file_and_next_to_each_other() {
+        let cases = [
+            ("", ""),
+            ("@IP@", "192.0.2.1"),
+            ("@IP@\nwww A @IP@", "192.0.2.1\nwww A 192.0.2.1"),
+            ("x\n@serial@", "x\n2026112301"),
+            ("@IP@@IP6@", "192.0.2.12001:db8::1"),
+            ("@serial@@serial number@", "20261123012026112301"),
+            ("@IP@@", "192.0.2.1@"),
+            ("@@IP@", "@192.0.2.1"),
+            ("IP@IP@", "IP192.0.2.1"),
+            ("é@IP@ü", "é192.0.2.1ü"),
+            ("a\r\n@IP@\r\n", "a\r\n192.0.2.1\r\n"),
+            // unterminated: text
+            ("www A @IP", "www A @IP"),
+            ("@serial", "@serial"),
+            ("@IP\n@", "@IP\n@"),
         ];
+        for (text, want) in cases {
+            assert_eq!(render(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn uses_of_adjacent_markers_keep_their_order_and_lines() {
+        let t = Template::parse("@IP6@@IP@\r\n@serial@ @IP6@".into(), lookup).unwrap();
         assert_eq!(
-            address_value(&addresses, 0, false).as_deref(),
-            Some("192.0.2.1")
+            t.uses(),
+            &[
+                (Marker::Address { pool: 0, v6: true }, 1),
+                (Marker::Address { pool: 0, v6: false }, 1),
+                (Marker::Serial, 2),
+            ]
         );
-        assert_eq!(
-            address_value(&addresses, 0, true).as_deref(),
-            Some("2001:db8::1")
-        );
-        assert_eq!(address_value(&addresses, 1, true), None);
-        assert_eq!(address_value(&addresses, 2, false), None, "no such pool");
+        assert_eq!(t.text(), "@IP6@@IP@\r\n@serial@ @IP6@");
+        let plain = Template::parse("www A @IP@\n".into(), lookup).unwrap();
+        assert!(!plain.uses_serial());
+        let empty = Template::parse(String::new(), lookup).unwrap();
+        assert!(empty.uses().is_empty());
+    }
+
+    #[test]
+    fn unknown_markers_at_the_start_and_after_other_markers() {
+        let cases = [
+            ("@NOPE@ rest", 1, "NOPE"),
+            ("@IP@@NOPE@", 1, "NOPE"),
+            ("a\r\nb\r\n@serial@ @Serial@", 3, "Serial"),
+            ("@IP@\n\n\n@ip@", 4, "ip"),
+        ];
+        for (text, line, name) in cases {
+            let e = Template::parse(text.into(), lookup).unwrap_err();
+            assert_eq!(
+                e,
+                UnknownMarker {
+                    line,
+                    name: name.into()
+                },
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn address_values_by_pool_and_family() {
+        let addrs = [
+            (Some("192.0.2.1".parse().unwrap()), None),
+            (None, Some("2001:db8::7".parse().unwrap())),
+        ];
+        let cases = [
+            (0, false, Some("192.0.2.1")),
+            (0, true, None),
+            (1, false, None),
+            (1, true, Some("2001:db8::7")),
+            (2, false, None),
+        ];
+        for (pool, v6, want) in cases {
+            assert_eq!(
+                address_value(&addrs, pool, v6).as_deref(),
+                want,
+                "pool {pool} v6 {v6}"
+            );
+        }
+        // A marker without a value renders as nothing (config loading prevents it).
+        let lookup = |name: &str| match name {
+            "A" => Some(Marker::Address { pool: 0, v6: true }),
+            "B" => Some(Marker::Address { pool: 1, v6: true }),
+            _ => None,
+        };
+        let t = Template::parse("[@A@] [@B@]".into(), lookup).unwrap();
+        let rendered = t.render(&Vars {
+            serial: 1,
+            addresses: &addrs,
+        });
+        assert_eq!(rendered, "[] [2001:db8::7]");
         assert_eq!(marker_name("IP", false), "IP");
-        assert_eq!(marker_name("MAIL", true), "MAIL6");
+        assert_eq!(marker_name("IP", true), "IP6");
+        assert_eq!(marker_name("web addr", true), "web addr6");
     }
 }

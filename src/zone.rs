@@ -254,4 +254,151 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
+
+    #[test]
+    fn more_file_names() {
+        let cases = [
+            ("example.com.zone.zone", Some("example.com.zone")),
+            ("xn--bcher-kva.example.zone", Some("xn--bcher-kva.example")),
+            ("_dmarc.example.zone", Some("_dmarc.example")),
+            ("example.com..zone", None),
+            ("...zone", None),
+            (".zone.zone", None),
+            ("a/b.zone", None),
+            ("a~b.zone", None),
+            ("a#b.zone", None),
+            ("example.com.ZONE", None),
+            ("zone", None),
+            ("", None),
+        ];
+        for (file, want) in cases {
+            assert_eq!(zone_name(file).as_deref(), want, "{file:?}");
+        }
+    }
+
+    #[test]
+    fn a_parsed_zone_keeps_its_names_text_and_fingerprint() {
+        let config = crate::testing::config();
+        let zone = crate::testing::zone(&config);
+        assert_eq!(zone.name, "example.com");
+        assert_eq!(zone.file_name, "example.com.zone");
+        assert_eq!(
+            zone.template_path,
+            Path::new("/etc/zonerw/templates/example.com.zone")
+        );
+        assert_eq!(zone.template.text(), crate::testing::TEMPLATE);
+        assert_eq!(
+            zone.fingerprint,
+            fingerprint(crate::testing::TEMPLATE.as_bytes())
+        );
+        assert_eq!(
+            zone.template.uses(),
+            &[
+                (Marker::Serial, 1),
+                (Marker::Address { pool: 0, v6: false }, 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn template_errors_name_their_line() {
+        let soa = "@ IN SOA ns hm ( @serial@ 1 2 3 4 )\n";
+        let cases: [(Vec<u8>, &str); 6] = [
+            (
+                format!("{soa}www A @NOPE@\n").into_bytes(),
+                "t/x.zone:2: unknown marker @NOPE@",
+            ),
+            (
+                [soa.as_bytes(), b"www TXT \"caf\xe9\"\n"].concat(),
+                "t/x.zone:2: not valid UTF-8",
+            ),
+            (b"\xff".to_vec(), "t/x.zone:1: not valid UTF-8"),
+            (
+                format!("{soa}\n\n$include /etc/passwd\n").into_bytes(),
+                "t/x.zone:4: $INCLUDE is not supported: NSD would resolve the included file elsewhere than the check before installing did, so the zone it loads could differ from the one checked; put those records into the template itself",
+            ),
+            (
+                // @serial@ outside the SOA does not make the SOA's literal serial right
+                b"x TXT \"@serial@\"\n@ IN SOA ns hm ( 5 1 2 3 4 )\n".to_vec(),
+                "t/x.zone:2: the SOA serial is the literal 5; write @serial@ in its place (zonerw owns the serial, and a fixed one would hide changes from the secondaries)",
+            ),
+            (
+                b"".to_vec(),
+                "t/x.zone: no SOA record: a template must hold the zone's SOA record, with @serial@ as its serial",
+            ),
+        ];
+        let config = crate::testing::config();
+        for (bytes, want) in cases {
+            let got = parse_zone(
+                &config,
+                "x".into(),
+                "x.zone".into(),
+                "t/x.zone".into(),
+                bytes.clone(),
+            )
+            .unwrap_err();
+            assert_eq!(
+                got.to_string(),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(&bytes)
+            );
+            assert_eq!(got.exit_code(), 2);
+        }
+    }
+
+    #[test]
+    fn serial_fields_that_are_accepted() {
+        let cases = [
+            "@ IN SOA ns hm ( \"@serial@\" 1 2 3 4 )\n",
+            "@ 3600 IN SOA ns hm @serial@ 1 2 3 4\n",
+            "$ORIGIN example.com.\n@ SOA ns hm (\n\t@serial number@ ; serial\n\t1 2 3 4 )\n",
+            // only the first SOA is the zone's
+            "@ SOA ns hm @serial@ 1 2 3 4\nsub SOA ns hm 7 1 2 3 4\n",
+        ];
+        for text in cases {
+            assert_eq!(template_error(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn an_address_marker_needs_that_family_on_every_server_of_its_pool() {
+        let config = Config::parse(
+            "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"dual\"\nipv4 = \"192.0.2.1\"\nipv6 = \"2001:db8::1\"\n\
+             [[pool.server]]\nname = \"v6only\"\nipv6 = \"2001:db8::2\"\n\
+             [[pool]]\nname = \"mail\"\nmarker = \"MX\"\n[[pool.server]]\nname = \"m\"\nipv4 = \"192.0.2.9\"\n",
+            Path::new("/etc/zonerw/zonerw.toml"),
+        )
+        .unwrap();
+        let soa = "@ IN SOA ns hm ( @serial@ 1 2 3 4 )\n";
+        let cases = [
+            ("www AAAA @IP6@\n", None),
+            ("mx A @MX@\n", None),
+            (
+                "www AAAA @IP6@\n\nwww A @IP@\n",
+                Some(
+                    "t/x.zone:4: @IP@ is used, but server \"v6only\" of pool \"web\" has no ipv4 address",
+                ),
+            ),
+            (
+                "mx AAAA @MX6@\n",
+                Some(
+                    "t/x.zone:2: @MX6@ is used, but server \"m\" of pool \"mail\" has no ipv6 address",
+                ),
+            ),
+            ("x A @WEB@\n", Some("t/x.zone:2: unknown marker @WEB@")),
+        ];
+        for (records, want) in cases {
+            let got = parse_zone(
+                &config,
+                "x".into(),
+                "x.zone".into(),
+                "t/x.zone".into(),
+                format!("{soa}{records}").into_bytes(),
+            )
+            .err()
+            .map(|e| e.to_string());
+            assert_eq!(got.as_deref(), want, "{records:?}");
+        }
+    }
 }

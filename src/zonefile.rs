@@ -757,4 +757,75 @@ mod tests {
             failures.join("\n")
         );
     }
+
+    #[test]
+    fn soa_line_is_the_line_of_the_first_soa_type_well_formed_or_not() {
+        let cases: &[(&str, Option<usize>)] = &[
+            ("", None),
+            ("@ IN NS ns.\n", None),
+            ("$ORIGIN soa.\n$TTL 3600\n", None),
+            ("@ IN SOA a. b. 1 1 2 3 4\n", Some(1)),
+            ("$TTL 1h\n\n@ IN SOA a. b. 1 1 2 3 4\n", Some(3)),
+            (
+                "; @ IN SOA a. b. 1 1 2 3 4\n@ SOA a. b. 2 1 2 3 4\n",
+                Some(2),
+            ),
+            // malformed: still its line
+            ("x A 192.0.2.1\n@ SOA\n", Some(2)),
+            ("x A 192.0.2.1\n@ SOA a. b. @serial@0 1 2 3 4\n", Some(2)),
+            ("@ TXT ( \"a\"\n \"b\" )\n@ SOA a. b. 1 1 2 3 4\n", Some(3)),
+            ("@ TXT \"a\nb\"\r\n@ SOA a. b. 1 1 2 3 4\r\n", Some(3)),
+            ("ex. NS ns.\n\tIN SOA a. b. 1 1 2 3 4\n", Some(2)),
+            (
+                "@ RRSIG SOA 8 1 3600 1 2 3 ex. AA==\n@ SOA a. b. 1 1 2 3 4\n",
+                Some(2),
+            ),
+            ("soa A 192.0.2.1\n@ type6 a. b. 1 1 2 3 4\n", Some(2)),
+            ("@ IN \"SOA\" a. b. 1 1 2 3 4\n", Some(1)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(super::soa_line(text), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn include_line_is_the_first_include_directive() {
+        let cases: &[(&str, Option<usize>)] = &[
+            ("", None),
+            ("$INCLUDE a.inc\n", Some(1)),
+            ("$include a.inc", Some(1)),
+            ("$Include a.inc example.com.\n", Some(1)),
+            ("$INCLUDE", Some(1)),
+            ("x A 192.0.2.1\n\n$INCLUDE b\n$INCLUDE c\n", Some(3)),
+            ("$ORIGIN x.\n$TTL 60\n$INCLUDE b\n", Some(3)),
+            ("; $INCLUDE a\n", None),
+            ("x TXT \"$INCLUDE a\"\n", None),
+            ("x TXT $INCLUDE\n", None),
+            // inside a record's parentheses it is rdata, not a directive
+            ("x TXT ( \"a\"\n$INCLUDE b )\n", None),
+            ("$INCLUDEX a\n", None),
+            ("$GENERATE 1-2 $INCLUDE A 192.0.2.$\n", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(super::include_line(text), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn serial_span_is_the_field_as_written() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("@ SOA a. b. 0007 1 2 3 4\n", Some("0007")),
+            ("@ SOA a. b. \\0535\\3 1 2 3 4\n", Some("\\0535\\3")),
+            ("@ SOA a. b. \"12\" 1 2 3 4\n", Some("12")),
+            // not a serial, but where one should be
+            ("@ SOA a. b. xyz 1 2 3 4\n", Some("xyz")),
+            ("@ SOA a. b. ( 9;c\n 1 2 3 4 )\n", Some("9")),
+            ("@ SOA a. b.\n", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            let got = super::soa_serial_span(text).map(|span| &text[span]);
+            assert_eq!(got, *want, "{text:?}");
+        }
+    }
 }
