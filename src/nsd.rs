@@ -125,6 +125,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::testing::script;
 
     const SHOWN: &str = "/etc/zonerw/templates/example.com.zone";
 
@@ -135,26 +136,6 @@ mod tests {
             timeout: Duration::from_secs(5),
             add_pattern: None,
         }
-    }
-
-    /// An executable script `name` in `dir` with `body` after the shebang. A child writes
-    /// it: a file this process had open for writing could still be open in a child some
-    /// other test is forking at that moment, and exec would fail with "Text file busy".
-    fn script(dir: &Path, name: &str, body: &str) -> String {
-        use std::io::Write;
-        use std::process::{Command, Stdio};
-        let path = dir.join(name);
-        let mut writer = Command::new("sh")
-            .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
-            .arg(&path)
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = writer.stdin.take().unwrap();
-        write!(stdin, "#!/bin/sh\n{body}\n").unwrap();
-        drop(stdin);
-        assert!(writer.wait().unwrap().success());
-        path.display().to_string()
     }
 
     /// Run `checkzone` with the checker `body` on a rendered file in a temporary directory.

@@ -80,3 +80,23 @@ pub fn zone_run(config: &Config, action: Action, old: Option<u32>, new: u32, ip:
         },
     )
 }
+
+/// An executable script `name` in `dir` with `body` after the shebang. A child writes
+/// it: a file this process had open for writing could still be open in a child some
+/// other test is forking at that moment, and exec would fail with "Text file busy".
+pub fn script(dir: &Path, name: &str, body: &str) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let path = dir.join(name);
+    let mut writer = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = writer.stdin.take().unwrap();
+    write!(stdin, "#!/bin/sh\n{body}\n").unwrap();
+    drop(stdin);
+    assert!(writer.wait().unwrap().success());
+    path.display().to_string()
+}

@@ -203,12 +203,11 @@ mod tests {
     //! arguments) and a stub `nsd-checkzone`; the real NSD is in the integration tests.
 
     use std::fs;
-    use std::os::unix::fs::PermissionsExt;
     use std::path::PathBuf;
 
     use super::*;
     use crate::outcome::ZoneRun;
-    use crate::testing::zone_run;
+    use crate::testing::{script, zone_run};
 
     struct Setup {
         _dir: tempfile::TempDir,
@@ -226,13 +225,11 @@ mod tests {
             fs::create_dir(root.join(sub)).unwrap();
         }
         let log = root.join("log");
-        let checkzone = root.join("checkzone");
-        fs::write(
-            &checkzone,
-            "#!/bin/sh\nif grep -q BAD \"$2\"; then echo \"error: $2:2: bad record\" >&2; exit 1; fi\n",
-        )
-        .unwrap();
-        fs::set_permissions(&checkzone, fs::Permissions::from_mode(0o755)).unwrap();
+        let checkzone = script(
+            root,
+            "checkzone",
+            "if grep -q BAD \"$2\"; then echo \"error: $2:2: bad record\" >&2; exit 1; fi",
+        );
         let control = format!(
             r#"echo "$*" >> {}; case "$1" in zonestatus) case "$2" in new.*) echo "error zone $2 not configured"; exit 1;; esac;; reload) exit {reload_rc};; esac"#,
             log.display()
@@ -247,7 +244,7 @@ mod tests {
              [nsd]\ncontrol = ['sh', '-c', '{control}', 'stub']\ncheckzone = '{check}'\n{pattern}\
              [[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"main\"\nipv4 = \"192.0.2.1\"\n",
             root = root.display(),
-            check = checkzone.display(),
+            check = checkzone,
         );
         let config = Config::parse(&text, &root.join("zonerw.toml")).unwrap();
         let files = StateFiles::in_dir(&config.state);
