@@ -14,9 +14,22 @@ use crate::table::table;
 /// state file is writable.
 pub fn check(config: &Config) -> Result<u8> {
     let outcomes = probe::probe_all(config);
+    crate::out!("{}", probe_table(config, &outcomes));
+    let problems = state_problems(config);
+    for problem in &problems {
+        crate::outln!("{problem}");
+    }
+    let all_first_up = outcomes
+        .iter()
+        .all(|pool| pool.first().is_none_or(ProbeOutcome::is_up));
+    Ok(u8::from(!all_first_up || !problems.is_empty()))
+}
+
+/// The table of probe results, one row per server (`outcomes`: `[pool][server]`).
+fn probe_table(config: &Config, outcomes: &[Vec<ProbeOutcome>]) -> String {
     let mut rows =
         vec![["POOL", "SERVER", "ADDRESS", "RESULT", "LATENCY", "REASON"].map(String::from)];
-    for (pool, outcomes) in config.pools.iter().zip(&outcomes) {
+    for (pool, outcomes) in config.pools.iter().zip(outcomes) {
         for (server, outcome) in pool.servers.iter().zip(outcomes) {
             let (result, latency, reason) = match outcome {
                 ProbeOutcome::Up { status, latency } => (
@@ -37,15 +50,7 @@ pub fn check(config: &Config) -> Result<u8> {
             ]);
         }
     }
-    crate::out!("{}", table(&rows));
-    let problems = state_problems(config);
-    for problem in &problems {
-        crate::outln!("{problem}");
-    }
-    let all_first_up = outcomes
-        .iter()
-        .all(|pool| pool.first().is_none_or(ProbeOutcome::is_up));
-    Ok(u8::from(!all_first_up || !problems.is_empty()))
+    table(&rows)
 }
 
 /// One line per file of the state directory that a run would fail to write: one this user
@@ -194,6 +199,25 @@ mod tests {
                     d.join("history.jsonl").display()
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn the_probe_table() {
+        let config = crate::testing::config();
+        let outcomes = [vec![crate::testing::up(), ProbeOutcome::Unchecked]];
+        assert_eq!(
+            probe_table(&config, &outcomes),
+            "POOL  SERVER  ADDRESS       RESULT   LATENCY  REASON\n\
+             web   main    192.0.2.1     up       3 ms     HTTP 200\n\
+             web   backup  198.51.100.7  healthy  -        no check configured\n"
+        );
+        let outcomes = [vec![crate::testing::down(), ProbeOutcome::Unchecked]];
+        assert_eq!(
+            probe_table(&config, &outcomes).lines().nth(1),
+            Some(
+                "web   main    192.0.2.1     down     -        failed 2/2 attempts: connect: refused"
+            )
         );
     }
 }
