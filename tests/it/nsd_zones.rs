@@ -1,17 +1,10 @@
 //! Zones NSD does not know yet: `[nsd] add-pattern` adds them with `nsd-control addzone`,
 //! and without it the error says exactly what to add to nsd.conf. Against a real NSD.
 
-#![allow(
-    clippy::disallowed_methods,
-    reason = "tests may read the clock and PATH; the ban protects the product code"
-)]
-
-mod support;
-
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 const NEW: &str = "new.test";
 const BACKUP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);

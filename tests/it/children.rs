@@ -9,13 +9,6 @@
 //! start, and mark those processes with a per-test tag in their environment; cleanup
 //! kills by pid (after checking the tag), never by name.
 
-#![allow(
-    clippy::disallowed_methods,
-    reason = "tests may read the clock and PATH; the ban protects the product code"
-)]
-
-mod support;
-
 use std::fs;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
@@ -23,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const PROPAGATE: Duration = Duration::from_secs(5);
 /// Address of server `main` in these tests (the local HTTP server listens there).

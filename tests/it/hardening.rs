@@ -11,13 +11,6 @@
 //! killed with SIGKILL they live on as orphans; `Wrappers`' Drop kills them by that process
 //! group (after checking the environment mark), never by name.
 
-#![allow(
-    clippy::disallowed_methods,
-    reason = "tests may read the clock and the environment; the ban protects the product code"
-)]
-
-mod support;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::ops::{Deref, DerefMut};
@@ -27,7 +20,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use support::*;
+use crate::support::*;
 
 const PROPAGATE: Duration = Duration::from_secs(5);
 

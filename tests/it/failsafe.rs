@@ -3,13 +3,6 @@
 //! broken template among sound ones. Each against a real NSD primary and secondary on
 //! loopback: what matters is what the *secondary* serves.
 
-#![allow(
-    clippy::disallowed_methods,
-    reason = "tests may read the clock and PATH; the ban protects the product code"
-)]
-
-mod support;
-
 use std::fs;
 use std::net::Ipv4Addr;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -17,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const PROPAGATE: Duration = Duration::from_secs(5);
 const OTHER: &str = "other.test";

@@ -5,8 +5,6 @@
 //! panicking test still cleans up. Processes are only ever stopped by the pid
 //! and process group we spawned them with, never by name.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 use std::ffi::CString;
 use std::fmt;
 use std::fs;
@@ -21,7 +19,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use domain::base::iana::{Rcode, Rtype};
 use domain::base::{Message, MessageBuilder, Name};
@@ -297,10 +295,6 @@ pub struct Nsd {
 }
 
 impl Nsd {
-    pub fn is_running(&self) -> bool {
-        self.proc.is_some()
-    }
-
     fn spawn(&mut self) -> io::Result<()> {
         assert!(self.proc.is_none(), "{} nsd already running", self.name);
         let out = fs::OpenOptions::new()
@@ -714,9 +708,7 @@ pub enum Mode {
 /// What the server saw on one request.
 #[derive(Clone, Debug)]
 pub struct Seen {
-    pub mode: Mode,
     pub local: SocketAddr,
-    pub peer: SocketAddr,
     pub sni: Option<String>,
     pub host: Option<String>,
     pub request_line: Option<String>,
@@ -786,11 +778,6 @@ impl MainServer {
 
     pub fn port(&self) -> u16 {
         self.shared.port
-    }
-
-    /// The address the server listens on.
-    pub fn ip(&self) -> Ipv4Addr {
-        self.shared.ip
     }
 
     /// `http(s)://www.example.test:<port><path>`
@@ -901,9 +888,7 @@ fn handle(shared: &Shared, stream: TcpStream, peer: SocketAddr, mode: Mode) {
     let _ = stream.set_nonblocking(false);
     let local = stream.local_addr().unwrap_or(peer);
     let mut seen = Seen {
-        mode,
         local,
-        peer,
         sni: None,
         host: None,
         request_line: None,
@@ -1356,11 +1341,6 @@ pub fn spawn_zonerw(args: &[&str]) -> Running {
 /// Run the zonerw binary with exactly `args` (cwd "/"), killed after 60 s.
 pub fn run_zonerw(args: &[&str]) -> Run {
     spawn_zonerw(args).wait()
-}
-
-/// Modification time of a file (for mtime comparisons).
-pub fn mtime(path: &Path) -> SystemTime {
-    fs::metadata(path).and_then(|m| m.modified()).unwrap()
 }
 
 /// The stdout line of `r` that starts with `prefix` (a pool's switch line).

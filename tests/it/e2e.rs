@@ -5,19 +5,12 @@
 //! the domain would see), plus zonerw's exit code and output, as laid down in
 //! README.md, zonerw(8) and notes/CONTRACT.md.
 
-#![allow(
-    clippy::disallowed_methods,
-    reason = "tests may read the clock and PATH; the ban protects the product code"
-)]
-
-mod support;
-
 use std::fs;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 const PROPAGATE: Duration = Duration::from_secs(5);
 const EXTRA_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 55);

@@ -4,14 +4,7 @@
 //!
 //! No NSD is needed: the runs here switch a pool and have no zones.
 
-#![allow(
-    clippy::disallowed_methods,
-    reason = "the shared test harness reads the clock and the environment"
-)]
-
-mod support;
-
-use support::Tmpfs;
+use crate::support::Tmpfs;
 
 use std::fs;
 use std::net::TcpListener;

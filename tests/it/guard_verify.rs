@@ -7,13 +7,6 @@
 //! address is that of a server that is down. Witnesses and hooks are small
 //! shell scripts the tests write; they record what they saw in files.
 
-#![allow(
-    clippy::disallowed_methods,
-    reason = "tests may read the clock and PATH; the ban protects the product code"
-)]
-
-mod support;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::net::{Ipv4Addr, UdpSocket};
@@ -25,11 +18,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use crate::support::*;
 use domain::base::iana::Rcode;
 use domain::base::{Message, MessageBuilder, Name, Serial, Ttl};
 use domain::rdata::Soa;
 use serde_json::Value;
-use support::*;
 
 const PROPAGATE: Duration = Duration::from_secs(5);
 /// Address of server `main` in these tests (the local HTTP server listens there).
