@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-const PROPAGATE: Duration = Duration::from_secs(5);
 /// Address of server `main` in these tests (the local HTTP server listens there).
 const MAIN3: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 const SWITCH_TO_BACKUP: &str = "web: main (127.0.0.3) -> backup (198.51.100.7): ";
@@ -70,22 +69,6 @@ fn assert_prompt_and_nothing_left(r: &Run, tracked: &Tracked, what: &str) {
         left.is_empty(),
         "still running after the run: {left:?}\n{r}"
     );
-}
-
-/// First run with main up: the zone is installed and served with www = main.
-#[track_caller]
-fn first_run(nsd: &NsdPair, z: &Zonerw) -> u32 {
-    let r = z.run(&[]);
-    r.expect_ok();
-    let serial = r.new_serial(ZONE);
-    nsd.assert_secondary(ZONE, serial, MAIN3, PROPAGATE);
-    serial
-}
-
-/// A TOML array of strings.
-fn toml_list(items: &[&str]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("\"{s}\"")).collect();
-    format!("[{}]", quoted.join(", "))
 }
 
 /// Processes started by the test's scripts: each script line `echo "<kind> $pid" >> FILE`;
@@ -244,7 +227,7 @@ fn hook_with_a_background_grandchild_does_not_hold_the_run() {
             toml_list(&[hook.to_str().unwrap()])
         );
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     main.set_mode(Mode::Refusing);
 
     let r = z.run(&[]);
@@ -270,7 +253,7 @@ fn witness_with_a_background_grandchild_does_not_hold_the_run() {
         );
         s.extra_tables = guard_table(&[&witness], "2s");
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     main.set_mode(Mode::Refusing);
 
     let r = z.run(&[]);
@@ -295,7 +278,7 @@ fn witness_printing_without_end_does_not_grow_memory() {
         );
         s.extra_tables = guard_table(&[&witness], "2s");
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     main.set_mode(Mode::Refusing);
 
     let running = z.spawn(&[]);
@@ -424,7 +407,7 @@ fn sigterm_during_a_hung_witness_stops_it_and_frees_the_lock() {
         );
         s.extra_tables = guard_table(&[&witness], "30s");
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     main.set_mode(Mode::Refusing);
     let state_before = fs::read(z.state_json()).unwrap();
 
@@ -458,7 +441,7 @@ fn sigterm_during_a_hung_checkzone_removes_the_temporary() {
         );
         s.checkzone = Some(checkzone.to_str().unwrap().to_owned());
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     let installed = fs::read(z.zone_path(ZONE)).unwrap();
     main.set_mode(Mode::Refusing);
     let state_before = fs::read(z.state_json()).unwrap();

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-const PROPAGATE: Duration = Duration::from_secs(5);
 const OTHER: &str = "other.test";
 
 /// Breaks the template of `OTHER` (given the harness, its path and a second path); returns

@@ -24,7 +24,6 @@ use domain::base::{Message, MessageBuilder, Name, Serial, Ttl};
 use domain::rdata::Soa;
 use serde_json::Value;
 
-const PROPAGATE: Duration = Duration::from_secs(5);
 /// Address of server `main` in these tests (the local HTTP server listens there).
 const MAIN3: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 
@@ -63,15 +62,6 @@ fn secondary_addr(nsd: &NsdPair) -> String {
     format!("127.0.0.1:{}", nsd.secondary.port)
 }
 
-/// A TOML array of strings.
-fn toml_list<S: AsRef<str>>(items: &[S]) -> String {
-    let quoted: Vec<String> = items
-        .iter()
-        .map(|s| format!("\"{}\"", s.as_ref()))
-        .collect();
-    format!("[{}]", quoted.join(", "))
-}
-
 /// Write a `/bin/sh` script into the pair's directory.
 fn script(nsd: &NsdPair, name: &str, body: &str) -> PathBuf {
     let path = nsd.dir.join(name);
@@ -98,16 +88,6 @@ fn assert_still_on_main(nsd: &NsdPair, serial: u32, r: &Run) {
     assert_eq!(nsd.primary_serial(ZONE), Some(serial), "primary\n{r}");
     assert_eq!(nsd.secondary_serial(ZONE), Some(serial), "secondary\n{r}");
     assert_eq!(nsd.secondary_www(ZONE), vec![MAIN3], "secondary www\n{r}");
-}
-
-/// First run with main up: the zone is installed and served with www = main.
-#[track_caller]
-fn first_run(nsd: &NsdPair, z: &Zonerw) -> u32 {
-    let r = z.run(&[]);
-    r.expect_ok();
-    let serial = r.new_serial(ZONE);
-    assert_secondary(nsd, serial, MAIN3);
-    serial
 }
 
 /// The one stdout line of a run where the guard kept the pool on main.
@@ -165,6 +145,55 @@ fn assert_last_guard_event(z: &Zonerw, verdict: &str, r: &Run) {
         last["time"].is_string() && last["detail"].as_str().is_some_and(|d| !d.is_empty()),
         "guard event needs time and detail: {last}"
     );
+}
+
+/// A run in which main failed and the guard kept the pool on it: one stdout line,
+/// `STAYING...<detail>` (returned), nothing on stderr, nothing changed (both servers still
+/// serve `s1` with www = main, the pool's counters are still `before`), and the verdict
+/// recorded in history.jsonl and shown by `status --json`.
+#[track_caller]
+fn assert_stayed<'r>(
+    nsd: &NsdPair,
+    z: &Zonerw,
+    r: &'r Run,
+    s1: u32,
+    before: &(String, u64, u64),
+    verdict: &str,
+    detail: &str,
+) -> &'r str {
+    r.expect_ok();
+    let line = staying_line(r);
+    assert!(line.ends_with(detail), "want ...{detail:?}\n{r}");
+    assert_eq!(r.stderr, "", "{r}");
+    assert_eq!(
+        &web_counters(z),
+        before,
+        "CONTRACT: the pool's state stays as before\n{r}"
+    );
+    assert_still_on_main(nsd, s1, r);
+    assert_last_guard_event(z, verdict, r);
+    let guard = status_guard(z);
+    assert_eq!(guard["verdict"], verdict, "status --json guard: {guard}");
+    assert!(
+        guard["time"].is_string() && guard["detail"].is_string(),
+        "{guard}"
+    );
+    line
+}
+
+/// A run in which main failed and the guard confirmed the failover: the switch line
+/// (returned) ends with `detail`, the zone goes from `s1` to `s1 + 1` and is served with
+/// www = backup, and "confirmed" is recorded in history.jsonl and shown by `status --json`.
+#[track_caller]
+fn assert_confirmed<'r>(nsd: &NsdPair, z: &Zonerw, r: &'r Run, s1: u32, detail: &str) -> &'r str {
+    r.expect_ok();
+    let line = switch_line(r, SWITCH_TO_BACKUP);
+    assert!(line.ends_with(detail), "want ...{detail:?}\n{r}");
+    assert_eq!(r.zone_change(ZONE), Some((Some(s1), s1 + 1)), "{r}");
+    assert_secondary(nsd, s1 + 1, BACKUP_IP);
+    assert_last_guard_event(z, "confirmed", r);
+    assert_eq!(status_guard(z)["verdict"], "confirmed", "status --json");
+    line
 }
 
 /// `zonerw status --json`, parsed.
@@ -408,26 +437,23 @@ fn guard_unreachable_references_mean_own_link_down_and_the_run_is_not_counted() 
             toml_list(&refs)
         );
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     main.set_mode(Mode::Refusing);
 
     // First failure with fall 2: counted, not about to leave main, so no guard.
     let r = z.run(&[]);
     r.expect_ok();
     assert_eq!(r.stdout, "", "one failed run with fall 2 is silent\n{r}");
-    assert_eq!(web_counters(&z), ("main".to_owned(), 1, 0), "{r}");
+    let counted = ("main".to_owned(), 1, 0);
+    assert_eq!(web_counters(&z), counted, "{r}");
 
-    // Second and third failure: about to leave main; no reference answers.
+    // Second and third failure: about to leave main; no reference answers. Not counted
+    // towards fall: the pool's state stays as after the first failure.
     for round in 0..2 {
         let hole_hits = hole.accepted();
         let r = z.run(&[]);
-        r.expect_ok();
-        let line = staying_line(&r);
-        let want = format!("; no reference URL answered within 2s, {NOT_COUNTED}");
-        assert!(
-            line.ends_with(&want),
-            "round {round}: want ...{want:?}\n{r}"
-        );
+        let detail = format!("; no reference URL answered within 2s, {NOT_COUNTED}");
+        assert_stayed(&nsd, &z, &r, s1, &counted, "own-link-down", &detail);
         assert!(
             r.elapsed < Duration::from_secs(8),
             "round {round}: the guard is bounded by its 2s timeout, took {:?}\n{r}",
@@ -437,32 +463,19 @@ fn guard_unreachable_references_mean_own_link_down_and_the_run_is_not_counted() 
             hole.accepted() > hole_hits,
             "round {round}: the black-holed reference was not fetched\n{r}"
         );
-        assert_eq!(
-            web_counters(&z),
-            ("main".to_owned(), 1, 0),
-            "round {round}: CONTRACT: the pool's state stays as before (not counted towards fall)\n{r}"
-        );
-        assert_still_on_main(&nsd, s1, &r);
-        assert_last_guard_event(&z, "own-link-down", &r);
-        assert_eq!(
-            status_guard(&z)["verdict"],
-            "own-link-down",
-            "status --json"
-        );
     }
 
     // A reference answers (HTTP 500 counts: any status means the link is up).
     hole.set_mode(Mode::Status500);
     let r = z.run(&[]);
-    r.expect_ok();
-    let line = switch_line(&r, SWITCH_TO_BACKUP);
-    assert!(line.contains("(fall 2)"), "{line}");
-    assert!(
-        line.ends_with("; our link is up (1 of 2 reference URLs answered)"),
-        "{r}"
+    let line = assert_confirmed(
+        &nsd,
+        &z,
+        &r,
+        s1,
+        "; our link is up (1 of 2 reference URLs answered)",
     );
-    assert_eq!(r.zone_change(ZONE), Some((Some(s1), s1 + 1)), "{r}");
-    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
+    assert!(line.contains("(fall 2)"), "{line}");
     assert_eq!(web_counters(&z).0, "backup");
 }
 
@@ -498,7 +511,7 @@ fn guard_a_witness_that_reaches_main_vetoes_the_failover() {
         paths = (count, code, confirm, veto);
     });
     let (count, code, _confirm, veto) = paths;
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     assert!(
         !count.exists(),
         "witnesses run only when about to fail over"
@@ -507,46 +520,25 @@ fn guard_a_witness_that_reaches_main_vetoes_the_failover() {
     let before = web_counters(&z);
 
     let r = z.run(&[]);
-    r.expect_ok();
-    let line = staying_line(&r);
+    let veto = format!(
+        "; failover vetoed: witness '{}' reaches main",
+        sh_name(&veto)
+    );
+    let line = assert_stayed(&nsd, &z, &r, s1, &before, "vetoed", &veto);
     assert!(
         line.starts_with(&format!("{STAYING}main failed 2/2 attempts: ")),
         "{r}"
     );
-    let want = format!(
-        "; failover vetoed: witness '{}' reaches main",
-        sh_name(&veto)
-    );
-    assert!(line.ends_with(&want), "want ...{want:?}\n{r}");
-    assert_eq!(r.stderr, "", "{r}");
-    assert_still_on_main(&nsd, s1, &r);
-    assert_eq!(
-        web_counters(&z),
-        before,
-        "vetoed: the pool's state stays\n{r}"
-    );
     assert_eq!(fs::read_to_string(&count).unwrap(), "ran\n");
-    assert_last_guard_event(&z, "vetoed", &r);
-    let guard = status_guard(&z);
-    assert_eq!(guard["verdict"], "vetoed", "status --json guard: {guard}");
-    assert!(
-        guard["time"].is_string() && guard["detail"].is_string(),
-        "{guard}"
-    );
 
     // Now both witnesses say main is unreachable.
     fs::write(&code, "1\n").unwrap();
     let r = z.run(&[]);
-    r.expect_ok();
-    let line = switch_line(&r, SWITCH_TO_BACKUP);
+    let line = assert_confirmed(&nsd, &z, &r, s1, "; confirmed by 2 of 2 witnesses");
     assert!(
         line.starts_with(&format!("{SWITCH_TO_BACKUP}main failed 2/2 attempts: ")),
         "{line}"
     );
-    assert!(line.ends_with("; confirmed by 2 of 2 witnesses"), "{r}");
-    assert_eq!(r.zone_change(ZONE), Some((Some(s1), s1 + 1)), "{r}");
-    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
-    assert_last_guard_event(&z, "confirmed", &r);
 }
 
 /// Witnesses that exit 1 confirm (one that exits 7 gives no answer and does
@@ -569,20 +561,14 @@ fn guard_witnesses_that_exit_1_confirm_and_get_the_server_in_their_env() {
             toml_list(&["sh", c, "b"]),
         );
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     main.set_mode(Mode::Refusing);
     let r = z.run(&[]);
-    r.expect_ok();
-    let line = switch_line(&r, SWITCH_TO_BACKUP);
+    let line = assert_confirmed(&nsd, &z, &r, s1, "; confirmed by 2 of 3 witnesses");
     assert!(
         line.starts_with(&format!("{SWITCH_TO_BACKUP}main failed 2/2 attempts: ")),
         "{line}"
     );
-    assert!(line.ends_with("; confirmed by 2 of 3 witnesses"), "{r}");
-    assert_eq!(r.zone_change(ZONE), Some((Some(s1), s1 + 1)), "{r}");
-    assert_secondary(&nsd, s1 + 1, BACKUP_IP);
-    assert_last_guard_event(&z, "confirmed", &r);
-    assert_eq!(status_guard(&z)["verdict"], "confirmed");
 
     let want = env_map(&[
         ("ZONERW_POOL", "web"),
@@ -622,15 +608,13 @@ fn guard_hung_witnesses_time_out_and_are_killed() {
         pids = Some(WitnessPids { file, tag });
     });
     let pids = pids.unwrap();
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     main.set_mode(Mode::Refusing);
     let before = web_counters(&z);
 
     let r = z.run(&[]);
-    r.expect_ok();
-    let line = staying_line(&r);
-    let want = format!("; no witness answered (2 of 2 gave no answer), {NOT_COUNTED}");
-    assert!(line.ends_with(&want), "want ...{want:?}\n{r}");
+    let detail = format!("; no witness answered (2 of 2 gave no answer), {NOT_COUNTED}");
+    assert_stayed(&nsd, &z, &r, s1, &before, "own-link-down", &detail);
     assert!(
         r.elapsed < Duration::from_secs(5),
         "the 1s guard timeout bounds the witnesses; the run took {:?}\n{r}",
@@ -646,115 +630,161 @@ fn guard_hung_witnesses_time_out_and_are_killed() {
         "witness processes still running after the run: {:?} (witness = the spawned sh, child = its sleep)\n{r}",
         pids.alive()
     );
-    assert_still_on_main(&nsd, s1, &r);
-    assert_eq!(web_counters(&z), before, "not counted towards fall\n{r}");
-    assert_last_guard_event(&z, "own-link-down", &r);
 }
 
 // ---------------------------------------------------------------------------
 // verify
 // ---------------------------------------------------------------------------
 
-/// `nsd-control` "succeeds" but NSD never loads the zone (control = true):
-/// the primary check catches it, exit 1, state not advanced; with the real
-/// control back, the next run fixes it.
-#[test]
-fn verify_primary_catches_a_zone_nsd_did_not_load() {
-    let (nsd, _main, mut z) = setup(|s, nsd| {
-        s.extra_tables = verify_table(nsd, &[secondary_addr(nsd)], "2s");
-    });
-    let s1 = first_run(&nsd, &z);
-    z.settings.control = Some("[\"true\"]".to_owned());
-    z.write_config();
-    z.write_template(ZONE, &default_template_with("info IN TXT \"v2\""));
-    let state_before = fs::read(z.state_json()).unwrap();
-
-    let failed = z.run(&[]);
-    let r = &failed;
-    r.expect_code(1);
-    let want = format!(
-        "zonerw: error: {ZONE}: the primary 127.0.0.1:{} serves serial {s1}, not {}, 2s after the reload",
-        nsd.primary.port,
-        s1 + 1
-    );
-    assert!(
-        r.stderr.contains(&want),
-        "stderr should contain {want:?}\n{r}"
-    );
-    assert_eq!(
-        state_before,
-        fs::read(z.state_json()).unwrap(),
-        "state.json advanced\n{r}"
-    );
-    assert_eq!(nsd.primary_serial(ZONE), Some(s1));
-    assert_eq!(nsd.secondary_serial(ZONE), Some(s1));
-
-    z.settings.control = None;
-    z.write_config();
-    let r = z.run(&[]);
-    r.expect_ok();
-    assert_eq!(r.stderr, "", "{r}");
-    let served = nsd.primary_serial(ZONE);
-    let new = reported_serial(&r);
-    assert!(new > s1, "{r}");
-    assert_eq!(served, Some(new), "verified: the primary serves it at exit");
-    assert_secondary(&nsd, new, MAIN3);
-    let r = z.run(&[]);
-    r.expect_ok();
-    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""), "{r}");
+/// A reload that NSD does not carry out.
+struct UnloadedZone {
+    name: &'static str,
+    tweak: fn(&mut Settings),
+    /// Breaks the next reload (after the first run).
+    break_reload: fn(&mut Zonerw),
+    /// NSD dropped the zone: the primary answers SERVFAIL (else it serves the old serial).
+    servfail: bool,
+    /// Undoes the break.
+    fix: fn(&mut Zonerw),
+    /// A name that only the fixed zone has, and its address.
+    fixed_name: Option<(&'static str, Ipv4Addr)>,
 }
 
-/// Without checkzone a broken template gets installed and NSD drops the zone
-/// (SERVFAIL): the primary check reports it, exit 1; fixed template, fixed.
+/// The check of the primary catches a reload NSD did not carry out: exit 1 naming what the
+/// primary serves, state not advanced, the secondary keeps the old zone. Once fixed, the
+/// next run gets the zone served, verified at exit, and then a run is quiet.
 #[test]
-fn verify_primary_reports_servfail_of_a_zone_nsd_dropped() {
-    let (nsd, _main, z) = setup(|s, nsd| {
-        s.checkzone = Some(String::new());
-        s.extra_tables = verify_table(nsd, &[secondary_addr(nsd)], "2s");
-    });
-    let s1 = first_run(&nsd, &z);
-    z.write_template(ZONE, &default_template_with("bad IN A 192.0.2.300"));
-    let state_before = fs::read(z.state_json()).unwrap();
+fn verify_primary_catches_a_zone_nsd_did_not_load() {
+    let cases = [
+        UnloadedZone {
+            name: "nsd-control does nothing (control = true)",
+            tweak: |_| {},
+            break_reload: |z| {
+                z.settings.control = Some("[\"true\"]".to_owned());
+                z.write_config();
+                z.write_template(ZONE, &default_template_with("info IN TXT \"v2\""));
+            },
+            servfail: false,
+            fix: |z| {
+                z.settings.control = None;
+                z.write_config();
+            },
+            fixed_name: None,
+        },
+        UnloadedZone {
+            name: "NSD drops a broken zone (no checkzone)",
+            tweak: |s| s.checkzone = Some(String::new()),
+            break_reload: |z| {
+                z.write_template(ZONE, &default_template_with("bad IN A 192.0.2.300"));
+            },
+            servfail: true,
+            fix: |z| {
+                z.write_template(ZONE, &default_template_with("good IN A 192.0.2.30"));
+            },
+            fixed_name: Some(("good", Ipv4Addr::new(192, 0, 2, 30))),
+        },
+    ];
+    check_cases(
+        &cases,
+        |c| c.name,
+        |c| {
+            let (nsd, _main, mut z) = setup(|s, nsd| {
+                (c.tweak)(s);
+                s.extra_tables = verify_table(nsd, &[secondary_addr(nsd)], "2s");
+            });
+            let s1 = first_run(&nsd, &z, MAIN3);
+            (c.break_reload)(&mut z);
+            let state_before = fs::read(z.state_json()).unwrap();
 
-    let failed = z.run(&[]);
-    let r = &failed;
-    r.expect_code(1);
-    let want = format!(
-        "zonerw: error: {ZONE}: the primary 127.0.0.1:{} answers SERVFAIL",
-        nsd.primary.port
+            let r = z.run(&[]);
+            r.expect_code(1);
+            let answer = if c.servfail {
+                "answers SERVFAIL".to_owned()
+            } else {
+                format!("serves serial {s1}")
+            };
+            let want = format!(
+                "zonerw: error: {ZONE}: the primary 127.0.0.1:{} {answer}, not {}, 2s after the reload",
+                nsd.primary.port,
+                s1 + 1
+            );
+            assert!(
+                r.stderr.contains(&want),
+                "stderr should contain {want:?}\n{r}"
+            );
+            if c.servfail {
+                assert_eq!(
+                    soa_rcode(nsd.primary.port, ZONE),
+                    Some(Rcode::SERVFAIL),
+                    "precondition: NSD dropped the broken zone\n{}",
+                    nsd.diagnostics()
+                );
+            } else {
+                assert_eq!(nsd.primary_serial(ZONE), Some(s1));
+            }
+            assert_eq!(
+                state_before,
+                fs::read(z.state_json()).unwrap(),
+                "state.json advanced\n{r}"
+            );
+            assert_eq!(
+                nsd.secondary_serial(ZONE),
+                Some(s1),
+                "secondary keeps the old zone"
+            );
+
+            (c.fix)(&mut z);
+            let r = z.run(&[]);
+            r.expect_ok();
+            assert_eq!(r.stderr, "", "{r}");
+            let new = reported_serial(&r);
+            assert!(new > s1, "{r}");
+            assert_eq!(
+                nsd.primary_serial(ZONE),
+                Some(new),
+                "verified: the primary serves it at exit\n{r}"
+            );
+            assert_secondary(&nsd, new, MAIN3);
+            if let Some((name, ip)) = c.fixed_name {
+                assert_eq!(
+                    a_record(nsd.secondary.port, &format!("{name}.{ZONE}")),
+                    vec![ip]
+                );
+            }
+            let r = z.run(&[]);
+            r.expect_ok();
+            assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""), "{r}");
+        },
+    );
+}
+
+/// A run after which one secondary, `laggard`, lags behind: exit 0, one warning on stderr
+/// (starting with `warning`), no error, `status --json` lists only `laggard` as lagging,
+/// and a run with nothing to do is silent (it does not repeat the warning).
+#[track_caller]
+fn assert_one_laggard(z: &Zonerw, r: &Run, laggard: &str, warning: &str) {
+    r.expect_ok();
+    let w = warnings(r);
+    assert_eq!(w.len(), 1, "one warning, for {laggard} only\n{r}");
+    assert!(w[0].starts_with(warning), "want {warning:?}...\n{r}");
+    assert!(!r.stderr.contains("zonerw: error"), "{r}");
+    let zone = status_zone(z);
+    let lagging = zone["lagging"].as_object().cloned().unwrap_or_default();
+    assert_eq!(
+        lagging.keys().collect::<Vec<_>>(),
+        vec![laggard],
+        "status --json zones[].lagging: {zone}"
     );
     assert!(
-        r.stderr.contains(&want),
-        "stderr should contain {want:?}\n{r}"
+        lagging[laggard].as_str().is_some_and(|s| !s.is_empty()),
+        "status --json zones[].lagging should say what {laggard} serves: {zone}"
     );
-    assert_eq!(
-        soa_rcode(nsd.primary.port, ZONE),
-        Some(Rcode::SERVFAIL),
-        "precondition: NSD dropped the broken zone\n{}",
-        nsd.diagnostics()
-    );
-    assert_eq!(
-        state_before,
-        fs::read(z.state_json()).unwrap(),
-        "state.json advanced\n{r}"
-    );
-    assert_eq!(
-        nsd.secondary_serial(ZONE),
-        Some(s1),
-        "secondary keeps the old zone"
-    );
-
-    z.write_template(ZONE, &default_template_with("good IN A 192.0.2.30"));
     let r = z.run(&[]);
     r.expect_ok();
-    assert_eq!(r.stderr, "", "{r}");
-    let new = reported_serial(&r);
-    assert!(new > s1, "{r}");
-    assert_eq!(nsd.primary_serial(ZONE), Some(new), "verified at exit\n{r}");
-    assert_secondary(&nsd, new, MAIN3);
     assert_eq!(
-        a_record(nsd.secondary.port, &format!("good.{ZONE}")),
-        vec![Ipv4Addr::new(192, 0, 2, 30)]
+        (r.stdout.as_str(), r.stderr.as_str()),
+        ("", ""),
+        "a no-change run does not repeat the warning\n{r}"
     );
 }
 
@@ -765,7 +795,7 @@ fn verify_stopped_secondary_is_reported_once_and_recorded() {
     let (mut nsd, _main, z) = setup(|s, nsd| {
         s.extra_tables = verify_table(nsd, &[secondary_addr(nsd)], "1s");
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     let sec = secondary_addr(&nsd);
     nsd.stop_secondary();
     z.write_template(ZONE, &default_template_with("info IN TXT \"v2\""));
@@ -775,15 +805,6 @@ fn verify_stopped_secondary_is_reported_once_and_recorded() {
     r.expect_ok();
     assert_eq!(r.zone_change(ZONE), Some((Some(s1), s1 + 1)), "{r}");
     assert_eq!(nsd.primary_serial(ZONE), Some(s1 + 1));
-    let w = warnings(&r);
-    assert_eq!(w.len(), 1, "one warning\n{r}");
-    assert!(
-        w[0].starts_with(&format!("zonerw: warning: {ZONE}: secondary {sec} "))
-            && w[0].contains(&format!("{}", s1 + 1))
-            && w[0].contains("after a NOTIFY"),
-        "warning names zone, secondary, serial and the NOTIFY\n{r}"
-    );
-    assert!(!r.stderr.contains("zonerw: error"), "{r}");
     assert!(
         r.elapsed < Duration::from_secs(10),
         "two 1s waits; took {:?}\n{r}",
@@ -797,21 +818,11 @@ fn verify_stopped_secondary_is_reported_once_and_recorded() {
         "zonerw should re-NOTIFY via nsd-control: {:?}\n{r}",
         control_cmds(&nsd, log_from)
     );
-    let zone = status_zone(&z);
-    assert!(
-        zone["lagging"][&sec]
-            .as_str()
-            .is_some_and(|s| !s.is_empty()),
-        "status --json zones[].lagging should name {sec}: {zone}"
+    let warning = format!(
+        "zonerw: warning: {ZONE}: secondary {sec} still gives no answer, not {}, after a NOTIFY",
+        s1 + 1
     );
-
-    let r = z.run(&[]);
-    r.expect_ok();
-    assert_eq!(
-        (r.stdout.as_str(), r.stderr.as_str()),
-        ("", ""),
-        "a no-change run does not repeat the warning\n{r}"
-    );
+    assert_one_laggard(&z, &r, &sec, &warning);
 }
 
 /// A secondary that answers, but stays on an old serial: the warning says
@@ -830,21 +841,12 @@ fn verify_secondary_stuck_on_an_old_serial_is_named_with_what_it_serves() {
     let r = z.run(&[]);
     r.expect_ok();
     let s1 = r.new_serial(ZONE);
-    let want = format!(
+    assert_secondary(&nsd, s1, MAIN3);
+    let warning = format!(
         "zonerw: warning: {ZONE}: secondary {} still serves serial {SEED_SERIAL}, not {s1}, after a NOTIFY",
         stale.addr()
     );
-    let w = warnings(&r);
-    assert_eq!(w.len(), 1, "one warning, for the stale secondary only\n{r}");
-    assert!(w[0].starts_with(&want), "want {want:?}...\n{r}");
-    assert_secondary(&nsd, s1, MAIN3);
-    let zone = status_zone(&z);
-    let lagging = zone["lagging"].as_object().cloned().unwrap_or_default();
-    assert_eq!(
-        lagging.keys().collect::<Vec<_>>(),
-        vec![&stale.addr()],
-        "status --json zones[].lagging: {zone}"
-    );
+    assert_one_laggard(&z, &r, &stale.addr(), &warning);
 }
 
 /// The secondary is down when the primary reloads and NOTIFYs; it comes back
@@ -855,7 +857,7 @@ fn verify_restarted_secondary_catches_up_after_the_renotify() {
     let (mut nsd, _main, z) = setup(|s, nsd| {
         s.extra_tables = verify_table(nsd, &[secondary_addr(nsd)], "2s");
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     // Have the secondary write its copy, so that on restart it loads it and
     // waits for the SOA refresh (3600 s) instead of transferring at once.
     let out = Command::new("nsd-control")
@@ -975,7 +977,7 @@ fn verify_does_not_wait_for_a_secondary_on_the_down_main_server() {
         .port();
     let (nsd, main, mut z) = setup(|_, _| {});
     // Main is up on the first run, so its "secondary" would be waited for.
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     let on_main = format!("127.0.0.3:{dead}");
     z.settings.extra_tables = verify_table(&nsd, &[secondary_addr(&nsd), on_main.clone()], "5s");
     z.write_config();
@@ -1045,20 +1047,26 @@ fn hook_calls(log: &Path) -> Vec<BTreeMap<String, String>> {
     calls
 }
 
-#[test]
-fn hook_on_change_gets_each_switch_in_its_env() {
+/// `setup` with the on-change hook of `hook_script`, exiting `exit`; also returns the
+/// hook's log and its script.
+fn setup_with_hook(exit: u8) -> (NsdPair, MainServer, Zonerw, PathBuf, PathBuf) {
     let mut files = (PathBuf::new(), PathBuf::new());
     let (nsd, main, z) = setup(|s, nsd| {
         let log = nsd.dir.join("hook.log");
-        let hook = hook_script(nsd, &log, &nsd.dir.join("hook.code"), 0);
+        let hook = hook_script(nsd, &log, &nsd.dir.join("hook.code"), exit);
         s.extra_tables = format!(
             "[hooks]\non-change = {}\n",
             toml_list(&["sh", hook.to_str().unwrap()])
         );
         files = (log, hook);
     });
-    let (log, _hook) = files;
-    let s1 = first_run(&nsd, &z);
+    (nsd, main, z, files.0, files.1)
+}
+
+#[test]
+fn hook_on_change_gets_each_switch_in_its_env() {
+    let (nsd, main, z, log, _hook) = setup_with_hook(0);
+    let s1 = first_run(&nsd, &z, MAIN3);
     assert!(hook_calls(&log).is_empty(), "no switch, no hook");
 
     main.set_mode(Mode::Refusing);
@@ -1110,17 +1118,8 @@ fn hook_on_change_gets_each_switch_in_its_env() {
 
 #[test]
 fn hook_failure_is_a_warning_and_the_switch_stays_committed() {
-    let mut hook = PathBuf::new();
-    let mut log = PathBuf::new();
-    let (nsd, main, z) = setup(|s, nsd| {
-        log = nsd.dir.join("hook.log");
-        hook = hook_script(nsd, &log, &nsd.dir.join("hook.code"), 3);
-        s.extra_tables = format!(
-            "[hooks]\non-change = {}\n",
-            toml_list(&["sh", hook.to_str().unwrap()])
-        );
-    });
-    let s1 = first_run(&nsd, &z);
+    let (nsd, main, z, log, hook) = setup_with_hook(3);
+    let s1 = first_run(&nsd, &z, MAIN3);
     main.set_mode(Mode::Refusing);
     let r = z.run(&[]);
     r.expect_ok();

@@ -22,8 +22,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::*;
 
-const PROPAGATE: Duration = Duration::from_secs(5);
-
 // ---------------------------------------------------------------------------
 // processes
 // ---------------------------------------------------------------------------

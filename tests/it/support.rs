@@ -35,6 +35,8 @@ pub const MAIN_IP: Ipv4Addr = Ipv4Addr::LOCALHOST;
 pub const SEED_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 99);
 /// SOA serial of the seed zone.
 pub const SEED_SERIAL: u32 = 1;
+/// How long the secondary may take to serve what the primary loaded (NOTIFY + transfer).
+pub const PROPAGATE: Duration = Duration::from_secs(5);
 
 // ---------------------------------------------------------------------------
 // Small helpers
@@ -54,13 +56,50 @@ pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T>
     }
 }
 
-/// Today's UTC date as the number YYYYMMDD.
-pub fn utc_yyyymmdd() -> u32 {
-    let d = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
+/// The UTC date of `t` as the number YYYYMMDD.
+pub fn utc_yyyymmdd(t: jiff::Timestamp) -> u32 {
+    let d = t.to_zoned(jiff::tz::TimeZone::UTC).date();
     let n = |v: i16| u32::try_from(v).expect("date fields are positive");
     n(d.year()) * 10000 + n(d.month().into()) * 100 + n(d.day().into())
+}
+
+/// Run `check` on every case of a table, each in its own thread named after the case, all
+/// at once: the cases are independent setups (own NSD pair, own main server) that spend
+/// most of their time waiting, on probe timeouts or on NSD. A failing case prints its
+/// panic under its name (`thread '<case>' panicked at ...`); then the test fails, listing
+/// every case that failed.
+pub fn check_cases<C: Sync>(cases: &[C], name: fn(&C) -> &str, check: impl Fn(&C) + Sync) {
+    let failed: Vec<&str> = thread::scope(|scope| {
+        let running: Vec<_> = cases
+            .iter()
+            .map(|case| {
+                let handle = thread::Builder::new()
+                    .name(name(case).to_owned())
+                    .spawn_scoped(scope, || check(case))
+                    .expect("spawn a case thread");
+                (name(case), handle)
+            })
+            .collect();
+        running
+            .into_iter()
+            .filter_map(|(name, handle)| handle.join().is_err().then_some(name))
+            .collect()
+    });
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases failed (their panics are printed above): {failed:?}",
+        failed.len(),
+        cases.len()
+    );
+}
+
+/// A TOML array of strings.
+pub fn toml_list<S: AsRef<str>>(items: &[S]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|s| format!("\"{}\"", s.as_ref()))
+        .collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 /// Last `n` lines of a file, for failure messages.
@@ -1359,6 +1398,17 @@ pub fn read_history(z: &Zonerw) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("history line {l:?}: {e}")))
         .collect()
+}
+
+/// The first run of a fresh setup, with nothing unusual: exit 0, and the zone installed
+/// and served by the secondary with www = `www`. Returns the serial.
+#[track_caller]
+pub fn first_run(nsd: &NsdPair, z: &Zonerw, www: Ipv4Addr) -> u32 {
+    let r = z.run(&[]);
+    r.expect_ok();
+    let serial = r.new_serial(ZONE);
+    nsd.assert_secondary(ZONE, serial, www, PROPAGATE);
+    serial
 }
 
 // ---------------------------------------------------------------------------
