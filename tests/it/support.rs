@@ -1025,6 +1025,187 @@ fn serve<S: Read + Write>(shared: &Shared, s: &mut S, mode: Mode, seen: &mut See
 }
 
 // ---------------------------------------------------------------------------
+// Exact output
+// ---------------------------------------------------------------------------
+
+/// How a probe of a server that refuses connections fails, in switch lines and reports.
+pub const REFUSED: &str = "connect: Connection refused (os error 111)";
+
+/// The text of `lines`, each ended by a newline: `lines!(a, b)` is `"{a}\n{b}\n"`.
+macro_rules! lines {
+    ($($line:expr),* $(,)?) => {{
+        let mut text = String::new();
+        $(
+            text.push_str(&$line);
+            text.push('\n');
+        )*
+        text
+    }};
+}
+pub(crate) use lines;
+
+/// The switch line of pool `web` failing over from main at `main` (which refuses
+/// connections) to backup.
+pub fn failover_line(main: Ipv4Addr) -> String {
+    format!("web: main ({main}) -> backup ({BACKUP_IP}): main failed 2/2 attempts: {REFUSED}")
+}
+
+/// The same switch line when the switch is not committed (the run failed).
+pub fn pending_failover_line(main: Ipv4Addr) -> String {
+    format!(
+        "web: main ({main}) -> backup ({BACKUP_IP}) (not applied yet: the run failed, see the errors; the next run retries): main failed 2/2 attempts: {REFUSED}"
+    )
+}
+
+/// `(from, to)` of the `<zone>: serial FROM -> TO, reloaded` line of `stdout`, if any
+/// (`from` is None for "none").
+pub fn zone_change(stdout: &str, zone: &str) -> Option<(Option<u32>, u32)> {
+    let prefix = format!("{zone}: serial ");
+    for line in stdout.lines() {
+        let Some(rest) = line.strip_prefix(&prefix) else {
+            continue;
+        };
+        let (from, rest) = rest.split_once(" -> ")?;
+        let to: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        return Some((from.parse().ok(), to.parse().ok()?));
+    }
+    None
+}
+
+/// The line zonerw prints for a zone it installed and reloaded.
+pub fn zone_line(zone: &str, from: u32, to: u32) -> String {
+    format!("{zone}: serial {from} -> {to}, reloaded")
+}
+
+/// Does `line` match `pattern`? A pattern is the line itself, except for placeholders
+/// that stand for what a test cannot know:
+/// - `{ms}`: a whole number (a duration in milliseconds);
+/// - `{time}`: an RFC 3339 UTC time to the second, `YYYY-MM-DDTHH:MM:SSZ`;
+/// - `{...}`: the rest of the line, whatever it is (words of another program, e.g. NSD's
+///   tools, that zonerw passes on).
+pub fn line_matches(pattern: &str, line: &str) -> bool {
+    let Some(brace) = pattern.find('{') else {
+        return pattern == line;
+    };
+    let (literal, rest) = pattern.split_at(brace);
+    let Some(line) = line.strip_prefix(literal) else {
+        return false;
+    };
+    if rest == "{...}" {
+        return true;
+    }
+    if let Some(rest) = rest.strip_prefix("{ms}") {
+        let digits = line.len() - line.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        return digits > 0 && line_matches(rest, &line[digits..]);
+    }
+    if let Some(rest) = rest.strip_prefix("{time}") {
+        let (time, line) = line.split_at(line.len().min(20));
+        return time.ends_with('Z')
+            && time.parse::<jiff::Timestamp>().is_ok()
+            && line_matches(rest, line);
+    }
+    // A brace that starts no placeholder is literal text.
+    line.strip_prefix('{')
+        .is_some_and(|line| line_matches(&rest[1..], line))
+}
+
+/// Assert that `text` is `expected`, line by line (see `line_matches`); on failure show the
+/// first line that differs, both texts in full, and `context` (e.g. the run).
+#[track_caller]
+pub fn assert_text(what: &str, text: &str, expected: &str, context: &dyn fmt::Display) {
+    let (got, want): (Vec<&str>, Vec<&str>) =
+        (text.split('\n').collect(), expected.split('\n').collect());
+    let differs = (0..got.len().max(want.len())).find(|&i| match (want.get(i), got.get(i)) {
+        (Some(pattern), Some(line)) => !line_matches(pattern, line),
+        _ => true,
+    });
+    if let Some(i) = differs {
+        panic!(
+            "{what} differs at line {}:\n  expected {:?}\n  got      {:?}\n--- expected {what} ---\n{expected}\n--- got ---\n{text}\n--- context ---\n{context}",
+            i + 1,
+            want.get(i).copied().unwrap_or("<end>"),
+            got.get(i).copied().unwrap_or("<end>"),
+        );
+    }
+}
+
+/// Assert that `text` is a table (`zonerw check`, `zonerw status`): columns separated by
+/// two spaces or more, every cell starting in the column of its header, and the cells are
+/// `expected` (each matched with `line_matches`), header first.
+#[track_caller]
+pub fn assert_table(text: &str, expected: &[&[&str]], context: &dyn fmt::Display) {
+    let cells = |line: &str| -> Vec<(usize, String)> {
+        let mut cells = Vec::new();
+        let mut start = None;
+        let bytes = line.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            let gap =
+                b == b' ' && (bytes.get(i + 1) == Some(&b' ') || i > 0 && bytes[i - 1] == b' ');
+            match (start, gap) {
+                (None, false) => start = Some(i),
+                (Some(s), true) => {
+                    cells.push((s, line[s..i].to_owned()));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            cells.push((s, line[s..].to_owned()));
+        }
+        cells
+    };
+    let rows: Vec<Vec<(usize, String)>> = text.lines().map(cells).collect();
+    assert_eq!(
+        rows.len(),
+        expected.len(),
+        "rows of the table\n{text}\n--- context ---\n{context}"
+    );
+    let columns: Vec<usize> = rows[0].iter().map(|(at, _)| *at).collect();
+    for (row, want) in rows.iter().zip(expected) {
+        let got: Vec<&str> = row.iter().map(|(_, cell)| cell.as_str()).collect();
+        assert!(
+            got.len() == want.len() && got.iter().zip(*want).all(|(g, w)| line_matches(w, g)),
+            "table row {got:?}, expected {want:?}\n{text}\n--- context ---\n{context}"
+        );
+        let at: Vec<usize> = row.iter().map(|(at, _)| *at).collect();
+        assert_eq!(
+            at,
+            columns[..at.len()],
+            "cells of {got:?} not under their headers\n{text}\n--- context ---\n{context}"
+        );
+    }
+}
+
+#[test]
+fn exact_output_placeholders() {
+    assert!(line_matches(
+        "up: HTTP 200 in {ms} ms",
+        "up: HTTP 200 in 7 ms"
+    ));
+    assert!(!line_matches(
+        "up: HTTP 200 in {ms} ms",
+        "up: HTTP 200 in  ms"
+    ));
+    assert!(!line_matches(
+        "up: HTTP 200 in {ms} ms",
+        "up: HTTP 200 in 7 ms, and more"
+    ));
+    assert!(line_matches("since {time}.", "since 2026-11-29T19:42:27Z."));
+    assert!(!line_matches("since {time}", "since 2026-11-29 19:42:27"));
+    assert!(line_matches("failed: {...}", "failed: whatever NSD said"));
+    assert!(line_matches("{ a literal brace", "{ a literal brace"));
+    assert!(!line_matches("web: main", "web: main "));
+    let differs = |text: &'static str, expected: &'static str| {
+        std::panic::catch_unwind(|| assert_text("text", text, expected, &"")).is_err()
+    };
+    assert!(!differs("a\nb 12 ms\n", "a\nb {ms} ms\n"));
+    assert!(differs("a\nb\n", "a\n"), "a line too many");
+    assert!(differs("a\n", "a\nb\n"), "a line missing");
+    assert!(differs("a", "a\n"), "no newline at the end");
+}
+
+// ---------------------------------------------------------------------------
 // zonerw runner
 // ---------------------------------------------------------------------------
 
@@ -1108,27 +1289,24 @@ impl Run {
         self.expect_code(0)
     }
 
-    /// Non-empty stdout lines.
-    pub fn lines(&self) -> Vec<&str> {
-        self.stdout
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect()
+    /// Stdout is exactly `expected`, line by line, with the placeholders of `line_matches`.
+    #[track_caller]
+    pub fn expect_stdout(&self, expected: &str) -> &Run {
+        assert_text("stdout", &self.stdout, expected, self);
+        self
+    }
+
+    /// Stderr is exactly `expected`, line by line, with the placeholders of `line_matches`.
+    #[track_caller]
+    pub fn expect_stderr(&self, expected: &str) -> &Run {
+        assert_text("stderr", &self.stderr, expected, self);
+        self
     }
 
     /// `(from, to)` of the `<zone>: serial FROM -> TO, reloaded` line, if any
     /// (`from` is None for "none").
     pub fn zone_change(&self, zone: &str) -> Option<(Option<u32>, u32)> {
-        let prefix = format!("{zone}: serial ");
-        for line in self.stdout.lines() {
-            let Some(rest) = line.strip_prefix(&prefix) else {
-                continue;
-            };
-            let (from, rest) = rest.split_once(" -> ")?;
-            let to: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            return Some((from.parse().ok(), to.parse().ok()?));
-        }
-        None
+        zone_change(&self.stdout, zone)
     }
 
     /// Like `zone_change`, but panics with the output if there is no such line.
@@ -1380,15 +1558,6 @@ pub fn spawn_zonerw(args: &[&str]) -> Running {
 /// Run the zonerw binary with exactly `args` (cwd "/"), killed after 60 s.
 pub fn run_zonerw(args: &[&str]) -> Run {
     spawn_zonerw(args).wait()
-}
-
-/// The stdout line of `r` that starts with `prefix` (a pool's switch line).
-#[track_caller]
-pub fn switch_line<'a>(r: &'a Run, prefix: &str) -> &'a str {
-    r.stdout
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starting with {prefix:?} on stdout\n{r}"))
 }
 
 /// Every entry of the state's history.jsonl.
