@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::net::{Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -836,13 +835,7 @@ fn verify_restarted_secondary_catches_up_after_the_renotify() {
     let s1 = first_run(&nsd, &z, MAIN3);
     // Have the secondary write its copy, so that on restart it loads it and
     // waits for the SOA refresh (3600 s) instead of transferring at once.
-    let out = Command::new("nsd-control")
-        .arg("-c")
-        .arg(&nsd.secondary.conf)
-        .args(["write", ZONE])
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .output()
-        .unwrap();
+    let out = nsd.secondary_control(&["write", ZONE]);
     assert!(out.status.success(), "nsd-control write: {out:?}");
     let copy = nsd.secondary.dir.join(format!("{ZONE}.zone"));
     poll(Duration::from_secs(5), || {
@@ -851,10 +844,21 @@ fn verify_restarted_secondary_catches_up_after_the_renotify() {
     })
     .unwrap_or_else(|| panic!("secondary did not write {}", copy.display()));
     nsd.stop_secondary();
+    // Catch the primary's NOTIFY of the new serial on the secondary's port: the secondary
+    // must miss it (else it would catch up on its own), and come back only after it.
+    let catcher = UdpSocket::bind(("127.0.0.1", nsd.secondary.port)).unwrap();
+    catcher
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     z.write_template(ZONE, &default_template_with("info IN TXT \"v2\""));
     let log_from = nsd.primary_log_lines();
 
     let running = z.spawn(&[]);
+    let mut notify = [0u8; 512];
+    catcher
+        .recv(&mut notify)
+        .unwrap_or_else(|e| panic!("the primary sent no NOTIFY: {e}\n{}", nsd.diagnostics()));
+    drop(catcher);
     poll(Duration::from_secs(10), || {
         (nsd.primary_serial(ZONE) == Some(s1 + 1)).then_some(())
     })

@@ -354,6 +354,17 @@ impl Nsd {
         Ok(())
     }
 
+    /// Run `nsd-control` against this server.
+    fn control(&self, args: &[&str]) -> std::process::Output {
+        Command::new("nsd-control")
+            .arg("-c")
+            .arg(&self.conf)
+            .args(args)
+            .env("PATH", search_path())
+            .output()
+            .expect("run nsd-control")
+    }
+
     /// Has the spawned nsd exited (e.g. port busy)?
     fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.proc
@@ -517,7 +528,8 @@ impl NsdPair {
 
     /// Spawn one server and wait (10 s) until it answers an SOA query for
     /// the first zone with anything at all (a NOERROR or SERVFAIL/REFUSED
-    /// reply proves it is listening; callers then wait for the serial).
+    /// reply proves it is listening; callers then wait for the serial) and
+    /// its control socket is there.
     fn try_start(&mut self, primary: bool) -> Result<(), String> {
         let zone = self.zones.first().cloned();
         let nsd = if primary {
@@ -538,12 +550,14 @@ impl NsdPair {
                 Some(z) => dns_query(port, z, Rtype::SOA).is_ok(),
                 None => dns_query(port, ".", Rtype::SOA).is_ok(),
             };
-            if answered {
+            // Under load NSD may answer queries before its control socket listens; tests
+            // (and zonerw) use nsd-control right away.
+            if answered && nsd.control(&["status"]).status.success() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
                 return Err(format!(
-                    "{} nsd did not answer within 10 s\n{}",
+                    "{} nsd did not answer (and open its control socket) within 10 s\n{}",
                     nsd.name,
                     nsd.diagnostics()
                 ));
@@ -571,12 +585,7 @@ impl NsdPair {
 
     /// Run `nsd-control` against the secondary (e.g. `addzone`, as an operator would).
     pub fn secondary_control(&self, args: &[&str]) -> std::process::Output {
-        Command::new("nsd-control")
-            .arg("-c")
-            .arg(&self.secondary.conf)
-            .args(args)
-            .output()
-            .expect("run nsd-control")
+        self.secondary.control(args)
     }
 
     pub fn primary_serial(&self, zone: &str) -> Option<u32> {
