@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::support::{REFUSED, assert_table, assert_text, lines, zone_change, zone_line};
+use crate::support::{
+    REFUSED, assert_table, assert_text, closed_port, lines, zone_change, zone_line,
+};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -234,9 +236,7 @@ fn assert_no_temp_files(dir: &Path) {
 
 /// A pool whose main server refuses connections, guarded by `witnesses` (shell snippets).
 fn guarded_env(witnesses: &[&str], reference: Option<&str>) -> Env {
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = closed_port();
     let list: Vec<String> = witnesses
         .iter()
         .map(|w| format!("[\"sh\", \"-c\", {w:?}]"))
@@ -315,9 +315,7 @@ fn witness_answers_decide_the_failover() {
 
 #[test]
 fn unreachable_references_mean_our_own_link_is_down() {
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://127.0.0.1:{}/", closed.local_addr().unwrap().port());
-    drop(closed);
+    let url = format!("http://127.0.0.1:{}/", closed_port());
     let env = guarded_env(&["exit 1"], Some(&url));
     let out = env.zonerw(&[]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");

@@ -4,10 +4,9 @@
 //!
 //! No NSD is needed: the runs here switch a pool and have no zones.
 
-use crate::support::{REFUSED, Tmpfs, assert_text, line_matches, lines, zone_change};
+use crate::support::{REFUSED, Tmpfs, assert_text, closed_port, line_matches, lines, zone_change};
 
 use std::fs;
-use std::net::TcpListener;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -43,10 +42,7 @@ impl Env {
         let stub = dir.path().join("nsd-control");
         fs::write(&stub, "#!/bin/sh\necho ok\n").unwrap();
         fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).unwrap();
-        let port = {
-            let l = TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        let port = closed_port();
         let config = format!(
             "templates = \"templates\"\nzones = \"zones\"\nstate = \"state\"\n\
              [nsd]\ncontrol = [\"{}\"]\ncheckzone = \"\"\n\

@@ -844,6 +844,7 @@ impl MainServer {
         let mut l = self.shared.listener.lock().unwrap();
         if mode == Mode::Refusing {
             *l = None; // closes the socket: connects now get RST
+            wait_refused(self.shared.ip, self.shared.port);
         } else if l.is_none() {
             let listener = poll(Duration::from_secs(5), || {
                 TcpListener::bind((self.shared.ip, self.shared.port)).ok()
@@ -881,6 +882,31 @@ impl Drop for MainServer {
             let _ = h.join();
         }
     }
+}
+
+/// Wait (5 s) until connections to `ip:port` are refused. A socket we closed may live on
+/// for a moment in a child another test is forking (until it execs): meanwhile a connection
+/// is accepted and then reset, not refused.
+fn wait_refused(ip: Ipv4Addr, port: u16) {
+    let addr = SocketAddr::from((ip, port));
+    poll(Duration::from_secs(5), || match TcpStream::connect_timeout(
+        &addr,
+        Duration::from_millis(200),
+    ) {
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Some(()),
+        _ => None,
+    })
+    .unwrap_or_else(|| panic!("{addr} still takes connections after its socket was closed"));
+}
+
+/// A loopback TCP port that refuses connections (nothing listens on it).
+pub fn closed_port() -> u16 {
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("bind a loopback port")
+        .port();
+    wait_refused(Ipv4Addr::LOCALHOST, port);
+    port
 }
 
 fn accept_loop(shared: &Arc<Shared>) {
