@@ -140,7 +140,7 @@ fn harness_nsd_pair_transfers_seed_and_reloads() {
 fn harness_main_server_modes() {
     let agent = |tls: bool| {
         let mut b = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_millis(1500)))
+            .timeout_global(Some(Duration::from_millis(500)))
             .http_status_as_error(false)
             .proxy(None);
         if tls {
@@ -182,11 +182,11 @@ fn harness_main_server_modes() {
     main.set_mode(Mode::BlackHole);
     let t = std::time::Instant::now();
     assert!(get(&a, &url).is_err());
-    assert!(t.elapsed() >= Duration::from_millis(1400));
+    assert!(t.elapsed() >= Duration::from_millis(450));
     main.set_mode(Mode::Trickle);
     let t = std::time::Instant::now();
     assert!(get(&a, &url).is_err());
-    assert!(t.elapsed() < Duration::from_secs(3));
+    assert!(t.elapsed() < Duration::from_secs(1));
     main.set_mode(Mode::Up);
     assert_eq!(get(&a, &url), Ok((200, "OK up".into())));
 
@@ -1195,16 +1195,40 @@ fn assert_lock_message(r: &Run, lock_path: &std::path::Path, pid: u32) -> jiff::
     t
 }
 
+/// Does process `pid` hold a flock on `path`? From /proc/locks, whose lines read
+/// `1: FLOCK  ADVISORY  WRITE <pid> <major>:<minor>:<inode> 0 EOF`.
+fn holds_flock(pid: u32, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs::metadata(path) else {
+        return false;
+    };
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    let file = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let pid = pid.to_string();
+    fs::read_to_string("/proc/locks").is_ok_and(|locks| {
+        locks.lines().any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.iter().position(|f| *f == "FLOCK").is_some_and(|at| {
+                fields.get(at + 3) == Some(&pid.as_str())
+                    && fields.get(at + 4) == Some(&file.as_str())
+            })
+        })
+    })
+}
+
 #[test]
 fn lock_held_by_a_running_zonerw_exits_75_naming_it() {
-    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |s| s.timeout = "1s".into());
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |s| s.timeout = "500ms".into());
     let s1 = first_run(&nsd, &z, MAIN_IP);
     let lock_path = z.state.join("lock");
-    // A black-holed main keeps the first run busy for ~2 s (2 attempts x 1 s).
+    // A black-holed main keeps the first run busy for ~1 s (2 attempts x 500 ms).
     main.set_mode(Mode::BlackHole);
     let started = jiff::Timestamp::now();
     let slow = z.spawn(&[]);
-    std::thread::sleep(Duration::from_millis(500));
+    poll(Duration::from_secs(10), || {
+        holds_flock(slow.pid(), &lock_path).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the slow run never took the lock {}", lock_path.display()));
     let r = z.run(&[]);
     let since = assert_lock_message(&r, &lock_path, slow.pid());
     let drift = since.duration_since(started).as_secs_f64().abs();
@@ -1215,7 +1239,7 @@ fn lock_held_by_a_running_zonerw_exits_75_naming_it() {
     let slow = slow.wait();
     slow.expect_ok();
     slow.expect_stdout(&lines!(
-        format!("{SWITCH_TO_BACKUP}main failed 2/2 attempts: timed out after 1s"),
+        format!("{SWITCH_TO_BACKUP}main failed 2/2 attempts: timed out after 500ms"),
         zone_line(ZONE, s1, s1 + 1),
     ));
     assert_secondary(&nsd, s1 + 1, BACKUP_IP);

@@ -401,7 +401,7 @@ fn guard_unreachable_references_mean_own_link_down_and_the_run_is_not_counted() 
     let (nsd, main, z) = setup(|s, _| {
         s.fall = 2;
         s.extra_tables = format!(
-            "[guard]\nreference = {}\ntimeout = \"2s\"\n",
+            "[guard]\nreference = {}\ntimeout = \"1s\"\n",
             toml_list(&refs)
         );
     });
@@ -420,7 +420,7 @@ fn guard_unreachable_references_mean_own_link_down_and_the_run_is_not_counted() 
     for round in 0..2 {
         let hole_hits = hole.accepted();
         let r = z.run(&[]);
-        let detail = format!("no reference URL answered within 2s, {NOT_COUNTED}");
+        let detail = format!("no reference URL answered within 1s, {NOT_COUNTED}");
         let failure = main_down_twice();
         assert_stayed(
             &nsd,
@@ -433,8 +433,8 @@ fn guard_unreachable_references_mean_own_link_down_and_the_run_is_not_counted() 
             &detail,
         );
         assert!(
-            r.elapsed < Duration::from_secs(8),
-            "round {round}: the guard is bounded by its 2s timeout, took {:?}\n{r}",
+            r.elapsed < Duration::from_secs(4),
+            "round {round}: the guard is bounded by its 1s timeout, took {:?}\n{r}",
             r.elapsed
         );
         assert!(
@@ -767,7 +767,7 @@ fn assert_one_laggard(z: &Zonerw, r: &Run, laggard: &str, warning: &str) {
 #[test]
 fn verify_stopped_secondary_is_reported_once_and_recorded() {
     let (mut nsd, _main, z) = setup(|s, nsd| {
-        s.extra_tables = verify_table(nsd, &[secondary_addr(nsd)], "1s");
+        s.extra_tables = verify_table(nsd, &[secondary_addr(nsd)], "500ms");
     });
     let s1 = first_run(&nsd, &z, MAIN3);
     let sec = secondary_addr(&nsd);
@@ -781,7 +781,7 @@ fn verify_stopped_secondary_is_reported_once_and_recorded() {
     assert_eq!(nsd.primary_serial(ZONE), Some(s1 + 1));
     assert!(
         r.elapsed < Duration::from_secs(10),
-        "two 1s waits; took {:?}\n{r}",
+        "two waits of 500ms; took {:?}\n{r}",
         r.elapsed
     );
     std::thread::sleep(Duration::from_millis(50));
@@ -793,7 +793,7 @@ fn verify_stopped_secondary_is_reported_once_and_recorded() {
         control_cmds(&nsd, log_from)
     );
     let warning = format!(
-        "zonerw: warning: {ZONE}: secondary {sec} still gives no answer, not {}, after a NOTIFY and two waits of 1s",
+        "zonerw: warning: {ZONE}: secondary {sec} still gives no answer, not {}, after a NOTIFY and two waits of 500ms",
         s1 + 1
     );
     assert_one_laggard(&z, &r, &sec, &warning);

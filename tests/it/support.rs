@@ -42,9 +42,12 @@ pub const PROPAGATE: Duration = Duration::from_secs(5);
 // Small helpers
 // ---------------------------------------------------------------------------
 
-/// Poll `f` every 10 ms until it returns `Some`, or `None` after `timeout`.
+/// Poll `f` until it returns `Some`, or `None` after `timeout`: at once, then after 1 ms,
+/// 2 ms, 4 ms... and every 10 ms from then on (what tests wait for, a reload or a transfer,
+/// mostly takes a few milliseconds).
 pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
     loop {
         if let Some(v) = f() {
             return Some(v);
@@ -52,7 +55,8 @@ pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T>
         if Instant::now() >= deadline {
             return None;
         }
-        thread::sleep(Duration::from_millis(10));
+        thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(10));
     }
 }
 
@@ -313,7 +317,7 @@ impl Group {
                 }
                 break;
             }
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(Duration::from_millis(5));
         }
         let _ = self.child.wait();
     }
@@ -562,7 +566,7 @@ impl NsdPair {
                     nsd.diagnostics()
                 ));
             }
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(Duration::from_millis(5));
         }
     }
 
