@@ -1,6 +1,6 @@
 //! The integration tests, in one test binary (`cargo test --test it`): one build of the
 //! shared harness in `support.rs`, one link, and one libtest run whose threads are kept
-//! busy by every test at once.
+//! busy by every test at once. One module's tests: `cargo test --test it e2e::`.
 //!
 //! Most modules drive the `zonerw` binary against a real NSD primary and secondary on
 //! loopback (see `support`); `cli`, `corpus` and `state_files` use a stub `nsd-control`;
