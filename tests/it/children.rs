@@ -9,13 +9,6 @@
 //! start, and mark those processes with a per-test tag in their environment; cleanup
 //! kills by pid (after checking the tag), never by name.
 
-#![allow(
-    clippy::disallowed_methods,
-    reason = "tests may read the clock and PATH; the ban protects the product code"
-)]
-
-mod support;
-
 use std::fs;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
@@ -23,13 +16,14 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
-const PROPAGATE: Duration = Duration::from_secs(5);
 /// Address of server `main` in these tests (the local HTTP server listens there).
 const MAIN3: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
-const SWITCH_TO_BACKUP: &str = "web: main (127.0.0.3) -> backup (198.51.100.7): ";
-const STAYING: &str = "web: staying on main (127.0.0.3): ";
+/// The switch line of a failover from main (refusing connections) to backup.
+fn failover() -> String {
+    failover_line(MAIN3)
+}
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -77,22 +71,6 @@ fn assert_prompt_and_nothing_left(r: &Run, tracked: &Tracked, what: &str) {
         left.is_empty(),
         "still running after the run: {left:?}\n{r}"
     );
-}
-
-/// First run with main up: the zone is installed and served with www = main.
-#[track_caller]
-fn first_run(nsd: &NsdPair, z: &Zonerw) -> u32 {
-    let r = z.run(&[]);
-    r.expect_ok();
-    let serial = r.new_serial(ZONE);
-    nsd.assert_secondary(ZONE, serial, MAIN3, PROPAGATE);
-    serial
-}
-
-/// A TOML array of strings.
-fn toml_list(items: &[&str]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("\"{s}\"")).collect();
-    format!("[{}]", quoted.join(", "))
 }
 
 /// Processes started by the test's scripts: each script line `echo "<kind> $pid" >> FILE`;
@@ -251,13 +229,14 @@ fn hook_with_a_background_grandchild_does_not_hold_the_run() {
             toml_list(&[hook.to_str().unwrap()])
         );
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     main.set_mode(Mode::Refusing);
 
     let r = z.run(&[]);
     assert_prompt_and_nothing_left(&r, &tracked, "hook with a background grandchild");
-    switch_line(&r, SWITCH_TO_BACKUP);
-    assert_eq!(r.stderr, "", "the hook exited 0: no warning\n{r}");
+    r.expect_stdout(&lines!(failover(), zone_line(ZONE, s1, s1 + 1)));
+    // The hook exited 0: no warning.
+    r.expect_stderr("");
     nsd.assert_secondary(ZONE, s1 + 1, BACKUP_IP, PROPAGATE);
     assert_eq!(tracked.entries().len(), 2, "hook and sleep started\n{r}");
 }
@@ -277,13 +256,16 @@ fn witness_with_a_background_grandchild_does_not_hold_the_run() {
         );
         s.extra_tables = guard_table(&[&witness], "2s");
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     main.set_mode(Mode::Refusing);
 
     let r = z.run(&[]);
     assert_prompt_and_nothing_left(&r, &tracked, "witness with a background grandchild");
-    let line = switch_line(&r, SWITCH_TO_BACKUP);
-    assert!(line.ends_with("; confirmed by 1 of 1 witnesses"), "{r}");
+    r.expect_stdout(&lines!(
+        format!("{}; confirmed by 1 of 1 witnesses", failover()),
+        zone_line(ZONE, s1, s1 + 1),
+    ));
+    r.expect_stderr("");
     nsd.assert_secondary(ZONE, s1 + 1, BACKUP_IP, PROPAGATE);
 }
 
@@ -302,7 +284,7 @@ fn witness_printing_without_end_does_not_grow_memory() {
         );
         s.extra_tables = guard_table(&[&witness], "2s");
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     main.set_mode(Mode::Refusing);
 
     let running = z.spawn(&[]);
@@ -337,11 +319,10 @@ fn witness_printing_without_end_does_not_grow_memory() {
     );
     r.expect_ok();
     assert!(r.elapsed < Duration::from_secs(3), "{r}");
-    let line = r.lines().first().copied().unwrap_or_default().to_owned();
-    assert!(
-        line.starts_with(STAYING),
-        "a witness killed by the timeout gives no answer\n{r}"
-    );
+    // A witness killed by the timeout gives no answer.
+    r.expect_stdout(&lines!(format!(
+        "web: staying on main (127.0.0.3): main failed 2/2 attempts: {REFUSED}; no witness answered (1 of 1 gave no answer), so our own link seems down; this run is not counted towards fall"
+    )));
     assert_eq!(nsd.primary_serial(ZONE), Some(s1), "{r}");
     let left = tracked.settle();
     assert!(
@@ -354,7 +335,8 @@ fn witness_printing_without_end_does_not_grow_memory() {
 // SIGTERM
 // ---------------------------------------------------------------------------
 
-/// SIGTERM `running` and check that it stopped within 2 s, cleanly (see below).
+/// SIGTERM `running` and check that it stopped within 2 s, cleanly, having removed
+/// `removed` temporary files (see below).
 #[track_caller]
 fn sigterm(
     running: Running,
@@ -362,6 +344,7 @@ fn sigterm(
     z: &Zonerw,
     state_before: &[u8],
     during: &str,
+    removed: usize,
 ) -> Run {
     let sent = Instant::now();
     signal(running.pid().cast_signed(), libc::SIGTERM);
@@ -375,21 +358,27 @@ fn sigterm(
         took < Duration::from_secs(2),
         "took {took:?} after SIGTERM\n{r}"
     );
-    assert_stopped_cleanly(&r, tracked, z, state_before);
+    assert_stopped_cleanly(&r, tracked, z, state_before, removed);
     r
 }
 
-/// Check what a SIGTERM'd run left: exit 128+15 with one line saying so, no tracked
-/// process, no temporary, state.json unchanged, and the lock free.
+/// Check what a SIGTERM'd run left: exit 128+15 with one line saying so (and how many
+/// temporary files it `removed`), no tracked process, no temporary, state.json unchanged, and
+/// the lock free.
 #[track_caller]
-fn assert_stopped_cleanly(r: &Run, tracked: &Tracked, z: &Zonerw, state_before: &[u8]) {
+fn assert_stopped_cleanly(
+    r: &Run,
+    tracked: &Tracked,
+    z: &Zonerw,
+    state_before: &[u8],
+    removed: usize,
+) {
     assert_eq!(r.code, 128 + libc::SIGTERM, "exit 128+SIGTERM\n{r}");
-    assert!(
-        r.stderr
-            .starts_with("zonerw: error: stopped by SIGTERM: killed 1 running command"),
-        "{r}"
-    );
-    assert!(r.stderr.contains("the state was not saved"), "{r}");
+    let files = if removed == 1 { "file" } else { "files" };
+    r.expect_stderr(&lines!(format!(
+        "zonerw: error: stopped by SIGTERM: killed 1 running command (and its process group), removed {removed} temporary {files}; the state was not saved, so the next run redoes this one's work"
+    )));
+    r.expect_stdout("");
     let left = tracked.settle();
     assert!(
         left.is_empty(),
@@ -431,18 +420,21 @@ fn sigterm_during_a_hung_witness_stops_it_and_frees_the_lock() {
         );
         s.extra_tables = guard_table(&[&witness], "30s");
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     main.set_mode(Mode::Refusing);
     let state_before = fs::read(z.state_json()).unwrap();
 
     let running = z.spawn(&[]);
     tracked.wait_for(2, &running);
-    sigterm(running, &tracked, &z, &state_before, "a hung witness");
+    sigterm(running, &tracked, &z, &state_before, "a hung witness", 0);
 
     fs::write(&confirm, "").unwrap();
     let r = z.run(&[]);
     r.expect_ok();
-    switch_line(&r, SWITCH_TO_BACKUP);
+    r.expect_stdout(&lines!(
+        format!("{}; confirmed by 1 of 1 witnesses", failover()),
+        zone_line(ZONE, s1, s1 + 1),
+    ));
     nsd.assert_secondary(ZONE, s1 + 1, BACKUP_IP, PROPAGATE);
 }
 
@@ -465,7 +457,7 @@ fn sigterm_during_a_hung_checkzone_removes_the_temporary() {
         );
         s.checkzone = Some(checkzone.to_str().unwrap().to_owned());
     });
-    let s1 = first_run(&nsd, &z);
+    let s1 = first_run(&nsd, &z, MAIN3);
     let installed = fs::read(z.zone_path(ZONE)).unwrap();
     main.set_mode(Mode::Refusing);
     let state_before = fs::read(z.state_json()).unwrap();
@@ -478,13 +470,12 @@ fn sigterm_during_a_hung_checkzone_removes_the_temporary() {
         1,
         "the rendered zone is staged while it is checked"
     );
-    let r = sigterm(running, &tracked, &z, &state_before, "a hung checkzone");
-    assert!(r.stderr.contains("removed 1 temporary file;"), "{r}");
+    let r = sigterm(running, &tracked, &z, &state_before, "a hung checkzone", 1);
     assert_eq!(fs::read(z.zone_path(ZONE)).unwrap(), installed, "{r}");
 
     fs::remove_file(&hang).unwrap();
     let r = z.run(&[]);
     r.expect_ok();
-    switch_line(&r, SWITCH_TO_BACKUP);
+    r.expect_stdout(&lines!(failover(), zone_line(ZONE, s1, s1 + 1)));
     nsd.assert_secondary(ZONE, s1 + 1, BACKUP_IP, PROPAGATE);
 }

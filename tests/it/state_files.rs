@@ -4,17 +4,9 @@
 //!
 //! No NSD is needed: the runs here switch a pool and have no zones.
 
-#![allow(
-    clippy::disallowed_methods,
-    reason = "the shared test harness reads the clock and the environment"
-)]
-
-mod support;
-
-use support::Tmpfs;
+use crate::support::{REFUSED, Tmpfs, assert_text, closed_port, line_matches, lines, zone_change};
 
 use std::fs;
-use std::net::TcpListener;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -50,10 +42,7 @@ impl Env {
         let stub = dir.path().join("nsd-control");
         fs::write(&stub, "#!/bin/sh\necho ok\n").unwrap();
         fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).unwrap();
-        let port = {
-            let l = TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        let port = closed_port();
         let config = format!(
             "templates = \"templates\"\nzones = \"zones\"\nstate = \"state\"\n\
              [nsd]\ncontrol = [\"{}\"]\ncheckzone = \"\"\n\
@@ -120,6 +109,52 @@ fn show(out: &Output) -> String {
     )
 }
 
+/// Stdout and stderr of `out` are exactly `stdout` and `stderr` (see `assert_text`).
+#[track_caller]
+fn expect_output(what: &str, out: &Output, stdout: &str, stderr: &str) {
+    assert_text(
+        &format!("{what}: stdout"),
+        &text(&out.stdout),
+        stdout,
+        &show(out),
+    );
+    assert_text(
+        &format!("{what}: stderr"),
+        &text(&out.stderr),
+        stderr,
+        &show(out),
+    );
+}
+
+/// `zonerw: error: cannot <verb> '<path>': it is a symbolic link; ...`, the refusal of a
+/// link in the state directory.
+fn link_refused(verb: &str, path: &Path) -> String {
+    format!(
+        "zonerw: error: cannot {verb} '{}': it is a symbolic link; zonerw does not follow links in its state directory",
+        path.display()
+    )
+}
+
+/// What the first run of an `Env` prints: main refuses, so the pool switches to backup,
+/// and the zone (which does not depend on the pool) is installed.
+#[track_caller]
+fn expect_first_run(what: &str, out: &Output) {
+    let Some((None, serial)) = zone_change(&text(&out.stdout), "example.test") else {
+        panic!("{what}: no first zone line\n{}", show(out));
+    };
+    expect_output(
+        what,
+        out,
+        &lines!(
+            format!(
+                "web: main (127.0.0.1) -> backup (127.0.0.2): main failed 1/1 attempts: {REFUSED}"
+            ),
+            format!("example.test: serial none -> {serial}, reloaded"),
+        ),
+        "",
+    );
+}
+
 fn mode(path: &Path) -> u32 {
     fs::symlink_metadata(path).unwrap().mode() & 0o7777
 }
@@ -133,21 +168,28 @@ fn history_link_is_not_followed() {
     symlink(&victim, env.path("state/history.jsonl")).unwrap();
     let out = env.zonerw(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("history.jsonl': it is a symbolic link; zonerw does not follow links in its state directory"),
-        "{}",
-        show(&out)
+    // The zone is installed and reloaded, but the switch is not committed.
+    let Some((None, serial)) = zone_change(&text(&out.stdout), "example.test") else {
+        panic!("no zone line\n{}", show(&out));
+    };
+    let history = env.path("state/history.jsonl");
+    expect_output(
+        "run",
+        &out,
+        &lines!(
+            format!(
+                "web: main (127.0.0.1) -> backup (127.0.0.2) (not applied yet: the run failed, see the errors; the next run retries): main failed 1/1 attempts: {REFUSED}"
+            ),
+            format!("example.test: serial none -> {serial}, reloaded"),
+        ),
+        &lines!(link_refused("append to", &history)),
     );
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
     assert!(!env.path("state/state.json").exists(), "the state advanced");
     // status refuses to read through it too.
     let out = env.zonerw(&["status"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("is a symbolic link"),
-        "{}",
-        show(&out)
-    );
+    expect_output("status", &out, "", &lines!(link_refused("read", &history)));
 }
 
 #[test]
@@ -158,16 +200,14 @@ fn dangling_lock_link_is_not_created() {
     symlink(&target, env.path("state/lock")).unwrap();
     let out = env.zonerw(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("lock': it is a symbolic link"),
-        "{}",
-        show(&out)
-    );
+    let refused = link_refused("open lock file", &env.path("state/lock"));
+    expect_output("dangling", &out, "", &lines!(refused));
     assert!(!target.exists(), "root created the file the lock links to");
     // A link to an existing file is refused as well (not locked, not opened).
     fs::write(&target, "x").unwrap();
     let out = env.zonerw(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    expect_output("to a file", &out, "", &lines!(refused));
 }
 
 #[test]
@@ -180,21 +220,15 @@ fn state_and_serials_links_are_refused_and_atomic_writes_replace_links() {
     for args in [&[][..], &["status"][..], &["--dry-run"][..]] {
         let out = env.zonerw(args);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", show(&out));
-        assert!(
-            text(&out.stderr).contains("state.json': it is a symbolic link"),
-            "{args:?}: {}",
-            show(&out)
-        );
+        let refused = link_refused("read", &env.path("state/state.json"));
+        expect_output(&format!("{args:?}"), &out, "", &lines!(refused));
     }
     fs::remove_file(env.path("state/state.json")).unwrap();
     symlink(&victim, env.path("state/serials.json")).unwrap();
     let out = env.zonerw(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("serials.json': it is a symbolic link"),
-        "{}",
-        show(&out)
-    );
+    let refused = link_refused("read", &env.path("state/serials.json"));
+    expect_output("serials.json", &out, "", &lines!(refused));
     assert_eq!(fs::read_to_string(&victim).unwrap(), "{}");
 
     // write_atomically (temp file + rename) replaces a link instead of writing through it.
@@ -212,7 +246,7 @@ fn modes_do_not_depend_on_the_umask() {
     let env = Env::new();
     let out = env.zonerw_umask0(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert!(text(&out.stdout).contains("web: main"), "{}", show(&out));
+    expect_first_run("umask 000", &out);
     assert_eq!(mode(&env.path("state")), 0o755);
     for file in ["state.json", "history.jsonl", "lock"] {
         assert_eq!(mode(&env.path("state").join(file)), 0o644, "{file}");
@@ -236,18 +270,15 @@ fn an_open_state_directory_is_warned_about() {
     fs::set_permissions(env.path("state"), fs::Permissions::from_mode(0o777)).unwrap();
     let out = env.zonerw(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains(&format!(
-            "zonerw: warning: the state directory {} is writable by its group and others (mode 0777)",
-            env.path("state").display()
-        )),
-        "{}",
-        show(&out)
+    let warning = format!(
+        "zonerw: warning: the state directory {0} is writable by its group and others (mode 0777); make it writable by its owner only: chmod go-w {0}",
+        env.path("state").display()
     );
+    assert_text("stderr", &text(&out.stderr), &lines!(warning), &show(&out));
     assert!(env.path("state/state.json").exists(), "the run went on");
     fs::set_permissions(env.path("state"), fs::Permissions::from_mode(0o755)).unwrap();
     let out = env.zonerw(&[]);
-    assert!(!text(&out.stderr).contains("warning"), "{}", show(&out));
+    expect_output("mode 0755", &out, "", "");
 }
 
 #[test]
@@ -267,11 +298,7 @@ fn a_run_as_another_user_than_the_state_owner_is_refused() {
         env!("CARGO_BIN_EXE_zonerw"),
         env.path("zonerw.toml").display()
     );
-    assert!(
-        text(&out.stderr).contains(&want),
-        "want {want}\n{}",
-        show(&out)
-    );
+    expect_output("as root", &out, "", &lines!(want));
     assert_eq!(
         fs::read_dir(env.path("state")).unwrap().count(),
         0,
@@ -284,6 +311,7 @@ fn a_run_as_another_user_than_the_state_owner_is_refused() {
     std::os::unix::fs::chown(env.path("zones"), Some(NOBODY), Some(NOBODY)).unwrap();
     let out = env.command(&[]).uid(NOBODY).gid(NOBODY).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    expect_first_run("as nobody", &out);
     for file in ["state.json", "history.jsonl", "lock"] {
         let meta = fs::metadata(env.path("state").join(file)).unwrap();
         assert_eq!(meta.uid(), NOBODY, "{file}");
@@ -316,16 +344,23 @@ fn check_names_state_files_a_run_could_not_write() {
     std::os::unix::fs::chown(env.path("state/state.json"), Some(NOBODY), None).unwrap();
     let out = env.zonerw(&["check"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    let stdout = text(&out.stdout);
-    assert!(
-        stdout.contains(&format!(
-            "state file {}: owner root, mode 0644: not owned by nobody, who owns the state directory, so a run as nobody would fail; chown nobody {0}",
-            env.path("state/history.jsonl").display()
-        )),
-        "{}",
-        show(&out)
+    // The pools are healthy; only history.jsonl is named, not state.json (nobody's).
+    let table = lines!(
+        "POOL  SERVER  ADDRESS    RESULT   LATENCY  REASON",
+        "web   main    127.0.0.1  healthy  -        no check configured",
+        "web   backup  127.0.0.2  healthy  -        no check configured",
     );
-    assert!(!stdout.contains("state.json"), "{}", show(&out));
+    let history = env.path("state/history.jsonl");
+    expect_output(
+        "check as root",
+        &out,
+        &(table.clone()
+            + &lines!(format!(
+                "state file {0}: owner root, mode 0644: not owned by nobody, who owns the state directory, so a run as nobody would fail; chown nobody {0}",
+                history.display()
+            ))),
+        "",
+    );
     // As the service user: it cannot write the root-owned file.
     let out = env
         .command(&["check"])
@@ -334,13 +369,15 @@ fn check_names_state_files_a_run_could_not_write() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stdout).contains(&format!(
-            "state file {}: owner root, mode 0644: nobody cannot write it, so a run would fail",
-            env.path("state/history.jsonl").display()
-        )),
-        "{}",
-        show(&out)
+    expect_output(
+        "check as nobody",
+        &out,
+        &(table
+            + &lines!(format!(
+                "state file {}: owner root, mode 0644: nobody cannot write it, so a run would fail",
+                history.display()
+            ))),
+        "",
     );
 }
 
@@ -398,10 +435,18 @@ fn the_history_survives_a_disk_that_fills_mid_append() {
 
     let out = env.zonerw(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("cannot append to"),
-        "{}",
-        show(&out)
+    let switch = "web: main (127.0.0.1) -> backup (127.0.0.2)";
+    let reason = format!("main down for 2 runs (fall 2): failed 1/1 attempts: {REFUSED}");
+    expect_output(
+        "full disk",
+        &out,
+        &lines!(format!(
+            "{switch} (not applied yet: the run failed, see the errors; the next run retries): {reason}"
+        )),
+        &lines!(format!(
+            "zonerw: error: cannot append to '{}': No space left on device (os error 28)",
+            env.path("state/history.jsonl").display()
+        )),
     );
     // No fragment is left behind: the failed append was cut back off.
     let lines = env.history_lines();
@@ -413,6 +458,12 @@ fn the_history_survives_a_disk_that_fills_mid_append() {
     fs::remove_file(filler).unwrap();
     let out = env.zonerw(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    expect_output(
+        "space again",
+        &out,
+        &lines!(format!("{switch}: {reason}")),
+        "",
+    );
     let lines = env.history_lines();
     assert_eq!(lines.len(), old.len() + 1);
     assert_every_line_parses(&lines);
@@ -422,9 +473,12 @@ fn the_history_survives_a_disk_that_fills_mid_append() {
     );
     let out = env.zonerw(&["status"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let recorded = format!("  {{time}}  web: main -> backup: {reason}");
     assert!(
-        text(&out.stdout).contains("web: main -> backup"),
-        "{}",
+        text(&out.stdout)
+            .lines()
+            .any(|l| line_matches(&recorded, l)),
+        "status shows the switch, {recorded:?}\n{}",
         show(&out)
     );
     drop(tmpfs);
@@ -443,14 +497,11 @@ fn a_fragment_left_by_a_crash_is_skipped_and_not_glued_to_the_next_line() {
     .unwrap();
     let out = env.zonerw(&["status"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains(&format!(
-            "zonerw: warning: {}:2: skipped an unreadable history line",
-            env.path("state/history.jsonl").display()
-        )),
-        "{}",
-        show(&out)
+    let skipped = format!(
+        "zonerw: warning: {}:2: skipped an unreadable history line",
+        env.path("state/history.jsonl").display()
     );
+    assert_text("stderr", &text(&out.stderr), &lines!(skipped), &show(&out));
     let out = env.zonerw(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let mut lines = env.history_lines();
@@ -482,11 +533,9 @@ fn a_fifo_as_state_json_is_refused_without_blocking() {
         .unwrap();
     assert!(start.elapsed() < std::time::Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains(
-            "state.json': it is a FIFO; zonerw keeps only regular files in its state directory"
-        ),
-        "{}",
-        show(&out)
+    let refused = format!(
+        "zonerw: error: cannot read '{}': it is a FIFO; zonerw keeps only regular files in its state directory",
+        env.path("state/state.json").display()
     );
+    expect_output("FIFO", &out, "", &lines!(refused));
 }

@@ -5,8 +5,6 @@
 //! panicking test still cleans up. Processes are only ever stopped by the pid
 //! and process group we spawned them with, never by name.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 use std::ffi::CString;
 use std::fmt;
 use std::fs;
@@ -21,7 +19,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use domain::base::iana::{Rcode, Rtype};
 use domain::base::{Message, MessageBuilder, Name};
@@ -37,14 +35,19 @@ pub const MAIN_IP: Ipv4Addr = Ipv4Addr::LOCALHOST;
 pub const SEED_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 99);
 /// SOA serial of the seed zone.
 pub const SEED_SERIAL: u32 = 1;
+/// How long the secondary may take to serve what the primary loaded (NOTIFY + transfer).
+pub const PROPAGATE: Duration = Duration::from_secs(5);
 
 // ---------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------
 
-/// Poll `f` every 10 ms until it returns `Some`, or `None` after `timeout`.
+/// Poll `f` until it returns `Some`, or `None` after `timeout`: at once, then after 1 ms,
+/// 2 ms, 4 ms... and every 10 ms from then on (what tests wait for, a reload or a transfer,
+/// mostly takes a few milliseconds).
 pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
     loop {
         if let Some(v) = f() {
             return Some(v);
@@ -52,17 +55,55 @@ pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T>
         if Instant::now() >= deadline {
             return None;
         }
-        thread::sleep(Duration::from_millis(10));
+        thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(10));
     }
 }
 
-/// Today's UTC date as the number YYYYMMDD.
-pub fn utc_yyyymmdd() -> u32 {
-    let d = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
+/// The UTC date of `t` as the number YYYYMMDD.
+pub fn utc_yyyymmdd(t: jiff::Timestamp) -> u32 {
+    let d = t.to_zoned(jiff::tz::TimeZone::UTC).date();
     let n = |v: i16| u32::try_from(v).expect("date fields are positive");
     n(d.year()) * 10000 + n(d.month().into()) * 100 + n(d.day().into())
+}
+
+/// Run `check` on every case of a table, each in its own thread named after the case, all
+/// at once: the cases are independent setups (own NSD pair, own main server) that spend
+/// most of their time waiting, on probe timeouts or on NSD. A failing case prints its
+/// panic under its name (`thread '<case>' panicked at ...`); then the test fails, listing
+/// every case that failed.
+pub fn check_cases<C: Sync>(cases: &[C], name: fn(&C) -> &str, check: impl Fn(&C) + Sync) {
+    let failed: Vec<&str> = thread::scope(|scope| {
+        let running: Vec<_> = cases
+            .iter()
+            .map(|case| {
+                let handle = thread::Builder::new()
+                    .name(name(case).to_owned())
+                    .spawn_scoped(scope, || check(case))
+                    .expect("spawn a case thread");
+                (name(case), handle)
+            })
+            .collect();
+        running
+            .into_iter()
+            .filter_map(|(name, handle)| handle.join().is_err().then_some(name))
+            .collect()
+    });
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases failed (their panics are printed above): {failed:?}",
+        failed.len(),
+        cases.len()
+    );
+}
+
+/// A TOML array of strings.
+pub fn toml_list<S: AsRef<str>>(items: &[S]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|s| format!("\"{}\"", s.as_ref()))
+        .collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 /// Last `n` lines of a file, for failure messages.
@@ -276,7 +317,7 @@ impl Group {
                 }
                 break;
             }
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(Duration::from_millis(5));
         }
         let _ = self.child.wait();
     }
@@ -297,10 +338,6 @@ pub struct Nsd {
 }
 
 impl Nsd {
-    pub fn is_running(&self) -> bool {
-        self.proc.is_some()
-    }
-
     fn spawn(&mut self) -> io::Result<()> {
         assert!(self.proc.is_none(), "{} nsd already running", self.name);
         let out = fs::OpenOptions::new()
@@ -319,6 +356,17 @@ impl Nsd {
             .spawn()?;
         self.proc = Some(Group { child });
         Ok(())
+    }
+
+    /// Run `nsd-control` against this server.
+    fn control(&self, args: &[&str]) -> std::process::Output {
+        Command::new("nsd-control")
+            .arg("-c")
+            .arg(&self.conf)
+            .args(args)
+            .env("PATH", search_path())
+            .output()
+            .expect("run nsd-control")
     }
 
     /// Has the spawned nsd exited (e.g. port busy)?
@@ -484,7 +532,8 @@ impl NsdPair {
 
     /// Spawn one server and wait (10 s) until it answers an SOA query for
     /// the first zone with anything at all (a NOERROR or SERVFAIL/REFUSED
-    /// reply proves it is listening; callers then wait for the serial).
+    /// reply proves it is listening; callers then wait for the serial) and
+    /// its control socket is there.
     fn try_start(&mut self, primary: bool) -> Result<(), String> {
         let zone = self.zones.first().cloned();
         let nsd = if primary {
@@ -505,17 +554,19 @@ impl NsdPair {
                 Some(z) => dns_query(port, z, Rtype::SOA).is_ok(),
                 None => dns_query(port, ".", Rtype::SOA).is_ok(),
             };
-            if answered {
+            // Under load NSD may answer queries before its control socket listens; tests
+            // (and zonerw) use nsd-control right away.
+            if answered && nsd.control(&["status"]).status.success() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
                 return Err(format!(
-                    "{} nsd did not answer within 10 s\n{}",
+                    "{} nsd did not answer (and open its control socket) within 10 s\n{}",
                     nsd.name,
                     nsd.diagnostics()
                 ));
             }
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(Duration::from_millis(5));
         }
     }
 
@@ -538,12 +589,7 @@ impl NsdPair {
 
     /// Run `nsd-control` against the secondary (e.g. `addzone`, as an operator would).
     pub fn secondary_control(&self, args: &[&str]) -> std::process::Output {
-        Command::new("nsd-control")
-            .arg("-c")
-            .arg(&self.secondary.conf)
-            .args(args)
-            .output()
-            .expect("run nsd-control")
+        self.secondary.control(args)
     }
 
     pub fn primary_serial(&self, zone: &str) -> Option<u32> {
@@ -714,9 +760,7 @@ pub enum Mode {
 /// What the server saw on one request.
 #[derive(Clone, Debug)]
 pub struct Seen {
-    pub mode: Mode,
     pub local: SocketAddr,
-    pub peer: SocketAddr,
     pub sni: Option<String>,
     pub host: Option<String>,
     pub request_line: Option<String>,
@@ -788,11 +832,6 @@ impl MainServer {
         self.shared.port
     }
 
-    /// The address the server listens on.
-    pub fn ip(&self) -> Ipv4Addr {
-        self.shared.ip
-    }
-
     /// `http(s)://www.example.test:<port><path>`
     pub fn url(&self, path: &str) -> String {
         let scheme = if self.shared.tls.is_some() {
@@ -809,6 +848,7 @@ impl MainServer {
         let mut l = self.shared.listener.lock().unwrap();
         if mode == Mode::Refusing {
             *l = None; // closes the socket: connects now get RST
+            wait_refused(self.shared.ip, self.shared.port);
         } else if l.is_none() {
             let listener = poll(Duration::from_secs(5), || {
                 TcpListener::bind((self.shared.ip, self.shared.port)).ok()
@@ -846,6 +886,31 @@ impl Drop for MainServer {
             let _ = h.join();
         }
     }
+}
+
+/// Wait (5 s) until connections to `ip:port` are refused. A socket we closed may live on
+/// for a moment in a child another test is forking (until it execs): meanwhile a connection
+/// is accepted and then reset, not refused.
+fn wait_refused(ip: Ipv4Addr, port: u16) {
+    let addr = SocketAddr::from((ip, port));
+    poll(Duration::from_secs(5), || match TcpStream::connect_timeout(
+        &addr,
+        Duration::from_millis(200),
+    ) {
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Some(()),
+        _ => None,
+    })
+    .unwrap_or_else(|| panic!("{addr} still takes connections after its socket was closed"));
+}
+
+/// A loopback TCP port that refuses connections (nothing listens on it).
+pub fn closed_port() -> u16 {
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("bind a loopback port")
+        .port();
+    wait_refused(Ipv4Addr::LOCALHOST, port);
+    port
 }
 
 fn accept_loop(shared: &Arc<Shared>) {
@@ -901,9 +966,7 @@ fn handle(shared: &Shared, stream: TcpStream, peer: SocketAddr, mode: Mode) {
     let _ = stream.set_nonblocking(false);
     let local = stream.local_addr().unwrap_or(peer);
     let mut seen = Seen {
-        mode,
         local,
-        peer,
         sni: None,
         host: None,
         request_line: None,
@@ -1001,6 +1064,187 @@ fn serve<S: Read + Write>(shared: &Shared, s: &mut S, mode: Mode, seen: &mut See
 }
 
 // ---------------------------------------------------------------------------
+// Exact output
+// ---------------------------------------------------------------------------
+
+/// How a probe of a server that refuses connections fails, in switch lines and reports.
+pub const REFUSED: &str = "connect: Connection refused (os error 111)";
+
+/// The text of `lines`, each ended by a newline: `lines!(a, b)` is `"{a}\n{b}\n"`.
+macro_rules! lines {
+    ($($line:expr),* $(,)?) => {{
+        let mut text = String::new();
+        $(
+            text.push_str(&$line);
+            text.push('\n');
+        )*
+        text
+    }};
+}
+pub(crate) use lines;
+
+/// The switch line of pool `web` failing over from main at `main` (which refuses
+/// connections) to backup.
+pub fn failover_line(main: Ipv4Addr) -> String {
+    format!("web: main ({main}) -> backup ({BACKUP_IP}): main failed 2/2 attempts: {REFUSED}")
+}
+
+/// The same switch line when the switch is not committed (the run failed).
+pub fn pending_failover_line(main: Ipv4Addr) -> String {
+    format!(
+        "web: main ({main}) -> backup ({BACKUP_IP}) (not applied yet: the run failed, see the errors; the next run retries): main failed 2/2 attempts: {REFUSED}"
+    )
+}
+
+/// `(from, to)` of the `<zone>: serial FROM -> TO, reloaded` line of `stdout`, if any
+/// (`from` is None for "none").
+pub fn zone_change(stdout: &str, zone: &str) -> Option<(Option<u32>, u32)> {
+    let prefix = format!("{zone}: serial ");
+    for line in stdout.lines() {
+        let Some(rest) = line.strip_prefix(&prefix) else {
+            continue;
+        };
+        let (from, rest) = rest.split_once(" -> ")?;
+        let to: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        return Some((from.parse().ok(), to.parse().ok()?));
+    }
+    None
+}
+
+/// The line zonerw prints for a zone it installed and reloaded.
+pub fn zone_line(zone: &str, from: u32, to: u32) -> String {
+    format!("{zone}: serial {from} -> {to}, reloaded")
+}
+
+/// Does `line` match `pattern`? A pattern is the line itself, except for placeholders
+/// that stand for what a test cannot know:
+/// - `{ms}`: a whole number (a duration in milliseconds);
+/// - `{time}`: an RFC 3339 UTC time to the second, `YYYY-MM-DDTHH:MM:SSZ`;
+/// - `{...}`: the rest of the line, whatever it is (words of another program, e.g. NSD's
+///   tools, that zonerw passes on).
+pub fn line_matches(pattern: &str, line: &str) -> bool {
+    let Some(brace) = pattern.find('{') else {
+        return pattern == line;
+    };
+    let (literal, rest) = pattern.split_at(brace);
+    let Some(line) = line.strip_prefix(literal) else {
+        return false;
+    };
+    if rest == "{...}" {
+        return true;
+    }
+    if let Some(rest) = rest.strip_prefix("{ms}") {
+        let digits = line.len() - line.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        return digits > 0 && line_matches(rest, &line[digits..]);
+    }
+    if let Some(rest) = rest.strip_prefix("{time}") {
+        let (time, line) = line.split_at(line.len().min(20));
+        return time.ends_with('Z')
+            && time.parse::<jiff::Timestamp>().is_ok()
+            && line_matches(rest, line);
+    }
+    // A brace that starts no placeholder is literal text.
+    line.strip_prefix('{')
+        .is_some_and(|line| line_matches(&rest[1..], line))
+}
+
+/// Assert that `text` is `expected`, line by line (see `line_matches`); on failure show the
+/// first line that differs, both texts in full, and `context` (e.g. the run).
+#[track_caller]
+pub fn assert_text(what: &str, text: &str, expected: &str, context: &dyn fmt::Display) {
+    let (got, want): (Vec<&str>, Vec<&str>) =
+        (text.split('\n').collect(), expected.split('\n').collect());
+    let differs = (0..got.len().max(want.len())).find(|&i| match (want.get(i), got.get(i)) {
+        (Some(pattern), Some(line)) => !line_matches(pattern, line),
+        _ => true,
+    });
+    if let Some(i) = differs {
+        panic!(
+            "{what} differs at line {}:\n  expected {:?}\n  got      {:?}\n--- expected {what} ---\n{expected}\n--- got ---\n{text}\n--- context ---\n{context}",
+            i + 1,
+            want.get(i).copied().unwrap_or("<end>"),
+            got.get(i).copied().unwrap_or("<end>"),
+        );
+    }
+}
+
+/// Assert that `text` is a table (`zonerw check`, `zonerw status`): columns separated by
+/// two spaces or more, every cell starting in the column of its header, and the cells are
+/// `expected` (each matched with `line_matches`), header first.
+#[track_caller]
+pub fn assert_table(text: &str, expected: &[&[&str]], context: &dyn fmt::Display) {
+    let cells = |line: &str| -> Vec<(usize, String)> {
+        let mut cells = Vec::new();
+        let mut start = None;
+        let bytes = line.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            let gap =
+                b == b' ' && (bytes.get(i + 1) == Some(&b' ') || i > 0 && bytes[i - 1] == b' ');
+            match (start, gap) {
+                (None, false) => start = Some(i),
+                (Some(s), true) => {
+                    cells.push((s, line[s..i].to_owned()));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            cells.push((s, line[s..].to_owned()));
+        }
+        cells
+    };
+    let rows: Vec<Vec<(usize, String)>> = text.lines().map(cells).collect();
+    assert_eq!(
+        rows.len(),
+        expected.len(),
+        "rows of the table\n{text}\n--- context ---\n{context}"
+    );
+    let columns: Vec<usize> = rows[0].iter().map(|(at, _)| *at).collect();
+    for (row, want) in rows.iter().zip(expected) {
+        let got: Vec<&str> = row.iter().map(|(_, cell)| cell.as_str()).collect();
+        assert!(
+            got.len() == want.len() && got.iter().zip(*want).all(|(g, w)| line_matches(w, g)),
+            "table row {got:?}, expected {want:?}\n{text}\n--- context ---\n{context}"
+        );
+        let at: Vec<usize> = row.iter().map(|(at, _)| *at).collect();
+        assert_eq!(
+            at,
+            columns[..at.len()],
+            "cells of {got:?} not under their headers\n{text}\n--- context ---\n{context}"
+        );
+    }
+}
+
+#[test]
+fn exact_output_placeholders() {
+    assert!(line_matches(
+        "up: HTTP 200 in {ms} ms",
+        "up: HTTP 200 in 7 ms"
+    ));
+    assert!(!line_matches(
+        "up: HTTP 200 in {ms} ms",
+        "up: HTTP 200 in  ms"
+    ));
+    assert!(!line_matches(
+        "up: HTTP 200 in {ms} ms",
+        "up: HTTP 200 in 7 ms, and more"
+    ));
+    assert!(line_matches("since {time}.", "since 2026-11-29T19:42:27Z."));
+    assert!(!line_matches("since {time}", "since 2026-11-29 19:42:27"));
+    assert!(line_matches("failed: {...}", "failed: whatever NSD said"));
+    assert!(line_matches("{ a literal brace", "{ a literal brace"));
+    assert!(!line_matches("web: main", "web: main "));
+    let differs = |text: &'static str, expected: &'static str| {
+        std::panic::catch_unwind(|| assert_text("text", text, expected, &"")).is_err()
+    };
+    assert!(!differs("a\nb 12 ms\n", "a\nb {ms} ms\n"));
+    assert!(differs("a\nb\n", "a\n"), "a line too many");
+    assert!(differs("a\n", "a\nb\n"), "a line missing");
+    assert!(differs("a", "a\n"), "no newline at the end");
+}
+
+// ---------------------------------------------------------------------------
 // zonerw runner
 // ---------------------------------------------------------------------------
 
@@ -1084,27 +1328,24 @@ impl Run {
         self.expect_code(0)
     }
 
-    /// Non-empty stdout lines.
-    pub fn lines(&self) -> Vec<&str> {
-        self.stdout
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect()
+    /// Stdout is exactly `expected`, line by line, with the placeholders of `line_matches`.
+    #[track_caller]
+    pub fn expect_stdout(&self, expected: &str) -> &Run {
+        assert_text("stdout", &self.stdout, expected, self);
+        self
+    }
+
+    /// Stderr is exactly `expected`, line by line, with the placeholders of `line_matches`.
+    #[track_caller]
+    pub fn expect_stderr(&self, expected: &str) -> &Run {
+        assert_text("stderr", &self.stderr, expected, self);
+        self
     }
 
     /// `(from, to)` of the `<zone>: serial FROM -> TO, reloaded` line, if any
     /// (`from` is None for "none").
     pub fn zone_change(&self, zone: &str) -> Option<(Option<u32>, u32)> {
-        let prefix = format!("{zone}: serial ");
-        for line in self.stdout.lines() {
-            let Some(rest) = line.strip_prefix(&prefix) else {
-                continue;
-            };
-            let (from, rest) = rest.split_once(" -> ")?;
-            let to: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            return Some((from.parse().ok(), to.parse().ok()?));
-        }
-        None
+        zone_change(&self.stdout, zone)
     }
 
     /// Like `zone_change`, but panics with the output if there is no such line.
@@ -1358,20 +1599,6 @@ pub fn run_zonerw(args: &[&str]) -> Run {
     spawn_zonerw(args).wait()
 }
 
-/// Modification time of a file (for mtime comparisons).
-pub fn mtime(path: &Path) -> SystemTime {
-    fs::metadata(path).and_then(|m| m.modified()).unwrap()
-}
-
-/// The stdout line of `r` that starts with `prefix` (a pool's switch line).
-#[track_caller]
-pub fn switch_line<'a>(r: &'a Run, prefix: &str) -> &'a str {
-    r.stdout
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starting with {prefix:?} on stdout\n{r}"))
-}
-
 /// Every entry of the state's history.jsonl.
 pub fn read_history(z: &Zonerw) -> Vec<serde_json::Value> {
     fs::read_to_string(z.state.join("history.jsonl"))
@@ -1379,6 +1606,17 @@ pub fn read_history(z: &Zonerw) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("history line {l:?}: {e}")))
         .collect()
+}
+
+/// The first run of a fresh setup, with nothing unusual: exit 0, and the zone installed
+/// and served by the secondary with www = `www`. Returns the serial.
+#[track_caller]
+pub fn first_run(nsd: &NsdPair, z: &Zonerw, www: Ipv4Addr) -> u32 {
+    let r = z.run(&[]);
+    r.expect_ok();
+    let serial = r.new_serial(ZONE);
+    nsd.assert_secondary(ZONE, serial, www, PROPAGATE);
+    serial
 }
 
 // ---------------------------------------------------------------------------

@@ -161,6 +161,14 @@ fn check(file: &str, origin: &str) -> Result<(), String> {
         ));
     }
     let serial = new_serial(&stdout).ok_or_else(|| format!("no zone line in {stdout:?}"))?;
+    // Exactly one line, naming the zone (the root zone is ".").
+    let zone = if origin.is_empty() { "." } else { origin };
+    let want = format!("{zone}: serial none -> {serial}, reloaded\n");
+    if stdout != want || !stderr.is_empty() {
+        return Err(format!(
+            "first run printed stdout {stdout:?}, stderr {stderr:?}; want stdout {want:?}"
+        ));
+    }
     let bytes = template
         .replacen("@serial@", &serial.to_string(), 1)
         .into_bytes();

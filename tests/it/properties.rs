@@ -2,7 +2,7 @@
 //!
 //! Each property states a contract from README.md and zonerw.toml(5) (templates, serials, the config file)
 //! and checks it for generated inputs; `PROPTEST_CASES=N` raises the number of cases
-//! (scripts/fuzz and fuzz/README.md use that for long runs).
+//! (fuzz/README.md: `PROPTEST_CASES=100000 cargo test --release --test it properties::`).
 
 #![allow(
     clippy::needless_pass_by_value,
