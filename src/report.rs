@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::fsio::NotAFile;
 use crate::guard::Verdict;
-use crate::outcome::{PoolRun, ZoneRun};
+use crate::outcome::{Fate, PoolRun, ZoneRun};
 use crate::output::{Line, Verbosity};
 use crate::plan::Action;
 use crate::probe::Failure;
@@ -133,8 +133,10 @@ pub fn zone_line(z: &ZoneRun) -> String {
 }
 
 /// What a dry run prints: a unified diff per zone that would change against its installed
-/// file (read with `installed`), or its zone line if only a reload would happen, then
-/// `(dry run: nothing written)`. Nothing (and nothing read) when quiet.
+/// file (read with `installed`), or its zone line if only a reload would happen, then one
+/// summary line: `(dry run: nothing written)`, with how many zones would fail their check
+/// (their fate is Failed), or `(dry run: nothing would change)`. Nothing (and nothing
+/// read) when quiet.
 pub fn dry_run(
     zones: &[ZoneRun],
     zones_dir: &Path,
@@ -167,9 +169,13 @@ pub fn dry_run(
             lines.push(diff.strip_suffix('\n').unwrap_or(&diff).to_owned());
         }
     }
-    if any {
-        lines.push("(dry run: nothing written)".into());
-    }
+    let failing = zones.iter().filter(|z| z.fate == Fate::Failed).count();
+    lines.push(match (any, failing) {
+        (false, _) => "(dry run: nothing would change)".into(),
+        (true, 0) => "(dry run: nothing written)".into(),
+        (true, 1) => "(dry run: nothing written; 1 zone would fail its check and not be installed, see the errors)".into(),
+        (true, n) => format!("(dry run: nothing written; {n} zones would fail their check and not be installed, see the errors)"),
+    });
     Ok(lines)
 }
 
@@ -598,15 +604,43 @@ mod tests {
         );
         let unread = |_: &Path| -> Result<Vec<u8>> { panic!("quiet reads nothing") };
         assert!(
-            dry_run(&[write], zones_dir, unread, Verbosity::Quiet)
-                .unwrap()
-                .is_empty()
+            dry_run(
+                std::slice::from_ref(&write),
+                zones_dir,
+                unread,
+                Verbosity::Quiet
+            )
+            .unwrap()
+            .is_empty()
         );
-        assert!(
-            dry_run(&[keep], zones_dir, installed, Verbosity::Normal)
+        assert_eq!(
+            dry_run(
+                std::slice::from_ref(&keep),
+                zones_dir,
+                installed,
+                Verbosity::Normal
+            )
+            .unwrap(),
+            ["(dry run: nothing would change)"],
+            "nothing to change: one summary line"
+        );
+        // Zones whose check would fail are counted in the summary (their errors are the
+        // run's, printed after it).
+        let mut failed = write.clone();
+        failed.fate = Fate::Failed;
+        let summary = |zones: &[ZoneRun]| {
+            dry_run(zones, zones_dir, installed, Verbosity::Normal)
                 .unwrap()
-                .is_empty(),
-            "nothing to change, nothing printed"
+                .pop()
+                .unwrap()
+        };
+        assert_eq!(
+            summary(&[failed.clone(), keep.clone()]),
+            "(dry run: nothing written; 1 zone would fail its check and not be installed, see the errors)"
+        );
+        assert_eq!(
+            summary(&[failed.clone(), write, failed]),
+            "(dry run: nothing written; 2 zones would fail their check and not be installed, see the errors)"
         );
         let failing = |p: &Path| -> Result<Vec<u8>> {
             Err(Error::io(

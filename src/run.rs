@@ -103,13 +103,10 @@ fn run_zones(
     let mut zones = plan::plan_all(zones, inputs, old.as_ref(), &reserved)?;
     if options.dry_run {
         print(report::switches(&pools, None, verbosity));
-        print(report::dry_run(
-            &zones,
-            &config.zones,
-            plan::read_for_diff,
-            verbosity,
-        )?);
-        return Ok(());
+        let checked = apply::check_only(config, &mut zones);
+        let diffs = report::dry_run(&zones, &config.zones, plan::read_for_diff, verbosity)?;
+        print(diffs);
+        return checked;
     }
 
     let mut errors = Errors::default();

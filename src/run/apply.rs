@@ -25,7 +25,7 @@ pub(super) fn apply(
     files: &StateFiles,
 ) -> Result<()> {
     let mut errors = Errors::default();
-    let mut staged = stage_all(config, zones, &mut errors);
+    let mut staged = stage_all(config, zones, &config.zones, &mut errors);
     let to_add = unknown_zones(config, zones, &mut errors);
     staged.retain(|&(i, _)| zones[i].pending());
     // Record the serials before any file carrying them is installed, so no retry hands one
@@ -112,10 +112,31 @@ fn make_durable(dir: &Path, staged: &[(usize, Staged)]) -> Result<()> {
     staged.iter().try_for_each(|(_, s)| s.sync())
 }
 
-/// Step 1 for every zone to write: render into a temporary file beside its target, then run
-/// `nsd-checkzone` on them, several at once (one per core). A zone that fails becomes
-/// Failed and its error is collected. Returns the staged files by zone index.
-fn stage_all(config: &Config, zones: &mut [ZoneRun], errors: &mut Errors) -> Vec<(usize, Staged)> {
+/// What a dry run checks, without installing anything: each zone it would write is rendered
+/// into a private temporary directory and put through the same checks as in a run (the
+/// SOA serial read back, `nsd-checkzone`). A zone that would fail becomes Failed; the
+/// errors are returned (exit 1, as the real run would).
+pub(super) fn check_only(config: &Config, zones: &mut [ZoneRun]) -> Result<()> {
+    let mut errors = Errors::default();
+    if zones.iter().any(|z| z.plan.action == Action::Write) {
+        match tempfile::Builder::new().prefix("zonerw-dry-run.").tempdir() {
+            Ok(dir) => drop(stage_all(config, zones, dir.path(), &mut errors)),
+            Err(e) => errors.push(Error::io(std::env::temp_dir(), "create a directory in", e)),
+        }
+    }
+    errors.into_result()
+}
+
+/// Step 1 for every zone to write: render into a temporary file in `dir` (beside its
+/// target, in a run), then run `nsd-checkzone` on them, several at once (one per core). A
+/// zone that fails becomes Failed and its error is collected. Returns the staged files by
+/// zone index.
+fn stage_all(
+    config: &Config,
+    zones: &mut [ZoneRun],
+    dir: &Path,
+    errors: &mut Errors,
+) -> Vec<(usize, Staged)> {
     let mut staged = Vec::new();
     for (i, z) in zones.iter_mut().enumerate() {
         if z.plan.action != Action::Write {
@@ -137,7 +158,7 @@ fn stage_all(config: &Config, zones: &mut [ZoneRun], errors: &mut Errors) -> Vec
             z.fate = Fate::Failed;
             continue;
         }
-        match Staged::write(&config.zones, &z.zone.file_name, z.plan.contents.as_bytes()) {
+        match Staged::write(dir, &z.zone.file_name, z.plan.contents.as_bytes()) {
             Ok(s) => staged.push((i, s)),
             Err(e) => {
                 errors.push(e);
@@ -477,5 +498,42 @@ mod tests {
         assert_eq!(fates(&zones), [("a.example", "reloaded")]);
         assert_eq!(s.installed("a.example"), None);
         assert_eq!(s.calls(), ["reload a.example"]);
+    }
+
+    #[test]
+    fn a_dry_run_checks_in_a_private_directory_and_installs_nothing() {
+        let s = setup(0, false);
+        let mut bad = s.zone("bad.example", Action::Write, Some(1), 2);
+        bad.plan.contents.push_str("BAD\n");
+        let mut zones = [
+            bad,
+            s.zone("good.example", Action::Write, Some(1), 2),
+            s.zone("kept.example", Action::Keep, Some(1), 1),
+        ];
+        let error = check_only(&s.config, &mut zones).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("bad.example: nsd-checkzone rejected the rendered zone"),
+            "{error}"
+        );
+        assert_eq!(error.exit_code(), 1);
+        assert_eq!(
+            fates(&zones),
+            [
+                ("bad.example", "failed"),
+                ("good.example", "untouched"),
+                ("kept.example", "untouched")
+            ]
+        );
+        assert_eq!(
+            fs::read_dir(&s.config.zones).unwrap().count(),
+            0,
+            "nothing in the zones directory"
+        );
+        assert!(s.calls().is_empty(), "no nsd-control");
+        assert!(!s.files.serials.exists(), "no serial recorded");
+        let mut fine = [s.zone("good.example", Action::Write, Some(1), 2)];
+        check_only(&s.config, &mut fine).unwrap();
     }
 }

@@ -1563,6 +1563,41 @@ fn unknown_config_key_exits_2_naming_key_and_line() {
 // ---------------------------------------------------------------------------
 
 #[test]
+fn dry_run_runs_nsd_checkzone_and_says_what_would_fail() {
+    let (nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
+    let s1 = first_run(&nsd, &z, MAIN_IP);
+    // Nothing to change: one summary line.
+    let r = z.run(&["--dry-run"]);
+    r.expect_ok();
+    r.expect_stdout(&lines!("(dry run: nothing would change)"));
+    r.expect_stderr("");
+    // A template nsd-checkzone rejects: the dry run fails as the real run would (exit 1,
+    // naming the zone and the template line), and still installs nothing.
+    main.set_mode(Mode::Refusing);
+    z.write_template(
+        ZONE,
+        &format!("{}bad IN A 192.0.2.300\n", default_template(ZONE)),
+    );
+    let zone_before = FileId::of(&z.zone_path(ZONE));
+    let state_before = fs::read(z.state_json()).unwrap();
+    let log_from = nsd.primary_log_lines();
+    let r = z.run(&["--dry-run", "-q"]);
+    r.expect_code(1);
+    r.expect_stdout("");
+    assert_checkzone_rejected(&r, ZONE, &z.template_path(ZONE), 9);
+    let r = z.run(&["--dry-run"]);
+    r.expect_code(1);
+    assert!(
+        r.stdout.ends_with("(dry run: nothing written; 1 zone would fail its check and not be installed, see the errors)\n"),
+        "{r}"
+    );
+    assert_eq!(zone_before, FileId::of(&z.zone_path(ZONE)));
+    assert_eq!(state_before, fs::read(z.state_json()).unwrap());
+    assert!(control_lines(&nsd, log_from).is_empty());
+    assert_eq!(nsd.secondary_serial(ZONE), Some(s1));
+}
+
+#[test]
 fn dry_run_prints_diff_and_writes_nothing() {
     let (nsd, main, z) = setup(MainServer::http(Mode::Up), |_| {});
     let s1 = first_run(&nsd, &z, MAIN_IP);
