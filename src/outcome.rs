@@ -238,19 +238,20 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
     for p in run.pools {
         let mut pool_state = p.decision.state.clone();
         if let Some(g) = &p.guarded {
+            let record = GuardRecord {
+                time: time.clone(),
+                server: g.server.clone(),
+                verdict: g.verdict.name().into(),
+                detail: g.verdict.detail().into(),
+            };
             history.push(HistoryEntry::Guard {
-                time: time.clone(),
+                time: record.time.clone(),
                 pool: p.pool.name.clone(),
-                server: g.server.clone(),
-                verdict: g.verdict.name().into(),
-                detail: g.verdict.detail().into(),
+                server: record.server.clone(),
+                verdict: record.verdict.clone(),
+                detail: record.detail.clone(),
             });
-            pool_state.guard = Some(GuardRecord {
-                time: time.clone(),
-                server: g.server.clone(),
-                verdict: g.verdict.name().into(),
-                detail: g.verdict.detail().into(),
-            });
+            pool_state.guard = Some(record);
         }
         if let Some(switch) = &p.decision.switch {
             pool_state.since = Some(time.clone());

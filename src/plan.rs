@@ -167,40 +167,14 @@ pub fn plan_zone(
     reason = "test tables"
 )]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::template::Template;
+    use crate::testing;
 
-    const CONFIG: &str = r#"
-[serial]
-scheme = "date"
-[[pool]]
-name = "web"
-  [[pool.server]]
-  name = "main"
-  ipv4 = "192.0.2.1"
-  [[pool.server]]
-  name = "backup"
-  ipv4 = "198.51.100.7"
-"#;
-    const TEMPLATE: &str = "@ IN SOA ns hm ( @serial@ 1 2 3 4 )\nwww IN A @IP@\n";
-
+    /// The shared fixtures: pool "web" (main 192.0.2.1, backup 198.51.100.7, date serials)
+    /// and zone example.com from `testing::TEMPLATE`.
     fn setup() -> (Config, Zone) {
-        let config = Config::parse(CONFIG, Path::new("/etc/zonerw/zonerw.toml")).unwrap();
-        let template = Template::parse(TEMPLATE.into(), |n| match n {
-            "serial" => Some(Marker::Serial),
-            "IP" => Some(Marker::Address { pool: 0, v6: false }),
-            _ => None,
-        })
-        .unwrap();
-        let zone = Zone {
-            name: "example.com".into(),
-            file_name: "example.com.zone".into(),
-            template_path: "/t/example.com.zone".into(),
-            template,
-            fingerprint: fingerprint(TEMPLATE.as_bytes()),
-        };
+        let config = testing::config();
+        let zone = testing::zone(&config);
         (config, zone)
     }
 

@@ -117,17 +117,16 @@ pub fn switches(
 /// `example.com: serial 2026112302 already installed, reloaded`.
 #[must_use]
 pub fn zone_line(z: &ZoneRun) -> String {
-    let show = show_serial;
     let (name, plan) = (&z.zone.name, &z.plan);
     match plan.action {
         Action::Adopt => format!(
             "{name}: serial {} already installed, reloaded",
-            show(plan.serial)
+            show_serial(plan.serial)
         ),
         Action::Keep | Action::Write => format!(
             "{name}: serial {} -> {}, reloaded",
-            show(plan.old_serial),
-            show(plan.serial)
+            show_serial(plan.old_serial),
+            show_serial(plan.serial)
         ),
     }
 }

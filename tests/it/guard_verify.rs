@@ -280,14 +280,7 @@ struct WitnessPids {
 
 impl WitnessPids {
     fn entries(&self) -> Vec<(String, i32)> {
-        fs::read_to_string(&self.file)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| {
-                let (kind, pid) = l.split_once(' ')?;
-                Some((kind.to_owned(), pid.trim().parse().ok()?))
-            })
-            .collect()
+        pid_entries(&self.file)
     }
 
     fn alive(&self) -> Vec<(String, i32)> {

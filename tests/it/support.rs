@@ -1708,3 +1708,15 @@ impl Drop for Tmpfs {
         }
     }
 }
+
+/// The `KIND PID` lines a test's shell scripts appended to `file` (missing: none).
+pub fn pid_entries(file: &Path) -> Vec<(String, i32)> {
+    fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (kind, pid) = l.split_once(' ')?;
+            Some((kind.to_owned(), pid.trim().parse().ok()?))
+        })
+        .collect()
+}
