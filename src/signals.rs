@@ -53,8 +53,9 @@ pub fn unregister_group(pgid: libc::pid_t) {
     lock(&GROUPS).remove(&pgid);
 }
 
-/// Run `create` (which creates a temporary file and returns it) with the registry locked,
-/// and register the path it reports.
+/// Run `create` (which creates a temporary file, or a private temporary directory for
+/// such files, and returns it) with the registry locked, and register the path it reports.
+/// On a signal, registered files are removed, then registered directories (once empty).
 pub fn create_registered<T, E>(
     create: impl FnOnce() -> Result<T, E>,
     path: impl Fn(&T) -> PathBuf,
@@ -147,6 +148,10 @@ fn wait_and_stop(set: &libc::sigset_t) {
         .iter()
         .filter(|p| std::fs::remove_file(p).is_ok())
         .count();
+    // A registered directory (a dry run's private one) goes once its files are gone.
+    for p in temporaries.iter() {
+        let _ = std::fs::remove_dir(p);
+    }
     let mut line = message(sig, groups.len(), removed, SAVED.load(Ordering::SeqCst));
     line.push('\n');
     write_stderr_without_blocking(line.as_bytes());

@@ -119,8 +119,17 @@ fn make_durable(dir: &Path, staged: &[(usize, Staged)]) -> Result<()> {
 pub(super) fn check_only(config: &Config, zones: &mut [ZoneRun]) -> Result<()> {
     let mut errors = Errors::default();
     if zones.iter().any(|z| z.plan.action == Action::Write) {
-        match tempfile::Builder::new().prefix("zonerw-dry-run.").tempdir() {
-            Ok(dir) => drop(stage_all(config, zones, dir.path(), &mut errors)),
+        // Registered, so that a signal removes it too (after the files in it).
+        let created = crate::signals::create_registered(
+            || tempfile::Builder::new().prefix("zonerw-dry-run.").tempdir(),
+            |dir| dir.path().to_owned(),
+        );
+        match created {
+            Ok(dir) => {
+                drop(stage_all(config, zones, dir.path(), &mut errors));
+                let path = dir.path().to_owned();
+                crate::signals::finish_registered(&path, || drop(dir));
+            }
             Err(e) => errors.push(Error::io(std::env::temp_dir(), "create a directory in", e)),
         }
     }

@@ -111,14 +111,7 @@ impl Tracked {
     }
 
     fn entries(&self) -> Vec<(String, i32)> {
-        fs::read_to_string(&self.file)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| {
-                let (kind, pid) = l.split_once(' ')?;
-                Some((kind.to_owned(), pid.trim().parse().ok()?))
-            })
-            .collect()
+        pid_entries(&self.file)
     }
 
     fn is_ours_and_alive(&self, pid: i32) -> bool {
@@ -478,4 +471,66 @@ fn sigterm_during_a_hung_checkzone_removes_the_temporary() {
     r.expect_ok();
     r.expect_stdout(&lines!(failover(), zone_line(ZONE, s1, s1 + 1)));
     nsd.assert_secondary(ZONE, s1 + 1, BACKUP_IP, PROPAGATE);
+}
+
+/// The same for a dry run: it checks in a private temporary directory, which a SIGTERM
+/// removes with the file in it; nothing in the zones or state directory is touched.
+#[test]
+fn sigterm_during_a_dry_runs_hung_checkzone_removes_its_directory() {
+    let mut hang = PathBuf::new();
+    let mut staged = PathBuf::new();
+    let (nsd, main, z, tracked) = setup(|s, t| {
+        hang = t.dir.join("hang");
+        staged = t.dir.join("staged");
+        let checkzone = t.script(
+            "checkzone.sh",
+            &format!(
+                "[ -e '{}' ] || exec nsd-checkzone \"$@\"\necho \"$2\" > '{}'\n{}sleep 60 &\n{}wait\n",
+                hang.display(),
+                staged.display(),
+                t.record("checkzone", "$$"),
+                t.record("sleep", "$!")
+            ),
+        );
+        s.checkzone = Some(checkzone.to_str().unwrap().to_owned());
+    });
+    first_run(&nsd, &z, MAIN3);
+    main.set_mode(Mode::Refusing);
+    let state_before = fs::read(z.state_json()).unwrap();
+    fs::write(&hang, "").unwrap();
+
+    let running = z.spawn(&["--dry-run"]);
+    tracked.wait_for(2, &running);
+    let file = PathBuf::from(fs::read_to_string(&staged).unwrap().trim());
+    let dir = file.parent().unwrap().to_owned();
+    assert!(
+        dir.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("zonerw-dry-run."),
+        "{}",
+        dir.display()
+    );
+    assert!(
+        file.exists(),
+        "the rendered zone is checked in the private directory"
+    );
+    let zone_before = fs::read(z.zone_path(ZONE)).unwrap();
+    signal(running.pid().cast_signed(), libc::SIGTERM);
+    let r = running.wait();
+    assert_eq!(r.code, 128 + libc::SIGTERM, "exit 128+SIGTERM\n{r}");
+    // The pool line a dry run prints before it checks, then the signal's line.
+    r.expect_stdout(&lines!(failover()));
+    r.expect_stderr(&lines!(
+        "zonerw: error: stopped by SIGTERM: killed 1 running command (and its process group), removed 1 temporary file; the state was not saved, so the next run redoes this one's work"
+    ));
+    let left = tracked.settle();
+    assert!(
+        left.is_empty(),
+        "still running after SIGTERM: {left:?}\n{r}"
+    );
+    assert!(!dir.exists(), "{} left behind\n{r}", dir.display());
+    assert_eq!(fs::read(z.zone_path(ZONE)).unwrap(), zone_before);
+    assert_eq!(fs::read(z.state_json()).unwrap(), state_before);
+    assert_eq!(temporaries(&z.zones), Vec::<String>::new());
 }
