@@ -59,7 +59,14 @@ pub fn main(args: impl IntoIterator<Item = OsString>, now: jiff::Timestamp) -> E
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            if e.use_stderr() {
+                // A usage error reads like every other error: `zonerw: error: ...`.
+                let text = e.render().to_string();
+                crate::output::stderr(format_args!("zonerw: {}", text.trim_start()));
+            } else {
+                // --help and --version go to stdout as clap formats them.
+                let _ = e.print();
+            }
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };

@@ -1458,7 +1458,17 @@ fn probe_subcommand_exit_codes() {
     let r = run_zonerw(&["probe", "--connect", "not-an-ip", &url]);
     r.expect_code(2);
     r.expect_stderr(&lines!(
-        "error: invalid value 'not-an-ip' for '--connect <ADDR>': invalid IP address syntax",
+        "zonerw: error: invalid value 'not-an-ip' for '--connect <ADDR>': invalid IP address syntax",
+        "",
+        "For more information, try '--help'.",
+    ));
+    // Every usage error carries the prefix of every other error.
+    let r = run_zonerw(&["--bogus"]);
+    r.expect_code(2);
+    r.expect_stderr(&lines!(
+        "zonerw: error: unexpected argument '--bogus' found",
+        "",
+        "Usage: zonerw [OPTIONS] [COMMAND]",
         "",
         "For more information, try '--help'.",
     ));
