@@ -838,3 +838,602 @@ fn write_new(
     drop(staged);
     fsio::sync_dir(dir).map_err(WriteError::Other)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::{Marker, Vars};
+
+    /// Pool "web" (marker IP): main `192.0.2.1`/`2001:db8::1`, backup
+    /// `198.51.100.7`/`2001:db8::7`. Pool "mail" (marker MX): mx1 `192.0.2.25`/`2001:db8::25`,
+    /// mx2 `198.51.100.25` (no IPv6).
+    const CONFIG: &str = r#"
+[[pool]]
+name = "web"
+  [[pool.server]]
+  name = "main"
+  ipv4 = "192.0.2.1"
+  ipv6 = "2001:db8::1"
+  [[pool.server]]
+  name = "backup"
+  ipv4 = "198.51.100.7"
+  ipv6 = "2001:db8::7"
+[[pool]]
+name = "mail"
+marker = "MX"
+  [[pool.server]]
+  name = "mx1"
+  ipv4 = "192.0.2.25"
+  ipv6 = "2001:db8::25"
+  [[pool.server]]
+  name = "mx2"
+  ipv4 = "198.51.100.25"
+"#;
+
+    fn config(text: &str) -> Config {
+        Config::parse(text, Path::new("/etc/zonerw/zonerw.toml")).unwrap()
+    }
+
+    fn scope(config: &Config) -> Scope<'_> {
+        Scope {
+            pools: &config.pools,
+            considered: (0..config.pools.len()).collect(),
+            chosen: vec![0; config.pools.len()],
+        }
+    }
+
+    fn adopt(text: &str) -> Result<Adopted, Problem> {
+        let config = config(CONFIG);
+        adopt_text(text, &scope(&config))
+    }
+
+    const SOA: &str = "$ORIGIN example.com.\n@ IN SOA ns hm ( 2024010101 1 2 3 4 )\n";
+
+    /// `SOA` + `records`, adopted: the records part of the template.
+    fn records(records: &str) -> String {
+        let adopted = adopt(&format!("{SOA}{records}")).unwrap();
+        let soa = SOA.replace("2024010101", "@serial@");
+        adopted.text.strip_prefix(&soa).unwrap().to_owned()
+    }
+
+    /// Render `template` as a run would with every pool's first server chosen.
+    fn render(template: &str, serial: u32) -> String {
+        let config = config(CONFIG);
+        let lookup = |name: &str| match name {
+            "serial" | "serial number" => Some(Marker::Serial),
+            _ => config
+                .pool_for_marker(name)
+                .map(|(pool, v6)| Marker::Address { pool, v6 }),
+        };
+        let addresses: Vec<_> = config
+            .pools
+            .iter()
+            .map(|p| (p.servers[0].ipv4, p.servers[0].ipv6))
+            .collect();
+        Template::parse(template.to_owned(), lookup)
+            .unwrap()
+            .render(&Vars {
+                serial,
+                addresses: &addresses,
+            })
+    }
+
+    #[test]
+    fn serial_and_addresses_become_markers_and_nothing_else_changes() {
+        let text = "$TTL 3600\r\n$ORIGIN example.com.\r\n@ IN SOA ns1 hostmaster (\r\n    2024010101 ; serial 2024010101\r\n    3600 900 604800 300 )\r\n    IN NS ns1\r\n    IN A 192.0.2.1 ; 192.0.2.1 main\r\n    IN AAAA 2001:db8::1\r\nwww 300 IN A 192.0.2.1\r\nmx IN A 192.0.2.25\r\ntxt TXT \"v=spf1 ip4:192.0.2.1 -all\"\r\nother A 192.0.2.2\r\n";
+        let adopted = adopt(text).unwrap();
+        assert_eq!(
+            adopted.text,
+            "$TTL 3600\r\n$ORIGIN example.com.\r\n@ IN SOA ns1 hostmaster (\r\n    @serial@ ; serial 2024010101\r\n    3600 900 604800 300 )\r\n    IN NS ns1\r\n    IN A @IP@ ; 192.0.2.1 main\r\n    IN AAAA @IP6@\r\nwww 300 IN A @IP@\r\nmx IN A @MX@\r\ntxt TXT \"v=spf1 ip4:192.0.2.1 -all\"\r\nother A 192.0.2.2\r\n"
+        );
+        let web = |v6| What::Address {
+            pool: 0,
+            server: 0,
+            v6,
+        };
+        let got: Vec<_> = adopted
+            .replacements
+            .iter()
+            .map(|r| (r.line, r.old.as_str(), r.marker.as_str(), r.what))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (4, "2024010101", "@serial@", What::Serial),
+                (7, "192.0.2.1", "@IP@", web(false)),
+                (8, "2001:db8::1", "@IP6@", web(true)),
+                (9, "192.0.2.1", "@IP@", web(false)),
+                (
+                    10,
+                    "192.0.2.25",
+                    "@MX@",
+                    What::Address {
+                        pool: 1,
+                        server: 0,
+                        v6: false
+                    }
+                ),
+            ]
+        );
+        assert_eq!(adopted.stated, Stated::Name("example.com".into()));
+        assert!(adopted.warnings.is_empty(), "{:?}", adopted.warnings);
+        assert_eq!(render(&adopted.text, 2_024_010_101), text);
+    }
+
+    #[test]
+    fn a_and_aaaa_records_in_every_layout() {
+        let cases = [
+            // optional TTL and class, in either order, any case
+            ("www A 192.0.2.1\n", "www A @IP@\n"),
+            ("www 60 A 192.0.2.1\n", "www 60 A @IP@\n"),
+            ("www IN 1h A 192.0.2.1\n", "www IN 1h A @IP@\n"),
+            ("www 1h in a 192.0.2.1\n", "www 1h in a @IP@\n"),
+            ("www aaaa 2001:db8::1\n", "www aaaa @IP6@\n"),
+            ("www CLASS1 A 192.0.2.1\n", "www CLASS1 A @IP@\n"),
+            // RFC 3597 type names with ordinary rdata
+            ("www TYPE1 192.0.2.1\n", "www TYPE1 @IP@\n"),
+            ("www type028 2001:db8::1\n", "www type028 @IP6@\n"),
+            // owner inherited from the line before
+            ("www NS ns\n\tA 192.0.2.1\n", "www NS ns\n\tA @IP@\n"),
+            (
+                "www NS ns\n  60 IN A 192.0.2.1\n",
+                "www NS ns\n  60 IN A @IP@\n",
+            ),
+            // owners that look like a type, a class or a TTL
+            ("a A 192.0.2.1\n", "a A @IP@\n"),
+            ("aaaa AAAA 2001:db8::1\n", "aaaa AAAA @IP6@\n"),
+            ("in IN A 192.0.2.1\n", "in IN A @IP@\n"),
+            ("3600 A 192.0.2.1\n", "3600 A @IP@\n"),
+            // parentheses over lines, comments anywhere
+            (
+                "www A (\n  192.0.2.1 ; main\n)\n",
+                "www A (\n  @IP@ ; main\n)\n",
+            ),
+            ("www A (192.0.2.1)\n", "www A (@IP@)\n"),
+            ("www A 192.0.2.1;x\n", "www A @IP@;x\n"),
+            ("www A \"192.0.2.1\"\n", "www A \"@IP@\"\n"),
+            // no trailing newline
+            ("www A 192.0.2.1", "www A @IP@"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(records(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn what_is_left_as_written() {
+        let cases = [
+            // not A/AAAA, or not class IN
+            "www TXT 192.0.2.1\n",
+            "www TXT \"192.0.2.1\"\n",
+            "x PTR 192.0.2.1.\n",
+            "www CH A 192.0.2.1\n",
+            "www HS AAAA 2001:db8::1\n",
+            "www TYPE2 192.0.2.1\n",
+            // comments and escapes
+            "; www A 192.0.2.1\n",
+            "www A 192\\.0.2.1\n",
+            // an address of the other family, another address, malformed rdata
+            "www A 2001:db8::1\n",
+            "www AAAA 192.0.2.1\n",
+            "www AAAA ::ffff:192.0.2.1\n",
+            "www A 192.0.2.10\n",
+            "www A 192.0.2.1 192.0.2.1\n",
+            "www A\n",
+            // RFC 3597 generic rdata
+            "www A \\# 4 c0000202\n",
+            // a TXT over lines that looks like records
+            "t TXT ( \"x\"\n www A 192.0.2.1 )\n",
+            "t TXT \"a\nwww A 192.0.2.1\"\n",
+            // directives
+            "$GENERATE 1-2 h$ A 192.0.2.1\n",
+        ];
+        for input in cases {
+            assert_eq!(records(input), input, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn generic_rdata_holding_a_server_address_is_kept_with_a_warning() {
+        let adopted = adopt(&format!(
+            "{SOA}www A \\# 4 C0000201\nv6 AAAA \\# 16 20010db8 00000000 ( 00000000\n 00000001 )\n"
+        ))
+        .unwrap();
+        assert_eq!(adopted.replacements.len(), 1, "only the serial");
+        let warnings: Vec<_> = adopted
+            .warnings
+            .iter()
+            .map(|(line, w)| (*line, w.split(", in RFC 3597").next().unwrap()))
+            .collect();
+        assert_eq!(
+            warnings[..2],
+            [
+                (
+                    Some(3),
+                    "this record holds 192.0.2.1, the address of server \"main\" of pool \"web\""
+                ),
+                (
+                    Some(4),
+                    "this record holds 2001:db8::1, the address of server \"main\" of pool \"web\""
+                ),
+            ]
+        );
+        assert!(
+            warnings[2]
+                .1
+                .starts_with("no A or AAAA record holds an address")
+        );
+    }
+
+    #[test]
+    fn an_address_of_another_server_than_the_chosen_one_is_replaced_with_a_warning() {
+        let config = config(CONFIG);
+        let mut scope = scope(&config);
+        let text = format!("{SOA}www A 192.0.2.1\nold A 198.51.100.7\n");
+        let adopted = adopt_text(&text, &scope).unwrap();
+        assert_eq!(
+            adopted.text,
+            format!(
+                "{}www A @IP@\nold A @IP@\n",
+                SOA.replace("2024010101", "@serial@")
+            )
+        );
+        assert_eq!(adopted.warnings.len(), 1);
+        assert_eq!(
+            adopted.warnings[0],
+            (
+                Some(4),
+                "198.51.100.7 is the address of server \"backup\" of pool \"web\", but server \"main\" is chosen now: the next run writes 192.0.2.1 here (and from then on whatever server the pool chooses); if this record must keep 198.51.100.7, put it back into the template".into()
+            )
+        );
+        // With backup chosen (the state says so), main's address is the one that changes.
+        scope.chosen = vec![1, 0];
+        let adopted = adopt_text(&text, &scope).unwrap();
+        assert_eq!(adopted.warnings.len(), 1);
+        assert_eq!(adopted.warnings[0].0, Some(3));
+        assert!(
+            adopted.warnings[0]
+                .1
+                .starts_with("192.0.2.1 is the address of server \"main\"")
+        );
+        assert!(
+            adopted.warnings[0]
+                .1
+                .contains("server \"backup\" is chosen now: the next run writes 198.51.100.7 here")
+        );
+    }
+
+    #[test]
+    fn an_address_in_another_form_is_replaced_with_a_warning() {
+        let adopted = adopt(&format!("{SOA}www AAAA 2001:DB8:0::1\n")).unwrap();
+        assert_eq!(adopted.replacements[1].old, "2001:DB8:0::1");
+        assert_eq!(adopted.replacements[1].marker, "@IP6@");
+        assert_eq!(
+            adopted.warnings,
+            [(
+                Some(3),
+                "2001:DB8:0::1 is written as 2001:db8::1 from now on (the same address, in the form zonerw writes)".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn only_the_pools_in_scope_are_replaced() {
+        let config = config(CONFIG);
+        let mut scope = scope(&config);
+        scope.considered = vec![1];
+        let text = format!("{SOA}www A 192.0.2.1\nmx A 192.0.2.25\n");
+        let adopted = adopt_text(&text, &scope).unwrap();
+        assert_eq!(
+            adopted.text,
+            format!(
+                "{}www A 192.0.2.1\nmx A @MX@\n",
+                SOA.replace("2024010101", "@serial@")
+            )
+        );
+        // No pool at all: only the serial, and no warning about pools.
+        scope.considered = vec![];
+        let adopted = adopt_text(&text, &scope).unwrap();
+        assert_eq!(adopted.replacements.len(), 1);
+        assert!(adopted.warnings.is_empty());
+        // Pools in scope, none of their addresses in the file: a warning.
+        let adopted = adopt(&format!("{SOA}www A 192.0.2.99\n")).unwrap();
+        assert_eq!(
+            adopted.warnings,
+            [(
+                None,
+                "no A or AAAA record holds an address of a server of pool web or mail: the template follows no failover (only its serial changes)".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn an_address_of_two_pools_needs_a_choice() {
+        let text = format!(
+            "{CONFIG}[[pool]]\nname = \"other\"\nmarker = \"OTHER\"\n  [[pool.server]]\n  name = \"o\"\n  ipv4 = \"192.0.2.1\"\n"
+        );
+        let config = config(&text);
+        let mut scope = scope(&config);
+        let zone = format!("{SOA}mx A 192.0.2.25\nwww A 192.0.2.1\n");
+        assert_eq!(
+            adopt_text(&zone, &scope).unwrap_err(),
+            problem(
+                4,
+                "192.0.2.1 is the address of server \"main\" of pool \"web\" and of server \"o\" of pool \"other\"; say which pool's marker it becomes with --pool"
+            )
+        );
+        scope.considered = vec![2];
+        let adopted = adopt_text(&zone, &scope).unwrap();
+        assert!(adopted.text.ends_with("mx A 192.0.2.25\nwww A @OTHER@\n"));
+    }
+
+    #[test]
+    fn a_marker_needs_its_family_on_every_server_of_the_pool() {
+        assert_eq!(
+            adopt(&format!("{SOA}mx AAAA 2001:db8::25\n")).unwrap_err(),
+            problem(
+                3,
+                "this is the IPv6 address of server \"mx1\" of pool \"mail\", but server \"mx2\" has no ipv6 address, so @MX6@ cannot stand here (a failover would have nothing to write); give that server an ipv6 address in the config, or remove this record"
+            )
+        );
+    }
+
+    #[test]
+    fn the_serial_field_in_every_soa_layout() {
+        let cases = [
+            ("@ SOA a. b. 7 1 2 3 4\n", "@ SOA a. b. @serial@ 1 2 3 4\n"),
+            (
+                "@ 3600 in soa a. b. (\n\n ; c\n 0000000008\n 1 2 3 4 )\n",
+                "@ 3600 in soa a. b. (\n\n ; c\n @serial@\n 1 2 3 4 )\n",
+            ),
+            (
+                "@ SOA a. b. (9)1 2 3 4\n",
+                "@ SOA a. b. (@serial@)1 2 3 4\n",
+            ),
+            (
+                "@ SOA a. b. \"10\" 1 2 3 4\n",
+                "@ SOA a. b. \"@serial@\" 1 2 3 4\n",
+            ),
+            (
+                "@ TYPE6 a. b. 11;x\n 1 2 3 4\n",
+                "@ TYPE6 a. b. @serial@;x\n 1 2 3 4\n",
+            ),
+            (
+                "@ RRSIG SOA 8 1 3600 1 2 3 ex. AA==\n@ SOA a. b. 12 1 2 3 4\n",
+                "@ RRSIG SOA 8 1 3600 1 2 3 ex. AA==\n@ SOA a. b. @serial@ 1 2 3 4\n",
+            ),
+            (
+                "@ SOA a. b. 13 1 2 3 4\nsub SOA a. b. 14 1 2 3 4\n",
+                "@ SOA a. b. @serial@ 1 2 3 4\nsub SOA a. b. 14 1 2 3 4\n",
+            ),
+        ];
+        for (input, want) in cases {
+            let adopted = adopt(input).unwrap();
+            assert_eq!(adopted.text, want, "{input:?}");
+            assert_eq!(adopted.stated, Stated::Origin, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn files_that_cannot_be_adopted_name_the_line() {
+        let cases: &[(&str, Option<usize>, &str)] = &[
+            (
+                "$TTL 60\n\nwww A 192.0.2.1\n@ NS ns\n",
+                Some(3),
+                "no SOA record: this is the file's first record (A)",
+            ),
+            (
+                "; nothing\n\n",
+                Some(3),
+                "no SOA record: the file holds no records at all",
+            ),
+            (
+                "",
+                Some(1),
+                "no SOA record: the file holds no records at all",
+            ),
+            ("; @ SOA a. b. 1 1 2 3 4\n", Some(2), "no SOA record"),
+            (
+                "$TTL 60\n@ SOA \\# 22 00 00 00000001 00000000000000000000000000000000\n",
+                Some(2),
+                "the SOA record is in RFC 3597 generic form",
+            ),
+            (
+                "@ SOA a. b.\n",
+                Some(1),
+                "the SOA record has no serial field",
+            ),
+            (
+                "@ SOA a. b. (\n 2024x 1 2 3 4 )\n",
+                Some(2),
+                "the SOA serial field '2024x' is not a serial number",
+            ),
+            (
+                "@ SOA a. b. 4294967296 1 2 3 4\n",
+                Some(1),
+                "the SOA serial field '4294967296' is not a serial number",
+            ),
+            (
+                "@ SOA a. b. @serial@ 1 2 3 4\nwww A @IP@\n",
+                Some(1),
+                "@serial@ would be read as a zonerw marker in a template",
+            ),
+            (
+                "@ SOA a. b. 1 1 2 3 4\nt TXT \"@hello@\"\n",
+                Some(2),
+                "@hello@ would be read as a zonerw marker",
+            ),
+            (
+                "@ SOA a. b. 1 1 2 3 4\n$INCLUDE other.zone\n",
+                Some(2),
+                "$INCLUDE is not supported in templates",
+            ),
+            (
+                "www SOA a. b. 1 1 2 3 4\n",
+                Some(1),
+                "the SOA owner 'www' is relative and no $ORIGIN comes before it",
+            ),
+        ];
+        for (input, line, start) in cases {
+            let e = adopt(input).unwrap_err();
+            assert_eq!(e.line, *line, "{input:?}: {e:?}");
+            assert!(e.message.starts_with(start), "{input:?}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn what_the_file_says_about_its_zone() {
+        let name = |n: &str| Stated::Name(n.into());
+        let cases = [
+            ("@ SOA a. b. 1 1 2 3 4\n", Stated::Origin),
+            ("\tSOA a. b. 1 1 2 3 4\n", Stated::Origin),
+            ("Example.COM. SOA a. b. 1 1 2 3 4\n", name("example.com")),
+            (
+                "$ORIGIN example.com.\n@ SOA a. b. 1 1 2 3 4\n",
+                name("example.com"),
+            ),
+            (
+                "$ORIGIN com.\nexample SOA a. b. 1 1 2 3 4\n",
+                name("example.com"),
+            ),
+            (
+                "$origin com.\n$ORIGIN example\n@ SOA a. b. 1 1 2 3 4\n",
+                name("example.com"),
+            ),
+            ("$ORIGIN .\nexample SOA a. b. 1 1 2 3 4\n", name("example")),
+            ("$ORIGIN .\n@ SOA a. b. 1 1 2 3 4\n", name(".")),
+            (". SOA a. b. 1 1 2 3 4\n", name(".")),
+            // the owner of the line before
+            (
+                "$ORIGIN example.net.\nexample.org. TXT x\n IN SOA a. b. 1 1 2 3 4\n",
+                name("example.org"),
+            ),
+            // a $ORIGIN after the SOA does not count
+            (
+                "@ SOA a. b. 1 1 2 3 4\n$ORIGIN example.com.\n",
+                Stated::Origin,
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(adopt(input).unwrap().stated, want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn the_zone_is_the_option_else_the_file_else_the_file_name() {
+        type Case<'a> = (
+            &'a Stated,
+            &'a str,
+            Option<&'a str>,
+            Result<&'a str, &'a str>,
+        );
+        let named = Stated::Name("example.com".into());
+        let origin = Stated::Origin;
+        let cases: &[Case<'_>] = &[
+            (&named, "/x/db.anything", None, Ok("example.com")),
+            (
+                &named,
+                "/x/db.anything",
+                Some("example.com."),
+                Ok("example.com"),
+            ),
+            (
+                &named,
+                "/x/db.anything",
+                Some("EXAMPLE.com"),
+                Ok("EXAMPLE.com"),
+            ),
+            (
+                &named,
+                "/x/db.anything",
+                Some("example.net"),
+                Err("--zone example.net, but the file's SOA record is for zone example.com"),
+            ),
+            (
+                &origin,
+                "/srv/zones/example.org.zone",
+                None,
+                Ok("example.org"),
+            ),
+            (
+                &origin,
+                "/srv/zones/Example.ORG.zone",
+                None,
+                Ok("example.org"),
+            ),
+            (
+                &origin,
+                "/srv/zones/example.org.zone",
+                Some("example.net"),
+                Ok("example.net"),
+            ),
+            (&origin, "/srv/zones/..zone", None, Ok(".")),
+            (&origin, "/srv/zones/x.zone", Some("."), Ok(".")),
+            (
+                &origin,
+                "/srv/zones/db.example.org",
+                None,
+                Err("cannot tell which zone this file is for"),
+            ),
+            (
+                &origin,
+                "/srv/zones/.example.org.zone",
+                None,
+                Err("cannot tell"),
+            ),
+            (
+                &origin,
+                "/srv/zones/x",
+                Some("a b"),
+                Err("zone name \"a b\" is not one zonerw names a template after"),
+            ),
+            (
+                &origin,
+                "/srv/zones/x",
+                Some("a..b"),
+                Err("zone name \"a..b\" is not one zonerw names"),
+            ),
+        ];
+        for (stated, path, arg, want) in cases {
+            let got = zone_for(stated, Path::new(path), *arg);
+            match (got, want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, *want, "{path} {arg:?}"),
+                (Err(got), Err(want)) => assert!(got.starts_with(want), "{path} {arg:?}: {got}"),
+                (got, want) => panic!("{path} {arg:?}: {got:?}, want {want:?}"),
+            }
+        }
+        assert_eq!(template_file_name("."), "..zone");
+        assert_eq!(template_file_name("example.com"), "example.com.zone");
+    }
+
+    #[test]
+    fn every_byte_outside_the_replaced_fields_is_kept() {
+        // Rendered with the serial it had and the first servers chosen, every adopted file
+        // is itself again.
+        let texts = [
+            "$TTL 1h\n$ORIGIN example.com.\n@ IN SOA ns hm (\n\t2024010101\t; serial\n\t1 2 3 4 )\n\tIN NS ns\n\tIN A 192.0.2.1\nns A 192.0.2.53\nwww CNAME @\n@ MX 10 mx\nmx 60 IN A 192.0.2.25 ; mx1\n   AAAA 2001:db8::1\nt TXT \"user@example.com\" \"(\" ; \")\"\n",
+            "example.com. 300 IN SOA ns.example.com. hm.example.com. 1 2 3 4 5\nexample.com. 300 IN A 192.0.2.1\nexample.com. 300 IN AAAA 2001:db8::1",
+            "@ SOA a. b. \"1\" 1 2 3 4\r\nwww a \"192.0.2.1\"\r\n",
+        ];
+        for text in texts {
+            let adopted = adopt(text).unwrap();
+            let serial = zonefile::soa_serial(text).unwrap();
+            assert_eq!(render(&adopted.text, serial), text);
+            assert!(adopted.warnings.is_empty(), "{:?}", adopted.warnings);
+        }
+    }
+
+    #[test]
+    fn never_panics_on_mangled_input() {
+        let text = "$ORIGIN ex.\n@ IN SOA ( a\\. \"b;\" ; c\n 53 1 2 3 4 )\nwww A ( 192.0.2.1 )\nx AAAA \\# 16 20010db8000000000000000000000001\n";
+        let config = config(CONFIG);
+        let scope = scope(&config);
+        for end in 0..=text.len() {
+            for start in 0..=end {
+                if let Some(slice) = text.get(start..end) {
+                    let _ = adopt_text(slice, &scope);
+                }
+            }
+        }
+    }
+}

@@ -500,6 +500,68 @@ pub fn is_in_class(word: &str) -> bool {
 #[cfg(test)]
 mod tests {
 
+    /// Each entry as (kind, owner, ttl, class, type, rdata), fields as written.
+    fn described(text: &str) -> Vec<String> {
+        let show = |f: &super::Field| {
+            let t = &text[f.span.clone()];
+            if f.quoted {
+                format!("\"{t}\"")
+            } else {
+                t.to_owned()
+            }
+        };
+        let opt = |f: &Option<super::Field>| f.as_ref().map_or("-".to_owned(), show);
+        super::entries(text)
+            .iter()
+            .map(|e| match e {
+                super::Entry::Directive { name, args } => {
+                    let args: Vec<_> = args.iter().map(show).collect();
+                    format!("{} [{}]", show(name), args.join(" "))
+                }
+                super::Entry::Record {
+                    owner,
+                    ttl,
+                    class,
+                    rtype,
+                    rdata,
+                } => {
+                    let rdata: Vec<_> = rdata.iter().map(show).collect();
+                    format!(
+                        "{} {} {} {} [{}]",
+                        opt(owner),
+                        opt(ttl),
+                        opt(class),
+                        opt(rtype),
+                        rdata.join(" ")
+                    )
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn entries_split_fields_as_written() {
+        let text = "$ORIGIN ex. ; c\n\n; only a comment\n@ IN 60 SOA a. b. (\n 1 ; s\n 2 3 4 5 )\n\tA 192.0.2.1\nin in a \"192.0.2.2\"\n3600 AAAA 2001:db8::1\nowner\nt TXT \"a ; (\" b\\;c\nw type1 \\# 4 c0000201";
+        assert_eq!(
+            described(text),
+            [
+                "$ORIGIN [ex.]",
+                "@ 60 IN SOA [a. b. 1 2 3 4 5]",
+                "- - - A [192.0.2.1]",
+                "in - in a [\"192.0.2.2\"]",
+                "3600 - - AAAA [2001:db8::1]",
+                "owner - - - []",
+                "t - - TXT [\"a ; (\" b\\;c]",
+                "w - - type1 [\\# 4 c0000201]",
+            ]
+        );
+        assert!(super::entries("").is_empty());
+        assert!(super::is_type("a", "A", 1) && super::is_type("TYPE001", "A", 1));
+        assert!(!super::is_type("AA", "A", 1) && !super::is_type("TYPE28", "A", 1));
+        assert!(super::is_in_class("in") && super::is_in_class("CLASS1"));
+        assert!(!super::is_in_class("CH") && !super::is_in_class("CLASS3"));
+    }
+
     #[test]
     fn serial_span_and_include_line() {
         let text =
