@@ -299,7 +299,11 @@ impl<'t> Adopter<'t, '_> {
         };
         check_family(what, scope).map_err(|m| problem(line, m))?;
         if let Some(warning) = chosen_warning(what, addr, written, scope) {
-            self.warnings.push((Some(line), warning));
+            // Another spelling is said once, at its first record; another server, at each.
+            let once = warning.contains(SPELLING);
+            if !(once && self.warnings.iter().any(|(_, w)| *w == warning)) {
+                self.warnings.push((Some(line), warning));
+            }
         }
         self.edits.push((
             address.span.clone(),
@@ -552,13 +556,11 @@ fn chosen_warning(what: What, addr: IpAddr, written: &str, scope: &Scope<'_>) ->
         ));
     }
     let canonical = addr.to_string();
-    (canonical != written).then(|| {
-        format!(
-            "{written} is written as {canonical} from now on (the same address, in the form \
-             zonerw writes)"
-        )
-    })
+    (canonical != written).then(|| format!("{written} {SPELLING} {canonical} from now on, here and in every other record that writes it so (the same address, in the form zonerw writes)"))
 }
+
+/// The words that tell a warning about another spelling of the chosen address.
+const SPELLING: &str = "is written as";
 
 /// A warning for an A/AAAA record in RFC 3597 generic form (`\\# 4 c0000201`, `digits` the
 /// hex after the length) that holds the address of a server in scope: it is left as
@@ -1105,14 +1107,18 @@ marker = "MX"
 
     #[test]
     fn an_address_in_another_form_is_replaced_with_a_warning() {
-        let adopted = adopt(&format!("{SOA}www AAAA 2001:DB8:0::1\n")).unwrap();
+        let adopted = adopt(&format!(
+            "{SOA}www AAAA 2001:DB8:0::1\nwww AAAA 2001:db8::1\nx AAAA 2001:DB8:0::1\n"
+        ))
+        .unwrap();
+        assert_eq!(adopted.replacements.len(), 4);
         assert_eq!(adopted.replacements[1].old, "2001:DB8:0::1");
         assert_eq!(adopted.replacements[1].marker, "@IP6@");
         assert_eq!(
             adopted.warnings,
             [(
                 Some(3),
-                "2001:DB8:0::1 is written as 2001:db8::1 from now on (the same address, in the form zonerw writes)".into()
+                "2001:DB8:0::1 is written as 2001:db8::1 from now on, here and in every other record that writes it so (the same address, in the form zonerw writes)".into()
             )]
         );
     }
