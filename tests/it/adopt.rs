@@ -236,7 +236,7 @@ fn check(file: &str, zone: &str) -> Result<Adopted, String> {
     for line in r.stderr.lines() {
         // Addresses of the main server spelled unlike zonerw writes them, generic rdata
         // holding one, and files without any: nothing else is worth a warning here.
-        let expected = line.contains("from now on (the same address")
+        let expected = line.contains("(the same address, in the form zonerw writes)")
             || line.contains("RFC 3597 generic form")
             || line.contains("no A or AAAA record holds an address");
         if !line.starts_with("zonerw: warning: ") || !expected {
