@@ -68,9 +68,11 @@ pub(crate) enum Command {
     /// One ad-hoc probe without a config. Exit 0 = healthy, 1 = unhealthy, 2 = usage error,
     /// 3 = could not test (no route or no DNS on this side).
     Probe(ProbeArgs),
-    /// Turn working zone files into templates: the SOA serial becomes @serial@ and every
-    /// A/AAAA record holding a pool server's address that pool's @IP@/@IP6@ marker; all
-    /// else is kept byte for byte. Writes <templates>/<zone>.zone, never over an existing one.
+    /// Turn working zone files into templates in the templates directory.
+    ///
+    /// The SOA serial becomes @serial@, and every A/AAAA record holding the address of a
+    /// pool's server that pool's @IP@/@IP6@ marker; every other byte is kept. Writes
+    /// <templates>/<zone>.zone, never over an existing template, and prints each replacement.
     Adopt(AdoptArgs),
 }
 

@@ -48,7 +48,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AdoptArgs, Cli, Command, ProbeArgs};
+use crate::cli::{Cli, Command, ProbeArgs};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::run::{RunOptions, Verbosity};
@@ -108,11 +108,11 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
         Some(Command::Check) => check::check(&Config::load(&cli.run.config)?),
         Some(Command::Status { json }) => status::status(&Config::load(&cli.run.config)?, json),
         Some(Command::Probe(args)) => probe_command(&args),
-        Some(Command::Adopt(AdoptArgs { files, pool, zone })) => adopt::adopt(
+        Some(Command::Adopt(args)) => adopt::adopt(
             &Config::load(&cli.run.config)?,
-            &files,
-            pool.as_deref(),
-            zone.as_deref(),
+            &args.files,
+            args.pool.as_deref(),
+            args.zone.as_deref(),
         ),
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
