@@ -68,6 +68,28 @@ pub(crate) enum Command {
     /// One ad-hoc probe without a config. Exit 0 = healthy, 1 = unhealthy, 2 = usage error,
     /// 3 = could not test (no route or no DNS on this side).
     Probe(ProbeArgs),
+    /// Turn working zone files into templates in the templates directory.
+    ///
+    /// The SOA serial becomes @serial@, and every A/AAAA record holding the address of a
+    /// pool's server that pool's @IP@/@IP6@ marker; every other byte is kept. Writes
+    /// <templates>/<zone>.zone, never over an existing template, and prints each replacement.
+    Adopt(AdoptArgs),
+}
+
+/// Options of `zonerw adopt`.
+#[derive(Debug, Args)]
+pub(crate) struct AdoptArgs {
+    /// Replace only the addresses of this pool's servers (default: every pool's; an
+    /// address of servers of two pools is then an error).
+    #[arg(long, value_name = "POOL")]
+    pub(crate) pool: Option<String>,
+    /// The zone's name, for a file that does not say it (SOA owner @, no $ORIGIN) and is not
+    /// named <zone>.zone. Only with one ZONEFILE.
+    #[arg(long, value_name = "ZONE")]
+    pub(crate) zone: Option<String>,
+    /// The zone files.
+    #[arg(value_name = "ZONEFILE", required = true)]
+    pub(crate) files: Vec<PathBuf>,
 }
 
 /// Options of `zonerw probe`.

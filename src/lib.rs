@@ -8,6 +8,7 @@
 //! [`decide`], [`plan`], [`state`], [`zonefile`]) do no I/O and never read the clock: `now`
 //! is read once in `main` and passed down.
 
+pub mod adopt;
 pub mod check;
 pub mod cli;
 pub mod command;
@@ -114,6 +115,12 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
         Some(Command::Check) => check::check(&Config::load(&cli.run.config)?),
         Some(Command::Status { json }) => status::status(&Config::load(&cli.run.config)?, json),
         Some(Command::Probe(args)) => probe_command(&args),
+        Some(Command::Adopt(args)) => adopt::adopt(
+            &Config::load(&cli.run.config)?,
+            &args.files,
+            args.pool.as_deref(),
+            args.zone.as_deref(),
+        ),
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             // clap_complete panics on a failed write: render first, then write.

@@ -13,6 +13,7 @@
 
 mod support;
 
+mod adopt;
 mod children;
 mod cli;
 mod corpus;
