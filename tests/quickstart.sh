@@ -9,7 +9,8 @@
 #   nsd.conf     the NSD fragment for /etc/nsd/nsd.conf.d/zonerw.conf
 #   configure    run as written: the example config and template copied into /etc/zonerw
 #   first run    run as written: zonerw check and zonerw --force as user zonerw, then dig
-# then a failover: the main server stops, a run as user zonerw moves the zone
+# then `zonerw adopt` of an existing zone file (a second zone, added to the
+# private NSD with nsd-control addzone), and a failover: the main server stops, a run as user zonerw moves the zone
 # to the backup, and the secondary serves the backup's address.
 #
 # What differs from a real machine, so that the test leaves this one as it
@@ -57,6 +58,9 @@ fail() {
 zone_file=/var/lib/nsd/zonerw/example.com.zone
 # Copied by the README's configure step: not the package's, so a purge keeps it.
 template=/etc/zonerw/templates/example.com.zone
+# Written by `zonerw adopt` below, and installed by the run after it.
+adopted=/etc/zonerw/templates/example.org.zone
+adopted_zone=/var/lib/nsd/zonerw/example.org.zone
 W=
 declare -a pids=()
 
@@ -120,9 +124,9 @@ cleanup() {
         rm -rf "$W"
     fi
     if [[ -f $owned_marker ]]; then
-        rm -f "$template"
+        rm -f "$template" "$adopted"
         purge_package >/dev/null 2>&1
-        rm -f "$zone_file"
+        rm -f "$zone_file" "$adopted_zone"
         rmdir /var/lib/nsd/zonerw 2>/dev/null
         if [[ -z $(zonerw_present) ]]; then rm -f "$owned_marker"; fi
     fi
@@ -135,9 +139,9 @@ trap 'exit 143' TERM
 if [[ -n $(zonerw_present) ]]; then
     if [[ -f $owned_marker ]]; then
         step "purging what an interrupted run of a zonerw test left"
-        rm -f "$template"
+        rm -f "$template" "$adopted"
         purge_package
-        rm -f "$zone_file" /var/lib/nsd/zonerw/zz-package-test.zone
+        rm -f "$zone_file" "$adopted_zone" /var/lib/nsd/zonerw/zz-package-test.zone
         rmdir /var/lib/nsd/zonerw 2>/dev/null || true
         if [[ -z $(zonerw_present) ]]; then rm -f "$owned_marker"; fi
     fi
@@ -279,6 +283,33 @@ step "a run with nothing to do is silent"
 out=$(sudo -u zonerw zonerw 2>&1) || fail "a quiet run failed: $out"
 [[ -z $out ]] || fail "a run with nothing to do printed: $out"
 ok "silent, exit 0"
+
+step "zonerw adopt: an existing zone file becomes a template"
+cat >"$W/example.org.zone" <<'EOF'
+$ORIGIN example.org.
+$TTL 3600
+@       IN SOA ns1.example.org. hostmaster.example.org. ( 2024010101 300 60 7257600 300 )
+        IN NS  ns1.example.org.
+ns1     IN A   192.0.2.53       ; not a server of the pool: kept
+@   300 IN A   127.0.0.1        ; the main server: becomes the marker
+www 300 IN A   127.0.0.1
+@       IN TXT "hosted at 127.0.0.1"
+EOF
+out=$(zonerw adopt "$W/example.org.zone" 2>&1) || fail "zonerw adopt failed: $out"
+printf '%s\n' "$out"
+want="$W/example.org.zone:3: serial 2024010101 -> @serial@
+$W/example.org.zone:6: 127.0.0.1 -> @IP@
+$W/example.org.zone:7: 127.0.0.1 -> @IP@
+wrote $adopted"
+[[ $out == "$want" ]] || fail "zonerw adopt printed, instead of: $want"
+nsd-control -c "$W/primary/nsd.conf" addzone example.org zonerw >/dev/null
+out=$(sudo -u zonerw zonerw 2>&1) || fail "the run after adopt failed: $out"
+printf '%s\n' "$out"
+serial=$(command dig -p "$primary_port" @127.0.0.1 example.org SOA +short | awk '{print $3}')
+[[ $serial =~ ^[0-9]+$ ]] || fail "the primary does not serve example.org"
+diff <(sed "s/ 2024010101 / $serial /" "$W/example.org.zone") "$adopted_zone" ||
+    fail "the installed example.org is not the original file with only the serial changed"
+ok "adopted: the installed zone is the original file with only the serial changed ($serial)"
 
 step "failover: the main server stops; a run as user zonerw"
 kill -TERM -- "-$web_pid"
