@@ -421,8 +421,8 @@ fn nsd_lines(config: &Config, zones: &[Zone], control: Option<&Found>) -> (Vec<L
                         let p = pattern.unwrap_or_default();
                         Line::fail(
                             format!(
-                                "zone {}: unknown to NSD, and nsd.conf has no pattern {p} \
-                                 (add-pattern) to add it with",
+                                "zone {}: unknown to NSD, and [nsd] add-pattern {p} is no \
+                                 pattern of nsd.conf",
                                 zone.name
                             ),
                             nsd::fix(&nsd::Trouble::UnknownPattern(p.to_owned())),

@@ -176,8 +176,7 @@ pub fn command(name: &str, key: &str, found: &Result<Found, NotFound>) -> Line {
     match found {
         Ok(Found::AsWritten(p) | Found::OnPath(p)) => Line::ok(format!("{name}: {}", p.display())),
         Ok(Found::InFallback(p)) => Line::ok(format!(
-            "{name}: {} (not on PATH; zonerw also looks in {FALLBACK_DIRS}, as cron's PATH \
-             lacks them)",
+            "{name}: {} (not on PATH, but zonerw also looks in {FALLBACK_DIRS})",
             p.display()
         )),
         Err(e @ NotFound::Nowhere { .. }) => Line::fail(
@@ -511,7 +510,7 @@ mod tests {
             ),
             (
                 Ok(Found::InFallback("/usr/sbin/nsd-control".into())),
-                "ok    nsd-control: /usr/sbin/nsd-control (not on PATH; zonerw also looks in /usr/local/sbin:/usr/sbin:/sbin, as cron's PATH lacks them)",
+                "ok    nsd-control: /usr/sbin/nsd-control (not on PATH, but zonerw also looks in /usr/local/sbin:/usr/sbin:/sbin)",
             ),
             (
                 Err(NotFound::Nowhere {

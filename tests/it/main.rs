@@ -13,6 +13,7 @@
 
 mod support;
 
+mod check;
 mod children;
 mod cli;
 mod corpus;
