@@ -213,12 +213,15 @@ fn a_correct_setup_passes_every_check_and_changes_nothing() {
     );
 }
 
-#[test]
-fn broken_setups_fail_the_check_that_names_them() {
-    let nsd = NsdPair::new(&[ZONE]);
-    let main = MainServer::http(Mode::Up);
-    let settings = || Settings::new(&main.url("/up.txt"));
+/// An NSD pair serving the seed zone and a healthy main server.
+fn healthy() -> (NsdPair, MainServer) {
+    (NsdPair::new(&[ZONE]), MainServer::http(Mode::Up))
+}
 
+#[test]
+fn a_template_invalid_for_one_server_fails_naming_zone_and_server() {
+    let (nsd, main) = healthy();
+    let settings = || Settings::new(&main.url("/up.txt"));
     // A template that renders a valid zone for main (127.0.0.100) but not for backup.
     let bad = zonerw_named(&nsd, "bad", settings());
     bad.write_template(ZONE, &default_template(ZONE).replace("@IP@", "@IP@00"));
@@ -227,7 +230,7 @@ fn broken_setups_fail_the_check_that_names_them() {
     let template = bad.template_path(ZONE);
     assert_text(
         "bad template",
-        &run.stdout.lines().nth(4).unwrap_or_default().to_owned(),
+        run.stdout.lines().nth(4).unwrap_or_default(),
         &format!(
             "FAIL  nsd-checkzone example.test with web=backup (198.51.100.7): {}:8: invalid IPv4 address '198.51.100.700'",
             template.display()
@@ -242,8 +245,12 @@ fn broken_setups_fail_the_check_that_names_them() {
         "{run}"
     );
     assert!(run.stdout.ends_with("check: 1 of 10 failed\n"), "{run}");
+}
 
-    // @IP6@ while no server has an IPv6 address.
+#[test]
+fn an_ipv6_marker_without_ipv6_servers_fails() {
+    let (nsd, main) = healthy();
+    let settings = || Settings::new(&main.url("/up.txt"));
     let v6 = zonerw_named(&nsd, "v6", settings());
     v6.write_template(
         ZONE,
@@ -258,8 +265,13 @@ fn broken_setups_fail_the_check_that_names_them() {
         )),
         "{run}"
     );
+}
 
+#[test]
+fn a_config_without_a_pool_fails() {
     // No pool: the template's marker is unknown too.
+    let (nsd, main) = healthy();
+    let settings = || Settings::new(&main.url("/up.txt"));
     let none = zonerw_named(&nsd, "none", settings());
     let text = none.config_text();
     fs::write(&none.config, &text[..text.find("[[pool]]").unwrap()]).unwrap();
@@ -284,8 +296,12 @@ fn broken_setups_fail_the_check_that_names_them() {
         !run.stdout.contains("POOL  SERVER"),
         "no table without pools\n{run}"
     );
+}
 
-    // Commands that are nowhere.
+#[test]
+fn commands_found_nowhere_fail_naming_the_key() {
+    let (nsd, main) = healthy();
+    let settings = || Settings::new(&main.url("/up.txt"));
     let mut s = settings();
     s.checkzone = Some("zonerw-no-nsd-checkzone".into());
     s.extra_tables = "[hooks]\non-change = [\"/nonexistent/alert\"]\n".into();
@@ -301,9 +317,14 @@ fn broken_setups_fail_the_check_that_names_them() {
     ] {
         assert!(run.stdout.contains(&want), "{want}\n{run}");
     }
+}
 
+#[test]
+fn zones_nsd_reads_elsewhere_or_not_at_all_and_silent_secondaries_fail() {
     // NSD reads the zone from another directory than zonerw writes to; a zone NSD does not
     // serve; a secondary that does not answer.
+    let (nsd, main) = healthy();
+    let settings = || Settings::new(&main.url("/up.txt"));
     let mut s = settings();
     s.extra_tables = format!(
         "[verify]\nprimary = \"127.0.0.1:{}\"\nsecondaries = [\"127.0.0.1:{}\"]\ntimeout = \"500ms\"\n",
@@ -340,8 +361,13 @@ fn broken_setups_fail_the_check_that_names_them() {
         !run.stdout.contains("new.test gives no answer"),
         "a zone NSD does not serve is not asked over DNS\n{run}"
     );
+}
 
+#[test]
+fn a_zone_new_to_nsd_passes_with_an_add_pattern_nsd_has() {
     // With add-pattern, a zone new to NSD is fine: the pattern reads it from our file.
+    let (nsd, main) = healthy();
+    let settings = || Settings::new(&main.url("/up.txt"));
     let added = zonerw_named(&nsd, "added", settings());
     let text = added
         .config_text()
