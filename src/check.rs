@@ -358,9 +358,10 @@ fn nsd_lines(config: &Config, zones: &[Zone], control: Option<&Found>) -> (Vec<L
     let user = fsio::user_name(fsio::effective_uid());
     let mut lines = Vec::new();
     match nsd::status(&config.nsd) {
-        Ok(version) => lines.push(Line::ok(format!(
-            "nsd-control status: NSD {version} answers"
-        ))),
+        Ok(version) => lines.push(Line::ok(match version {
+            Some(v) => format!("nsd-control status: NSD {v} answers"),
+            None => "nsd-control status: NSD answers".to_owned(),
+        })),
         Err(e) => {
             lines.push(Line::from_error(
                 "nsd-control status",

@@ -133,11 +133,11 @@ fn zonestatus_pattern(stdout: &str) -> Option<String> {
     })
 }
 
-/// `nsd-control ... status`: NSD's version (`4.6.1`) when it answers.
+/// `nsd-control ... status`: NSD answers, with its version (`4.6.1`) if it says it.
 ///
 /// # Errors
 /// NSD could not be asked: the error says why, with a fix where one is known.
-pub fn status(nsd: &Nsd) -> Result<String> {
+pub fn status(nsd: &Nsd) -> Result<Option<String>> {
     let mut argv = nsd.control.clone();
     argv.push("status".into());
     let out = control_output(nsd, argv)?;
@@ -145,7 +145,7 @@ pub fn status(nsd: &Nsd) -> Result<String> {
         .stdout
         .lines()
         .find_map(|l| l.strip_prefix("version:"))
-        .map_or_else(|| "?".to_owned(), |v| v.trim().to_owned()))
+        .map(|v| v.trim().to_owned()))
 }
 
 /// `nsd-control ... addzone ZONE PATTERN`: have NSD serve a zone it does not know yet.
@@ -874,7 +874,8 @@ exit 2"#,
     #[test]
     fn status_reads_the_version() {
         let nsd = nsd("printf 'version: 4.6.1\\nverbosity: 2\\n'");
-        assert_eq!(status(&nsd).unwrap(), "4.6.1");
+        assert_eq!(status(&nsd).unwrap().as_deref(), Some("4.6.1"));
+        assert_eq!(status(&super::tests::nsd("echo ok")).unwrap(), None);
     }
 
     #[test]
