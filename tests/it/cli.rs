@@ -138,7 +138,7 @@ fn servers_are_probed_concurrently() {
     let table: String = stdout(&out)
         .lines()
         .filter(|l| l.starts_with("POOL  ") || l.starts_with("web   "))
-        .map(|l| format!("{l}\n"))
+        .flat_map(|l| [l, "\n"])
         .collect();
     assert_table(
         &table,

@@ -1302,7 +1302,7 @@ fn check_prints_a_table_changes_nothing_and_sets_exit_code() {
         stdout
             .lines()
             .filter(|l| l.starts_with("POOL  ") || l.starts_with("web   "))
-            .map(|l| format!("{l}\n"))
+            .flat_map(|l| [l, "\n"])
             .collect()
     };
     let r = z.run(&["check"]);
