@@ -460,11 +460,7 @@ fn checkconf(config: &Config, control: &Found) -> std::result::Result<Checkconf,
             .path()
             .to_owned()
     };
-    Ok(Checkconf {
-        program,
-        conf,
-        timeout: config.nsd.timeout,
-    })
+    Ok(Checkconf::new(program, conf, config.nsd.timeout))
 }
 
 /// Whether two paths name the same file (whose directory exists): compared with links

@@ -478,7 +478,7 @@ pub fn expand_zonefile(zonefile: &str, zone: &str) -> String {
 }
 
 /// `nsd-checkconf` asked about the nsd.conf `conf`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Checkconf {
     /// The nsd-checkconf program.
     pub program: PathBuf,
@@ -486,9 +486,22 @@ pub struct Checkconf {
     pub conf: PathBuf,
     /// Bound on each call.
     pub timeout: std::time::Duration,
+    /// NSD's `zonesdir:`, once known.
+    zonesdir: std::sync::OnceLock<String>,
 }
 
 impl Checkconf {
+    /// Ask `program` about the nsd.conf `conf`.
+    #[must_use]
+    pub fn new(program: PathBuf, conf: PathBuf, timeout: std::time::Duration) -> Checkconf {
+        Checkconf {
+            program,
+            conf,
+            timeout,
+            zonesdir: std::sync::OnceLock::new(),
+        }
+    }
+
     /// `nsd-checkconf [-z ZONE | -p PATTERN] -o OPTION CONF`: the option's value.
     ///
     /// # Errors
@@ -532,7 +545,14 @@ impl Checkconf {
         if file.is_absolute() {
             return Ok(Some(file));
         }
-        let dir = self.option(None, "zonesdir")?;
+        // Asked once it answered (an error is not kept: asked again, it says the same).
+        let dir = if let Some(dir) = self.zonesdir.get() {
+            dir.clone()
+        } else {
+            let dir = self.option(None, "zonesdir")?;
+            let _ = self.zonesdir.set(dir.clone());
+            dir
+        };
         Ok(Some(Path::new(&dir).join(file)))
     }
 }

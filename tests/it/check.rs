@@ -540,3 +540,54 @@ fn unreadable_control_keys_fail_with_the_fix() {
     );
     assert!(run.stdout.contains(&want), "{want}\n{run}");
 }
+
+#[test]
+fn a_signal_during_check_removes_its_private_directory() {
+    let nsd = NsdPair::new(&[ZONE]);
+    let mut settings = Settings::new("http://127.0.0.1:1/");
+    // An nsd-checkzone that hangs: check is stopped while the copies are being checked.
+    let checker = nsd.dir.join("hung-checkzone");
+    fs::write(&checker, "#!/bin/sh\nexec sleep 30\n").unwrap();
+    fs::set_permissions(&checker, fs::Permissions::from_mode(0o755)).unwrap();
+    settings.checkzone = Some(checker.display().to_string());
+    let z = Zonerw::new(&nsd, settings);
+    let tmp = tempfile::Builder::new().prefix("zrwtmp").tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zonerw"))
+        .arg("check")
+        .arg("-c")
+        .arg(&z.config)
+        .current_dir("/")
+        .env("PATH", SBIN_PATH)
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let private = poll(std::time::Duration::from_secs(10), || {
+        let dirs: Vec<PathBuf> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        // The copy is there (the checker is running on it).
+        dirs.first()
+            .filter(|d| fs::read_dir(d).is_ok_and(|mut e| e.next().is_some()))
+            .cloned()
+    });
+    // SAFETY: SIGTERM to our own child.
+    unsafe { libc::kill(child.id().cast_signed(), libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let private = private.expect("check made a private directory with a copy in it");
+    assert!(
+        private
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("zonerw-check."),
+        "{}",
+        private.display()
+    );
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    let left: Vec<_> = fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
