@@ -552,7 +552,7 @@ fn a_signal_during_check_removes_its_private_directory() {
     settings.checkzone = Some(checker.display().to_string());
     let z = Zonerw::new(&nsd, settings);
     let tmp = tempfile::Builder::new().prefix("zrwtmp").tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zonerw"))
+    let child = Command::new(env!("CARGO_BIN_EXE_zonerw"))
         .arg("check")
         .arg("-c")
         .arg(&z.config)
