@@ -117,7 +117,7 @@ fn template_lines(config: &Config) -> (Vec<Line>, Vec<Zone>) {
                     "templates",
                     &e.to_string(),
                     format!(
-                        "put a template <zone>.zone for each zone into {} (see zonerw(8), TEMPLATES)",
+                        "put a template <zone>.zone for each zone into {} (see zonerw(8), Templates and serials)",
                         config.templates.display()
                     ),
                 )],

@@ -591,3 +591,29 @@ fn a_signal_during_check_removes_its_private_directory() {
     let left: Vec<_> = fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn a_secondary_at_a_down_servers_address_is_skipped_as_a_run_skips_it() {
+    let nsd = NsdPair::new(&[ZONE]);
+    // main (127.0.0.1, like the secondary) refuses its check.
+    let mut settings = Settings::new(&format!("http://127.0.0.1:{}/", closed_port()));
+    settings.extra_tables = verify_both(&nsd);
+    let z = Zonerw::new(&nsd, settings);
+    let run = check(&z);
+    run.expect_code(1);
+    let (lines, table) = split(&run);
+    let want = format!(
+        "ok    verify primary 127.0.0.1:{}: serves example.test (serial 1)\n\
+         skip  verify secondary 127.0.0.1:{}: server main there is down (a run does not wait for it)\n",
+        nsd.primary.port, nsd.secondary.port
+    );
+    assert!(lines.ends_with(&want), "{want}\n{run}");
+    assert!(
+        table.ends_with(&format!(
+            "FAIL  pool web: first server main is down: failed 2/2 attempts: {REFUSED}\n      \
+             fix: bring main back, or correct its check in zonerw.toml; meanwhile runs fail over to backup\n\
+             check: 1 of 11 failed, 1 skipped\n"
+        )),
+        "{run}"
+    );
+}
