@@ -174,7 +174,9 @@ pub fn broken_template(zone: &str, error: &str) -> Line {
 #[must_use]
 pub fn command(name: &str, key: &str, found: &Result<Found, NotFound>) -> Line {
     match found {
-        Ok(Found::AsWritten(p) | Found::OnPath(p)) => Line::ok(format!("{name}: {}", p.display())),
+        Ok(Found::OnPath(p)) => Line::ok(format!("{name}: {}", p.display())),
+        // Named by its path: it is there (the path is already in `name`).
+        Ok(Found::AsWritten(_)) => Line::ok(format!("{name}: an executable file")),
         Ok(Found::InFallback(p)) => Line::ok(format!(
             "{name}: {} (not on PATH, but zonerw also looks in {FALLBACK_DIRS})",
             p.display()
@@ -507,6 +509,10 @@ mod tests {
             (
                 Ok(Found::OnPath("/usr/sbin/nsd-control".into())),
                 "ok    nsd-control: /usr/sbin/nsd-control",
+            ),
+            (
+                Ok(Found::AsWritten("/usr/sbin/nsd-control".into())),
+                "ok    nsd-control: an executable file",
             ),
             (
                 Ok(Found::InFallback("/usr/sbin/nsd-control".into())),

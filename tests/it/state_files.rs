@@ -353,7 +353,10 @@ fn check_names_state_files_a_run_could_not_write() {
                 env.path("zonerw.toml").display()
             ),
             "ok    template example.test: uses no pool",
-            format!("ok    {0}: {0}", env.path("nsd-control").display()),
+            format!(
+                "ok    {}: an executable file",
+                env.path("nsd-control").display()
+            ),
             "skip  nsd-checkzone: [nsd] checkzone = \"\": rendered zones are not checked, in a run either",
             "ok    nsd-control status: NSD answers",
             "skip  zone example.test: NSD serves it; from which file, nsd-checkconf cannot tell: {...}",
