@@ -14,6 +14,7 @@
 mod support;
 
 mod adopt;
+mod check;
 mod children;
 mod cli;
 mod corpus;
