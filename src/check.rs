@@ -42,7 +42,7 @@ const WORKERS: usize = 8;
 pub fn check(config: &Config) -> Result<u8> {
     // Before any thread starts: a signal kills the commands running and removes the
     // private directory of the renderings, as in a run.
-    crate::signals::install();
+    crate::signals::install_read_only();
     let mut lines: Vec<Line> = Vec::new();
     let mut show = |new: Vec<Line>| {
         for line in &new {

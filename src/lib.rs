@@ -95,8 +95,12 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
     match cli.command {
         None => {
             // Before any thread starts: SIGTERM/SIGINT/SIGHUP stop a run cleanly.
-            signals::install();
             let args = cli.run;
+            if args.dry_run {
+                signals::install_read_only();
+            } else {
+                signals::install();
+            }
             let config = Config::load(&args.config)?;
             let verbosity = if args.quiet {
                 Verbosity::Quiet

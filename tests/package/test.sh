@@ -4,7 +4,7 @@
 #
 # Builds target/debian/zonerw_*.deb with scripts/package, then:
 #   dpkg -i: zonerw --version, man -w, the conffile, `zonerw check` on it (as
-#     root and as zonerw), the user zonerw (in group nsd if that exists), its
+#     root and as zonerw: it fails, no pool configured), the user zonerw (in group nsd if that exists), its
 #     directories, the timer neither enabled nor started, systemd-analyze
 #     verify of the installed units (when systemd-analyze is there)
 #   dpkg -i again (a reinstall runs the postinst again)
@@ -174,12 +174,14 @@ check_dir /etc/zonerw/templates root:root 755
 runuser -u zonerw -- test -w /var/lib/zonerw || fail "zonerw cannot write /var/lib/zonerw"
 runuser -u zonerw -- test -w /var/lib/nsd/zonerw || fail "zonerw cannot write /var/lib/nsd/zonerw"
 
+# The shipped config has no pool: check says so (monitoring must not show green).
 for user in root zonerw; do
-    if out=$(runuser -u "$user" -- /usr/bin/zonerw -c /etc/zonerw/zonerw.toml check 2>&1); then
-        ok "as $user, zonerw -c /etc/zonerw/zonerw.toml check: exit 0: ${out//$'\n'/ | }"
-    else
-        fail "as $user, zonerw -c /etc/zonerw/zonerw.toml check: exit $?: $out"
-    fi
+    rc=0
+    out=$(runuser -u "$user" -- /usr/bin/zonerw -c /etc/zonerw/zonerw.toml check 2>&1) || rc=$?
+    [[ $rc -eq 1 ]] || fail "as $user, zonerw check of the shipped config: exit $rc, not 1: $out"
+    grep -qxF 'FAIL  config /etc/zonerw/zonerw.toml: no pool configured' <<<"$out" ||
+        fail "as $user, zonerw check of the shipped config does not say 'no pool configured': $out"
+    ok "as $user, zonerw check of the shipped config: exit 1, no pool configured"
 done
 # What the timer would do before the admin sets zonerw up: nothing, exit 2.
 rc=0
