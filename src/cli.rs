@@ -50,8 +50,9 @@ pub(crate) struct RunArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Probe every server and print a table; change nothing. Exit 0 only if every pool's
-    /// first server is healthy.
+    /// The preflight: will the next failover work? Checks the config, templates (rendered
+    /// for every server, through nsd-checkzone), commands, NSD, directories and probes;
+    /// changes nothing. Exit 0 only if every check passed.
     Check,
     /// Show what zonerw believes now: chosen servers, counters, last run, recent changes.
     Status {
