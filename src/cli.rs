@@ -68,6 +68,49 @@ pub(crate) enum Command {
     /// One ad-hoc probe without a config. Exit 0 = healthy, 1 = unhealthy, 2 = usage error,
     /// 3 = could not test (no route or no DNS on this side).
     Probe(ProbeArgs),
+    /// Take a server out of its pool's choice (planned maintenance), then do one run: the
+    /// names leave it at once if it was chosen. Refused (exit 2) unless another server of
+    /// the pool is healthy and not drained, or --force.
+    Drain {
+        /// The pool.
+        pool: String,
+        /// The server.
+        server: String,
+        /// End the drain by itself after this long, e.g. 30m, 2h, 1h30m, 7d.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
+        /// Why, shown by status and kept in the history.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Drain it even if no other server of the pool is healthy and not drained.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Return a drained server to its pool's choice, then do one run.
+    Undrain {
+        /// The pool.
+        pool: String,
+        /// The server.
+        server: String,
+    },
+    /// Point a pool at one server whatever the probes say, then do one run.
+    Pin {
+        /// The pool.
+        pool: String,
+        /// The server.
+        server: String,
+        /// End the pin by itself after this long, e.g. 30m, 2h, 1h30m, 7d.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
+        /// Why, shown by status and kept in the history.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Let the probes choose a pinned pool's server again, then do one run.
+    Unpin {
+        /// The pool.
+        pool: String,
+    },
 }
 
 /// Options of `zonerw probe`.

@@ -10,9 +10,10 @@ use jiff::Timestamp;
 use crate::config::{Config, Pool, Server};
 use crate::decide::{self, Decision, ProbeOutcome};
 use crate::guard::Verdict;
+use crate::maintenance::{self, Ended};
 use crate::plan::{Action, ZonePlan};
 use crate::state::{
-    FileStamp, GuardRecord, HistoryEntry, STATE_VERSION, State, ZoneState, rfc3339,
+    FileStamp, GuardRecord, HistoryEntry, PoolState, STATE_VERSION, State, ZoneState, rfc3339,
 };
 use crate::verify::Propagation;
 use crate::zone::{Zone, fingerprint};
@@ -28,6 +29,10 @@ pub struct PoolRun<'a> {
     pub decision: Decision,
     /// The guard's verdict on this run's failover, if it was asked.
     pub guarded: Option<Guarded>,
+    /// The pins and drains this run dropped: run out, or their server left the config.
+    pub expired: Vec<Ended>,
+    /// The pool's state before this run, without what expired: what a hold keeps.
+    previous: Option<PoolState>,
 }
 
 /// A failover the guard was asked about.
@@ -42,15 +47,33 @@ pub struct Guarded {
 }
 
 impl<'a> PoolRun<'a> {
-    /// Decide `pool` from its last state and this run's probe outcomes.
+    /// Decide `pool` from its last state and this run's probe outcomes, at `now` (the pins
+    /// and drains that ran out by then are dropped first). `commanded`: what the command
+    /// that started this run ended, for the reason of the switch it causes.
     #[must_use]
-    pub fn decide(pool: &'a Pool, old: Option<&State>, outcomes: Vec<ProbeOutcome>) -> Self {
-        let decision = decide::decide(pool, old.and_then(|s| s.pools.get(&pool.name)), &outcomes);
+    pub fn decide(
+        pool: &'a Pool,
+        old: Option<&State>,
+        outcomes: Vec<ProbeOutcome>,
+        now: Timestamp,
+        commanded: Option<&Ended>,
+    ) -> Self {
+        let (previous, expired) = match old.and_then(|s| s.pools.get(&pool.name)) {
+            Some(p) => {
+                let (kept, expired) = maintenance::expire(pool, p, now);
+                (Some(kept), expired)
+            }
+            None => (None, Vec::new()),
+        };
+        let ended: Vec<Ended> = expired.iter().chain(commanded).cloned().collect();
+        let decision = decide::decide_with(pool, previous.as_ref(), &outcomes, &ended);
         PoolRun {
             pool,
             outcomes,
             decision,
             guarded: None,
+            expired,
+            previous,
         }
     }
 
@@ -69,9 +92,9 @@ impl<'a> PoolRun<'a> {
     }
 
     /// Take the guard's `verdict` on this run's failover: a confirmed one goes ahead (its
-    /// reason says who confirmed); any other holds the pool exactly as it was in `old`, so this
-    /// run's probes do not count.
-    pub fn take_verdict(&mut self, verdict: Verdict, old: Option<&State>) {
+    /// reason says who confirmed); any other holds the pool exactly as it was before this
+    /// run (but for what expired), so this run's probes do not count.
+    pub fn take_verdict(&mut self, verdict: Verdict) {
         let Some(server) = self.failover_from() else {
             return;
         };
@@ -82,7 +105,7 @@ impl<'a> PoolRun<'a> {
         if let Verdict::Confirmed(detail) = &verdict {
             switch.reason = format!("{failure}; {detail}");
         } else {
-            self.decision = decide::hold(self.pool, old.and_then(|s| s.pools.get(&self.pool.name)));
+            self.decision = decide::hold(self.pool, self.previous.as_ref());
         }
         self.guarded = Some(Guarded {
             server: server.name.clone(),
@@ -92,18 +115,24 @@ impl<'a> PoolRun<'a> {
     }
 }
 
-/// Decide every pool of `config`; `outcomes` are `[pool][server]` in config order.
+/// Decide every pool of `config` at `now`; `outcomes` are `[pool][server]` in config order.
+/// `commanded`: the pool and the pin or drain that the command starting this run ended.
 #[must_use]
 pub fn decide_pools<'a>(
     config: &'a Config,
     old: Option<&State>,
     outcomes: Vec<Vec<ProbeOutcome>>,
+    now: Timestamp,
+    commanded: Option<(&str, &Ended)>,
 ) -> Vec<PoolRun<'a>> {
     config
         .pools
         .iter()
         .zip(outcomes)
-        .map(|(pool, outcomes)| PoolRun::decide(pool, old, outcomes))
+        .map(|(pool, outcomes)| {
+            let ended = commanded.filter(|(p, _)| *p == pool.name).map(|(_, e)| e);
+            PoolRun::decide(pool, old, outcomes, now, ended)
+        })
         .collect()
 }
 
@@ -237,6 +266,16 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
     let mut history = Vec::new();
     for p in run.pools {
         let mut pool_state = p.decision.state.clone();
+        history.extend(p.expired.iter().map(|e| e.entry(&time, &p.pool.name)));
+        // The pool's first decision: chosen since now (a pool recorded by a pin or drain
+        // before its first run has no counters yet).
+        let first = old
+            .pools
+            .get(&p.pool.name)
+            .is_none_or(|o| o.servers.is_empty());
+        if first && pool_state.since.is_none() {
+            pool_state.since = Some(time.clone());
+        }
         if let Some(g) = &p.guarded {
             let record = GuardRecord {
                 time: time.clone(),
@@ -323,7 +362,6 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
 #[allow(clippy::too_many_lines, reason = "whole states, spelled out")]
 mod tests {
     use super::*;
-    use crate::state::PoolState;
     use crate::testing::{config, down, pools, up, zone_run};
 
     fn at(time: &str) -> Timestamp {
@@ -422,7 +460,7 @@ mod tests {
         ];
         for (verdict, chosen, reason) in cases {
             let mut pools = pools(&config, Some(&old), down());
-            pools[0].take_verdict(verdict.clone(), Some(&old));
+            pools[0].take_verdict(verdict.clone());
             let p = &pools[0];
             assert_eq!(p.chosen().name, chosen, "{verdict:?}");
             assert_eq!(
@@ -482,7 +520,7 @@ mod tests {
         let old = settled(&config);
         let mut steady = pools(&config, Some(&old), up());
         assert!(steady[0].failover_from().is_none());
-        steady[0].take_verdict(Verdict::Vetoed("x".into()), Some(&old));
+        steady[0].take_verdict(Verdict::Vetoed("x".into()));
         assert_eq!(steady[0].guarded, None, "no failover, nothing to veto");
         let failing = pools(&config, Some(&old), down());
         assert_eq!(
