@@ -154,6 +154,8 @@ mod tests {
             &["-v", "status", "--json"],
             &["-c", "f", "--quiet", "completions", "bash"],
             &["--verbose", "probe", "http://www.example.com/"],
+            &["--force", "drain", "web", "main"],
+            &["-q", "unpin", "web"],
         ] {
             let cli = parse(args).unwrap();
             let e = crate::dispatch(cli, jiff::Timestamp::UNIX_EPOCH).unwrap_err();
@@ -186,6 +188,20 @@ mod tests {
             parse(&[]).unwrap().run.config,
             PathBuf::from(DEFAULT_CONFIG)
         );
+    }
+
+    /// `drain --force` is drain's own flag, not a run's.
+    #[test]
+    fn drain_has_its_own_force() {
+        let cli = parse(&["drain", "web", "main", "--force", "--for", "2h"]).unwrap();
+        assert!(!cli.run.force);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Drain { force: true, duration: Some(ref d), .. }) if d == "2h"
+        ));
+        for args in [&["pin", "web", "main", "--force"][..], &["undrain", "web"]] {
+            assert_eq!(parse(args).unwrap_err().exit_code(), 2, "{args:?}");
+        }
     }
 
     #[test]

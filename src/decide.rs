@@ -377,7 +377,12 @@ impl Facts<'_> {
 }
 
 #[cfg(test)]
-#[allow(clippy::type_complexity, reason = "test tables")]
+#[allow(
+    clippy::type_complexity,
+    clippy::too_many_lines,
+    clippy::unnecessary_wraps,
+    reason = "test tables"
+)]
 mod tests {
     use super::*;
     use crate::config::{CheckSettings, CheckUrl, Server, StatusRange};
@@ -795,5 +800,337 @@ mod tests {
         assert_eq!(held.chosen, 1);
         assert!(held.switch.is_none());
         assert_eq!(held.state, previous);
+    }
+
+    // -----------------------------------------------------------------------------------
+    // pins and drains
+
+    use crate::maintenance::{Ended, Kind};
+    use crate::state::{Drain, EndCause, Pin};
+
+    /// Every rule of `choose`, for three servers in priority order.
+    #[test]
+    fn choose_table() {
+        let (t, f) = (true, false);
+        // (healthy, drained, pinned, current, chosen, why)
+        let cases: &[(
+            [bool; 3],
+            [bool; 3],
+            Option<usize>,
+            Option<usize>,
+            usize,
+            &str,
+        )] = &[
+            (
+                [t, t, t],
+                [f, f, f],
+                None,
+                Some(2),
+                0,
+                "the first healthy server",
+            ),
+            (
+                [t, t, t],
+                [t, f, f],
+                None,
+                Some(0),
+                1,
+                "the first healthy one not drained",
+            ),
+            (
+                [t, f, t],
+                [t, f, f],
+                None,
+                Some(0),
+                2,
+                "skipping the unhealthy and the drained",
+            ),
+            (
+                [t, f, f],
+                [t, f, f],
+                None,
+                Some(0),
+                0,
+                "a drained server as the only healthy one",
+            ),
+            (
+                [t, f, f],
+                [t, f, f],
+                None,
+                Some(2),
+                0,
+                "... even to leave a dead one",
+            ),
+            (
+                [t, t, f],
+                [t, t, f],
+                None,
+                Some(2),
+                0,
+                "the first healthy drained one",
+            ),
+            (
+                [f, f, f],
+                [f, f, f],
+                None,
+                Some(1),
+                1,
+                "nothing healthy: the current choice",
+            ),
+            (
+                [f, f, f],
+                [f, t, f],
+                None,
+                Some(1),
+                0,
+                "... unless it is drained",
+            ),
+            (
+                [f, f, f],
+                [t, t, f],
+                None,
+                Some(1),
+                2,
+                "... then the first not drained",
+            ),
+            (
+                [f, f, f],
+                [t, t, t],
+                None,
+                Some(1),
+                1,
+                "all drained and dead: stay",
+            ),
+            (
+                [f, f, f],
+                [t, f, f],
+                None,
+                None,
+                1,
+                "a removed choice, nothing healthy",
+            ),
+            (
+                [f, f, f],
+                [t, t, t],
+                None,
+                None,
+                0,
+                "a removed choice, all drained",
+            ),
+            (
+                [t, t, t],
+                [f, f, f],
+                Some(2),
+                Some(0),
+                2,
+                "a pin wins over health",
+            ),
+            (
+                [f, f, f],
+                [f, f, t],
+                Some(2),
+                Some(0),
+                2,
+                "... and over a drain",
+            ),
+        ];
+        for &(healthy, drained, pinned, current, chosen, why) in cases {
+            let maintenance = Maintenance {
+                pinned,
+                drained: drained.to_vec(),
+            };
+            assert_eq!(choose(&healthy, &maintenance, current), chosen, "{why}");
+        }
+    }
+
+    fn pinned(server: &str, reason: Option<&str>) -> Option<Pin> {
+        Some(Pin {
+            server: server.into(),
+            since: "2026-11-29T10:00:00Z".into(),
+            until: None,
+            reason: reason.map(Into::into),
+        })
+    }
+
+    fn drained(servers: &[&str]) -> BTreeMap<String, Drain> {
+        servers
+            .iter()
+            .map(|s| {
+                let drain = Drain {
+                    since: "2026-11-29T10:00:00Z".into(),
+                    until: None,
+                    reason: Some("patching".into()),
+                };
+                ((*s).to_owned(), drain)
+            })
+            .collect()
+    }
+
+    /// A pool on `chosen` after a run with everything up.
+    fn settled_on(p: &Pool, chosen: &str) -> PoolState {
+        PoolState {
+            chosen: chosen.into(),
+            ..decide(p, None, &[up(), up(), ProbeOutcome::Unchecked]).state
+        }
+    }
+
+    fn switch_of(d: &Decision) -> (Option<usize>, usize, &str, bool, bool) {
+        let s = d.switch.as_ref().expect("a switch");
+        (s.from, s.to, s.reason.as_str(), s.planned, s.is_failover())
+    }
+
+    #[test]
+    fn a_pin_chooses_its_server_whatever_the_probes_and_counts_them() {
+        let p = pool(1, 1);
+        let mut previous = settled_on(&p, "main");
+        previous.pinned = pinned("second", Some("main is patched"));
+        let d = decide(
+            &p,
+            Some(&previous),
+            &[up(), down(), ProbeOutcome::Unchecked],
+        );
+        assert_eq!(d.chosen, 1);
+        assert_eq!(
+            switch_of(&d),
+            (Some(0), 1, "pinned to second: main is patched", true, false),
+            "a planned switch: no guard, no failover counted"
+        );
+        assert!(!d.state.servers["second"].healthy, "counters go on");
+        assert_eq!(d.state.pinned, previous.pinned, "the pin is kept");
+        // Pinned and chosen: nothing moves, whatever the probes.
+        let again = decide(&p, Some(&d.state), &[up(), down(), down()]);
+        assert_eq!((again.chosen, again.switch), (1, None));
+        // A pin to the server chosen anyway changes nothing.
+        let mut on_main = settled_on(&p, "main");
+        on_main.pinned = pinned("main", None);
+        let d = decide(&p, Some(&on_main), &[down(), up(), ProbeOutcome::Unchecked]);
+        assert_eq!((d.chosen, d.switch), (0, None), "the pin holds a dead main");
+    }
+
+    #[test]
+    fn a_drained_server_is_left_for_the_next_healthy_one() {
+        let p = pool(1, 1);
+        let mut previous = settled_on(&p, "main");
+        previous.drained = drained(&["main"]);
+        let d = decide(&p, Some(&previous), &[up(), up(), ProbeOutcome::Unchecked]);
+        assert_eq!(
+            switch_of(&d),
+            (Some(0), 1, "main drained: patching", true, false)
+        );
+        assert_eq!(d.state.drained, previous.drained, "the drain is kept");
+        // second fails too: backup, the probes' choice among those not drained.
+        let d = decide(&p, Some(&d.state), &[up(), down(), ProbeOutcome::Unchecked]);
+        assert_eq!(
+            switch_of(&d),
+            (
+                Some(1),
+                2,
+                "second failed 2/2 attempts: connect: refused",
+                false,
+                true
+            ),
+        );
+    }
+
+    #[test]
+    fn a_drained_server_stays_chosen_while_it_is_the_only_healthy_one() {
+        let mut p = pool(1, 1);
+        p.servers[2].check = p.servers[0].check.clone();
+        let mut previous = settled_on(&p, "main");
+        previous.drained = drained(&["main"]);
+        let d = decide(&p, Some(&previous), &[up(), down(), down()]);
+        assert_eq!((d.chosen, d.switch), (0, None));
+        // Another server is healthy again: the drain takes effect.
+        let d = decide(&p, Some(&d.state), &[up(), down(), up()]);
+        assert_eq!(
+            switch_of(&d),
+            (Some(0), 2, "main drained: patching", true, false)
+        );
+        // backup fails: back to the drained main, as the last resort.
+        let d = decide(&p, Some(&d.state), &[up(), down(), down()]);
+        assert_eq!(
+            switch_of(&d),
+            (
+                Some(2),
+                0,
+                "backup failed 2/2 attempts: connect: refused; main is drained, but no other server is healthy",
+                false,
+                false
+            ),
+        );
+        // Everything dead: the drain is honoured, at no cost.
+        let d = decide(&p, Some(&d.state), &[down(), down(), down()]);
+        assert_eq!(
+            switch_of(&d),
+            (Some(0), 1, "main drained: patching", true, false)
+        );
+    }
+
+    #[test]
+    fn the_end_of_a_pin_or_a_drain_is_the_reason_of_the_switch_it_causes() {
+        let p = pool(1, 1);
+        let ended = |kind, server: &str, cause| Ended {
+            kind,
+            server: server.into(),
+            cause,
+        };
+        let on = |chosen| settled_on(&p, chosen);
+        let all_up = [up(), up(), ProbeOutcome::Unchecked];
+        let main_down = [down(), up(), ProbeOutcome::Unchecked];
+        let cases = [
+            (
+                on("backup"),
+                &all_up,
+                ended(Kind::Pin, "backup", EndCause::Expired),
+                (Some(2), 0, "pin to backup expired", false, false),
+            ),
+            (
+                on("backup"),
+                &all_up,
+                ended(Kind::Pin, "backup", EndCause::Command),
+                (Some(2), 0, "unpinned from backup", false, false),
+            ),
+            (
+                on("main"),
+                &main_down,
+                ended(Kind::Pin, "main", EndCause::Expired),
+                (
+                    Some(0),
+                    1,
+                    "pin to main expired; main failed 2/2 attempts: connect: refused",
+                    false,
+                    true,
+                ),
+            ),
+            (
+                on("second"),
+                &all_up,
+                ended(Kind::Drain, "main", EndCause::Command),
+                (Some(1), 0, "main undrained", false, false),
+            ),
+            (
+                on("second"),
+                &all_up,
+                ended(Kind::Drain, "main", EndCause::Expired),
+                (Some(1), 0, "drain of main expired", false, false),
+            ),
+            (
+                // The drain of another server than the one chosen is not why.
+                on("second"),
+                &all_up,
+                ended(Kind::Drain, "backup", EndCause::Expired),
+                (
+                    Some(1),
+                    0,
+                    "main healthy again (1 good run, rise 1)",
+                    false,
+                    false,
+                ),
+            ),
+        ];
+        for (previous, outcomes, ended, want) in cases {
+            let d = decide_with(&p, Some(&previous), outcomes, std::slice::from_ref(&ended));
+            assert_eq!(switch_of(&d), want, "{ended:?}");
+        }
     }
 }

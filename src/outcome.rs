@@ -247,6 +247,54 @@ pub struct Next {
     pub changed: bool,
 }
 
+/// A pool's state after its run `p` at `time`, with its history lines. `first`: the pool
+/// had not been decided before (a pool recorded by a pin or a drain before its first run
+/// has no counters yet): it is chosen since now.
+fn pool_next(
+    p: &PoolRun<'_>,
+    first: bool,
+    time: &str,
+    history: &mut Vec<HistoryEntry>,
+) -> PoolState {
+    let mut pool_state = p.decision.state.clone();
+    history.extend(p.expired.iter().map(|e| e.entry(time, &p.pool.name)));
+    if first && pool_state.since.is_none() {
+        pool_state.since = Some(time.to_owned());
+    }
+    if let Some(g) = &p.guarded {
+        let record = GuardRecord {
+            time: time.to_owned(),
+            server: g.server.clone(),
+            verdict: g.verdict.name().into(),
+            detail: g.verdict.detail().into(),
+        };
+        history.push(HistoryEntry::Guard {
+            time: record.time.clone(),
+            pool: p.pool.name.clone(),
+            server: record.server.clone(),
+            verdict: record.verdict.clone(),
+            detail: record.detail.clone(),
+        });
+        pool_state.guard = Some(record);
+    }
+    if let Some(switch) = &p.decision.switch {
+        pool_state.since = Some(time.to_owned());
+        if switch.is_failover() {
+            pool_state.failovers += 1;
+        }
+        history.push(HistoryEntry::Switch {
+            time: time.to_owned(),
+            pool: p.pool.name.clone(),
+            from: switch.from_name.clone(),
+            to: p.pool.servers[switch.to].name.clone(),
+            from_address: switch.from_address(p.pool),
+            to_address: p.pool.servers[switch.to].address().to_string(),
+            reason: switch.reason.clone(),
+        });
+    }
+    pool_state
+}
+
 /// The state after `run`, starting from `old`, at `now`. `last_run` moves only when something
 /// changed, so a run that changes nothing writes nothing.
 #[must_use]
@@ -265,48 +313,11 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
     };
     let mut history = Vec::new();
     for p in run.pools {
-        let mut pool_state = p.decision.state.clone();
-        history.extend(p.expired.iter().map(|e| e.entry(&time, &p.pool.name)));
-        // The pool's first decision: chosen since now (a pool recorded by a pin or drain
-        // before its first run has no counters yet).
         let first = old
             .pools
             .get(&p.pool.name)
             .is_none_or(|o| o.servers.is_empty());
-        if first && pool_state.since.is_none() {
-            pool_state.since = Some(time.clone());
-        }
-        if let Some(g) = &p.guarded {
-            let record = GuardRecord {
-                time: time.clone(),
-                server: g.server.clone(),
-                verdict: g.verdict.name().into(),
-                detail: g.verdict.detail().into(),
-            };
-            history.push(HistoryEntry::Guard {
-                time: record.time.clone(),
-                pool: p.pool.name.clone(),
-                server: record.server.clone(),
-                verdict: record.verdict.clone(),
-                detail: record.detail.clone(),
-            });
-            pool_state.guard = Some(record);
-        }
-        if let Some(switch) = &p.decision.switch {
-            pool_state.since = Some(time.clone());
-            if switch.is_failover() {
-                pool_state.failovers += 1;
-            }
-            history.push(HistoryEntry::Switch {
-                time: time.clone(),
-                pool: p.pool.name.clone(),
-                from: switch.from_name.clone(),
-                to: p.pool.servers[switch.to].name.clone(),
-                from_address: switch.from_address(p.pool),
-                to_address: p.pool.servers[switch.to].address().to_string(),
-                reason: switch.reason.clone(),
-            });
-        }
+        let pool_state = pool_next(p, first, &time, &mut history);
         new.pools.insert(p.pool.name.clone(), pool_state);
     }
     for z in run.zones {
@@ -719,6 +730,186 @@ mod tests {
                 to_address: "192.0.2.1".into(),
                 reason: "main healthy again (1 good run, rise 1)".into(),
             }]
+        );
+    }
+
+    #[test]
+    fn a_first_decision_is_stamped_since_now() {
+        let config = config();
+        let old = settled(&config);
+        assert_eq!(
+            old.pools["web"].since.as_deref(),
+            Some("2026-11-29T10:00:00Z"),
+            "chosen since the first run"
+        );
+        // A state from before the first decision was stamped keeps its since unknown
+        // until a switch: nothing is written for it.
+        let mut unstamped = old.clone();
+        unstamped.pools.get_mut("web").unwrap().since = None;
+        let pools = pools(&config, Some(&unstamped), up());
+        let run = Outcome {
+            pools: &pools,
+            zones: &[],
+            broken: &[],
+        };
+        let next = next_state(Some(&unstamped), &run, at("2026-11-29T10:01:00Z"));
+        assert!(!next.changed);
+        assert_eq!(next.state.pools["web"].since, None);
+    }
+
+    /// A pool recorded by `zonerw pin` before its first run (no counters yet): the run is
+    /// its first decision.
+    #[test]
+    fn a_pool_pinned_before_its_first_run() {
+        let config = config();
+        let mut old = State {
+            version: STATE_VERSION,
+            ..State::default()
+        };
+        old.pools.insert(
+            "web".into(),
+            PoolState {
+                chosen: "main".into(),
+                pinned: Some(crate::state::Pin {
+                    server: "backup".into(),
+                    since: "2026-11-29T09:59:00Z".into(),
+                    until: None,
+                    reason: None,
+                }),
+                ..PoolState::default()
+            },
+        );
+        let pools = pools(&config, Some(&old), up());
+        let run = Outcome {
+            pools: &pools,
+            zones: &[],
+            broken: &[],
+        };
+        let next = next_state(Some(&old), &run, at("2026-11-29T10:00:00Z"));
+        let web = &next.state.pools["web"];
+        assert_eq!(
+            (web.chosen.as_str(), web.since.as_deref(), web.failovers),
+            ("backup", Some("2026-11-29T10:00:00Z"), 0),
+            "a planned switch is not a failover"
+        );
+        assert!(web.pinned.is_some());
+        assert!(matches!(
+            &next.history[..],
+            [HistoryEntry::Switch { reason, .. }] if reason == "pinned to backup"
+        ));
+    }
+
+    #[test]
+    fn an_expired_pin_is_dropped_with_its_history_line_and_the_probes_decide_again() {
+        let config = config();
+        let mut old = settled(&config);
+        let web = old.pools.get_mut("web").unwrap();
+        web.chosen = "backup".into();
+        web.pinned = Some(crate::state::Pin {
+            server: "backup".into(),
+            since: "2026-11-29T09:00:00Z".into(),
+            until: Some("2026-11-29T10:00:00Z".into()),
+            reason: Some("main is patched".into()),
+        });
+        let pools = pools(&config, Some(&old), up());
+        assert_eq!(pools[0].expired.len(), 1);
+        assert!(pools[0].failover_from().is_none());
+        let run = Outcome {
+            pools: &pools,
+            zones: &[],
+            broken: &[],
+        };
+        let next = next_state(Some(&old), &run, at("2026-11-29T10:00:00Z"));
+        let web = &next.state.pools["web"];
+        assert_eq!((web.chosen.as_str(), &web.pinned), ("main", &None));
+        assert_eq!(
+            next.history,
+            [
+                HistoryEntry::Unpin {
+                    time: "2026-11-29T10:00:00Z".into(),
+                    pool: "web".into(),
+                    server: "backup".into(),
+                    cause: crate::state::EndCause::Expired,
+                },
+                HistoryEntry::Switch {
+                    time: "2026-11-29T10:00:00Z".into(),
+                    pool: "web".into(),
+                    from: "backup".into(),
+                    to: "main".into(),
+                    from_address: "198.51.100.7".into(),
+                    to_address: "192.0.2.1".into(),
+                    reason: "pin to backup expired".into(),
+                },
+            ]
+        );
+        // Before its deadline nothing moves and nothing is written.
+        let early: Timestamp = "2026-11-29T09:59:59Z".parse().unwrap();
+        let pools = decide_pools(
+            &config,
+            Some(&old),
+            vec![vec![up(), ProbeOutcome::Unchecked]],
+            early,
+            None,
+        );
+        let run = Outcome {
+            pools: &pools,
+            zones: &[],
+            broken: &[],
+        };
+        let next = next_state(Some(&old), &run, early);
+        assert!(!next.changed && next.history.is_empty());
+    }
+
+    #[test]
+    fn a_vetoed_failover_holds_the_pool_without_what_expired() {
+        let config = config();
+        let mut old = settled(&config);
+        old.pools.get_mut("web").unwrap().drained.insert(
+            "backup".into(),
+            crate::state::Drain {
+                since: "2026-11-29T09:00:00Z".into(),
+                until: Some("2026-11-29T09:30:00Z".into()),
+                reason: None,
+            },
+        );
+        let mut pools = pools(&config, Some(&old), down());
+        assert!(pools[0].failover_from().is_some());
+        pools[0].take_verdict(Verdict::Vetoed("a witness reaches main".into()));
+        let run = Outcome {
+            pools: &pools,
+            zones: &[],
+            broken: &[],
+        };
+        let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
+        let web = &next.state.pools["web"];
+        assert_eq!(web.chosen, "main");
+        assert!(web.drained.is_empty(), "the expired drain stays dropped");
+        assert!(matches!(
+            &next.history[..],
+            [HistoryEntry::Undrain { .. }, HistoryEntry::Guard { .. }]
+        ));
+    }
+
+    #[test]
+    fn what_a_command_ended_is_the_reason_of_its_switch() {
+        let config = config();
+        let mut old = settled(&config);
+        old.pools.get_mut("web").unwrap().chosen = "backup".into();
+        let ended = Ended {
+            kind: maintenance::Kind::Pin,
+            server: "backup".into(),
+            cause: crate::state::EndCause::Command,
+        };
+        let outcomes = || vec![vec![up(), ProbeOutcome::Unchecked]];
+        let now = crate::testing::now();
+        let other = decide_pools(&config, Some(&old), outcomes(), now, Some(("mail", &ended)));
+        let ours = decide_pools(&config, Some(&old), outcomes(), now, Some(("web", &ended)));
+        let reason = |p: &[PoolRun<'_>]| p[0].decision.switch.as_ref().unwrap().reason.clone();
+        assert_eq!(reason(&other), "main healthy again (1 good run, rise 1)");
+        assert_eq!(reason(&ours), "unpinned from backup");
+        assert!(
+            ours[0].expired.is_empty(),
+            "the command wrote its own entry"
         );
     }
 }

@@ -403,6 +403,82 @@ mod tests {
     }
 
     #[test]
+    fn maintenance_lines_and_warnings() {
+        let config = config();
+        let pin = |server: &str, until: Option<&str>| crate::state::Pin {
+            server: server.into(),
+            since: "2026-11-29T09:00:00Z".into(),
+            until: until.map(Into::into),
+            reason: None,
+        };
+        let mut old = crate::state::State::default();
+        old.pools.insert(
+            "web".into(),
+            crate::state::PoolState {
+                chosen: "main".into(),
+                pinned: Some(pin("main", None)),
+                ..Default::default()
+            },
+        );
+        let warning = "zonerw: warning: web: pinned to main, which fails its check (down, failed 2/2 attempts: connect: refused); 'zonerw unpin web' lets the probes choose again";
+        let pinned_down = pools(&config, Some(&old), down());
+        for verbosity in [Verbosity::Quiet, Verbosity::Normal] {
+            assert_eq!(
+                maintenance(&pinned_down, Some(true), verbosity),
+                [Line::Err(warning.into())],
+                "warned on every run, even quiet ones"
+            );
+        }
+        assert!(
+            maintenance(
+                &pools(&config, Some(&old), up()),
+                Some(true),
+                Verbosity::Normal
+            )
+            .is_empty()
+        );
+
+        // An expired pin: a line, pending while not committed; none when quiet.
+        old.pools.get_mut("web").unwrap().pinned =
+            Some(pin("backup", Some("2026-11-29T09:30:00Z")));
+        let expired = pools(&config, Some(&old), up());
+        assert_eq!(
+            maintenance(&expired, Some(true), Verbosity::Normal),
+            [Line::Out("web: pin to backup expired".into())]
+        );
+        assert_eq!(
+            maintenance(&expired, Some(false), Verbosity::Normal),
+            [Line::Out("web: pin to backup expired (not applied yet: the run failed, see the errors; the next run retries)".into())]
+        );
+        assert!(maintenance(&expired, None, Verbosity::Quiet).is_empty());
+
+        // A drained server kept as the only healthy one.
+        let web = old.pools.get_mut("web").unwrap();
+        web.pinned = None;
+        web.drained.insert(
+            "backup".into(),
+            crate::state::Drain {
+                since: "2026-11-29T09:00:00Z".into(),
+                until: None,
+                reason: None,
+            },
+        );
+        web.chosen = "backup".into();
+        assert_eq!(
+            maintenance(&pools(&config, Some(&old), down()), Some(true), Verbosity::Quiet),
+            [Line::Err("zonerw: warning: web: backup is drained, but stays chosen: no other server is healthy and not drained".into())]
+        );
+        assert!(
+            maintenance(
+                &pools(&config, Some(&old), up()),
+                Some(true),
+                Verbosity::Normal
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
     fn switch_lines_done_pending_and_dry() {
         let config = config();
         let failover = pools(&config, None, down());

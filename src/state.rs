@@ -641,7 +641,11 @@ mod tests {
     }
 
     /// Every kind of entry: its history.jsonl line (the on-disk format, pinned) and its words.
-    #[allow(clippy::type_complexity, reason = "a test table")]
+    #[allow(
+        clippy::type_complexity,
+        clippy::too_many_lines,
+        reason = "a test table"
+    )]
     fn history_table() -> Vec<(HistoryEntry, &'static str, &'static str)> {
         vec![
             (
