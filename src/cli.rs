@@ -68,8 +68,10 @@ pub(crate) enum Command {
     /// One ad-hoc probe without a config. Exit 0 = healthy, 1 = unhealthy, 2 = usage error,
     /// 3 = could not test (no route or no DNS on this side).
     Probe(ProbeArgs),
-    /// Take a server out of its pool's choice (planned maintenance), then do one run: the
-    /// names leave it at once if it was chosen. Refused (exit 2) unless another server of
+    /// Take a server out of its pool's choice (planned maintenance), then do one run.
+    ///
+    /// The names leave it at once if it was chosen, and stay away while another server of
+    /// the pool is healthy; it is still probed. Refused (exit 2) unless another server of
     /// the pool is healthy and not drained, or --force.
     Drain {
         /// The pool.
@@ -94,6 +96,9 @@ pub(crate) enum Command {
         server: String,
     },
     /// Point a pool at one server whatever the probes say, then do one run.
+    ///
+    /// Every server is still probed; a run warns (on stderr) while the pinned server fails
+    /// its check.
     Pin {
         /// The pool.
         pool: String,

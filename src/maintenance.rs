@@ -335,7 +335,9 @@ pub fn record(
             force,
             ..
         } => {
-            let forced = match last_healthy(pool, before, server, outcomes) {
+            // The drains in force: those that ran out are not (the run drops them).
+            let in_force = before.map(|b| expire(pool, b, now).0);
+            let forced = match last_healthy(pool, in_force.as_ref(), server, outcomes) {
                 None => false,
                 Some(_) if *force => true,
                 Some(why) => {
@@ -916,6 +918,26 @@ marker = "MX"
         )
         .unwrap_err();
         assert!(e.to_string().contains("(main is drained)"), "{e}");
+        // A drain that ran out does not count.
+        let mut ran_out = forced.state.clone();
+        ran_out
+            .pools
+            .get_mut("web")
+            .unwrap()
+            .drained
+            .get_mut("main")
+            .unwrap()
+            .until = Some("2026-11-29T09:59:59Z".into());
+        assert!(
+            record(
+                &config,
+                Some(&ran_out),
+                &drain("backup", false),
+                &outcomes(up(), up()),
+                at(NOW)
+            )
+            .is_ok()
+        );
         // Health is that after fall/rise: one bad run with fall 2 is not unhealthy.
         let mut fall2 = config.clone();
         fall2.pools[0].fall = 2;

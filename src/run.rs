@@ -8,6 +8,10 @@
 //! serial. Serials are recorded in serials.json *before* any file carrying them is
 //! installed, so a retry never hands out a serial already used for other content.
 //!
+//! `zonerw pin|unpin|drain|undrain` are runs too: once the servers are probed, under the
+//! lock, the command's change is recorded (saved at once), then the run goes on as any
+//! other (`run_recording`).
+//!
 //! This file is the story; each step is a function elsewhere: the decisions are pure
 //! (`outcome`, `decide`, `plan`, `guard::verdict`, `report`), the effects are in `run/`.
 
