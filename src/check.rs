@@ -1,28 +1,548 @@
-//! `zonerw check`: probe every server now and print a table, then any state file a run
-//! could not write; change nothing.
+//! `zonerw check`: the preflight. One command answering "will the next failover work?",
+//! changing nothing: each check prints a line `ok`, `skip` (could not be checked, and why)
+//! or `FAIL` (followed by a line `fix: ...`), in this order:
+//!
+//! 1. the config (a pool at least) and every template (its markers against the pools);
+//! 2. every external command resolves (on `PATH`, then in the sbin directories: see
+//!    [`crate::command::resolve`], which runs use too);
+//! 3. each template rendered for each server of each pool it uses passes `nsd-checkzone`
+//!    (on copies in a private temporary directory, removed afterwards);
+//! 4. NSD answers `nsd-control status`, knows every zone (or `add-pattern` will add it),
+//!    and reads each zone from the file zonerw writes (asked with `nsd-checkconf`);
+//! 5. the zones and state directories and the state files are writable by this user;
+//! 6. the `[verify]` servers answer SOA queries for each zone;
+//!
+//! then the probe table of every server, one line per pool (its first server healthy?) and
+//! a summary. Exit 1 if any check failed. The wording of every line is in [`line`].
 
-use crate::config::Config;
+mod line;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use self::line::{Choice, Line, Status};
+use crate::command::{self, Found};
+use crate::config::{Config, Pool};
 use crate::decide::ProbeOutcome;
 use crate::error::Result;
-use crate::fsio;
-use crate::probe;
-use crate::store::StateFiles;
+use crate::nsd::{self, Checkconf, Rendered, ZoneStatus};
+use crate::state::State;
+use crate::store::{StateFiles, load_reserved, load_state};
 use crate::table::table;
+use crate::template::{Marker, Vars, marker_name};
+use crate::zone::Zone;
+use crate::{dns, fsio, parallel, probe, templates};
 
-/// Probe every server, print the table and the state files a run could not write, and
-/// return the exit code: 0 only if the first server of every pool is healthy and every
-/// state file is writable.
+/// How many NSD tools or DNS queries run at once.
+const WORKERS: usize = 8;
+
+/// Run every check, print a line for each (as it is known), then the probe table, the
+/// pool lines and a summary; return the exit code: 1 if any check failed, else 0.
 pub fn check(config: &Config) -> Result<u8> {
-    let outcomes = probe::probe_all(config);
-    crate::out!("{}", probe_table(config, &outcomes));
-    let problems = state_problems(config);
-    for problem in &problems {
-        crate::outln!("{problem}");
-    }
-    let all_first_up = outcomes
+    // Before any thread starts: a signal kills the commands running and removes the
+    // private directory of the renderings, as in a run.
+    crate::signals::install_read_only();
+    let mut lines: Vec<Line> = Vec::new();
+    let mut show = |new: Vec<Line>| {
+        for line in &new {
+            crate::outln!("{line}");
+        }
+        lines.extend(new);
+    };
+    std::thread::scope(|scope| {
+        // The probes take up to timeout x attempts: they run while the rest is checked.
+        let probes = scope.spawn(|| probe::probe_all(config));
+        show(vec![line::config(&config.path, &config.pools)]);
+        let (template_lines, zones) = template_lines(config);
+        show(template_lines);
+        let (command_lines, control_found, checkzone_found) = command_lines(config);
+        show(command_lines);
+        let state = load_state(&StateFiles::in_dir(&config.state).state)
+            .ok()
+            .flatten();
+        show(render_lines(
+            config,
+            &zones,
+            state.as_ref(),
+            checkzone_found,
+        ));
+        let (nsd_lines, unknown) = nsd_lines(config, &zones, control_found.as_ref());
+        show(nsd_lines);
+        show(directory_lines(config));
+        let outcomes = probes.join().unwrap_or_else(|_| {
+            config
+                .pools
+                .iter()
+                .map(|p| {
+                    p.servers
+                        .iter()
+                        .map(|_| ProbeOutcome::Down {
+                            reason: "probe thread panicked".into(),
+                        })
+                        .collect()
+                })
+                .collect()
+        });
+        let verified: Vec<&Zone> = zones
+            .iter()
+            .filter(|z| !unknown.contains(&z.name))
+            .collect();
+        show(verify_lines(config, &verified, &outcomes));
+        if !config.pools.is_empty() {
+            crate::out!("{}", probe_table(config, &outcomes));
+        }
+        show(
+            config
+                .pools
+                .iter()
+                .zip(&outcomes)
+                .map(|(pool, outcomes)| line::pool(pool, outcomes))
+                .collect(),
+        );
+    });
+    crate::outln!("{}", line::summary(&lines));
+    Ok(u8::from(lines.iter().any(|l| l.status == Status::Fail)))
+}
+
+// ---------------------------------------------------------------- 1. templates
+
+/// A line per template, and the zones whose template loaded.
+fn template_lines(config: &Config) -> (Vec<Line>, Vec<Zone>) {
+    let loaded = match templates::load_templates(config) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            return (
+                vec![Line::from_error(
+                    "templates",
+                    &e.to_string(),
+                    format!(
+                        "put a template <zone>.zone for each zone into {} (see zonerw(8), Templates and serials)",
+                        config.templates.display()
+                    ),
+                )],
+                Vec::new(),
+            );
+        }
+    };
+    let mut lines: Vec<Line> = loaded
+        .zones
         .iter()
-        .all(|pool| pool.first().is_none_or(ProbeOutcome::is_up));
-    Ok(u8::from(!all_first_up || !problems.is_empty()))
+        .map(|zone| line::template(&zone.name, &markers_by_pool(config, zone)))
+        .collect();
+    for error in &loaded.errors {
+        let zone = match error {
+            crate::error::Error::Template { path, .. } => path
+                .file_name()
+                .and_then(|n| crate::zone::zone_name(&n.to_string_lossy()))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        lines.push(line::broken_template(&zone, &error.to_string()));
+    }
+    (lines, loaded.zones)
+}
+
+/// The address markers a zone's template uses, by pool (config order).
+fn markers_by_pool<'a>(config: &'a Config, zone: &Zone) -> Vec<(&'a str, Vec<String>)> {
+    let mut used: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut markers: Vec<(usize, bool)> = zone
+        .template
+        .uses()
+        .iter()
+        .filter_map(|(m, _)| match m {
+            Marker::Address { pool, v6 } => Some((*pool, *v6)),
+            Marker::Serial => None,
+        })
+        .collect();
+    markers.sort_unstable();
+    for (pool, v6) in markers {
+        let name = marker_name(&config.pools[pool].marker, v6);
+        match used.last_mut() {
+            Some((p, names)) if *p == pool => names.push(name),
+            _ => used.push((pool, vec![name])),
+        }
+    }
+    used.into_iter()
+        .map(|(p, names)| (config.pools[p].name.as_str(), names))
+        .collect()
+}
+
+// ---------------------------------------------------------------- 2. commands
+
+/// A line per external command of the config; where `[nsd] control` and `[nsd] checkzone`
+/// resolved (None: not found, or no checkzone configured).
+fn command_lines(config: &Config) -> (Vec<Line>, Option<Found>, Option<Found>) {
+    let mut lines = Vec::new();
+    let control = command::resolve(&config.nsd.control[0]);
+    lines.push(line::command(
+        &config.nsd.control[0],
+        "[nsd] control",
+        &control,
+    ));
+    let checkzone = if let Some(program) = &config.nsd.checkzone {
+        let found = command::resolve(program);
+        lines.push(line::command(program, "[nsd] checkzone", &found));
+        found.ok()
+    } else {
+        lines.push(Line::skip(
+            "nsd-checkzone: [nsd] checkzone = \"\": rendered zones are not checked, in a run \
+             either",
+        ));
+        None
+    };
+    let mut others: Vec<(String, &str, &str)> = Vec::new();
+    for witness in config.guard.iter().flat_map(|g| &g.witnesses) {
+        others.push((
+            format!("witness {}", witness[0]),
+            "[guard] witnesses",
+            &witness[0],
+        ));
+    }
+    if let Some(hook) = &config.on_change {
+        others.push((format!("hook {}", hook[0]), "[hooks] on-change", &hook[0]));
+    }
+    others.dedup();
+    for (name, key, program) in others {
+        lines.push(line::command(&name, key, &command::resolve(program)));
+    }
+    (lines, control.ok(), checkzone)
+}
+
+// ---------------------------------------------------------------- 3. renderings
+
+/// The server of each pool a run would start from: the current choice in state.json, else
+/// the first server. Pure.
+fn current_choice(config: &Config, state: Option<&State>) -> Vec<usize> {
+    config
+        .pools
+        .iter()
+        .map(|pool| {
+            state
+                .and_then(|s| s.pools.get(&pool.name))
+                .and_then(|p| pool.servers.iter().position(|s| s.name == p.chosen))
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// The server choices a template is rendered with (a server index per pool): each server
+/// of each pool it uses, the other pools at their `current` choice. Not every combination
+/// (pools fail over independently, and the product grows fast): each server once, the
+/// current choice first. Pure.
+fn variants(pools_used: &[usize], current: &[usize], servers: &[usize]) -> Vec<Vec<usize>> {
+    let mut out = vec![current.to_vec()];
+    for &pool in pools_used {
+        for server in 0..servers[pool] {
+            let mut choice = current.to_vec();
+            choice[pool] = server;
+            if !out.contains(&choice) {
+                out.push(choice);
+            }
+        }
+    }
+    out
+}
+
+fn render_lines(
+    config: &Config,
+    zones: &[Zone],
+    state: Option<&State>,
+    checkzone: Option<Found>,
+) -> Vec<Line> {
+    let (Some(program), Some(_)) = (&config.nsd.checkzone, checkzone) else {
+        if config.nsd.checkzone.is_some() && !zones.is_empty() {
+            return vec![Line::skip(
+                "nsd-checkzone of the rendered zones: the program was not found (see above)",
+            )];
+        }
+        return Vec::new();
+    };
+    let current = current_choice(config, state);
+    let servers: Vec<usize> = config.pools.iter().map(|p| p.servers.len()).collect();
+    let mut items: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut rendered: Vec<Rendered<'_>> = Vec::new();
+    for (i, zone) in zones.iter().enumerate() {
+        for choice in variants(&pools_used(zone), &current, &servers) {
+            let addresses: Vec<_> = config
+                .pools
+                .iter()
+                .zip(&choice)
+                .map(|(p, &s)| (p.servers[s].ipv4, p.servers[s].ipv6))
+                .collect();
+            rendered.push(Rendered {
+                zone: &zone.name,
+                file_name: &zone.file_name,
+                template: &zone.template_path,
+                // Any serial does for the check; this one is valid in every scheme.
+                text: zone.template.render(&Vars {
+                    serial: 1,
+                    addresses: &addresses,
+                }),
+            });
+            items.push((i, choice));
+        }
+    }
+    let results = match nsd::checkzone_copies(&config.nsd, program, &rendered) {
+        Ok(results) => results,
+        Err(e) => {
+            return vec![Line::from_error(
+                "nsd-checkzone of the rendered zones",
+                &e.to_string(),
+                "make the temporary directory (TMPDIR, else /tmp) writable",
+            )];
+        }
+    };
+    let mut lines = Vec::new();
+    for (i, zone) in zones.iter().enumerate() {
+        let used = pools_used(zone);
+        let mine: Vec<(&Vec<usize>, &Result<()>)> = items
+            .iter()
+            .zip(&results)
+            .filter(|((z, _), _)| *z == i)
+            .map(|((_, c), r)| (c, r))
+            .collect();
+        let failures: Vec<Line> = mine
+            .iter()
+            .filter_map(|(choice, result)| {
+                let error = result.as_ref().err()?;
+                let choice: Choice<'_> = used
+                    .iter()
+                    .map(|&p| (&config.pools[p], &config.pools[p].servers[choice[p]]))
+                    .collect();
+                Some(line::rendered_fail(
+                    &zone.name,
+                    &choice,
+                    &zone.template_path,
+                    &error.to_string(),
+                ))
+            })
+            .collect();
+        if failures.is_empty() {
+            let pools: Vec<&Pool> = used.iter().map(|&p| &config.pools[p]).collect();
+            lines.push(line::rendered_ok(&zone.name, &pools, mine.len()));
+        } else {
+            lines.extend(failures);
+        }
+    }
+    lines
+}
+
+/// The pools whose markers a zone's template uses, in config order.
+fn pools_used(zone: &Zone) -> Vec<usize> {
+    let mut pools: Vec<usize> = zone
+        .template
+        .uses()
+        .iter()
+        .filter_map(|(m, _)| match m {
+            Marker::Address { pool, .. } => Some(*pool),
+            Marker::Serial => None,
+        })
+        .collect();
+    pools.sort_unstable();
+    pools.dedup();
+    pools
+}
+
+// ---------------------------------------------------------------- 4. NSD
+
+/// `nsd-control status`, then for every zone whether NSD serves it and from which file.
+/// Also returns the zones NSD does not serve (not asked over DNS later).
+fn nsd_lines(config: &Config, zones: &[Zone], control: Option<&Found>) -> (Vec<Line>, Vec<String>) {
+    let Some(control) = control else {
+        return (
+            vec![Line::skip("NSD: nsd-control was not found (see above)")],
+            Vec::new(),
+        );
+    };
+    let user = fsio::user_name(fsio::effective_uid());
+    let mut lines = Vec::new();
+    match nsd::status(&config.nsd) {
+        Ok(version) => lines.push(Line::ok(match version {
+            Some(v) => format!("nsd-control status: NSD {v} answers"),
+            None => "nsd-control status: NSD answers".to_owned(),
+        })),
+        Err(e) => {
+            lines.push(Line::from_error(
+                "nsd-control status",
+                &e.to_string(),
+                format!("is NSD running, and may {user} use nsd-control? (see the error)"),
+            ));
+            if !zones.is_empty() {
+                lines.push(Line::skip("zones NSD serves: nsd-control status failed"));
+            }
+            return (lines, Vec::new());
+        }
+    }
+    let checkconf = checkconf(config, control);
+    if let Err(why) = &checkconf {
+        lines.push(Line::skip(format!("zone files NSD reads: {why}")));
+    }
+    let statuses = parallel::map(zones, WORKERS, |z| {
+        let status = nsd::zone_status(&config.nsd, &z.name);
+        let file = match (&status, &checkconf) {
+            (Ok(ZoneStatus::Configured { pattern }), Ok(cc)) => {
+                Some(cc.zonefile(&z.name, pattern.as_deref()))
+            }
+            (Ok(ZoneStatus::NotConfigured), Ok(cc)) => config
+                .nsd
+                .add_pattern
+                .as_deref()
+                .map(|p| cc.zonefile(&z.name, Some(p))),
+            _ => None,
+        };
+        (status, file)
+    });
+    let mut unknown = Vec::new();
+    for (zone, (status, file)) in zones.iter().zip(statuses) {
+        let ours = config.zones.join(&zone.file_name);
+        let line = match status {
+            Err(e) => Line::from_error(
+                &format!("zone {}", zone.name),
+                &e.to_string(),
+                "see the error",
+            ),
+            Ok(ZoneStatus::Configured { .. }) => match file {
+                None => Line::ok(format!("zone {}: NSD serves it", zone.name)),
+                Some(Ok(file)) => {
+                    let same = file.as_deref().is_some_and(|f| same_file(f, &ours));
+                    line::zone_file(&zone.name, file.as_deref(), &ours, same)
+                }
+                Some(Err(e)) => Line::skip(format!(
+                    "zone {}: NSD serves it; from which file, nsd-checkconf cannot tell: {}",
+                    zone.name,
+                    line::split_fix(&e.to_string()).0
+                )),
+            },
+            Ok(ZoneStatus::NotConfigured) => {
+                unknown.push(zone.name.clone());
+                let pattern = config.nsd.add_pattern.as_deref();
+                match file {
+                    Some(Err(e)) if e.to_string().contains("Pattern does not exist") => {
+                        let p = pattern.unwrap_or_default();
+                        Line::fail(
+                            format!(
+                                "zone {}: unknown to NSD, and [nsd] add-pattern {p} is no \
+                                 pattern of nsd.conf",
+                                zone.name
+                            ),
+                            nsd::fix(&nsd::Trouble::UnknownPattern(p.to_owned())),
+                        )
+                    }
+                    Some(Ok(Some(f))) => {
+                        let same = same_file(&f, &ours);
+                        line::unknown_zone(&zone.name, &ours, pattern, Some((&f, same)))
+                    }
+                    _ => line::unknown_zone(&zone.name, &ours, pattern, None),
+                }
+            }
+        };
+        lines.push(line);
+    }
+    (lines, unknown)
+}
+
+/// nsd-checkconf for the nsd.conf that `[nsd] control` uses, or why there is none.
+fn checkconf(config: &Config, control: &Found) -> std::result::Result<Checkconf, String> {
+    let conf = nsd::nsd_conf(&config.nsd.control).ok_or_else(|| {
+        format!(
+            "[nsd] control runs {}, not nsd-control itself, so its nsd.conf is unknown",
+            config.nsd.control[0]
+        )
+    })?;
+    // Beside nsd-control first: the same installation of NSD.
+    let beside = control.path().with_file_name("nsd-checkconf");
+    let program = if command::is_executable(&beside) {
+        beside
+    } else {
+        command::resolve("nsd-checkconf")
+            .map_err(|e| format!("nsd-checkconf {e}"))?
+            .path()
+            .to_owned()
+    };
+    Ok(Checkconf::new(program, conf, config.nsd.timeout))
+}
+
+/// Whether two paths name the same file (whose directory exists): compared with links
+/// resolved, the file itself need not exist.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let real = |p: &Path| -> Option<PathBuf> {
+        Some(p.parent()?.canonicalize().ok()?.join(p.file_name()?))
+    };
+    a == b || matches!((real(a), real(b)), (Some(x), Some(y)) if x == y)
+}
+
+// ---------------------------------------------------------------- 5. directories
+
+/// The zones directory, the state directory and its files.
+fn directory_lines(config: &Config) -> Vec<Line> {
+    let me = fsio::user_name(fsio::effective_uid());
+    let mut lines = Vec::new();
+    let zones = &config.zones;
+    lines.push(if !zones.is_dir() {
+        Line::fail(
+            format!("zones directory {}: not a directory", zones.display()),
+            format!(
+                "create it (install -d -o {me} {}), in a place NSD reads zone files from",
+                zones.display()
+            ),
+        )
+    } else if fsio::writable(zones) {
+        Line::ok(format!(
+            "zones directory {}: {me} can write it",
+            zones.display()
+        ))
+    } else {
+        Line::fail(
+            format!("zones directory {}: {me} cannot write it", zones.display()),
+            format!(
+                "chown {me} {} (or run zonerw as its owner)",
+                zones.display()
+            ),
+        )
+    });
+    let state = &config.state;
+    let files = StateFiles::in_dir(state);
+    if fsio::owner_and_mode(state).is_none() {
+        let parent = state.parent().unwrap_or(Path::new("/"));
+        lines.push(if fsio::writable(parent) {
+            Line::ok(format!(
+                "state directory {}: not there yet; the first run creates it",
+                state.display()
+            ))
+        } else {
+            Line::fail(
+                format!(
+                    "state directory {}: not there, and {me} cannot create it",
+                    state.display()
+                ),
+                format!("create it: install -d -o {me} {}", state.display()),
+            )
+        });
+        return lines;
+    }
+    let problems = state_problems(config);
+    if problems.is_empty() {
+        let owner = fsio::owner_and_mode(state).map(|(o, _)| fsio::user_name(o));
+        let who = match owner {
+            Some(owner) if owner != me => {
+                format!("owned by {owner}: runs must run as {owner} (a run as {me} is refused)")
+            }
+            _ => format!("{me} can write it and its files"),
+        };
+        lines.push(Line::ok(format!(
+            "state directory {}: {who}",
+            state.display()
+        )));
+    }
+    lines.extend(problems);
+    if let Err(e) = load_state(&files.state) {
+        lines.push(Line::fail(e.to_string(), "fix or remove the file"));
+    }
+    if let Err(e) = load_reserved(&files.serials) {
+        lines.push(Line::fail(e.to_string(), "fix or remove the file"));
+    }
+    lines
 }
 
 /// The table of probe results, one row per server (`outcomes`: `[pool][server]`).
@@ -53,10 +573,10 @@ fn probe_table(config: &Config, outcomes: &[Vec<ProbeOutcome>]) -> String {
     table(&rows)
 }
 
-/// One line per file of the state directory that a run would fail to write: one this user
+/// A failure per file of the state directory that a run would fail to write: one this user
 /// cannot write, or one owned by another user than the directory's owner (who runs the
 /// timer), e.g. left by a manual run as root. (The lock is left out: a run only reads it.)
-fn state_problems(config: &Config) -> Vec<String> {
+fn state_problems(config: &Config) -> Vec<Line> {
     let dir = &config.state;
     let Some((dir_owner, _)) = fsio::owner_and_mode(dir) else {
         return Vec::new();
@@ -80,20 +600,105 @@ fn state_problems(config: &Config) -> Vec<String> {
             fsio::user_name(owner)
         );
         if !fsio::writable(path) {
-            problems.push(format!(
-                "{about}: {} cannot write it, so a run would fail",
-                fsio::user_name(me)
+            problems.push(Line::fail(
+                format!(
+                    "{about}: {} cannot write it, so a run would fail",
+                    fsio::user_name(me)
+                ),
+                format!(
+                    "chown {} {} (or run zonerw as {})",
+                    fsio::user_name(me),
+                    path.display(),
+                    fsio::user_name(owner)
+                ),
             ));
         } else if owner != dir_owner {
-            problems.push(format!(
-                "{about}: not owned by {}, who owns the state directory, so a run as {0} \
-                 would fail; chown {0} {}",
-                fsio::user_name(dir_owner),
-                path.display()
+            problems.push(Line::fail(
+                format!(
+                    "{about}: not owned by {}, who owns the state directory, so a run as {0} \
+                     would fail",
+                    fsio::user_name(dir_owner),
+                ),
+                format!("chown {} {}", fsio::user_name(dir_owner), path.display()),
             ));
         }
     }
     problems
+}
+
+// ---------------------------------------------------------------- 6. verify
+
+/// The `[verify]` primary and secondaries asked for the SOA of every zone (all at once).
+/// A secondary at the address of a server found down is skipped, as a run skips it.
+fn verify_lines(config: &Config, zones: &[&Zone], outcomes: &[Vec<ProbeOutcome>]) -> Vec<Line> {
+    let Some(v) = &config.verify else {
+        return Vec::new();
+    };
+    if zones.is_empty() {
+        return Vec::new();
+    }
+    let down: Vec<(IpAddr, &str)> = config
+        .pools
+        .iter()
+        .zip(outcomes)
+        .flat_map(|(pool, outcomes)| pool.servers.iter().zip(outcomes))
+        .filter(|(_, o)| matches!(o, ProbeOutcome::Down { .. }))
+        .flat_map(|(s, _)| {
+            [s.ipv4.map(IpAddr::V4), s.ipv6.map(IpAddr::V6)]
+                .into_iter()
+                .flatten()
+                .map(|ip| (ip, s.name.as_str()))
+        })
+        .collect();
+    let mut servers: Vec<(&str, std::net::SocketAddr)> = Vec::new();
+    let mut lines = Vec::new();
+    if let Some(p) = v.primary {
+        servers.push(("primary", p));
+    }
+    for &s in &v.secondaries {
+        match down.iter().find(|(ip, _)| *ip == s.ip()) {
+            Some((_, name)) => lines.push(Line::skip(format!(
+                "verify secondary {s}: server {name} there is down (a run does not wait for it)"
+            ))),
+            None => servers.push(("secondary", s)),
+        }
+    }
+    let deadline = Instant::now() + v.timeout;
+    let asks: Vec<(usize, &str)> = (0..servers.len())
+        .flat_map(|i| zones.iter().map(move |z| (i, z.name.as_str())))
+        .collect();
+    let answers = parallel::map(&asks, 64, |&(i, zone)| {
+        dns::soa_serial(servers[i].1, zone, deadline)
+    });
+    let primary_serials: Vec<Option<u32>> = zones
+        .iter()
+        .map(|z| {
+            asks.iter()
+                .zip(&answers)
+                .find(|((i, zone), _)| servers[*i].0 == "primary" && *zone == z.name)
+                .and_then(|(_, a)| a.as_ref().ok().copied())
+        })
+        .collect();
+    let mut server_lines = Vec::new();
+    for (i, (role, addr)) in servers.iter().enumerate() {
+        let mine: Vec<(&str, std::result::Result<u32, String>, Option<u32>)> = asks
+            .iter()
+            .zip(&answers)
+            .filter(|((j, _), _)| *j == i)
+            .map(|((_, zone), answer)| {
+                let zi = zones.iter().position(|z| z.name == *zone).unwrap_or(0);
+                let primary = if *role == "primary" {
+                    None
+                } else {
+                    primary_serials[zi]
+                };
+                (*zone, answer.clone(), primary)
+            })
+            .collect();
+        server_lines.extend(line::verify(role, &addr.to_string(), &mine));
+    }
+    server_lines.extend(lines);
+    server_lines
 }
 
 #[cfg(test)]
@@ -111,6 +716,9 @@ mod tests {
         let mut config = crate::testing::config();
         config.state = state.to_owned();
         state_problems(&config)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     /// A state directory with every state file in it, all this user's.
@@ -149,7 +757,7 @@ mod tests {
         assert_eq!(
             problems(d),
             [format!(
-                "state file {}: owner {other}, mode 0644: not owned by root, who owns the state directory, so a run as root would fail; chown root {}",
+                "FAIL  state file {}: owner {other}, mode 0644: not owned by root, who owns the state directory, so a run as root would fail\n      fix: chown root {}",
                 serials.display(),
                 serials.display()
             )]
@@ -164,7 +772,7 @@ mod tests {
                 let path = d.join(name);
                 let mode = if *name == "serials.json" { "0600" } else { "0644" };
                 format!(
-                    "state file {}: owner root, mode {mode}: not owned by {other}, who owns the state directory, so a run as {other} would fail; chown {other} {}",
+                    "FAIL  state file {}: owner root, mode {mode}: not owned by {other}, who owns the state directory, so a run as {other} would fail\n      fix: chown {other} {}",
                     path.display(),
                     path.display()
                 )
@@ -191,15 +799,70 @@ mod tests {
             got,
             [
                 format!(
-                    "state directory {}: owner {me}, mode 0555: {me} cannot write it, so a run would fail",
+                    "FAIL  state directory {}: owner {me}, mode 0555: {me} cannot write it, so a run would fail\n      fix: chown {me} {} (or run zonerw as {me})",
+                    d.display(),
                     d.display()
                 ),
                 format!(
-                    "state file {}: owner {me}, mode 0444: {me} cannot write it, so a run would fail",
+                    "FAIL  state file {}: owner {me}, mode 0444: {me} cannot write it, so a run would fail\n      fix: chown {me} {} (or run zonerw as {me})",
+                    d.join("history.jsonl").display(),
                     d.join("history.jsonl").display()
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn each_server_of_each_pool_used_is_rendered_once_the_others_at_their_current_choice() {
+        // Pools 0 (2 servers), 1 (3 servers), 2 (2 servers); current: 1, 0, 0.
+        let servers = [2, 3, 2];
+        let current = [1, 0, 0];
+        assert_eq!(variants(&[], &current, &servers), [vec![1, 0, 0]]);
+        assert_eq!(
+            variants(&[0], &current, &servers),
+            [vec![1, 0, 0], vec![0, 0, 0]]
+        );
+        assert_eq!(
+            variants(&[0, 1], &current, &servers),
+            [vec![1, 0, 0], vec![0, 0, 0], vec![1, 1, 0], vec![1, 2, 0]]
+        );
+    }
+
+    #[test]
+    fn the_current_choice_comes_from_the_state_else_the_first_server() {
+        let config = crate::testing::config();
+        assert_eq!(current_choice(&config, None), [0]);
+        let mut state = State::default();
+        state.pools.insert(
+            "web".into(),
+            crate::state::PoolState {
+                chosen: "backup".into(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(current_choice(&config, Some(&state)), [1]);
+        state.pools.get_mut("web").unwrap().chosen = "gone".into();
+        assert_eq!(current_choice(&config, Some(&state)), [0]);
+    }
+
+    #[test]
+    fn same_file_sees_through_links_to_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+        let a = real.join("example.com.zone");
+        assert!(same_file(&a, &dir.path().join("link/example.com.zone")));
+        assert!(same_file(&a, &real.join("../real/example.com.zone")));
+        assert!(!same_file(&a, &real.join("other.zone")));
+        assert!(same_file(
+            Path::new("/nonexistent/x"),
+            Path::new("/nonexistent/x")
+        ));
+        assert!(!same_file(
+            Path::new("/nonexistent/x"),
+            Path::new("/nonexistent/y")
+        ));
     }
 
     #[test]

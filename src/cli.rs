@@ -50,8 +50,9 @@ pub(crate) struct RunArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Probe every server and print a table; change nothing. Exit 0 only if every pool's
-    /// first server is healthy.
+    /// The preflight: will the next failover work? Checks the config, templates (rendered
+    /// for every server, through nsd-checkzone), commands, NSD, directories and probes;
+    /// changes nothing. Exit 0 only if every check passed.
     Check,
     /// Show what zonerw believes now: chosen servers, counters, last run, recent changes.
     Status {
@@ -116,6 +117,28 @@ pub(crate) enum Command {
         /// The pool.
         pool: String,
     },
+    /// Turn working zone files into templates in the templates directory.
+    ///
+    /// The SOA serial becomes @serial@, and every A/AAAA record holding the address of a
+    /// pool's server that pool's @IP@/@IP6@ marker; every other byte is kept. Writes
+    /// <templates>/<zone>.zone, never over an existing template, and prints each replacement.
+    Adopt(AdoptArgs),
+}
+
+/// Options of `zonerw adopt`.
+#[derive(Debug, Args)]
+pub(crate) struct AdoptArgs {
+    /// Replace only the addresses of this pool's servers (default: every pool's; an
+    /// address of servers of two pools is then an error).
+    #[arg(long, value_name = "POOL")]
+    pub(crate) pool: Option<String>,
+    /// The zone's name, for a file that does not say it (SOA owner @, no $ORIGIN) and is not
+    /// named <zone>.zone. Only with one ZONEFILE.
+    #[arg(long, value_name = "ZONE")]
+    pub(crate) zone: Option<String>,
+    /// The zone files.
+    #[arg(value_name = "ZONEFILE", required = true)]
+    pub(crate) files: Vec<PathBuf>,
 }
 
 /// Options of `zonerw probe`.

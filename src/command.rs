@@ -15,11 +15,15 @@
 //!   most [`OUTPUT_CAP`] bytes are kept; the rest is counted ([`Output::stdout_cut`]).
 //! - The group is registered with [`crate::signals`] while it runs, so a SIGTERM to zonerw
 //!   kills it too.
+//!
+//! A bare program name is looked up on `PATH` and then in [`FALLBACK_DIRS`] (the sbin
+//! directories cron's `PATH` lacks), by [`resolve`], which `zonerw check` reports too.
 
 use std::fs::File;
 use std::io::{self, PipeReader, PipeWriter, Read};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -131,10 +135,150 @@ impl Capture {
     }
 }
 
+/// Where a bare command name is also looked up when it is not on `PATH`: cron runs jobs
+/// with `PATH=/usr/bin:/bin`, but NSD's tools (`nsd-control`, `nsd-checkzone`) live in
+/// `/usr/sbin`. A run and `zonerw check` resolve every command the same way, here.
+pub const FALLBACK_DIRS: &str = "/usr/local/sbin:/usr/sbin:/sbin";
+
+/// The search path when `PATH` is not set (what `execvp` uses then, glibc's default).
+const DEFAULT_PATH: &str = "/bin:/usr/bin";
+
+/// Where a program was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// Named with a `/`: used as it is.
+    AsWritten(PathBuf),
+    /// A bare name found in a directory of `PATH`.
+    OnPath(PathBuf),
+    /// A bare name not on `PATH`, found in one of [`FALLBACK_DIRS`].
+    InFallback(PathBuf),
+}
+
+impl Found {
+    /// The file to execute.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        match self {
+            Found::AsWritten(p) | Found::OnPath(p) | Found::InFallback(p) => p,
+        }
+    }
+}
+
+/// Why a program cannot be run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotFound {
+    /// A bare name in none of the directories searched.
+    Nowhere {
+        /// The `PATH` searched.
+        path: String,
+    },
+    /// A path (with a `/`) that is not an executable file.
+    NotExecutable(PathBuf),
+}
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotFound::Nowhere { path } => {
+                write!(f, "not found on PATH ({path}) nor in {FALLBACK_DIRS}")
+            }
+            NotFound::NotExecutable(p) => {
+                write!(f, "{} is not an executable file", p.display())
+            }
+        }
+    }
+}
+
+/// Find `program` as `execvp` would with `search_path` (`PATH`), then in [`FALLBACK_DIRS`].
+/// Pure but for `is_executable`, which tells whether a path is an executable file.
+pub fn search(
+    program: &str,
+    search_path: &str,
+    is_executable: impl Fn(&Path) -> bool,
+) -> std::result::Result<Found, NotFound> {
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return if is_executable(&path) {
+            Ok(Found::AsWritten(path))
+        } else {
+            Err(NotFound::NotExecutable(path))
+        };
+    }
+    let find = |dirs: &str| {
+        dirs.split(':')
+            // An empty entry means the current directory: never for zonerw's commands.
+            .filter(|d| d.starts_with('/'))
+            .map(|d| Path::new(d).join(program))
+            .find(|p| is_executable(p))
+    };
+    if let Some(p) = find(search_path) {
+        return Ok(Found::OnPath(p));
+    }
+    if let Some(p) = find(FALLBACK_DIRS) {
+        return Ok(Found::InFallback(p));
+    }
+    Err(NotFound::Nowhere {
+        path: search_path.to_owned(),
+    })
+}
+
+/// This process's `PATH` (or the system default when unset).
+#[must_use]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "PATH decides which program runs, as it would for execvp; nothing else is read"
+)]
+pub fn search_path() -> String {
+    std::env::var_os("PATH").map_or_else(
+        || DEFAULT_PATH.to_owned(),
+        |p| p.to_string_lossy().into_owned(),
+    )
+}
+
+/// Whether `path` is a regular file this process may execute.
+#[must_use]
+pub fn is_executable(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: c_path is a valid NUL-terminated string that outlives the call.
+    let may = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            libc::X_OK,
+            libc::AT_EACCESS,
+        ) == 0
+    };
+    may && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// Find `program` on this process's `PATH`, then in [`FALLBACK_DIRS`] (see [`search`]).
+///
+/// # Errors
+/// Where it was looked for, in words.
+pub fn resolve(program: &str) -> std::result::Result<Found, NotFound> {
+    search(program, &search_path(), is_executable)
+}
+
 /// Run `argv` with no stdin, capturing its output, killing its whole process group if it
-/// takes longer than `timeout` (see the module docs for what else is bounded).
+/// takes longer than `timeout` (see the module docs for what else is bounded). A bare
+/// program name is looked up by [`resolve`]: on `PATH`, then in [`FALLBACK_DIRS`].
 pub fn run_bounded(argv: &[String], env: &[(&str, String)], timeout: Duration) -> Result<Output> {
     let (program, rest) = argv.split_first().expect("argv is validated non-empty");
+    let executable = match resolve(program) {
+        Ok(found) => found.path().to_owned(),
+        // Not found as a bare name: say where it was looked for. A path that is not
+        // executable is left to exec, whose error says why (missing, permission denied).
+        Err(e @ NotFound::Nowhere { .. }) => {
+            return Err(Error::Spawn {
+                program: program.clone(),
+                source: io::Error::new(io::ErrorKind::NotFound, e.to_string()),
+            });
+        }
+        Err(NotFound::NotExecutable(path)) => path,
+    };
     let start = Instant::now();
     let deadline = start + timeout;
     let (reader, writer) = io::pipe().map_err(|source| Error::Spawn {
@@ -143,7 +287,8 @@ pub fn run_bounded(argv: &[String], env: &[(&str, String)], timeout: Duration) -
     })?;
     let spawned = signals::spawn_registered(
         || {
-            Command::new(program)
+            Command::new(&executable)
+                .arg0(program)
                 .args(rest)
                 .envs(env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
@@ -506,6 +651,77 @@ mod tests {
         // An inherited stdin (a terminal, a pipe) would keep cat until the deadline.
         let out = run_bounded(&sh("cat; echo end"), &[], Duration::from_secs(5)).unwrap();
         assert_eq!(out.stdout, "end\n");
+    }
+
+    #[test]
+    fn bare_names_are_searched_on_path_then_in_the_sbin_directories() {
+        let exists = |files: &'static [&'static str]| {
+            move |p: &Path| files.iter().any(|f| p == Path::new(f))
+        };
+        let sbin = exists(&["/usr/sbin/nsd-control", "/usr/bin/ssh", "/opt/x/tool"]);
+        assert_eq!(
+            search("ssh", "/usr/bin:/bin", sbin),
+            Ok(Found::OnPath("/usr/bin/ssh".into()))
+        );
+        // cron's PATH: nsd-control is found in /usr/sbin all the same.
+        assert_eq!(
+            search("nsd-control", "/usr/bin:/bin", sbin),
+            Ok(Found::InFallback("/usr/sbin/nsd-control".into()))
+        );
+        assert_eq!(
+            search("nsd-control", "/usr/local/bin:/usr/sbin", sbin),
+            Ok(Found::OnPath("/usr/sbin/nsd-control".into()))
+        );
+        // Relative and empty PATH entries (the current directory) are never searched.
+        let here = exists(&["x/tool", "tool"]);
+        assert!(search("tool", ":.:x", here).is_err());
+        let missing = search("nsd-checkzone", "/usr/bin:/bin", sbin).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "not found on PATH (/usr/bin:/bin) nor in /usr/local/sbin:/usr/sbin:/sbin"
+        );
+        // A path is used as written, never searched.
+        assert_eq!(
+            search("/opt/x/tool", "/usr/bin", sbin),
+            Ok(Found::AsWritten("/opt/x/tool".into()))
+        );
+        assert_eq!(
+            search("/opt/y/tool", "/usr/bin", sbin)
+                .unwrap_err()
+                .to_string(),
+            "/opt/y/tool is not an executable file"
+        );
+    }
+
+    #[test]
+    fn executables_are_files_with_an_x_bit() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(!is_executable(&file));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(is_executable(&file));
+        assert!(!is_executable(dir.path()), "a directory is no program");
+        assert!(!is_executable(&dir.path().join("missing")));
+    }
+
+    #[test]
+    fn a_bare_name_found_nowhere_says_where_it_was_looked_for() {
+        let e = run_bounded(
+            &["zonerw-no-such-program".to_owned()],
+            &[],
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot run 'zonerw-no-such-program': not found on PATH ({}) nor in /usr/local/sbin:/usr/sbin:/sbin",
+                search_path()
+            )
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! [`decide`], [`plan`], [`state`], [`zonefile`]) do no I/O and never read the clock: `now`
 //! is read once in `main` and passed down.
 
+pub mod adopt;
 pub mod check;
 pub mod cli;
 pub mod command;
@@ -60,7 +61,14 @@ pub fn main(args: impl IntoIterator<Item = OsString>, now: jiff::Timestamp) -> E
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            if e.use_stderr() {
+                // A usage error reads like every other error: `zonerw: error: ...`.
+                let text = e.render().to_string();
+                crate::output::stderr(format_args!("zonerw: {}", text.trim_start()));
+            } else {
+                // --help and --version go to stdout as clap formats them.
+                let _ = e.print();
+            }
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
@@ -88,8 +96,12 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
     match cli.command {
         None => {
             // Before any thread starts: SIGTERM/SIGINT/SIGHUP stop a run cleanly.
-            signals::install();
             let args = cli.run;
+            if args.dry_run {
+                signals::install_read_only();
+            } else {
+                signals::install();
+            }
             let config = Config::load(&args.config)?;
             let verbosity = if args.quiet {
                 Verbosity::Quiet
@@ -117,6 +129,12 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
             let change = maintenance::Change::from_command(&command, now)?.expect("maintenance");
             maintenance::command(&Config::load(&cli.run.config)?, &change, now)
         }
+        Some(Command::Adopt(args)) => adopt::adopt(
+            &Config::load(&cli.run.config)?,
+            &args.files,
+            args.pool.as_deref(),
+            args.zone.as_deref(),
+        ),
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             // clap_complete panics on a failed write: render first, then write.

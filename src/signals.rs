@@ -28,6 +28,8 @@ static GROUPS: Mutex<BTreeSet<libc::pid_t>> = Mutex::new(BTreeSet::new());
 static TEMPORARIES: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 /// The run saved its state (a signal after this point loses nothing).
 static SAVED: AtomicBool = AtomicBool::new(false);
+/// This process writes nothing (`check`, `--dry-run`): a signal loses nothing either.
+static READ_ONLY: AtomicBool = AtomicBool::new(false);
 
 const SIGNALS: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
 
@@ -78,6 +80,13 @@ pub fn finish_registered<T>(path: &Path, finish: impl FnOnce() -> T) -> T {
 /// The run's state is saved: a signal from now on only stops what comes after (hooks).
 pub fn note_saved() {
     SAVED.store(true, Ordering::SeqCst);
+}
+
+/// `install` for a process that writes nothing (`check`, a dry run): the line a signal
+/// prints says so instead of speaking of state.
+pub fn install_read_only() {
+    READ_ONLY.store(true, Ordering::SeqCst);
+    install();
 }
 
 /// Block SIGTERM, SIGINT and SIGHUP and start the thread that handles them. Call it before
@@ -152,7 +161,14 @@ fn wait_and_stop(set: &libc::sigset_t) {
     for p in temporaries.iter() {
         let _ = std::fs::remove_dir(p);
     }
-    let mut line = message(sig, groups.len(), removed, SAVED.load(Ordering::SeqCst));
+    let state = if READ_ONLY.load(Ordering::SeqCst) {
+        State::NothingWritten
+    } else if SAVED.load(Ordering::SeqCst) {
+        State::Saved
+    } else {
+        State::NotSaved
+    };
+    let mut line = message(sig, groups.len(), removed, state);
     line.push('\n');
     write_stderr_without_blocking(line.as_bytes());
     // SAFETY: _exit ends the process at once (no atexit handlers, no destructors racing the
@@ -190,12 +206,20 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// What a signal leaves behind, for its line.
+#[derive(Debug, Clone, Copy)]
+enum State {
+    Saved,
+    NotSaved,
+    NothingWritten,
+}
+
 /// The one line printed when a signal stops the run.
-fn message(sig: libc::c_int, killed: usize, removed: usize, saved: bool) -> String {
-    let saved = if saved {
-        "the state was already saved"
-    } else {
-        "the state was not saved, so the next run redoes this one's work"
+fn message(sig: libc::c_int, killed: usize, removed: usize, state: State) -> String {
+    let saved = match state {
+        State::Saved => "the state was already saved",
+        State::NotSaved => "the state was not saved, so the next run redoes this one's work",
+        State::NothingWritten => "nothing was written",
     };
     format!(
         "zonerw: error: stopped by {}: killed {}, removed {}; {saved}",
@@ -216,15 +240,19 @@ mod tests {
     #[test]
     fn message_says_what_was_done() {
         assert_eq!(
-            super::message(libc::SIGTERM, 1, 0, false),
+            super::message(libc::SIGTERM, 1, 0, State::NotSaved),
             "zonerw: error: stopped by SIGTERM: killed 1 running command (and its process \
              group), removed 0 temporary files; the state was not saved, so the next run \
              redoes this one's work"
         );
-        assert!(super::message(libc::SIGHUP, 2, 1, true).ends_with(
+        assert!(super::message(libc::SIGHUP, 2, 1, State::Saved).ends_with(
             "killed 2 running commands (and their process groups), removed 1 temporary file; \
              the state was already saved"
         ));
+        assert!(
+            super::message(libc::SIGINT, 1, 1, State::NothingWritten)
+                .ends_with("removed 1 temporary file; nothing was written")
+        );
     }
 
     #[test]
@@ -234,21 +262,21 @@ mod tests {
                 libc::SIGINT,
                 0,
                 2,
-                true,
+                State::Saved,
                 "stopped by SIGINT: killed 0 running commands (and their process groups), removed 2 temporary files; the state was already saved",
             ),
             (
                 libc::SIGHUP,
                 1,
                 1,
-                false,
+                State::NotSaved,
                 "stopped by SIGHUP: killed 1 running command (and its process group), removed 1 temporary file; the state was not saved, so the next run redoes this one's work",
             ),
             (
                 libc::SIGUSR1,
                 3,
                 0,
-                true,
+                State::Saved,
                 "stopped by a signal: killed 3 running commands (and their process groups), removed 0 temporary files; the state was already saved",
             ),
         ];

@@ -386,8 +386,181 @@ fn skip_wire_name(data: &[u8]) -> Option<&[u8]> {
     }
 }
 
+// ---------------------------------------------------------------- entries as written
+
+/// One field of an entry, as written: its byte range in the text (without the quotes of a
+/// quoted string, with its escapes as written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// Where the field is in the text.
+    pub span: std::ops::Range<usize>,
+    /// Whether it was a quoted string.
+    pub quoted: bool,
+}
+
+/// One entry of a master file, split into its fields by the same rules as the SOA reader
+/// above (parentheses, comments, quotes, escapes, owner inheritance, optional TTL and class).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// `$ORIGIN`, `$TTL`, `$INCLUDE` or another directive: its name and arguments.
+    Directive {
+        /// The directive's name, `$` included.
+        name: Field,
+        /// Its arguments.
+        args: Vec<Field>,
+    },
+    /// A resource record.
+    Record {
+        /// The owner; None when the entry starts with a blank (the previous owner applies).
+        owner: Option<Field>,
+        /// The TTL, if written.
+        ttl: Option<Field>,
+        /// The class, if written.
+        class: Option<Field>,
+        /// The type; None for an entry without one (an owner alone on its line).
+        rtype: Option<Field>,
+        /// Every field after the type, to the end of the entry.
+        rdata: Vec<Field>,
+    },
+}
+
+/// Every entry of the master-file `text` (blank and comment-only lines are none), in order.
+/// Pure and total: malformed text gives odd entries, never a panic.
+#[must_use]
+pub fn entries(text: &str) -> Vec<Entry> {
+    fn field<'a>(text: &str, token: Token<'a>) -> Option<(Field, &'a [u8])> {
+        let (Token::Word(bytes) | Token::Quoted(bytes)) = token else {
+            return None;
+        };
+        let start = bytes.as_ptr().addr() - text.as_ptr().addr();
+        let span = start..start + bytes.len();
+        let quoted = matches!(token, Token::Quoted(_));
+        Some((Field { span, quoted }, bytes))
+    }
+    let mut lexer = Lexer::new(text);
+    let mut entries = Vec::new();
+    while let Some((has_owner, first)) = lexer.next_entry() {
+        let mut fields = Vec::new();
+        let mut token = first;
+        while let Some(f) = field(text, token) {
+            fields.push(f);
+            token = lexer.next_token();
+        }
+        let mut fields = fields.into_iter().peekable();
+        if has_owner && matches!(first, Token::Word([b'$', ..])) {
+            let (name, _) = fields.next().expect("the first token is a word");
+            entries.push(Entry::Directive {
+                name,
+                args: fields.map(|(f, _)| f).collect(),
+            });
+            continue;
+        }
+        let owner = if has_owner {
+            fields.next().map(|(f, _)| f)
+        } else {
+            None
+        };
+        let (mut ttl, mut class) = (None, None);
+        loop {
+            match fields.peek() {
+                Some((_, word)) if ttl.is_none() && is_ttl(word) => {
+                    ttl = fields.next().map(|(f, _)| f);
+                }
+                Some((_, word)) if class.is_none() && is_class(word) => {
+                    class = fields.next().map(|(f, _)| f);
+                }
+                _ => break,
+            }
+        }
+        entries.push(Entry::Record {
+            owner,
+            ttl,
+            class,
+            rtype: fields.next().map(|(f, _)| f),
+            rdata: fields.map(|(f, _)| f).collect(),
+        });
+    }
+    entries
+}
+
+/// Whether the type `word` is `mnemonic` (in any case) or RFC 3597's `TYPE<code>`.
+#[must_use]
+pub fn is_type(word: &str, mnemonic: &str, code: u32) -> bool {
+    word.eq_ignore_ascii_case(mnemonic)
+        || strip_prefix_ignore_case(word.as_bytes(), b"TYPE").and_then(parse_decimal) == Some(code)
+}
+
+/// Whether the class `word` is IN (`IN` in any case, or RFC 3597's `CLASS1`).
+#[must_use]
+pub fn is_in_class(word: &str) -> bool {
+    word.eq_ignore_ascii_case("IN")
+        || strip_prefix_ignore_case(word.as_bytes(), b"CLASS").and_then(parse_decimal) == Some(1)
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// Each entry as (kind, owner, ttl, class, type, rdata), fields as written.
+    fn described(text: &str) -> Vec<String> {
+        let show = |f: &super::Field| {
+            let t = &text[f.span.clone()];
+            if f.quoted {
+                format!("\"{t}\"")
+            } else {
+                t.to_owned()
+            }
+        };
+        let opt = |f: &Option<super::Field>| f.as_ref().map_or("-".to_owned(), show);
+        super::entries(text)
+            .iter()
+            .map(|e| match e {
+                super::Entry::Directive { name, args } => {
+                    let args: Vec<_> = args.iter().map(show).collect();
+                    format!("{} [{}]", show(name), args.join(" "))
+                }
+                super::Entry::Record {
+                    owner,
+                    ttl,
+                    class,
+                    rtype,
+                    rdata,
+                } => {
+                    let rdata: Vec<_> = rdata.iter().map(show).collect();
+                    format!(
+                        "{} {} {} {} [{}]",
+                        opt(owner),
+                        opt(ttl),
+                        opt(class),
+                        opt(rtype),
+                        rdata.join(" ")
+                    )
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn entries_split_fields_as_written() {
+        let text = "$ORIGIN ex. ; c\n\n; only a comment\n@ IN 60 SOA a. b. (\n 1 ; s\n 2 3 4 5 )\n\tA 192.0.2.1\nin in a \"192.0.2.2\"\n3600 AAAA 2001:db8::1\nowner\nt TXT \"a ; (\" b\\;c\nw type1 \\# 4 c0000201";
+        assert_eq!(
+            described(text),
+            [
+                "$ORIGIN [ex.]",
+                "@ 60 IN SOA [a. b. 1 2 3 4 5]",
+                "- - - A [192.0.2.1]",
+                "in - in a [\"192.0.2.2\"]",
+                "3600 - - AAAA [2001:db8::1]",
+                "owner - - - []",
+                "t - - TXT [\"a ; (\" b\\;c]",
+                "w - - type1 [\\# 4 c0000201]",
+            ]
+        );
+        assert!(super::entries("").is_empty());
+        assert!(super::is_type("a", "A", 1) && super::is_type("TYPE001", "A", 1));
+        assert!(!super::is_type("AA", "A", 1) && !super::is_type("TYPE28", "A", 1));
+        assert!(super::is_in_class("in") && super::is_in_class("CLASS1"));
+        assert!(!super::is_in_class("CH") && !super::is_in_class("CLASS3"));
+    }
 
     #[test]
     fn serial_span_and_include_line() {

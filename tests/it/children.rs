@@ -522,7 +522,7 @@ fn sigterm_during_a_dry_runs_hung_checkzone_removes_its_directory() {
     // The pool line a dry run prints before it checks, then the signal's line.
     r.expect_stdout(&lines!(failover()));
     r.expect_stderr(&lines!(
-        "zonerw: error: stopped by SIGTERM: killed 1 running command (and its process group), removed 1 temporary file; the state was not saved, so the next run redoes this one's work"
+        "zonerw: error: stopped by SIGTERM: killed 1 running command (and its process group), removed 1 temporary file; nothing was written"
     ));
     let left = tracked.settle();
     assert!(

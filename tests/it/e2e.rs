@@ -868,10 +868,13 @@ fn primary_down_fails_the_run_and_the_next_run_applies() {
     let r = z.run(&[]);
     r.expect_code(1);
     // The failed nsd-control command, then what it said.
-    r.expect_stderr(&lines!(format!(
-        "zonerw: error: 'nsd-control -c {} reload {ZONE}' failed (exit status: 1): {{...}}",
-        nsd.primary.conf.display()
-    )));
+    r.expect_stderr(&lines!(
+        format!(
+            "zonerw: error: 'nsd-control -c {} reload {ZONE}' failed (exit status: 1): {{...}}",
+            nsd.primary.conf.display()
+        ),
+        "zonerw: fix: nothing answers on NSD's control interface {...}",
+    ));
     r.expect_stdout(&lines!(failover_pending()));
     assert_eq!(
         state_before,
@@ -1294,17 +1297,27 @@ fn check_prints_a_table_changes_nothing_and_sets_exit_code() {
         "-",
         "no check configured",
     ];
+    // The probe table among the check lines (`ok    ...`, tests/it/check.rs has them all).
+    let table = |stdout: &str| -> String {
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("POOL  ") || l.starts_with("web   "))
+            .flat_map(|l| [l, "\n"])
+            .collect()
+    };
     let r = z.run(&["check"]);
     r.expect_ok();
     let up: &[&str] = &["web", "main", "127.0.0.1", "up", "{ms} ms", "HTTP 200"];
-    assert_table(&r.stdout, &[header, up, backup], &r);
+    assert_table(&table(&r.stdout), &[header, up, backup], &r);
+    assert!(r.stdout.ends_with("\ncheck: all 10 passed\n"), "{r}");
     r.expect_stderr("");
     main.set_mode(Mode::Refusing);
     let r = z.run(&["check"]);
     r.expect_code(1);
     let reason = format!("failed 2/2 attempts: {REFUSED}");
     let down: &[&str] = &["web", "main", "127.0.0.1", "down", "-", &reason];
-    assert_table(&r.stdout, &[header, down, backup], &r);
+    assert_table(&table(&r.stdout), &[header, down, backup], &r);
+    assert!(r.stdout.ends_with("\ncheck: 1 of 10 failed\n"), "{r}");
     r.expect_stderr("");
     assert_eq!(
         zone_before,
@@ -1312,9 +1325,20 @@ fn check_prints_a_table_changes_nothing_and_sets_exit_code() {
         "check wrote the zone"
     );
     assert!(!z.state_json().exists(), "check saved state");
+    // Only questions: status and zonestatus, nothing that changes NSD.
+    let commands: Vec<String> = control_lines(&nsd, log_from)
+        .iter()
+        .filter_map(|l| {
+            l.split_once("control cmd:")
+                .map(|(_, c)| c.trim().to_owned())
+        })
+        .collect();
     assert!(
-        control_lines(&nsd, log_from).is_empty(),
-        "check called nsd-control"
+        !commands.is_empty()
+            && commands
+                .iter()
+                .all(|c| c == "status" || c == &format!("zonestatus {ZONE}")),
+        "check called nsd-control {commands:?}"
     );
     assert_eq!(nsd.secondary_serial(ZONE), Some(SEED_SERIAL));
     // A config error is exit 2.
@@ -1458,7 +1482,17 @@ fn probe_subcommand_exit_codes() {
     let r = run_zonerw(&["probe", "--connect", "not-an-ip", &url]);
     r.expect_code(2);
     r.expect_stderr(&lines!(
-        "error: invalid value 'not-an-ip' for '--connect <ADDR>': invalid IP address syntax",
+        "zonerw: error: invalid value 'not-an-ip' for '--connect <ADDR>': invalid IP address syntax",
+        "",
+        "For more information, try '--help'.",
+    ));
+    // Every usage error carries the prefix of every other error.
+    let r = run_zonerw(&["--bogus"]);
+    r.expect_code(2);
+    r.expect_stderr(&lines!(
+        "zonerw: error: unexpected argument '--bogus' found",
+        "",
+        "Usage: zonerw [OPTIONS] [COMMAND]",
         "",
         "For more information, try '--help'.",
     ));

@@ -13,6 +13,8 @@
 
 mod support;
 
+mod adopt;
+mod check;
 mod children;
 mod cli;
 mod corpus;

@@ -339,29 +339,54 @@ fn check_names_state_files_a_run_could_not_write() {
     // `sudo zonerw --force` trap).
     fs::create_dir(env.path("state")).unwrap();
     fs::write(env.path("state/history.jsonl"), "").unwrap();
-    fs::write(env.path("state/state.json"), "").unwrap();
+    fs::write(env.path("state/state.json"), "{\"version\": 1}\n").unwrap();
     std::os::unix::fs::chown(env.path("state"), Some(NOBODY), Some(NOBODY)).unwrap();
     std::os::unix::fs::chown(env.path("state/state.json"), Some(NOBODY), None).unwrap();
     let out = env.zonerw(&["check"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     // The pools are healthy; only history.jsonl is named, not state.json (nobody's).
-    let table = lines!(
+    let history = env.path("state/history.jsonl");
+    let head = |zones: &str| {
+        lines!(
+            format!(
+                "ok    config {}: 1 pool, 2 servers",
+                env.path("zonerw.toml").display()
+            ),
+            "ok    template example.test: uses no pool",
+            format!(
+                "ok    {}: an executable file",
+                env.path("nsd-control").display()
+            ),
+            "skip  nsd-checkzone: [nsd] checkzone = \"\": rendered zones are not checked, in a run either",
+            "ok    nsd-control status: NSD answers",
+            "skip  zone example.test: NSD serves it; from which file, nsd-checkconf cannot tell: {...}",
+            zones,
+        )
+    };
+    let tail = lines!(
         "POOL  SERVER  ADDRESS    RESULT   LATENCY  REASON",
         "web   main    127.0.0.1  healthy  -        no check configured",
         "web   backup  127.0.0.2  healthy  -        no check configured",
+        "ok    pool web: first server main counts as healthy (no check configured)",
     );
-    let history = env.path("state/history.jsonl");
+    let zones = env.path("zones");
     expect_output(
         "check as root",
         &out,
-        &(table.clone()
-            + &lines!(format!(
-                "state file {0}: owner root, mode 0644: not owned by nobody, who owns the state directory, so a run as nobody would fail; chown nobody {0}",
+        &(head(&format!(
+            "ok    zones directory {}: root can write it",
+            zones.display()
+        )) + &lines!(
+            format!(
+                "FAIL  state file {0}: owner root, mode 0644: not owned by nobody, who owns the state directory, so a run as nobody would fail",
                 history.display()
-            ))),
+            ),
+            format!("      fix: chown nobody {}", history.display()),
+        ) + &tail
+            + "check: 1 of 7 failed, 2 skipped\n"),
         "",
     );
-    // As the service user: it cannot write the root-owned file.
+    // As the service user: it cannot write the root-owned file (nor the zones directory).
     let out = env
         .command(&["check"])
         .uid(NOBODY)
@@ -372,11 +397,20 @@ fn check_names_state_files_a_run_could_not_write() {
     expect_output(
         "check as nobody",
         &out,
-        &(table
-            + &lines!(format!(
-                "state file {}: owner root, mode 0644: nobody cannot write it, so a run would fail",
+        &(head(&format!(
+            "FAIL  zones directory {0}: nobody cannot write it\n      fix: chown nobody {0} (or run zonerw as its owner)",
+            zones.display()
+        )) + &lines!(
+            format!(
+                "FAIL  state file {}: owner root, mode 0644: nobody cannot write it, so a run would fail",
                 history.display()
-            ))),
+            ),
+            format!(
+                "      fix: chown nobody {} (or run zonerw as root)",
+                history.display()
+            ),
+        ) + &tail
+            + "check: 2 of 7 failed, 2 skipped\n"),
         "",
     );
 }

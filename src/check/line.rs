@@ -1,0 +1,675 @@
+//! The lines of `zonerw check`, built from what was found: pure (no I/O), so every wording
+//! and every fix is unit-tested.
+
+use std::fmt;
+use std::path::Path;
+
+use crate::command::{FALLBACK_DIRS, Found, NotFound};
+use crate::config::{Pool, Server};
+use crate::decide::ProbeOutcome;
+
+/// The verdict of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Passed.
+    Ok,
+    /// Failed: the next run (or failover) would fail here.
+    Fail,
+    /// Could not be checked (says why); not a failure.
+    Skip,
+}
+
+/// One check: a line `ok    WHAT`, `skip  WHAT` or `FAIL  WHAT`, a failure followed by a
+/// line `      fix: FIX`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// The verdict.
+    pub status: Status,
+    /// What was checked and what was found.
+    pub what: String,
+    /// What to do about a failure.
+    pub fix: Option<String>,
+}
+
+impl Line {
+    /// A check that passed.
+    pub fn ok(what: impl Into<String>) -> Line {
+        Line {
+            status: Status::Ok,
+            what: what.into(),
+            fix: None,
+        }
+    }
+
+    /// A check that failed, with its fix.
+    pub fn fail(what: impl Into<String>, fix: impl Into<String>) -> Line {
+        Line {
+            status: Status::Fail,
+            what: what.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
+    /// A check that could not be made.
+    pub fn skip(what: impl Into<String>) -> Line {
+        Line {
+            status: Status::Skip,
+            what: what.into(),
+            fix: None,
+        }
+    }
+
+    /// A failure from an error's text: its lines up to a `fix: ` line are what happened
+    /// (joined with "; "), that line the fix (`otherwise` when there is none).
+    pub fn from_error(about: &str, error: &str, otherwise: impl Into<String>) -> Line {
+        let (what, fix) = split_fix(error);
+        Line::fail(
+            format!("{about}: {what}"),
+            fix.unwrap_or_else(|| otherwise.into()),
+        )
+    }
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self.status {
+            Status::Ok => "ok",
+            Status::Fail => "FAIL",
+            Status::Skip => "skip",
+        };
+        write!(f, "{label:<6}{}", self.what)?;
+        if let Some(fix) = &self.fix {
+            write!(f, "\n      fix: {fix}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An error's text split into what happened (its lines joined with "; ") and the fix its
+/// `fix: ` line gives, if any.
+#[must_use]
+pub fn split_fix(error: &str) -> (String, Option<String>) {
+    let mut what = Vec::new();
+    let mut fix = None;
+    for line in error.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match line.strip_prefix("fix: ") {
+            Some(f) => fix = Some(f.to_owned()),
+            None => what.push(line),
+        }
+    }
+    (what.join("; "), fix)
+}
+
+/// The last line: how many checks failed (skipped ones are not counted as checks).
+#[must_use]
+pub fn summary(lines: &[Line]) -> String {
+    let count = |s| lines.iter().filter(|l| l.status == s).count();
+    let (failed, skipped) = (count(Status::Fail), count(Status::Skip));
+    let checked = lines.len() - skipped;
+    let mut text = if failed == 0 {
+        format!("check: all {checked} passed")
+    } else {
+        format!("check: {failed} of {checked} failed")
+    };
+    if skipped > 0 {
+        text.push_str(&format!(", {skipped} skipped"));
+    }
+    text
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The first line: the config loaded, and what it holds. A config without a pool does
+/// nothing at all: a failure.
+#[must_use]
+pub fn config(path: &Path, pools: &[Pool]) -> Line {
+    let servers: usize = pools.iter().map(|p| p.servers.len()).sum();
+    if pools.is_empty() {
+        return Line::fail(
+            format!("config {}: no pool configured", path.display()),
+            "add a [[pool]] with its [[pool.server]] entries (see zonerw.toml(5)); \
+             until then a run has nothing to decide",
+        );
+    }
+    Line::ok(format!(
+        "config {}: {}, {}",
+        path.display(),
+        plural(pools.len(), "pool", "pools"),
+        plural(servers, "server", "servers"),
+    ))
+}
+
+/// A template that loaded: the pools it follows (`uses`: marker names by pool).
+#[must_use]
+pub fn template(zone: &str, uses: &[(&str, Vec<String>)]) -> Line {
+    if uses.is_empty() {
+        return Line::ok(format!("template {zone}: uses no pool"));
+    }
+    let parts: Vec<String> = uses
+        .iter()
+        .map(|(pool, markers)| {
+            let markers: Vec<String> = markers.iter().map(|m| format!("@{m}@")).collect();
+            format!("{} of pool {pool}", markers.join(", "))
+        })
+        .collect();
+    Line::ok(format!("template {zone}: {}", parts.join("; ")))
+}
+
+/// A template that did not load: the error names the file and line.
+#[must_use]
+pub fn broken_template(zone: &str, error: &str) -> Line {
+    Line::fail(
+        format!("template {zone}: {}", split_fix(error).0),
+        format!(
+            "correct the template; until then a run skips zone {zone} (exit 2) and NSD keeps \
+             serving the installed file"
+        ),
+    )
+}
+
+/// Where a command of config key `key` (`[nsd] control`...) resolved: `name` as checks
+/// name it (`nsd-control`, `witness ssh`).
+#[must_use]
+pub fn command(name: &str, key: &str, found: &Result<Found, NotFound>) -> Line {
+    match found {
+        Ok(Found::OnPath(p)) => Line::ok(format!("{name}: {}", p.display())),
+        // Named by its path: it is there (the path is already in `name`).
+        Ok(Found::AsWritten(_)) => Line::ok(format!("{name}: an executable file")),
+        Ok(Found::InFallback(p)) => Line::ok(format!(
+            "{name}: {} (not on PATH, but zonerw also looks in {FALLBACK_DIRS})",
+            p.display()
+        )),
+        Err(e @ NotFound::Nowhere { .. }) => Line::fail(
+            format!("{name}: {e}"),
+            format!("install it, or give its absolute path in {key}"),
+        ),
+        Err(e @ NotFound::NotExecutable(_)) => Line::fail(
+            format!("{name}: {e}"),
+            format!("correct the path in {key}, or make the file executable"),
+        ),
+    }
+}
+
+/// A server choice a template was rendered with: for each pool it uses, the server.
+pub type Choice<'a> = Vec<(&'a Pool, &'a Server)>;
+
+/// `web=backup (198.51.100.7), mail=mx1 (192.0.2.25)`.
+#[must_use]
+pub fn describe(choice: &Choice<'_>) -> String {
+    let parts: Vec<String> = choice
+        .iter()
+        .map(|(pool, server)| format!("{}={} ({})", pool.name, server.name, server.address()))
+        .collect();
+    parts.join(", ")
+}
+
+/// The zone's renderings all passed `nsd-checkzone`: `pools` are the pools it follows.
+#[must_use]
+pub fn rendered_ok(zone: &str, pools: &[&Pool], renderings: usize) -> Line {
+    if pools.is_empty() {
+        return Line::ok(format!("nsd-checkzone {zone}: passes (it uses no pool)"));
+    }
+    let each: Vec<String> = pools
+        .iter()
+        .map(|p| {
+            let names: Vec<&str> = p.servers.iter().map(|s| s.name.as_str()).collect();
+            format!("{} ({})", p.name, names.join(", "))
+        })
+        .collect();
+    Line::ok(format!(
+        "nsd-checkzone {zone}: passes with each server of {} ({})",
+        each.join(" and "),
+        plural(renderings, "rendering", "renderings")
+    ))
+}
+
+/// `nsd-checkzone` rejected the zone rendered with `choice`: `error` is its message, whose
+/// first line that is not the heading is quoted.
+#[must_use]
+pub fn rendered_fail(zone: &str, choice: &Choice<'_>, template: &Path, error: &str) -> Line {
+    let first = error
+        .lines()
+        .skip_while(|l| l.ends_with(':') && !l.starts_with(' '))
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or(error);
+    let with = if choice.is_empty() {
+        String::new()
+    } else {
+        format!(" with {}", describe(choice))
+    };
+    let when = if choice.is_empty() {
+        "a run".to_owned()
+    } else {
+        format!("a run choosing {}", describe_servers(choice))
+    };
+    Line::fail(
+        format!("nsd-checkzone {zone}{with}: {first}"),
+        format!(
+            "correct the template {}: as it is, {when} would not install {zone} (NSD would \
+             keep serving the old zone)",
+            template.display()
+        ),
+    )
+}
+
+fn describe_servers(choice: &Choice<'_>) -> String {
+    let names: Vec<&str> = choice.iter().map(|(_, s)| s.name.as_str()).collect();
+    names.join(" and ")
+}
+
+/// Where NSD reads `zone` from, against the file zonerw writes.
+#[must_use]
+pub fn zone_file(zone: &str, nsd_reads: Option<&Path>, ours: &Path, same: bool) -> Line {
+    let set = format!(
+        "set zonefile: {} for zone {zone} in nsd.conf and run nsd-control reconfig",
+        ours.display()
+    );
+    match nsd_reads {
+        None => Line::fail(
+            format!("zone {zone}: NSD has no zonefile: for it"),
+            format!("{set}, or zonerw's changes never reach NSD"),
+        ),
+        Some(file) if same => Line::ok(format!(
+            "zone {zone}: NSD serves it from {}, the file zonerw writes",
+            file.display()
+        )),
+        Some(file) => Line::fail(
+            format!(
+                "zone {zone}: NSD reads {}, but zonerw writes {}",
+                file.display(),
+                ours.display()
+            ),
+            format!(
+                "{set}, or point zones in zonerw.toml at {}",
+                file.parent()
+                    .map_or_else(String::new, |p| p.display().to_string())
+            ),
+        ),
+    }
+}
+
+/// A zone NSD does not serve yet: with `add-pattern`, zonerw adds it (`pattern_file`: the
+/// file the pattern reads, `same` whether it is ours); without, a failure.
+#[must_use]
+pub fn unknown_zone(
+    zone: &str,
+    ours: &Path,
+    add_pattern: Option<&str>,
+    pattern_file: Option<(&Path, bool)>,
+) -> Line {
+    match (add_pattern, pattern_file) {
+        (None, _) => Line::fail(
+            format!("zone {zone}: NSD does not serve it"),
+            format!(
+                "add it to nsd.conf (zone: name: {zone}, zonefile: {}, plus its notify: and \
+                 provide-xfr: lines) and run nsd-control reconfig, or set [nsd] add-pattern \
+                 so that zonerw adds it",
+                ours.display()
+            ),
+        ),
+        (Some(p), None) => Line::ok(format!(
+            "zone {zone}: unknown to NSD, will be added with pattern {p}"
+        )),
+        (Some(p), Some((file, true))) => Line::ok(format!(
+            "zone {zone}: unknown to NSD, will be added with pattern {p}, whose zonefile is {}",
+            file.display()
+        )),
+        (Some(p), Some((file, false))) => Line::fail(
+            format!(
+                "zone {zone}: unknown to NSD; pattern {p} would read it from {}, but zonerw \
+                 writes {}",
+                file.display(),
+                ours.display()
+            ),
+            format!(
+                "set zonefile: \"{}/%s.zone\" in pattern {p} of nsd.conf and run nsd-control \
+                 reconfig",
+                ours.parent()
+                    .map_or_else(String::new, |d| d.display().to_string())
+            ),
+        ),
+    }
+}
+
+/// What a `[verify]` server answered for each zone (`Ok(serial)` or what went wrong),
+/// against the primary's serial (for a secondary). One line for a server that serves every
+/// zone, else one failure per zone.
+#[must_use]
+pub fn verify(
+    role: &str,
+    server: &str,
+    answers: &[(&str, Result<u32, String>, Option<u32>)],
+) -> Vec<Line> {
+    let fix = if role == "primary" {
+        "[verify] primary must be an address NSD listens on (ip-address: and port: in \
+         nsd.conf), and NSD must load the zone (see its log)"
+            .to_owned()
+    } else {
+        format!(
+            "make {server} a secondary of the zone (request-xfr: from this NSD, allow-notify:) \
+             and this NSD notify it (notify:, provide-xfr:), or remove it from [verify] \
+             secondaries"
+        )
+    };
+    let mut lines = Vec::new();
+    for (zone, answer, primary) in answers {
+        match (answer, primary) {
+            (Err(what), _) => lines.push(Line::fail(
+                format!("verify {role} {server}: {zone} {what}"),
+                fix.clone(),
+            )),
+            (Ok(serial), Some(p)) if crate::serial::is_newer(*p, *serial) => {
+                lines.push(Line::fail(
+                    format!(
+                        "verify {role} {server}: {zone} serial {serial}, older than the \
+                         primary's {p}: it does not follow this NSD"
+                    ),
+                    fix.clone(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    if lines.is_empty() {
+        let what = match answers {
+            [(zone, Ok(serial), _)] => format!("serves {zone} (serial {serial})"),
+            _ => format!("serves all {} zones", answers.len()),
+        };
+        lines.push(Line::ok(format!("verify {role} {server}: {what}")));
+    }
+    lines
+}
+
+/// The probe of a pool's first server: a run fails over unless it is healthy.
+#[must_use]
+pub fn pool(pool: &Pool, outcomes: &[ProbeOutcome]) -> Line {
+    let first = &pool.servers[0];
+    match outcomes.first() {
+        Some(ProbeOutcome::Up { status, latency }) => Line::ok(format!(
+            "pool {}: first server {} is up (HTTP {status} in {} ms)",
+            pool.name,
+            first.name,
+            latency.as_millis()
+        )),
+        Some(ProbeOutcome::Down { reason }) => {
+            let next = pool
+                .servers
+                .iter()
+                .zip(outcomes)
+                .skip(1)
+                .find(|(_, o)| o.is_up())
+                .map(|(s, _)| s.name.as_str());
+            let meanwhile = next.map_or_else(
+                || "no server is healthy, so runs keep the pool's current choice".to_owned(),
+                |n| format!("meanwhile runs fail over to {n}"),
+            );
+            Line::fail(
+                format!(
+                    "pool {}: first server {} is down: {reason}",
+                    pool.name, first.name
+                ),
+                format!(
+                    "bring {} back, or correct its check in zonerw.toml; {meanwhile}",
+                    first.name
+                ),
+            )
+        }
+        Some(ProbeOutcome::Unchecked) | None => Line::ok(format!(
+            "pool {}: first server {} counts as healthy (no check configured)",
+            pool.name, first.name
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::testing;
+
+    #[test]
+    fn lines_and_the_summary() {
+        let lines = [
+            Line::ok("nsd-control: /usr/sbin/nsd-control"),
+            Line::fail("zone a.example: NSD does not serve it", "add it"),
+            Line::skip("zone files NSD reads: unknown"),
+        ];
+        let shown: Vec<String> = lines.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "ok    nsd-control: /usr/sbin/nsd-control",
+                "FAIL  zone a.example: NSD does not serve it\n      fix: add it",
+                "skip  zone files NSD reads: unknown",
+            ]
+        );
+        assert_eq!(summary(&lines), "check: 1 of 2 failed, 1 skipped");
+        assert_eq!(summary(&lines[..1]), "check: all 1 passed");
+        assert_eq!(
+            summary(&[lines[0].clone(), lines[2].clone()]),
+            "check: all 1 passed, 1 skipped"
+        );
+    }
+
+    #[test]
+    fn an_errors_fix_line_becomes_the_fix() {
+        let line = Line::from_error(
+            "nsd-control status",
+            "'nsd-control status' failed (exit status: 1): error: connect (/run/nsd/nsd.ctl): Permission denied\nfix: add zonerw to group nsd",
+            "see the error",
+        );
+        assert_eq!(
+            line.to_string(),
+            "FAIL  nsd-control status: 'nsd-control status' failed (exit status: 1): error: connect (/run/nsd/nsd.ctl): Permission denied\n      fix: add zonerw to group nsd"
+        );
+        let line = Line::from_error("x", "one\ntwo\n", "see the error");
+        assert_eq!(
+            line.to_string(),
+            "FAIL  x: one; two\n      fix: see the error"
+        );
+    }
+
+    #[test]
+    fn a_config_without_a_pool_fails() {
+        let path = Path::new("/etc/zonerw/zonerw.toml");
+        let fixture = testing::config();
+        assert_eq!(
+            config(path, &fixture.pools).to_string(),
+            "ok    config /etc/zonerw/zonerw.toml: 1 pool, 2 servers"
+        );
+        assert_eq!(
+            config(path, &[]).to_string(),
+            "FAIL  config /etc/zonerw/zonerw.toml: no pool configured\n      fix: add a [[pool]] with its [[pool.server]] entries (see zonerw.toml(5)); until then a run has nothing to decide"
+        );
+    }
+
+    #[test]
+    fn templates() {
+        assert_eq!(
+            template("example.com", &[("web", vec!["IP".into(), "IP6".into()])]).to_string(),
+            "ok    template example.com: @IP@, @IP6@ of pool web"
+        );
+        assert_eq!(
+            template("example.com", &[]).to_string(),
+            "ok    template example.com: uses no pool"
+        );
+        assert_eq!(
+            broken_template("example.com", "/t/example.com.zone:3: @IP6@ is used, but server \"main\" of pool \"web\" has no ipv6 address").to_string(),
+            "FAIL  template example.com: /t/example.com.zone:3: @IP6@ is used, but server \"main\" of pool \"web\" has no ipv6 address\n      fix: correct the template; until then a run skips zone example.com (exit 2) and NSD keeps serving the installed file"
+        );
+    }
+
+    #[test]
+    fn commands_say_where_they_resolved() {
+        let cases = [
+            (
+                Ok(Found::OnPath("/usr/sbin/nsd-control".into())),
+                "ok    nsd-control: /usr/sbin/nsd-control",
+            ),
+            (
+                Ok(Found::AsWritten("/usr/sbin/nsd-control".into())),
+                "ok    nsd-control: an executable file",
+            ),
+            (
+                Ok(Found::InFallback("/usr/sbin/nsd-control".into())),
+                "ok    nsd-control: /usr/sbin/nsd-control (not on PATH, but zonerw also looks in /usr/local/sbin:/usr/sbin:/sbin)",
+            ),
+            (
+                Err(NotFound::Nowhere {
+                    path: "/usr/bin:/bin".into(),
+                }),
+                "FAIL  nsd-control: not found on PATH (/usr/bin:/bin) nor in /usr/local/sbin:/usr/sbin:/sbin\n      fix: install it, or give its absolute path in [nsd] control",
+            ),
+            (
+                Err(NotFound::NotExecutable("/opt/nsd-control".into())),
+                "FAIL  nsd-control: /opt/nsd-control is not an executable file\n      fix: correct the path in [nsd] control, or make the file executable",
+            ),
+        ];
+        for (found, want) in cases {
+            assert_eq!(
+                command("nsd-control", "[nsd] control", &found).to_string(),
+                want
+            );
+        }
+    }
+
+    #[test]
+    fn renderings() {
+        let config = testing::config();
+        let web = &config.pools[0];
+        assert_eq!(
+            rendered_ok("example.com", &[web], 2).to_string(),
+            "ok    nsd-checkzone example.com: passes with each server of web (main, backup) (2 renderings)"
+        );
+        assert_eq!(
+            rendered_ok("example.com", &[], 1).to_string(),
+            "ok    nsd-checkzone example.com: passes (it uses no pool)"
+        );
+        let choice = vec![(web, &web.servers[1])];
+        let error = "example.com: nsd-checkzone rejected the rendered zone; it was not installed and NSD keeps serving the old one:\n  /t/example.com.zone:2: invalid IPv4 address '198.51.100.700'\n  zone example.com file /t/example.com.zone has 1 errors";
+        assert_eq!(
+            rendered_fail(
+                "example.com",
+                &choice,
+                Path::new("/t/example.com.zone"),
+                error
+            )
+            .to_string(),
+            "FAIL  nsd-checkzone example.com with web=backup (198.51.100.7): /t/example.com.zone:2: invalid IPv4 address '198.51.100.700'\n      fix: correct the template /t/example.com.zone: as it is, a run choosing backup would not install example.com (NSD would keep serving the old zone)"
+        );
+    }
+
+    #[test]
+    fn zone_files() {
+        let ours = PathBuf::from("/var/lib/nsd/zonerw/example.com.zone");
+        assert_eq!(
+            zone_file("example.com", Some(&ours), &ours, true).to_string(),
+            "ok    zone example.com: NSD serves it from /var/lib/nsd/zonerw/example.com.zone, the file zonerw writes"
+        );
+        assert_eq!(
+            zone_file(
+                "example.com",
+                Some(Path::new("/etc/nsd/example.com.zone")),
+                &ours,
+                false
+            )
+            .to_string(),
+            "FAIL  zone example.com: NSD reads /etc/nsd/example.com.zone, but zonerw writes /var/lib/nsd/zonerw/example.com.zone\n      fix: set zonefile: /var/lib/nsd/zonerw/example.com.zone for zone example.com in nsd.conf and run nsd-control reconfig, or point zones in zonerw.toml at /etc/nsd"
+        );
+        assert!(
+            zone_file("example.com", None, &ours, false)
+                .to_string()
+                .starts_with("FAIL  zone example.com: NSD has no zonefile: for it\n")
+        );
+        assert_eq!(
+            unknown_zone("example.com", &ours, None, None).to_string(),
+            "FAIL  zone example.com: NSD does not serve it\n      fix: add it to nsd.conf (zone: name: example.com, zonefile: /var/lib/nsd/zonerw/example.com.zone, plus its notify: and provide-xfr: lines) and run nsd-control reconfig, or set [nsd] add-pattern so that zonerw adds it"
+        );
+        assert_eq!(
+            unknown_zone("example.com", &ours, Some("zonerw"), Some((&ours, true))).to_string(),
+            "ok    zone example.com: unknown to NSD, will be added with pattern zonerw, whose zonefile is /var/lib/nsd/zonerw/example.com.zone"
+        );
+        assert_eq!(
+            unknown_zone("example.com", &ours, Some("zonerw"), None).to_string(),
+            "ok    zone example.com: unknown to NSD, will be added with pattern zonerw"
+        );
+        assert_eq!(
+            unknown_zone(
+                "example.com",
+                &ours,
+                Some("zonerw"),
+                Some((Path::new("/etc/nsd/example.com.zone"), false))
+            )
+            .to_string(),
+            "FAIL  zone example.com: unknown to NSD; pattern zonerw would read it from /etc/nsd/example.com.zone, but zonerw writes /var/lib/nsd/zonerw/example.com.zone\n      fix: set zonefile: \"/var/lib/nsd/zonerw/%s.zone\" in pattern zonerw of nsd.conf and run nsd-control reconfig"
+        );
+    }
+
+    #[test]
+    fn verify_servers() {
+        let shown = |lines: Vec<Line>| lines.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            shown(verify(
+                "primary",
+                "127.0.0.1:53",
+                &[("a.example", Ok(7), None)]
+            )),
+            ["ok    verify primary 127.0.0.1:53: serves a.example (serial 7)"]
+        );
+        assert_eq!(
+            shown(verify(
+                "secondary",
+                "192.0.2.1:53",
+                &[("a.example", Ok(7), Some(7)), ("b.example", Ok(8), Some(7))]
+            )),
+            ["ok    verify secondary 192.0.2.1:53: serves all 2 zones"]
+        );
+        let got = shown(verify(
+            "secondary",
+            "192.0.2.1:53",
+            &[
+                ("a.example", Err("answers REFUSED".into()), Some(7)),
+                ("b.example", Ok(6), Some(7)),
+                ("c.example", Ok(9), None),
+            ],
+        ));
+        assert_eq!(got.len(), 2);
+        assert!(got[0].starts_with("FAIL  verify secondary 192.0.2.1:53: a.example answers REFUSED\n      fix: make 192.0.2.1:53 a secondary of the zone"), "{got:?}");
+        assert!(got[1].starts_with("FAIL  verify secondary 192.0.2.1:53: b.example serial 6, older than the primary's 7: it does not follow this NSD\n"), "{got:?}");
+        let got = shown(verify(
+            "primary",
+            "127.0.0.1:53",
+            &[("a.example", Err("gives no answer".into()), None)],
+        ));
+        assert_eq!(
+            got,
+            [
+                "FAIL  verify primary 127.0.0.1:53: a.example gives no answer\n      fix: [verify] primary must be an address NSD listens on (ip-address: and port: in nsd.conf), and NSD must load the zone (see its log)"
+            ]
+        );
+    }
+
+    #[test]
+    fn pools_by_their_first_server() {
+        let config = testing::config();
+        let web = &config.pools[0];
+        assert_eq!(
+            pool(web, &[testing::up(), ProbeOutcome::Unchecked]).to_string(),
+            "ok    pool web: first server main is up (HTTP 200 in 3 ms)"
+        );
+        assert_eq!(
+            pool(web, &[testing::down(), ProbeOutcome::Unchecked]).to_string(),
+            "FAIL  pool web: first server main is down: failed 2/2 attempts: connect: refused\n      fix: bring main back, or correct its check in zonerw.toml; meanwhile runs fail over to backup"
+        );
+        let both_down = [testing::down(), ProbeOutcome::Down { reason: "x".into() }];
+        assert!(
+            pool(web, &both_down)
+                .to_string()
+                .ends_with("no server is healthy, so runs keep the pool's current choice")
+        );
+    }
+}
