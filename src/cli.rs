@@ -69,6 +69,54 @@ pub(crate) enum Command {
     /// One ad-hoc probe without a config. Exit 0 = healthy, 1 = unhealthy, 2 = usage error,
     /// 3 = could not test (no route or no DNS on this side).
     Probe(ProbeArgs),
+    /// Take a server out of its pool's choice (planned maintenance), then do one run.
+    ///
+    /// The names leave it at once if it was chosen, and stay away while another server of
+    /// the pool is healthy; it is still probed. Refused (exit 2) unless another server of
+    /// the pool is healthy and not drained, or --force.
+    Drain {
+        /// The pool.
+        pool: String,
+        /// The server.
+        server: String,
+        /// End the drain by itself after this long, e.g. 30m, 2h, 1h30m, 7d.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
+        /// Why, shown by status and kept in the history.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Drain it even if no other server of the pool is healthy and not drained.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Return a drained server to its pool's choice, then do one run.
+    Undrain {
+        /// The pool.
+        pool: String,
+        /// The server.
+        server: String,
+    },
+    /// Point a pool at one server whatever the probes say, then do one run.
+    ///
+    /// Every server is still probed; a run warns (on stderr) while the pinned server fails
+    /// its check.
+    Pin {
+        /// The pool.
+        pool: String,
+        /// The server.
+        server: String,
+        /// End the pin by itself after this long, e.g. 30m, 2h, 1h30m, 7d.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
+        /// Why, shown by status and kept in the history.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Let the probes choose a pinned pool's server again, then do one run.
+    Unpin {
+        /// The pool.
+        pool: String,
+    },
     /// Turn working zone files into templates in the templates directory.
     ///
     /// The SOA serial becomes @serial@, and every A/AAAA record holding the address of a
@@ -134,6 +182,8 @@ mod tests {
             &["-v", "status", "--json"],
             &["-c", "f", "--quiet", "completions", "bash"],
             &["--verbose", "probe", "http://www.example.com/"],
+            &["--force", "drain", "web", "main"],
+            &["-q", "unpin", "web"],
         ] {
             let cli = parse(args).unwrap();
             let e = crate::dispatch(cli, jiff::Timestamp::UNIX_EPOCH).unwrap_err();
@@ -166,6 +216,20 @@ mod tests {
             parse(&[]).unwrap().run.config,
             PathBuf::from(DEFAULT_CONFIG)
         );
+    }
+
+    /// `drain --force` is drain's own flag, not a run's.
+    #[test]
+    fn drain_has_its_own_force() {
+        let cli = parse(&["drain", "web", "main", "--force", "--for", "2h"]).unwrap();
+        assert!(!cli.run.force);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Drain { force: true, duration: Some(ref d), .. }) if d == "2h"
+        ));
+        for args in [&["pin", "web", "main", "--force"][..], &["undrain", "web"]] {
+            assert_eq!(parse(args).unwrap_err().exit_code(), 2, "{args:?}");
+        }
     }
 
     #[test]

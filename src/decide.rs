@@ -1,10 +1,12 @@
-//! The failover decision of one pool: apply fall/rise to the probe outcomes, pick a server.
+//! The failover decision of one pool: apply fall/rise to the probe outcomes, pick a server,
+//! honouring the operator's pin and drains.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::config::Pool;
-use crate::state::{PoolState, ServerState};
+use crate::maintenance::{Ended, Kind};
+use crate::state::{PoolState, ServerState, drained_words, pin_words};
 
 /// The result of probing one server in this run. A dead server is data, not an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,14 +68,17 @@ pub struct Switch {
     pub to: usize,
     /// Why, in words.
     pub reason: String,
+    /// Caused by the operator (a pin, or a drain of the server left), not by a probe.
+    pub planned: bool,
 }
 
 impl Switch {
-    /// True when the pool leaves a server for a lower-priority one, i.e. because it failed
-    /// its check (not a failback, not a reconfiguration). Only these consult the guard.
+    /// True when the pool leaves a server for a lower-priority one because it failed its
+    /// check (not a failback, not a reconfiguration, not a pin or a drain). Only these
+    /// consult the guard and count as failovers.
     #[must_use]
     pub fn is_failover(&self) -> bool {
-        self.from.is_some_and(|from| self.to > from)
+        !self.planned && self.from.is_some_and(|from| self.to > from)
     }
 
     /// The address of the server left, or "" when it is no longer configured.
@@ -101,9 +106,30 @@ pub struct Decision {
 /// Servers become unhealthy after `fall` consecutive bad runs and healthy again after `rise`
 /// consecutive good ones. The first healthy server in priority order is chosen; if none is
 /// healthy the current choice is kept. Before the first run the current choice is the first
-/// server.
+/// server. For pins and drains (taken from `previous`) see [`decide_with`].
 #[must_use]
 pub fn decide(pool: &Pool, previous: Option<&PoolState>, outcomes: &[ProbeOutcome]) -> Decision {
+    decide_with(pool, previous, outcomes, &[])
+}
+
+/// [`decide`], with the operator's maintenance in `previous` (its pin and drains, already
+/// rid of what expired) and `ended`, the pins and drains that ended in this run (for the
+/// switch's reason). Every server's counters are updated whatever the maintenance.
+///
+/// - A pinned pool chooses its pinned server, whatever the probes say.
+/// - Otherwise a drained server is chosen only when no server that is not drained is
+///   healthy: the first healthy server that is not drained wins, else the first healthy
+///   drained one (a drain never sends the names to a server known dead).
+/// - When no server is healthy the pool keeps its current choice, as without drains,
+///   unless that is drained: then the first server that is not drained (all being dead,
+///   the drain is honoured).
+#[must_use]
+pub fn decide_with(
+    pool: &Pool,
+    previous: Option<&PoolState>,
+    outcomes: &[ProbeOutcome],
+    ended: &[Ended],
+) -> Decision {
     let mut servers = BTreeMap::new();
     let mut healthy = Vec::with_capacity(pool.servers.len());
     for (server, outcome) in pool.servers.iter().zip(outcomes) {
@@ -115,19 +141,32 @@ pub fn decide(pool: &Pool, previous: Option<&PoolState>, outcomes: &[ProbeOutcom
         healthy.push(new.healthy);
         servers.insert(server.name.clone(), new);
     }
+    let maintenance = Maintenance::of(pool, previous);
     let current_name = previous.map(|p| p.chosen.as_str());
     let current = match current_name {
         None => Some(0),
         Some(name) => pool.servers.iter().position(|s| s.name == name),
     };
-    let chosen = healthy.iter().position(|&h| h).or(current).unwrap_or(0);
-    let switch = (current != Some(chosen)).then(|| Switch {
-        from: current,
-        from_name: current
-            .map_or(current_name.unwrap_or_default(), |i| &pool.servers[i].name)
-            .to_owned(),
-        to: chosen,
-        reason: switch_reason(pool, current, current_name, chosen, &servers, outcomes),
+    let chosen = choose(&healthy, &maintenance, current);
+    let switch = (current != Some(chosen)).then(|| {
+        let facts = Facts {
+            pool,
+            previous,
+            servers: &servers,
+            outcomes,
+            maintenance: &maintenance,
+            ended,
+        };
+        let (reason, planned) = facts.switch_reason(current, current_name, chosen);
+        Switch {
+            from: current,
+            from_name: current
+                .map_or(current_name.unwrap_or_default(), |i| &pool.servers[i].name)
+                .to_owned(),
+            to: chosen,
+            reason,
+            planned,
+        }
     });
     Decision {
         chosen,
@@ -138,8 +177,54 @@ pub fn decide(pool: &Pool, previous: Option<&PoolState>, outcomes: &[ProbeOutcom
             servers,
             guard: previous.and_then(|p| p.guard.clone()),
             failovers: previous.map_or(0, |p| p.failovers),
+            pinned: previous.and_then(|p| p.pinned.clone()),
+            drained: previous.map(|p| p.drained.clone()).unwrap_or_default(),
         },
     }
+}
+
+/// A pool's pin and drains, by server index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maintenance {
+    /// The pinned server, if it is configured.
+    pub pinned: Option<usize>,
+    /// Per server in config order: drained.
+    pub drained: Vec<bool>,
+}
+
+impl Maintenance {
+    /// The pin and drains of `state`, for the servers of `pool`.
+    #[must_use]
+    pub fn of(pool: &Pool, state: Option<&PoolState>) -> Self {
+        let pinned = state
+            .and_then(|p| p.pinned.as_ref())
+            .and_then(|pin| pool.servers.iter().position(|s| s.name == pin.server));
+        let drained = pool
+            .servers
+            .iter()
+            .map(|s| state.is_some_and(|p| p.drained.contains_key(&s.name)))
+            .collect();
+        Maintenance { pinned, drained }
+    }
+}
+
+/// The choice, from each server's health after fall/rise, the maintenance and the current
+/// choice (None: no longer configured). See [`decide_with`] for the rules.
+#[must_use]
+pub fn choose(healthy: &[bool], maintenance: &Maintenance, current: Option<usize>) -> usize {
+    if let Some(pinned) = maintenance.pinned {
+        return pinned;
+    }
+    let servers = 0..healthy.len();
+    let eligible = |i: &usize| !maintenance.drained[*i];
+    servers
+        .clone()
+        .find(|&i| healthy[i] && eligible(&i))
+        .or_else(|| servers.clone().find(|&i| healthy[i]))
+        .or(current.filter(eligible))
+        .or_else(|| servers.clone().find(eligible))
+        .or(current)
+        .unwrap_or(0)
 }
 
 /// Keep the pool exactly as it was before this run: the guard found that our own link is
@@ -148,10 +233,7 @@ pub fn decide(pool: &Pool, previous: Option<&PoolState>, outcomes: &[ProbeOutcom
 pub fn hold(pool: &Pool, previous: Option<&PoolState>) -> Decision {
     let state = previous.cloned().unwrap_or_else(|| PoolState {
         chosen: pool.servers[0].name.clone(),
-        since: None,
-        servers: BTreeMap::new(),
-        guard: None,
-        failovers: 0,
+        ..PoolState::default()
     });
     let chosen = pool
         .servers
@@ -198,42 +280,109 @@ fn update_server(old: &ServerState, outcome: &ProbeOutcome, fall: u32, rise: u32
     }
 }
 
-fn switch_reason(
-    pool: &Pool,
-    current: Option<usize>,
-    current_name: Option<&str>,
-    chosen: usize,
-    servers: &BTreeMap<String, ServerState>,
-    outcomes: &[ProbeOutcome],
-) -> String {
-    let Some(from) = current else {
-        return format!(
-            "{} is no longer configured",
-            current_name.unwrap_or_default()
-        );
-    };
-    if chosen < from {
-        let to = &pool.servers[chosen].name;
-        let good = servers[to].good;
-        let runs = if good == 1 { "run" } else { "runs" };
-        return format!(
-            "{to} healthy again ({good} good {runs}, rise {})",
-            pool.rise
-        );
-    }
-    let name = &pool.servers[from].name;
-    let bad = servers[name].bad;
-    match (&outcomes[from], pool.fall) {
-        (ProbeOutcome::Down { reason }, 1) => format!("{name} {reason}"),
-        (ProbeOutcome::Down { reason }, fall) => {
-            format!("{name} down for {bad} runs (fall {fall}): {reason}")
+/// What a switch's reason is made of.
+struct Facts<'a> {
+    pool: &'a Pool,
+    previous: Option<&'a PoolState>,
+    servers: &'a BTreeMap<String, ServerState>,
+    outcomes: &'a [ProbeOutcome],
+    maintenance: &'a Maintenance,
+    ended: &'a [Ended],
+}
+
+impl Facts<'_> {
+    /// Why the pool leaves `current` for `chosen`, and whether the operator caused it (a
+    /// pin, or a drain of the server left: not a failover).
+    fn switch_reason(
+        &self,
+        current: Option<usize>,
+        current_name: Option<&str>,
+        chosen: usize,
+    ) -> (String, bool) {
+        let pool = self.pool;
+        let Some(from) = current else {
+            return (
+                format!(
+                    "{} is no longer configured",
+                    current_name.unwrap_or_default()
+                ),
+                false,
+            );
+        };
+        let (from_name, to) = (&pool.servers[from].name, &pool.servers[chosen].name);
+        let ended = |kind| self.ended.iter().find(|e| e.kind == kind);
+        if self.maintenance.pinned == Some(chosen) {
+            return (self.pin_reason(to), true);
         }
-        (_, _) => format!("{name} has not recovered yet"),
+        if self.maintenance.drained[from] {
+            return (self.drain_reason(from_name), true);
+        }
+        // A pin or a drain that ended in this run: the probes decide again.
+        let ended = ended(Kind::Pin)
+            .or_else(|| ended(Kind::Drain).filter(|e| e.server == *to))
+            .map(Ended::words);
+        if self.maintenance.drained[chosen] {
+            let failure = self.failure(from);
+            return (
+                format!("{failure}; {to} is drained, but no other server is healthy"),
+                false,
+            );
+        }
+        match ended {
+            Some(ended) if chosen < from => (ended, false),
+            Some(ended) => (format!("{ended}; {}", self.failure(from)), false),
+            None if chosen < from => {
+                let good = self.servers[to].good;
+                let runs = if good == 1 { "run" } else { "runs" };
+                (
+                    format!(
+                        "{to} healthy again ({good} good {runs}, rise {})",
+                        pool.rise
+                    ),
+                    false,
+                )
+            }
+            None => (self.failure(from), false),
+        }
+    }
+
+    /// Why server `from` is left: how its probes failed.
+    fn failure(&self, from: usize) -> String {
+        let name = &self.pool.servers[from].name;
+        let bad = self.servers[name].bad;
+        match (&self.outcomes[from], self.pool.fall) {
+            (ProbeOutcome::Down { reason }, 1) => format!("{name} {reason}"),
+            (ProbeOutcome::Down { reason }, fall) => {
+                format!("{name} down for {bad} runs (fall {fall}): {reason}")
+            }
+            (_, _) => format!("{name} has not recovered yet"),
+        }
+    }
+
+    /// `pinned to backup until …: why`.
+    fn pin_reason(&self, to: &str) -> String {
+        let pin = self.previous.and_then(|p| p.pinned.as_ref());
+        pin_words(
+            to,
+            pin.and_then(|p| p.until.as_deref()),
+            pin.and_then(|p| p.reason.as_deref()),
+        )
+    }
+
+    /// `main drained: why`.
+    fn drain_reason(&self, from: &str) -> String {
+        let drain = self.previous.and_then(|p| p.drained.get(from));
+        drained_words(from, drain.and_then(|d| d.reason.as_deref()))
     }
 }
 
 #[cfg(test)]
-#[allow(clippy::type_complexity, reason = "test tables")]
+#[allow(
+    clippy::type_complexity,
+    clippy::too_many_lines,
+    clippy::unnecessary_wraps,
+    reason = "test tables"
+)]
 mod tests {
     use super::*;
     use crate::config::{CheckSettings, CheckUrl, Server, StatusRange};
@@ -388,10 +537,7 @@ mod tests {
         let p = pool(1, 1);
         let old = PoolState {
             chosen: "gone".into(),
-            since: None,
-            servers: BTreeMap::new(),
-            guard: None,
-            failovers: 0,
+            ..PoolState::default()
         };
         let d = decide(&p, Some(&old), &[up(), up(), ProbeOutcome::Unchecked]);
         let s = d.switch.unwrap();
@@ -481,6 +627,7 @@ mod tests {
             from_name: String::new(),
             to,
             reason: String::new(),
+            planned: false,
         };
         let cases = [
             (Some(0), 1, true, "192.0.2.1"),
@@ -573,8 +720,8 @@ mod tests {
                 ),
             ]
             .into(),
-            guard: None,
             failovers: 3,
+            ..PoolState::default()
         };
         let d = decide(&p, Some(&old), &[down(), down(), down()]);
         assert_eq!(d.chosen, 0);
@@ -643,10 +790,7 @@ mod tests {
             first.state,
             PoolState {
                 chosen: "main".into(),
-                since: None,
-                servers: BTreeMap::new(),
-                guard: None,
-                failovers: 0,
+                ..PoolState::default()
             }
         );
         let d = decide(&p, None, &[down(), up(), ProbeOutcome::Unchecked]);
@@ -656,5 +800,337 @@ mod tests {
         assert_eq!(held.chosen, 1);
         assert!(held.switch.is_none());
         assert_eq!(held.state, previous);
+    }
+
+    // -----------------------------------------------------------------------------------
+    // pins and drains
+
+    use crate::maintenance::{Ended, Kind};
+    use crate::state::{Drain, EndCause, Pin};
+
+    /// Every rule of `choose`, for three servers in priority order.
+    #[test]
+    fn choose_table() {
+        let (t, f) = (true, false);
+        // (healthy, drained, pinned, current, chosen, why)
+        let cases: &[(
+            [bool; 3],
+            [bool; 3],
+            Option<usize>,
+            Option<usize>,
+            usize,
+            &str,
+        )] = &[
+            (
+                [t, t, t],
+                [f, f, f],
+                None,
+                Some(2),
+                0,
+                "the first healthy server",
+            ),
+            (
+                [t, t, t],
+                [t, f, f],
+                None,
+                Some(0),
+                1,
+                "the first healthy one not drained",
+            ),
+            (
+                [t, f, t],
+                [t, f, f],
+                None,
+                Some(0),
+                2,
+                "skipping the unhealthy and the drained",
+            ),
+            (
+                [t, f, f],
+                [t, f, f],
+                None,
+                Some(0),
+                0,
+                "a drained server as the only healthy one",
+            ),
+            (
+                [t, f, f],
+                [t, f, f],
+                None,
+                Some(2),
+                0,
+                "... even to leave a dead one",
+            ),
+            (
+                [t, t, f],
+                [t, t, f],
+                None,
+                Some(2),
+                0,
+                "the first healthy drained one",
+            ),
+            (
+                [f, f, f],
+                [f, f, f],
+                None,
+                Some(1),
+                1,
+                "nothing healthy: the current choice",
+            ),
+            (
+                [f, f, f],
+                [f, t, f],
+                None,
+                Some(1),
+                0,
+                "... unless it is drained",
+            ),
+            (
+                [f, f, f],
+                [t, t, f],
+                None,
+                Some(1),
+                2,
+                "... then the first not drained",
+            ),
+            (
+                [f, f, f],
+                [t, t, t],
+                None,
+                Some(1),
+                1,
+                "all drained and dead: stay",
+            ),
+            (
+                [f, f, f],
+                [t, f, f],
+                None,
+                None,
+                1,
+                "a removed choice, nothing healthy",
+            ),
+            (
+                [f, f, f],
+                [t, t, t],
+                None,
+                None,
+                0,
+                "a removed choice, all drained",
+            ),
+            (
+                [t, t, t],
+                [f, f, f],
+                Some(2),
+                Some(0),
+                2,
+                "a pin wins over health",
+            ),
+            (
+                [f, f, f],
+                [f, f, t],
+                Some(2),
+                Some(0),
+                2,
+                "... and over a drain",
+            ),
+        ];
+        for &(healthy, drained, pinned, current, chosen, why) in cases {
+            let maintenance = Maintenance {
+                pinned,
+                drained: drained.to_vec(),
+            };
+            assert_eq!(choose(&healthy, &maintenance, current), chosen, "{why}");
+        }
+    }
+
+    fn pinned(server: &str, reason: Option<&str>) -> Option<Pin> {
+        Some(Pin {
+            server: server.into(),
+            since: "2026-11-29T10:00:00Z".into(),
+            until: None,
+            reason: reason.map(Into::into),
+        })
+    }
+
+    fn drained(servers: &[&str]) -> BTreeMap<String, Drain> {
+        servers
+            .iter()
+            .map(|s| {
+                let drain = Drain {
+                    since: "2026-11-29T10:00:00Z".into(),
+                    until: None,
+                    reason: Some("patching".into()),
+                };
+                ((*s).to_owned(), drain)
+            })
+            .collect()
+    }
+
+    /// A pool on `chosen` after a run with everything up.
+    fn settled_on(p: &Pool, chosen: &str) -> PoolState {
+        PoolState {
+            chosen: chosen.into(),
+            ..decide(p, None, &[up(), up(), ProbeOutcome::Unchecked]).state
+        }
+    }
+
+    fn switch_of(d: &Decision) -> (Option<usize>, usize, &str, bool, bool) {
+        let s = d.switch.as_ref().expect("a switch");
+        (s.from, s.to, s.reason.as_str(), s.planned, s.is_failover())
+    }
+
+    #[test]
+    fn a_pin_chooses_its_server_whatever_the_probes_and_counts_them() {
+        let p = pool(1, 1);
+        let mut previous = settled_on(&p, "main");
+        previous.pinned = pinned("second", Some("main is patched"));
+        let d = decide(
+            &p,
+            Some(&previous),
+            &[up(), down(), ProbeOutcome::Unchecked],
+        );
+        assert_eq!(d.chosen, 1);
+        assert_eq!(
+            switch_of(&d),
+            (Some(0), 1, "pinned to second: main is patched", true, false),
+            "a planned switch: no guard, no failover counted"
+        );
+        assert!(!d.state.servers["second"].healthy, "counters go on");
+        assert_eq!(d.state.pinned, previous.pinned, "the pin is kept");
+        // Pinned and chosen: nothing moves, whatever the probes.
+        let again = decide(&p, Some(&d.state), &[up(), down(), down()]);
+        assert_eq!((again.chosen, again.switch), (1, None));
+        // A pin to the server chosen anyway changes nothing.
+        let mut on_main = settled_on(&p, "main");
+        on_main.pinned = pinned("main", None);
+        let d = decide(&p, Some(&on_main), &[down(), up(), ProbeOutcome::Unchecked]);
+        assert_eq!((d.chosen, d.switch), (0, None), "the pin holds a dead main");
+    }
+
+    #[test]
+    fn a_drained_server_is_left_for_the_next_healthy_one() {
+        let p = pool(1, 1);
+        let mut previous = settled_on(&p, "main");
+        previous.drained = drained(&["main"]);
+        let d = decide(&p, Some(&previous), &[up(), up(), ProbeOutcome::Unchecked]);
+        assert_eq!(
+            switch_of(&d),
+            (Some(0), 1, "main drained: patching", true, false)
+        );
+        assert_eq!(d.state.drained, previous.drained, "the drain is kept");
+        // second fails too: backup, the probes' choice among those not drained.
+        let d = decide(&p, Some(&d.state), &[up(), down(), ProbeOutcome::Unchecked]);
+        assert_eq!(
+            switch_of(&d),
+            (
+                Some(1),
+                2,
+                "second failed 2/2 attempts: connect: refused",
+                false,
+                true
+            ),
+        );
+    }
+
+    #[test]
+    fn a_drained_server_stays_chosen_while_it_is_the_only_healthy_one() {
+        let mut p = pool(1, 1);
+        p.servers[2].check = p.servers[0].check.clone();
+        let mut previous = settled_on(&p, "main");
+        previous.drained = drained(&["main"]);
+        let d = decide(&p, Some(&previous), &[up(), down(), down()]);
+        assert_eq!((d.chosen, d.switch), (0, None));
+        // Another server is healthy again: the drain takes effect.
+        let d = decide(&p, Some(&d.state), &[up(), down(), up()]);
+        assert_eq!(
+            switch_of(&d),
+            (Some(0), 2, "main drained: patching", true, false)
+        );
+        // backup fails: back to the drained main, as the last resort.
+        let d = decide(&p, Some(&d.state), &[up(), down(), down()]);
+        assert_eq!(
+            switch_of(&d),
+            (
+                Some(2),
+                0,
+                "backup failed 2/2 attempts: connect: refused; main is drained, but no other server is healthy",
+                false,
+                false
+            ),
+        );
+        // Everything dead: the drain is honoured, at no cost.
+        let d = decide(&p, Some(&d.state), &[down(), down(), down()]);
+        assert_eq!(
+            switch_of(&d),
+            (Some(0), 1, "main drained: patching", true, false)
+        );
+    }
+
+    #[test]
+    fn the_end_of_a_pin_or_a_drain_is_the_reason_of_the_switch_it_causes() {
+        let p = pool(1, 1);
+        let ended = |kind, server: &str, cause| Ended {
+            kind,
+            server: server.into(),
+            cause,
+        };
+        let on = |chosen| settled_on(&p, chosen);
+        let all_up = [up(), up(), ProbeOutcome::Unchecked];
+        let main_down = [down(), up(), ProbeOutcome::Unchecked];
+        let cases = [
+            (
+                on("backup"),
+                &all_up,
+                ended(Kind::Pin, "backup", EndCause::Expired),
+                (Some(2), 0, "pin to backup expired", false, false),
+            ),
+            (
+                on("backup"),
+                &all_up,
+                ended(Kind::Pin, "backup", EndCause::Command),
+                (Some(2), 0, "unpinned from backup", false, false),
+            ),
+            (
+                on("main"),
+                &main_down,
+                ended(Kind::Pin, "main", EndCause::Expired),
+                (
+                    Some(0),
+                    1,
+                    "pin to main expired; main failed 2/2 attempts: connect: refused",
+                    false,
+                    true,
+                ),
+            ),
+            (
+                on("second"),
+                &all_up,
+                ended(Kind::Drain, "main", EndCause::Command),
+                (Some(1), 0, "main undrained", false, false),
+            ),
+            (
+                on("second"),
+                &all_up,
+                ended(Kind::Drain, "main", EndCause::Expired),
+                (Some(1), 0, "drain of main expired", false, false),
+            ),
+            (
+                // The drain of another server than the one chosen is not why.
+                on("second"),
+                &all_up,
+                ended(Kind::Drain, "backup", EndCause::Expired),
+                (
+                    Some(1),
+                    0,
+                    "main healthy again (1 good run, rise 1)",
+                    false,
+                    false,
+                ),
+            ),
+        ];
+        for (previous, outcomes, ended, want) in cases {
+            let d = decide_with(&p, Some(&previous), outcomes, std::slice::from_ref(&ended));
+            assert_eq!(switch_of(&d), want, "{ended:?}");
+        }
     }
 }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod fsio;
 pub mod guard;
 pub mod lock;
+pub mod maintenance;
 pub mod metrics;
 pub mod nsd;
 pub mod outcome;
@@ -119,6 +120,15 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
         Some(Command::Check) => check::check(&Config::load(&cli.run.config)?),
         Some(Command::Status { json }) => status::status(&Config::load(&cli.run.config)?, json),
         Some(Command::Probe(args)) => probe_command(&args),
+        Some(
+            command @ (Command::Drain { .. }
+            | Command::Undrain { .. }
+            | Command::Pin { .. }
+            | Command::Unpin { .. }),
+        ) => {
+            let change = maintenance::Change::from_command(&command, now)?.expect("maintenance");
+            maintenance::command(&Config::load(&cli.run.config)?, &change, now)
+        }
         Some(Command::Adopt(args)) => adopt::adopt(
             &Config::load(&cli.run.config)?,
             &args.files,

@@ -135,16 +135,27 @@ fn servers(s: &Snapshot<'_>) -> String {
         "gauge",
         "Whether the server is the one its pool points the zones at (1) or not (0).",
     );
+    let mut drained = Family::new(
+        "zonerw_server_drained",
+        "gauge",
+        "Whether the server is drained (zonerw drain): out of its pool's choice while another server is healthy (1) or not (0).",
+    );
+    let mut pinned = Family::new(
+        "zonerw_pool_pinned",
+        "gauge",
+        "Whether the pool is pinned to the server (zonerw pin), whatever the probes say (1) or not (0).",
+    );
     let mut latency = Family::new(
         "zonerw_probe_latency_seconds",
         "gauge",
         "Time of the successful probe attempt in the last run (absent when down or unchecked).",
     );
     for (p, pool) in s.config.pools.iter().enumerate() {
-        let current = s
-            .state
-            .and_then(|st| st.pools.get(&pool.name))
-            .map(|ps| ps.chosen.as_str());
+        let ps = s.state.and_then(|st| st.pools.get(&pool.name));
+        let current = ps.map(|ps| ps.chosen.as_str());
+        let pin = ps
+            .and_then(|ps| ps.pinned.as_ref())
+            .map(|p| p.server.as_str());
         for (i, server) in pool.servers.iter().enumerate() {
             let labels = [
                 ("pool", pool.name.as_str()),
@@ -159,9 +170,13 @@ fn servers(s: &Snapshot<'_>) -> String {
             }
             let is_chosen = current.map_or(i == 0, |c| c == server.name);
             chosen.sample("zonerw_server_chosen", &labels, u8::from(is_chosen));
+            let is_drained = ps.is_some_and(|ps| ps.drained.contains_key(&server.name));
+            drained.sample("zonerw_server_drained", &labels, u8::from(is_drained));
+            let is_pinned = pin == Some(server.name.as_str());
+            pinned.sample("zonerw_pool_pinned", &labels, u8::from(is_pinned));
         }
     }
-    [up.out, chosen.out, latency.out].concat()
+    [up.out, chosen.out, drained.out, pinned.out, latency.out].concat()
 }
 
 fn pools_and_zones(s: &Snapshot<'_>) -> String {
@@ -258,6 +273,21 @@ mod tests {
             crate::state::PoolState {
                 chosen: "backup".into(),
                 failovers: 2,
+                pinned: Some(crate::state::Pin {
+                    server: "backup".into(),
+                    since: "2026-11-29T10:00:00Z".into(),
+                    until: None,
+                    reason: None,
+                }),
+                drained: [(
+                    "main".to_owned(),
+                    crate::state::Drain {
+                        since: "2026-11-29T10:00:00Z".into(),
+                        until: None,
+                        reason: None,
+                    },
+                )]
+                .into(),
                 ..Default::default()
             },
         );
@@ -314,6 +344,14 @@ zonerw_server_up{{pool=\"web\",server=\"backup\"}} 1
 # TYPE zonerw_server_chosen gauge
 zonerw_server_chosen{{pool=\"web\",server=\"main\"}} 0
 zonerw_server_chosen{{pool=\"web\",server=\"backup\"}} 1
+# HELP zonerw_server_drained Whether the server is drained (zonerw drain): out of its pool's choice while another server is healthy (1) or not (0).
+# TYPE zonerw_server_drained gauge
+zonerw_server_drained{{pool=\"web\",server=\"main\"}} 1
+zonerw_server_drained{{pool=\"web\",server=\"backup\"}} 0
+# HELP zonerw_pool_pinned Whether the pool is pinned to the server (zonerw pin), whatever the probes say (1) or not (0).
+# TYPE zonerw_pool_pinned gauge
+zonerw_pool_pinned{{pool=\"web\",server=\"main\"}} 0
+zonerw_pool_pinned{{pool=\"web\",server=\"backup\"}} 1
 # HELP zonerw_probe_latency_seconds Time of the successful probe attempt in the last run (absent when down or unchecked).
 # TYPE zonerw_probe_latency_seconds gauge
 # HELP zonerw_failovers_total How many times the pool left a server whose check failed.
@@ -355,6 +393,10 @@ zonerw_build_info{{version=\"{version}\"}} 1
                 "zonerw_run_duration_seconds 0",
                 "zonerw_server_chosen{pool=\"web\",server=\"main\"} 1",
                 "zonerw_server_chosen{pool=\"web\",server=\"backup\"} 0",
+                "zonerw_server_drained{pool=\"web\",server=\"main\"} 0",
+                "zonerw_server_drained{pool=\"web\",server=\"backup\"} 0",
+                "zonerw_pool_pinned{pool=\"web\",server=\"main\"} 0",
+                "zonerw_pool_pinned{pool=\"web\",server=\"backup\"} 0",
                 "zonerw_failovers_total{pool=\"web\"} 0",
                 &format!(
                     "zonerw_build_info{{version=\"{}\"}} 1",

@@ -10,9 +10,10 @@ use jiff::Timestamp;
 use crate::config::{Config, Pool, Server};
 use crate::decide::{self, Decision, ProbeOutcome};
 use crate::guard::Verdict;
+use crate::maintenance::{self, Ended};
 use crate::plan::{Action, ZonePlan};
 use crate::state::{
-    FileStamp, GuardRecord, HistoryEntry, STATE_VERSION, State, ZoneState, rfc3339,
+    FileStamp, GuardRecord, HistoryEntry, PoolState, STATE_VERSION, State, ZoneState, rfc3339,
 };
 use crate::verify::Propagation;
 use crate::zone::{Zone, fingerprint};
@@ -28,6 +29,10 @@ pub struct PoolRun<'a> {
     pub decision: Decision,
     /// The guard's verdict on this run's failover, if it was asked.
     pub guarded: Option<Guarded>,
+    /// The pins and drains this run dropped: run out, or their server left the config.
+    pub expired: Vec<Ended>,
+    /// The pool's state before this run, without what expired: what a hold keeps.
+    previous: Option<PoolState>,
 }
 
 /// A failover the guard was asked about.
@@ -42,15 +47,33 @@ pub struct Guarded {
 }
 
 impl<'a> PoolRun<'a> {
-    /// Decide `pool` from its last state and this run's probe outcomes.
+    /// Decide `pool` from its last state and this run's probe outcomes, at `now` (the pins
+    /// and drains that ran out by then are dropped first). `commanded`: what the command
+    /// that started this run ended, for the reason of the switch it causes.
     #[must_use]
-    pub fn decide(pool: &'a Pool, old: Option<&State>, outcomes: Vec<ProbeOutcome>) -> Self {
-        let decision = decide::decide(pool, old.and_then(|s| s.pools.get(&pool.name)), &outcomes);
+    pub fn decide(
+        pool: &'a Pool,
+        old: Option<&State>,
+        outcomes: Vec<ProbeOutcome>,
+        now: Timestamp,
+        commanded: Option<&Ended>,
+    ) -> Self {
+        let (previous, expired) = match old.and_then(|s| s.pools.get(&pool.name)) {
+            Some(p) => {
+                let (kept, expired) = maintenance::expire(pool, p, now);
+                (Some(kept), expired)
+            }
+            None => (None, Vec::new()),
+        };
+        let ended: Vec<Ended> = expired.iter().chain(commanded).cloned().collect();
+        let decision = decide::decide_with(pool, previous.as_ref(), &outcomes, &ended);
         PoolRun {
             pool,
             outcomes,
             decision,
             guarded: None,
+            expired,
+            previous,
         }
     }
 
@@ -69,9 +92,9 @@ impl<'a> PoolRun<'a> {
     }
 
     /// Take the guard's `verdict` on this run's failover: a confirmed one goes ahead (its
-    /// reason says who confirmed); any other holds the pool exactly as it was in `old`, so this
-    /// run's probes do not count.
-    pub fn take_verdict(&mut self, verdict: Verdict, old: Option<&State>) {
+    /// reason says who confirmed); any other holds the pool exactly as it was before this
+    /// run (but for what expired), so this run's probes do not count.
+    pub fn take_verdict(&mut self, verdict: Verdict) {
         let Some(server) = self.failover_from() else {
             return;
         };
@@ -82,7 +105,7 @@ impl<'a> PoolRun<'a> {
         if let Verdict::Confirmed(detail) = &verdict {
             switch.reason = format!("{failure}; {detail}");
         } else {
-            self.decision = decide::hold(self.pool, old.and_then(|s| s.pools.get(&self.pool.name)));
+            self.decision = decide::hold(self.pool, self.previous.as_ref());
         }
         self.guarded = Some(Guarded {
             server: server.name.clone(),
@@ -92,18 +115,24 @@ impl<'a> PoolRun<'a> {
     }
 }
 
-/// Decide every pool of `config`; `outcomes` are `[pool][server]` in config order.
+/// Decide every pool of `config` at `now`; `outcomes` are `[pool][server]` in config order.
+/// `commanded`: the pool and the pin or drain that the command starting this run ended.
 #[must_use]
 pub fn decide_pools<'a>(
     config: &'a Config,
     old: Option<&State>,
     outcomes: Vec<Vec<ProbeOutcome>>,
+    now: Timestamp,
+    commanded: Option<(&str, &Ended)>,
 ) -> Vec<PoolRun<'a>> {
     config
         .pools
         .iter()
         .zip(outcomes)
-        .map(|(pool, outcomes)| PoolRun::decide(pool, old, outcomes))
+        .map(|(pool, outcomes)| {
+            let ended = commanded.filter(|(p, _)| *p == pool.name).map(|(_, e)| e);
+            PoolRun::decide(pool, old, outcomes, now, ended)
+        })
         .collect()
 }
 
@@ -218,6 +247,54 @@ pub struct Next {
     pub changed: bool,
 }
 
+/// A pool's state after its run `p` at `time`, with its history lines. `first`: the pool
+/// had not been decided before (a pool recorded by a pin or a drain before its first run
+/// has no counters yet): it is chosen since now.
+fn pool_next(
+    p: &PoolRun<'_>,
+    first: bool,
+    time: &str,
+    history: &mut Vec<HistoryEntry>,
+) -> PoolState {
+    let mut pool_state = p.decision.state.clone();
+    history.extend(p.expired.iter().map(|e| e.entry(time, &p.pool.name)));
+    if first && pool_state.since.is_none() {
+        pool_state.since = Some(time.to_owned());
+    }
+    if let Some(g) = &p.guarded {
+        let record = GuardRecord {
+            time: time.to_owned(),
+            server: g.server.clone(),
+            verdict: g.verdict.name().into(),
+            detail: g.verdict.detail().into(),
+        };
+        history.push(HistoryEntry::Guard {
+            time: record.time.clone(),
+            pool: p.pool.name.clone(),
+            server: record.server.clone(),
+            verdict: record.verdict.clone(),
+            detail: record.detail.clone(),
+        });
+        pool_state.guard = Some(record);
+    }
+    if let Some(switch) = &p.decision.switch {
+        pool_state.since = Some(time.to_owned());
+        if switch.is_failover() {
+            pool_state.failovers += 1;
+        }
+        history.push(HistoryEntry::Switch {
+            time: time.to_owned(),
+            pool: p.pool.name.clone(),
+            from: switch.from_name.clone(),
+            to: p.pool.servers[switch.to].name.clone(),
+            from_address: switch.from_address(p.pool),
+            to_address: p.pool.servers[switch.to].address().to_string(),
+            reason: switch.reason.clone(),
+        });
+    }
+    pool_state
+}
+
 /// The state after `run`, starting from `old`, at `now`. `last_run` moves only when something
 /// changed, so a run that changes nothing writes nothing.
 #[must_use]
@@ -236,38 +313,11 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
     };
     let mut history = Vec::new();
     for p in run.pools {
-        let mut pool_state = p.decision.state.clone();
-        if let Some(g) = &p.guarded {
-            let record = GuardRecord {
-                time: time.clone(),
-                server: g.server.clone(),
-                verdict: g.verdict.name().into(),
-                detail: g.verdict.detail().into(),
-            };
-            history.push(HistoryEntry::Guard {
-                time: record.time.clone(),
-                pool: p.pool.name.clone(),
-                server: record.server.clone(),
-                verdict: record.verdict.clone(),
-                detail: record.detail.clone(),
-            });
-            pool_state.guard = Some(record);
-        }
-        if let Some(switch) = &p.decision.switch {
-            pool_state.since = Some(time.clone());
-            if switch.is_failover() {
-                pool_state.failovers += 1;
-            }
-            history.push(HistoryEntry::Switch {
-                time: time.clone(),
-                pool: p.pool.name.clone(),
-                from: switch.from_name.clone(),
-                to: p.pool.servers[switch.to].name.clone(),
-                from_address: switch.from_address(p.pool),
-                to_address: p.pool.servers[switch.to].address().to_string(),
-                reason: switch.reason.clone(),
-            });
-        }
+        let first = old
+            .pools
+            .get(&p.pool.name)
+            .is_none_or(|o| o.servers.is_empty());
+        let pool_state = pool_next(p, first, &time, &mut history);
         new.pools.insert(p.pool.name.clone(), pool_state);
     }
     for z in run.zones {
@@ -323,7 +373,6 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
 #[allow(clippy::too_many_lines, reason = "whole states, spelled out")]
 mod tests {
     use super::*;
-    use crate::state::PoolState;
     use crate::testing::{config, down, pools, up, zone_run};
 
     fn at(time: &str) -> Timestamp {
@@ -422,7 +471,7 @@ mod tests {
         ];
         for (verdict, chosen, reason) in cases {
             let mut pools = pools(&config, Some(&old), down());
-            pools[0].take_verdict(verdict.clone(), Some(&old));
+            pools[0].take_verdict(verdict.clone());
             let p = &pools[0];
             assert_eq!(p.chosen().name, chosen, "{verdict:?}");
             assert_eq!(
@@ -482,7 +531,7 @@ mod tests {
         let old = settled(&config);
         let mut steady = pools(&config, Some(&old), up());
         assert!(steady[0].failover_from().is_none());
-        steady[0].take_verdict(Verdict::Vetoed("x".into()), Some(&old));
+        steady[0].take_verdict(Verdict::Vetoed("x".into()));
         assert_eq!(steady[0].guarded, None, "no failover, nothing to veto");
         let failing = pools(&config, Some(&old), down());
         assert_eq!(
@@ -681,6 +730,186 @@ mod tests {
                 to_address: "192.0.2.1".into(),
                 reason: "main healthy again (1 good run, rise 1)".into(),
             }]
+        );
+    }
+
+    #[test]
+    fn a_first_decision_is_stamped_since_now() {
+        let config = config();
+        let old = settled(&config);
+        assert_eq!(
+            old.pools["web"].since.as_deref(),
+            Some("2026-11-29T10:00:00Z"),
+            "chosen since the first run"
+        );
+        // A state from before the first decision was stamped keeps its since unknown
+        // until a switch: nothing is written for it.
+        let mut unstamped = old.clone();
+        unstamped.pools.get_mut("web").unwrap().since = None;
+        let pools = pools(&config, Some(&unstamped), up());
+        let run = Outcome {
+            pools: &pools,
+            zones: &[],
+            broken: &[],
+        };
+        let next = next_state(Some(&unstamped), &run, at("2026-11-29T10:01:00Z"));
+        assert!(!next.changed);
+        assert_eq!(next.state.pools["web"].since, None);
+    }
+
+    /// A pool recorded by `zonerw pin` before its first run (no counters yet): the run is
+    /// its first decision.
+    #[test]
+    fn a_pool_pinned_before_its_first_run() {
+        let config = config();
+        let mut old = State {
+            version: STATE_VERSION,
+            ..State::default()
+        };
+        old.pools.insert(
+            "web".into(),
+            PoolState {
+                chosen: "main".into(),
+                pinned: Some(crate::state::Pin {
+                    server: "backup".into(),
+                    since: "2026-11-29T09:59:00Z".into(),
+                    until: None,
+                    reason: None,
+                }),
+                ..PoolState::default()
+            },
+        );
+        let pools = pools(&config, Some(&old), up());
+        let run = Outcome {
+            pools: &pools,
+            zones: &[],
+            broken: &[],
+        };
+        let next = next_state(Some(&old), &run, at("2026-11-29T10:00:00Z"));
+        let web = &next.state.pools["web"];
+        assert_eq!(
+            (web.chosen.as_str(), web.since.as_deref(), web.failovers),
+            ("backup", Some("2026-11-29T10:00:00Z"), 0),
+            "a planned switch is not a failover"
+        );
+        assert!(web.pinned.is_some());
+        assert!(matches!(
+            &next.history[..],
+            [HistoryEntry::Switch { reason, .. }] if reason == "pinned to backup"
+        ));
+    }
+
+    #[test]
+    fn an_expired_pin_is_dropped_with_its_history_line_and_the_probes_decide_again() {
+        let config = config();
+        let mut old = settled(&config);
+        let web = old.pools.get_mut("web").unwrap();
+        web.chosen = "backup".into();
+        web.pinned = Some(crate::state::Pin {
+            server: "backup".into(),
+            since: "2026-11-29T09:00:00Z".into(),
+            until: Some("2026-11-29T10:00:00Z".into()),
+            reason: Some("main is patched".into()),
+        });
+        let pools = pools(&config, Some(&old), up());
+        assert_eq!(pools[0].expired.len(), 1);
+        assert!(pools[0].failover_from().is_none());
+        let run = Outcome {
+            pools: &pools,
+            zones: &[],
+            broken: &[],
+        };
+        let next = next_state(Some(&old), &run, at("2026-11-29T10:00:00Z"));
+        let web = &next.state.pools["web"];
+        assert_eq!((web.chosen.as_str(), &web.pinned), ("main", &None));
+        assert_eq!(
+            next.history,
+            [
+                HistoryEntry::Unpin {
+                    time: "2026-11-29T10:00:00Z".into(),
+                    pool: "web".into(),
+                    server: "backup".into(),
+                    cause: crate::state::EndCause::Expired,
+                },
+                HistoryEntry::Switch {
+                    time: "2026-11-29T10:00:00Z".into(),
+                    pool: "web".into(),
+                    from: "backup".into(),
+                    to: "main".into(),
+                    from_address: "198.51.100.7".into(),
+                    to_address: "192.0.2.1".into(),
+                    reason: "pin to backup expired".into(),
+                },
+            ]
+        );
+        // Before its deadline nothing moves and nothing is written.
+        let early: Timestamp = "2026-11-29T09:59:59Z".parse().unwrap();
+        let pools = decide_pools(
+            &config,
+            Some(&old),
+            vec![vec![up(), ProbeOutcome::Unchecked]],
+            early,
+            None,
+        );
+        let run = Outcome {
+            pools: &pools,
+            zones: &[],
+            broken: &[],
+        };
+        let next = next_state(Some(&old), &run, early);
+        assert!(!next.changed && next.history.is_empty());
+    }
+
+    #[test]
+    fn a_vetoed_failover_holds_the_pool_without_what_expired() {
+        let config = config();
+        let mut old = settled(&config);
+        old.pools.get_mut("web").unwrap().drained.insert(
+            "backup".into(),
+            crate::state::Drain {
+                since: "2026-11-29T09:00:00Z".into(),
+                until: Some("2026-11-29T09:30:00Z".into()),
+                reason: None,
+            },
+        );
+        let mut pools = pools(&config, Some(&old), down());
+        assert!(pools[0].failover_from().is_some());
+        pools[0].take_verdict(Verdict::Vetoed("a witness reaches main".into()));
+        let run = Outcome {
+            pools: &pools,
+            zones: &[],
+            broken: &[],
+        };
+        let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
+        let web = &next.state.pools["web"];
+        assert_eq!(web.chosen, "main");
+        assert!(web.drained.is_empty(), "the expired drain stays dropped");
+        assert!(matches!(
+            &next.history[..],
+            [HistoryEntry::Undrain { .. }, HistoryEntry::Guard { .. }]
+        ));
+    }
+
+    #[test]
+    fn what_a_command_ended_is_the_reason_of_its_switch() {
+        let config = config();
+        let mut old = settled(&config);
+        old.pools.get_mut("web").unwrap().chosen = "backup".into();
+        let ended = Ended {
+            kind: maintenance::Kind::Pin,
+            server: "backup".into(),
+            cause: crate::state::EndCause::Command,
+        };
+        let outcomes = || vec![vec![up(), ProbeOutcome::Unchecked]];
+        let now = crate::testing::now();
+        let other = decide_pools(&config, Some(&old), outcomes(), now, Some(("mail", &ended)));
+        let ours = decide_pools(&config, Some(&old), outcomes(), now, Some(("web", &ended)));
+        let reason = |p: &[PoolRun<'_>]| p[0].decision.switch.as_ref().unwrap().reason.clone();
+        assert_eq!(reason(&other), "main healthy again (1 good run, rise 1)");
+        assert_eq!(reason(&ours), "unpinned from backup");
+        assert!(
+            ours[0].expired.is_empty(),
+            "the command wrote its own entry"
         );
     }
 }

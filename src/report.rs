@@ -95,6 +95,51 @@ pub fn staying_line(p: &PoolRun<'_>) -> Option<String> {
     ))
 }
 
+/// A pool's pins and drains this run dropped (`web: pin to backup expired`; a `pending` one
+/// says that the run failed), on stdout unless quiet; then, on stderr whatever the
+/// verbosity, a warning when the pool is pinned to a server that failed this run's probe,
+/// or when it stays on a drained server because no other is healthy. `committed` as for
+/// [`switches`].
+#[must_use]
+pub fn maintenance(
+    pools: &[PoolRun<'_>],
+    committed: Option<bool>,
+    verbosity: Verbosity,
+) -> Vec<Line> {
+    let mut lines = Vec::new();
+    for p in pools {
+        let name = &p.pool.name;
+        if verbosity >= Verbosity::Normal {
+            for e in &p.expired {
+                let pending = if committed == Some(false) {
+                    " (not applied yet: the run failed, see the errors; the next run retries)"
+                } else {
+                    ""
+                };
+                lines.push(Line::Out(format!("{name}: {}{pending}", e.words())));
+            }
+        }
+        let state = &p.decision.state;
+        let chosen = p.chosen();
+        let outcome = &p.outcomes[p.decision.chosen];
+        if state.pinned.is_some() {
+            if !outcome.is_up() {
+                lines.push(Line::Err(format!(
+                    "zonerw: warning: {name}: pinned to {}, which fails its check ({}); 'zonerw unpin {name}' lets the probes choose again",
+                    chosen.name,
+                    outcome.describe()
+                )));
+            }
+        } else if state.drained.contains_key(&chosen.name) {
+            lines.push(Line::Err(format!(
+                "zonerw: warning: {name}: {} is drained, but stays chosen: no other server is healthy and not drained",
+                chosen.name
+            )));
+        }
+    }
+    lines
+}
+
 /// The pools' switch lines, then the guard's "staying" lines. `committed`: None in a dry run
 /// (the lines say what would happen), else whether the switches were committed; one that
 /// was not is printed as pending, since the next run retries it. Nothing when quiet.
@@ -358,6 +403,82 @@ mod tests {
     }
 
     #[test]
+    fn maintenance_lines_and_warnings() {
+        let config = config();
+        let pin = |server: &str, until: Option<&str>| crate::state::Pin {
+            server: server.into(),
+            since: "2026-11-29T09:00:00Z".into(),
+            until: until.map(Into::into),
+            reason: None,
+        };
+        let mut old = crate::state::State::default();
+        old.pools.insert(
+            "web".into(),
+            crate::state::PoolState {
+                chosen: "main".into(),
+                pinned: Some(pin("main", None)),
+                ..Default::default()
+            },
+        );
+        let warning = "zonerw: warning: web: pinned to main, which fails its check (down, failed 2/2 attempts: connect: refused); 'zonerw unpin web' lets the probes choose again";
+        let pinned_down = pools(&config, Some(&old), down());
+        for verbosity in [Verbosity::Quiet, Verbosity::Normal] {
+            assert_eq!(
+                maintenance(&pinned_down, Some(true), verbosity),
+                [Line::Err(warning.into())],
+                "warned on every run, even quiet ones"
+            );
+        }
+        assert!(
+            maintenance(
+                &pools(&config, Some(&old), up()),
+                Some(true),
+                Verbosity::Normal
+            )
+            .is_empty()
+        );
+
+        // An expired pin: a line, pending while not committed; none when quiet.
+        old.pools.get_mut("web").unwrap().pinned =
+            Some(pin("backup", Some("2026-11-29T09:30:00Z")));
+        let expired = pools(&config, Some(&old), up());
+        assert_eq!(
+            maintenance(&expired, Some(true), Verbosity::Normal),
+            [Line::Out("web: pin to backup expired".into())]
+        );
+        assert_eq!(
+            maintenance(&expired, Some(false), Verbosity::Normal),
+            [Line::Out("web: pin to backup expired (not applied yet: the run failed, see the errors; the next run retries)".into())]
+        );
+        assert!(maintenance(&expired, None, Verbosity::Quiet).is_empty());
+
+        // A drained server kept as the only healthy one.
+        let web = old.pools.get_mut("web").unwrap();
+        web.pinned = None;
+        web.drained.insert(
+            "backup".into(),
+            crate::state::Drain {
+                since: "2026-11-29T09:00:00Z".into(),
+                until: None,
+                reason: None,
+            },
+        );
+        web.chosen = "backup".into();
+        assert_eq!(
+            maintenance(&pools(&config, Some(&old), down()), Some(true), Verbosity::Quiet),
+            [Line::Err("zonerw: warning: web: backup is drained, but stays chosen: no other server is healthy and not drained".into())]
+        );
+        assert!(
+            maintenance(
+                &pools(&config, Some(&old), up()),
+                Some(true),
+                Verbosity::Normal
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
     fn switch_lines_done_pending_and_dry() {
         let config = config();
         let failover = pools(&config, None, down());
@@ -429,14 +550,11 @@ mod tests {
         ];
         for (verdict, want) in cases {
             let mut p = pools(&config, None, down());
-            p[0].take_verdict(verdict.clone(), None);
+            p[0].take_verdict(verdict.clone());
             assert_eq!(staying_line(&p[0]), want, "{verdict:?}");
         }
         let mut p = pools(&config, None, down());
-        p[0].take_verdict(
-            Verdict::Confirmed("confirmed by 2 of 3 witnesses".into()),
-            None,
-        );
+        p[0].take_verdict(Verdict::Confirmed("confirmed by 2 of 3 witnesses".into()));
         assert_eq!(
             switches(&p, Some(true), Verbosity::Normal),
             [format!(

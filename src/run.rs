@@ -8,6 +8,10 @@
 //! serial. Serials are recorded in serials.json *before* any file carrying them is
 //! installed, so a retry never hands out a serial already used for other content.
 //!
+//! `zonerw pin|unpin|drain|undrain` are runs too: once the servers are probed, under the
+//! lock, the command's change is recorded (saved at once), then the run goes on as any
+//! other (`run_recording`).
+//!
 //! This file is the story; each step is a function elsewhere: the decisions are pure
 //! (`outcome`, `decide`, `plan`, `guard::verdict`, `report`), the effects are in `run/`.
 
@@ -15,6 +19,7 @@ use jiff::Timestamp;
 
 use crate::config::Config;
 use crate::error::{Error, Errors, Result};
+use crate::maintenance::{self, Change};
 use crate::outcome::{self, Outcome};
 use crate::output::{emit, print};
 use crate::store::{StateFiles, load_reserved, load_state};
@@ -45,8 +50,20 @@ pub struct RunOptions {
 
 /// Do one run, then write the metrics textfile (if configured), also after a failure.
 pub fn run(config: &Config, options: RunOptions, now: Timestamp) -> Result<()> {
+    run_recording(config, options, now, None)
+}
+
+/// [`run`], recording a maintenance command's `change` first: under the run's lock, once
+/// the servers are probed (a drain is refused unless another server is healthy). The
+/// record is saved at once, so it stands whatever becomes of the run that goes on.
+pub fn run_recording(
+    config: &Config,
+    options: RunOptions,
+    now: Timestamp,
+    change: Option<&Change>,
+) -> Result<()> {
     metrics::written_after(config, options.dry_run, now, |seen| {
-        run_steps(config, options, now, seen)
+        run_steps(config, options, now, seen, change)
     })
 }
 
@@ -57,6 +74,7 @@ fn run_steps(
     options: RunOptions,
     now: Timestamp,
     seen: &mut metrics::Seen,
+    change: Option<&Change>,
 ) -> Result<()> {
     let Templates {
         zones,
@@ -64,14 +82,15 @@ fn run_steps(
         errors,
     } = templates::load_templates(config)?;
     let mut errors = Errors::from(errors);
-    match run_zones(config, options, now, seen, zones, &broken) {
+    match run_zones(config, options, now, seen, zones, &broken, change) {
         Err(e @ Error::Locked { .. }) => return Err(e),
         result => errors.add(result),
     }
     errors.into_result()
 }
 
-/// A run over the sound templates (`zones`); `broken` names the zones skipped.
+/// A run over the sound templates (`zones`); `broken` names the zones skipped. `change`: a
+/// maintenance command's, recorded before the decision.
 fn run_zones(
     config: &Config,
     options: RunOptions,
@@ -79,6 +98,7 @@ fn run_zones(
     seen: &mut metrics::Seen,
     zones: Vec<Zone>,
     broken: &[String],
+    change: Option<&Change>,
 ) -> Result<()> {
     let verbosity = options.verbosity;
     let clock = prepare::serial_clock(config, now)?;
@@ -90,9 +110,26 @@ fn run_zones(
 
     let outcomes = probe::probe_all(config);
     seen.outcomes = Some(outcomes.clone());
-    let mut pools = outcome::decide_pools(config, old.as_ref(), outcomes);
+    let (old, ended) = match change {
+        Some(change) => {
+            let recorded = maintenance::record(config, old.as_ref(), change, &outcomes, now)?;
+            commit::save_recorded(&recorded, &files)?;
+            if verbosity >= Verbosity::Normal {
+                print([recorded.line]);
+            }
+            if recorded.entry.is_some() {
+                seen.state = Some(recorded.state.clone());
+                (Some(recorded.state), recorded.ended)
+            } else {
+                (old, None)
+            }
+        }
+        None => (old, None),
+    };
+    let commanded = change.zip(ended.as_ref()).map(|(c, e)| (c.pool(), e));
+    let mut pools = outcome::decide_pools(config, old.as_ref(), outcomes, now, commanded);
     print(report::probes(&pools, verbosity));
-    guard::guard_failovers(config, &mut pools, old.as_ref());
+    guard::guard_failovers(config, &mut pools);
     let addresses = outcome::chosen_addresses(&pools);
     let inputs = crate::plan::Inputs {
         config,
@@ -102,6 +139,7 @@ fn run_zones(
     };
     let mut zones = plan::plan_all(zones, inputs, old.as_ref(), &reserved)?;
     if options.dry_run {
+        emit(report::maintenance(&pools, None, verbosity));
         print(report::switches(&pools, None, verbosity));
         let checked = apply::check_only(config, &mut zones);
         let diffs = report::dry_run(&zones, &config.zones, plan::read_for_diff, verbosity)?;
@@ -133,6 +171,7 @@ fn run_zones(
     };
     // Say what happened, not what was meant to: a switch is printed as done only once it
     // is committed; before that it is pending, and the next run retries it.
+    emit(report::maintenance(&pools, Some(committed), verbosity));
     print(report::switches(&pools, Some(committed), verbosity));
     emit(report::zones(&zones, verbosity));
     if committed {

@@ -42,6 +42,42 @@ pub struct PoolState {
     /// The last decision of the guard, if it was ever consulted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<GuardRecord>,
+    /// The server the pool is pinned to (`zonerw pin`), whatever the probes say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Pin>,
+    /// The servers taken out of the pool's choice (`zonerw drain`), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub drained: BTreeMap<String, Drain>,
+}
+
+/// A pool pinned to one server by `zonerw pin`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pin {
+    /// The server.
+    pub server: String,
+    /// Since when (RFC 3339).
+    pub since: String,
+    /// When it ends by itself (RFC 3339); None: at `zonerw unpin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// Why, in the operator's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A server drained by `zonerw drain`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drain {
+    /// Since when (RFC 3339).
+    pub since: String,
+    /// When it ends by itself (RFC 3339); None: at `zonerw undrain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// Why, in the operator's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[allow(
@@ -209,6 +245,81 @@ pub enum HistoryEntry {
         /// Why.
         detail: String,
     },
+    /// A pool was pinned to a server (`zonerw pin`).
+    Pin {
+        /// RFC 3339.
+        time: String,
+        /// Pool name.
+        pool: String,
+        /// The server.
+        server: String,
+        /// When the pin ends by itself, if ever.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
+        /// The operator's reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A pin ended.
+    Unpin {
+        /// RFC 3339.
+        time: String,
+        /// Pool name.
+        pool: String,
+        /// The server the pool was pinned to.
+        server: String,
+        /// How it ended.
+        cause: EndCause,
+    },
+    /// A server was drained (`zonerw drain`).
+    Drain {
+        /// RFC 3339.
+        time: String,
+        /// Pool name.
+        pool: String,
+        /// The server.
+        server: String,
+        /// When the drain ends by itself, if ever.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
+        /// The operator's reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// Drained with `--force` although no other server was healthy and not drained.
+        #[serde(default, skip_serializing_if = "is_false")]
+        forced: bool,
+    },
+    /// A drain ended.
+    Undrain {
+        /// RFC 3339.
+        time: String,
+        /// Pool name.
+        pool: String,
+        /// The server.
+        server: String,
+        /// How it ended.
+        cause: EndCause,
+    },
+}
+
+/// How a pin or a drain ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndCause {
+    /// `zonerw unpin` / `zonerw undrain`.
+    Command,
+    /// Its `--for` ran out.
+    Expired,
+    /// Its server (or pool) is no longer in the config.
+    Unconfigured,
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if signature"
+)]
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl HistoryEntry {
@@ -226,12 +337,18 @@ impl HistoryEntry {
         match self {
             HistoryEntry::Switch { time, .. }
             | HistoryEntry::Zone { time, .. }
-            | HistoryEntry::Guard { time, .. } => time,
+            | HistoryEntry::Guard { time, .. }
+            | HistoryEntry::Pin { time, .. }
+            | HistoryEntry::Unpin { time, .. }
+            | HistoryEntry::Drain { time, .. }
+            | HistoryEntry::Undrain { time, .. } => time,
         }
     }
 
     /// What happened, in words, without the time: `web: main -> backup: why`,
-    /// `example.com: serial 1 -> 2` or `web: guard vetoed about leaving main: why`.
+    /// `example.com: serial 1 -> 2` (`example.com: serial 2 adopted (already installed)`
+    /// for a file found already installed), `web: guard vetoed about leaving main: why`,
+    /// `web: main drained until 2026-11-29T12:00:00Z: patching` or `web: pin to backup expired`.
     #[must_use]
     pub fn describe(&self) -> String {
         match self {
@@ -242,6 +359,15 @@ impl HistoryEntry {
                 reason,
                 ..
             } => format!("{pool}: {from} -> {to}: {reason}"),
+            // An adopted file keeps its serial (a written one always gets a newer serial).
+            HistoryEntry::Zone {
+                zone,
+                from_serial,
+                to_serial,
+                ..
+            } if *from_serial == Some(*to_serial) => {
+                format!("{zone}: serial {to_serial} adopted (already installed)")
+            }
             HistoryEntry::Zone {
                 zone,
                 from_serial,
@@ -258,8 +384,89 @@ impl HistoryEntry {
                 detail,
                 ..
             } => format!("{pool}: guard {}", guard_words(verdict, server, detail)),
+            HistoryEntry::Pin {
+                pool,
+                server,
+                until,
+                reason,
+                ..
+            } => format!(
+                "{pool}: {}",
+                pin_words(server, until.as_deref(), reason.as_deref())
+            ),
+            HistoryEntry::Drain {
+                pool,
+                server,
+                until,
+                reason,
+                forced,
+                ..
+            } => {
+                let forced = if *forced { " (forced)" } else { "" };
+                let until = until.as_deref().map(|u| format!(" until {u}"));
+                format!(
+                    "{pool}: {server} drained{}{forced}{}",
+                    until.unwrap_or_default(),
+                    because(reason.as_deref())
+                )
+            }
+            HistoryEntry::Unpin {
+                pool,
+                server,
+                cause,
+                ..
+            } => format!("{pool}: {}", unpin_words(server, *cause)),
+            HistoryEntry::Undrain {
+                pool,
+                server,
+                cause,
+                ..
+            } => format!("{pool}: {}", undrain_words(server, *cause)),
         }
     }
+}
+
+/// `pinned to backup until 2026-11-29T12:00:00Z: patching`, for the history and the switch
+/// a pin causes alike.
+#[must_use]
+pub fn pin_words(server: &str, until: Option<&str>, reason: Option<&str>) -> String {
+    let until = until.map(|u| format!(" until {u}")).unwrap_or_default();
+    format!("pinned to {server}{until}{}", because(reason))
+}
+
+/// `main drained: patching`: why a pool leaves a drained server.
+#[must_use]
+pub fn drained_words(server: &str, reason: Option<&str>) -> String {
+    format!("{server} drained{}", because(reason))
+}
+
+/// How a pin ended, in words: `unpinned from backup`, `pin to backup expired`.
+#[must_use]
+pub fn unpin_words(server: &str, cause: EndCause) -> String {
+    match cause {
+        EndCause::Command => format!("unpinned from {server}"),
+        EndCause::Expired => format!("pin to {server} expired"),
+        EndCause::Unconfigured => {
+            format!("pin to {server} dropped: {server} is no longer configured")
+        }
+    }
+}
+
+/// How a drain ended, in words: `main undrained`, `drain of main expired`.
+#[must_use]
+pub fn undrain_words(server: &str, cause: EndCause) -> String {
+    match cause {
+        EndCause::Command => format!("{server} undrained"),
+        EndCause::Expired => format!("drain of {server} expired"),
+        EndCause::Unconfigured => {
+            format!("drain of {server} dropped: {server} is no longer configured")
+        }
+    }
+}
+
+/// `: reason`, or nothing without a reason.
+fn because(reason: Option<&str>) -> String {
+    reason.map(|r| format!(": {r}")).unwrap_or_default()
 }
 
 impl GuardRecord {
@@ -306,6 +513,20 @@ mod tests {
                 servers: BTreeMap::from([("main".into(), ServerState::default())]),
                 guard: None,
                 failovers: 2,
+                pinned: Some(Pin {
+                    server: "main".into(),
+                    since: "2026-11-23T17:00:00Z".into(),
+                    until: Some("2026-11-23T19:00:00Z".into()),
+                    reason: Some("backup is patched".into()),
+                }),
+                drained: BTreeMap::from([(
+                    "backup".into(),
+                    Drain {
+                        since: "2026-11-23T17:00:00Z".into(),
+                        until: None,
+                        reason: None,
+                    },
+                )]),
             },
         );
         state.zones.insert(
@@ -323,6 +544,53 @@ mod tests {
             },
         );
         assert_eq!(State::parse(&state.to_text()), Ok(state));
+    }
+
+    /// A state without pins or drains is written as before they existed (and so is read
+    /// back the same by an older zonerw); with them, only the keys that have a value.
+    #[test]
+    fn pins_and_drains_are_written_only_when_there_are_some() {
+        let mut state = State {
+            version: STATE_VERSION,
+            ..State::default()
+        };
+        state.pools.insert(
+            "web".into(),
+            PoolState {
+                chosen: "main".into(),
+                ..PoolState::default()
+            },
+        );
+        let plain = "{\n  \"version\": 1,\n  \"last_run\": null,\n  \"pools\": {\n    \"web\": {\n      \"chosen\": \"main\",\n      \"since\": null,\n      \"servers\": {}\n    }\n  },\n  \"zones\": {}\n}\n";
+        assert_eq!(state.to_text(), plain);
+        assert_eq!(State::parse(plain), Ok(state.clone()));
+        let web = state.pools.get_mut("web").unwrap();
+        web.pinned = Some(Pin {
+            server: "backup".into(),
+            since: "t".into(),
+            until: None,
+            reason: None,
+        });
+        web.drained.insert(
+            "main".into(),
+            Drain {
+                since: "t".into(),
+                until: Some("u".into()),
+                reason: Some("patching".into()),
+            },
+        );
+        let text = state.to_text();
+        assert!(
+            text.contains(
+                "\"pinned\": {\n        \"server\": \"backup\",\n        \"since\": \"t\"\n      },"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"main\": {\n          \"since\": \"t\",\n          \"until\": \"u\",\n          \"reason\": \"patching\"\n        }"),
+            "{text}"
+        );
+        assert_eq!(State::parse(&text), Ok(state));
     }
 
     #[test]
@@ -373,7 +641,11 @@ mod tests {
     }
 
     /// Every kind of entry: its history.jsonl line (the on-disk format, pinned) and its words.
-    #[allow(clippy::type_complexity, reason = "a test table")]
+    #[allow(
+        clippy::type_complexity,
+        clippy::too_many_lines,
+        reason = "a test table"
+    )]
     fn history_table() -> Vec<(HistoryEntry, &'static str, &'static str)> {
         vec![
             (
@@ -396,7 +668,107 @@ mod tests {
                 r#"{"event":"guard","time":"2026-11-23T17:59:00Z","pool":"web","server":"main","verdict":"vetoed","detail":"witness w1 reaches it"}"#,
                 "web: guard vetoed about leaving main: witness w1 reaches it",
             ),
+            (
+                zone(Some(5), None),
+                r#"{"event":"zone","time":"t","zone":"example.com","from_serial":5,"to_serial":5}"#,
+                "example.com: serial 5 adopted (already installed)",
+            ),
+            (
+                HistoryEntry::Pin {
+                    time: "t".into(),
+                    pool: "web".into(),
+                    server: "backup".into(),
+                    until: Some("2026-11-23T20:00:00Z".into()),
+                    reason: Some("main is patched".into()),
+                },
+                r#"{"event":"pin","time":"t","pool":"web","server":"backup","until":"2026-11-23T20:00:00Z","reason":"main is patched"}"#,
+                "web: pinned to backup until 2026-11-23T20:00:00Z: main is patched",
+            ),
+            (
+                HistoryEntry::Pin {
+                    time: "t".into(),
+                    pool: "web".into(),
+                    server: "backup".into(),
+                    until: None,
+                    reason: None,
+                },
+                r#"{"event":"pin","time":"t","pool":"web","server":"backup"}"#,
+                "web: pinned to backup",
+            ),
+            (
+                HistoryEntry::Drain {
+                    time: "t".into(),
+                    pool: "web".into(),
+                    server: "main".into(),
+                    until: None,
+                    reason: Some("patching".into()),
+                    forced: false,
+                },
+                r#"{"event":"drain","time":"t","pool":"web","server":"main","reason":"patching"}"#,
+                "web: main drained: patching",
+            ),
+            (
+                HistoryEntry::Drain {
+                    time: "t".into(),
+                    pool: "web".into(),
+                    server: "main".into(),
+                    until: Some("u".into()),
+                    reason: None,
+                    forced: true,
+                },
+                r#"{"event":"drain","time":"t","pool":"web","server":"main","until":"u","forced":true}"#,
+                "web: main drained until u (forced)",
+            ),
+            (
+                end(false, EndCause::Command),
+                r#"{"event":"unpin","time":"t","pool":"web","server":"backup","cause":"command"}"#,
+                "web: unpinned from backup",
+            ),
+            (
+                end(false, EndCause::Expired),
+                r#"{"event":"unpin","time":"t","pool":"web","server":"backup","cause":"expired"}"#,
+                "web: pin to backup expired",
+            ),
+            (
+                end(false, EndCause::Unconfigured),
+                r#"{"event":"unpin","time":"t","pool":"web","server":"backup","cause":"unconfigured"}"#,
+                "web: pin to backup dropped: backup is no longer configured",
+            ),
+            (
+                end(true, EndCause::Command),
+                r#"{"event":"undrain","time":"t","pool":"web","server":"backup","cause":"command"}"#,
+                "web: backup undrained",
+            ),
+            (
+                end(true, EndCause::Expired),
+                r#"{"event":"undrain","time":"t","pool":"web","server":"backup","cause":"expired"}"#,
+                "web: drain of backup expired",
+            ),
+            (
+                end(true, EndCause::Unconfigured),
+                r#"{"event":"undrain","time":"t","pool":"web","server":"backup","cause":"unconfigured"}"#,
+                "web: drain of backup dropped: backup is no longer configured",
+            ),
         ]
+    }
+
+    fn end(drain: bool, cause: EndCause) -> HistoryEntry {
+        let (time, pool, server) = ("t".into(), "web".into(), "backup".into());
+        if drain {
+            HistoryEntry::Undrain {
+                time,
+                pool,
+                server,
+                cause,
+            }
+        } else {
+            HistoryEntry::Unpin {
+                time,
+                pool,
+                server,
+                cause,
+            }
+        }
     }
 
     #[test]
@@ -450,6 +822,8 @@ mod tests {
             r#"{"time":"t","event":"switch","pool":"web"}"#,
             r#"{"time":"t","zone":"z","to_serial":5}"#,
             r#"{"time":"t","event":"zone","zone":"z","to_serial":-1}"#,
+            r#"{"time":"t","event":"unpin","pool":"web","server":"s","cause":"boredom"}"#,
+            r#"{"time":"t","event":"drain","pool":"web"}"#,
         ] {
             assert!(HistoryEntry::parse(line).is_err(), "{line}");
         }

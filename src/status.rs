@@ -44,22 +44,54 @@ pub struct StatusReport {
     pub zones: Vec<ZoneReport>,
 }
 
-/// A pool: its chosen server, since when, its servers and the guard's last decision.
+/// A pool: its chosen server, since when, its servers, its pin and the guard's last
+/// decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PoolReport {
     /// The chosen server's name (the first server before any run).
     pub chosen: String,
     /// Its address; None if it is no longer in the config.
     pub chosen_address: Option<IpAddr>,
+    /// Whether a run decided the pool yet (the state has it).
+    #[serde(skip)]
+    pub decided: bool,
     /// The guard's last decision, if it was ever consulted.
     #[serde(serialize_with = "keys_sorted")]
     pub guard: Option<GuardRecord>,
     /// The pool's name.
     pub name: String,
+    /// The server the pool is pinned to (`zonerw pin`).
+    pub pinned: Option<PinReport>,
     /// Per configured server, in config order.
     pub servers: Vec<ServerReport>,
-    /// Since when the chosen server is chosen (RFC 3339).
+    /// Since when the chosen server is chosen (RFC 3339): its first decision or its last
+    /// switch; None before the first run, and for a state written before zonerw recorded
+    /// the first decision, until a switch.
     pub since: Option<String>,
+}
+
+/// A pool's pin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PinReport {
+    /// Why, in the operator's words.
+    pub reason: Option<String>,
+    /// The server.
+    pub server: String,
+    /// Since when (RFC 3339).
+    pub since: String,
+    /// When it ends by itself (RFC 3339): the first run after it drops it.
+    pub until: Option<String>,
+}
+
+/// A server's drain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrainReport {
+    /// Why, in the operator's words.
+    pub reason: Option<String>,
+    /// Since when (RFC 3339).
+    pub since: String,
+    /// When it ends by itself (RFC 3339): the first run after it drops it.
+    pub until: Option<String>,
 }
 
 /// A server of a pool and its counters.
@@ -71,6 +103,8 @@ pub struct ServerReport {
     pub bad: u32,
     /// Whether it has a check (one without is always healthy).
     pub checked: bool,
+    /// Its drain (`zonerw drain`), if it is drained.
+    pub drained: Option<DrainReport>,
     /// The pool's fall.
     pub fall: u32,
     /// Consecutive good runs.
@@ -189,6 +223,13 @@ pub fn report(
                         address: s.address(),
                         bad: st.bad,
                         checked: s.check.is_some(),
+                        drained: ps
+                            .and_then(|p| p.drained.get(&s.name))
+                            .map(|d| DrainReport {
+                                reason: d.reason.clone(),
+                                since: d.since.clone(),
+                                until: d.until.clone(),
+                            }),
                         fall: pool.fall,
                         good: st.good,
                         healthy: st.healthy,
@@ -205,8 +246,15 @@ pub fn report(
                     .iter()
                     .find(|s| s.name == chosen)
                     .map(crate::config::Server::address),
+                decided: ps.is_some(),
                 guard: ps.and_then(|p| p.guard.clone()),
                 name: pool.name.clone(),
+                pinned: ps.and_then(|p| p.pinned.as_ref()).map(|p| PinReport {
+                    reason: p.reason.clone(),
+                    server: p.server.clone(),
+                    since: p.since.clone(),
+                    until: p.until.clone(),
+                }),
                 servers,
                 since: ps.and_then(|p| p.since.clone()),
             }
@@ -265,12 +313,16 @@ fn or_dash(value: Option<&str>) -> &str {
 
 fn pool_text(pool: &PoolReport) -> String {
     let address = pool.chosen_address.map(|a| a.to_string());
+    let since = match (&pool.since, pool.decided) {
+        (Some(since), _) => format!(" since {since}"),
+        (None, true) => " since an unknown time (no switch recorded)".into(),
+        (None, false) => ", no run has decided yet".into(),
+    };
     let mut out = format!(
-        "\npool {}: {} ({}) since {}\n",
+        "\npool {}: {} ({}){since}\n",
         pool.name,
         pool.chosen,
         or_dash(address.as_deref()),
-        or_dash(pool.since.as_deref()),
     );
     let mut rows = vec![
         [
@@ -289,17 +341,45 @@ fn pool_text(pool: &PoolReport) -> String {
             if s.name == pool.chosen { "*" } else { "" }.into(),
             s.name.clone(),
             s.address.to_string(),
-            if s.healthy { "healthy" } else { "unhealthy" }.into(),
+            match (s.checked, s.healthy) {
+                (false, _) => "unchecked",
+                (true, true) => "healthy",
+                (true, false) => "unhealthy",
+            }
+            .into(),
             format!("{}/{}", s.good, s.rise),
             format!("{}/{}", s.bad, s.fall),
             or_dash(s.last.as_deref()).into(),
         ]);
     }
     out.push_str(&table(&rows));
+    if let Some(p) = &pool.pinned {
+        out.push_str(&format!(
+            "pinned to {}{}\n",
+            p.server,
+            held(&p.since, p.until.as_deref(), p.reason.as_deref())
+        ));
+    }
+    for s in &pool.servers {
+        if let Some(d) = &s.drained {
+            out.push_str(&format!(
+                "{} drained{}\n",
+                s.name,
+                held(&d.since, d.until.as_deref(), d.reason.as_deref())
+            ));
+        }
+    }
     if let Some(g) = &pool.guard {
         out.push_str(&format!("guard, {}: {}\n", g.time, g.describe()));
     }
     out
+}
+
+/// ` since T until U: why` of a pin or a drain.
+fn held(since: &str, until: Option<&str>, reason: Option<&str>) -> String {
+    let until = until.map(|u| format!(" until {u}")).unwrap_or_default();
+    let reason = reason.map(|r| format!(": {r}")).unwrap_or_default();
+    format!(" since {since}{until}{reason}")
 }
 
 fn zones_text(zones: &[ZoneReport]) -> String {
@@ -394,24 +474,45 @@ marker = "MX"
     const EMPTY: &str = r#"{"version": 1, "last_run": "2026-11-23T18:00:00Z"}"#;
 
     /// Every kind of history entry.
-    const HISTORY: [&str; 5] = [
+    const HISTORY: [&str; 9] = [
         r#"{"event":"zone","time":"2026-11-23T17:00:00Z","zone":"example.com","from_serial":null,"to_serial":2026112300}"#,
         r#"{"event":"guard","time":"2026-11-23T17:58:00Z","pool":"web","server":"main","verdict":"vetoed","detail":"witness w1 reaches it"}"#,
         r#"{"event":"switch","time":"2026-11-23T17:59:00Z","pool":"web","from":"main","to":"backup","from_address":"192.0.2.1","to_address":"198.51.100.7","reason":"main failed: refused"}"#,
         r#"{"event":"zone","time":"2026-11-23T17:59:00Z","zone":"example.com","from_serial":2026112300,"to_serial":2026112301,"propagation_ms":{"primary":3,"192.0.2.53":null,"203.0.113.53":120}}"#,
         r#"{"event":"switch","time":"2026-11-23T18:00:00Z","pool":"mail","from":"gone","to":"m2","from_address":"","to_address":"203.0.113.9","reason":"gone is no longer in the config"}"#,
+        r#"{"event":"zone","time":"2026-11-23T18:01:00Z","zone":"example.org","from_serial":7,"to_serial":7}"#,
+        r#"{"event":"drain","time":"2026-11-23T18:02:00Z","pool":"web","server":"main","reason":"patching"}"#,
+        r#"{"event":"pin","time":"2026-11-23T18:03:00Z","pool":"web","server":"backup","until":"2026-11-24T06:00:00Z"}"#,
+        r#"{"event":"undrain","time":"2026-11-23T18:04:00Z","pool":"mail","server":"m1","cause":"expired"}"#,
     ];
 
     fn state(json: &str) -> State {
         State::parse(json).unwrap()
     }
 
-    /// `FAILED_OVER`'s pools and `ZONES`'s zones.
+    /// `FAILED_OVER`'s pools and `ZONES`'s zones, with pool web pinned to backup and its
+    /// server main drained.
     fn full() -> State {
-        State {
+        let mut full = State {
             zones: state(ZONES).zones,
             ..state(FAILED_OVER)
-        }
+        };
+        let web = full.pools.get_mut("web").unwrap();
+        web.pinned = Some(crate::state::Pin {
+            server: "backup".into(),
+            since: "2026-11-23T18:03:00Z".into(),
+            until: Some("2026-11-24T06:00:00Z".into()),
+            reason: None,
+        });
+        web.drained.insert(
+            "main".into(),
+            crate::state::Drain {
+                since: "2026-11-23T18:02:00Z".into(),
+                until: None,
+                reason: Some("patching".into()),
+            },
+        );
+        full
     }
 
     fn render(toml: &str, state: Option<&State>, history: &[&str]) -> StatusReport {
@@ -445,10 +546,10 @@ marker = "MX"
                 want: concat!(
                     "no run has completed yet (state/state.json does not exist)\n",
                     "\n",
-                    "pool web: main (192.0.2.1) since -\n",
-                    "   SERVER  ADDRESS       HEALTH   GOOD  BAD  LAST PROBE\n",
-                    "*  main    192.0.2.1     healthy  0/3   0/2  -\n",
-                    "   backup  198.51.100.7  healthy  0/3   0/2  -\n",
+                    "pool web: main (192.0.2.1), no run has decided yet\n",
+                    "   SERVER  ADDRESS       HEALTH     GOOD  BAD  LAST PROBE\n",
+                    "*  main    192.0.2.1     healthy    0/3   0/2  -\n",
+                    "   backup  198.51.100.7  unchecked  0/3   0/2  -\n",
                 ),
             },
             Case {
@@ -459,10 +560,10 @@ marker = "MX"
                 want: concat!(
                     "last change: -\n",
                     "\n",
-                    "pool web: main (192.0.2.1) since -\n",
-                    "   SERVER  ADDRESS       HEALTH   GOOD  BAD  LAST PROBE\n",
-                    "*  main    192.0.2.1     healthy  1/3   0/2  HTTP 200 in 3 ms\n",
-                    "   backup  198.51.100.7  healthy  0/3   0/2  -\n",
+                    "pool web: main (192.0.2.1) since an unknown time (no switch recorded)\n",
+                    "   SERVER  ADDRESS       HEALTH     GOOD  BAD  LAST PROBE\n",
+                    "*  main    192.0.2.1     healthy    1/3   0/2  HTTP 200 in 3 ms\n",
+                    "   backup  198.51.100.7  unchecked  0/3   0/2  -\n",
                 ),
             },
             Case {
@@ -476,13 +577,13 @@ marker = "MX"
                     "pool web: backup (198.51.100.7) since 2026-11-23T17:59:00Z\n",
                     "   SERVER  ADDRESS       HEALTH     GOOD  BAD  LAST PROBE\n",
                     "   main    192.0.2.1     unhealthy  0/3   4/2  refused \"x\" ü\n",
-                    "*  backup  198.51.100.7  healthy    7/3   0/2  -\n",
+                    "*  backup  198.51.100.7  unchecked  7/3   0/2  -\n",
                     "guard, 2026-11-23T17:59:00Z: confirmed about leaving main: 2 of 2 witnesses cannot reach it\n",
                     "\n",
-                    "pool mail: gone (-) since -\n",
-                    "  SERVER  ADDRESS      HEALTH   GOOD  BAD  LAST PROBE\n",
-                    "  m1      2001:db8::1  healthy  0/1   0/1  -\n",
-                    "  m2      203.0.113.9  healthy  0/1   0/1  -\n",
+                    "pool mail: gone (-) since an unknown time (no switch recorded)\n",
+                    "  SERVER  ADDRESS      HEALTH     GOOD  BAD  LAST PROBE\n",
+                    "  m1      2001:db8::1  unchecked  0/1   0/1  -\n",
+                    "  m2      203.0.113.9  unchecked  0/1   0/1  -\n",
                 ),
             },
             Case {
@@ -493,10 +594,10 @@ marker = "MX"
                 want: concat!(
                     "last change: 2026-11-23T18:00:00Z\n",
                     "\n",
-                    "pool web: main (192.0.2.1) since -\n",
-                    "   SERVER  ADDRESS       HEALTH   GOOD  BAD  LAST PROBE\n",
-                    "*  main    192.0.2.1     healthy  0/3   0/2  -\n",
-                    "   backup  198.51.100.7  healthy  0/3   0/2  -\n",
+                    "pool web: main (192.0.2.1), no run has decided yet\n",
+                    "   SERVER  ADDRESS       HEALTH     GOOD  BAD  LAST PROBE\n",
+                    "*  main    192.0.2.1     healthy    0/3   0/2  -\n",
+                    "   backup  198.51.100.7  unchecked  0/3   0/2  -\n",
                     "\n",
                     "zones:\n",
                     "  example.com  serial 2026112301  @IP@=198.51.100.7 @IP6@=2001:db8::7\n",
@@ -513,10 +614,10 @@ marker = "MX"
                 want: concat!(
                     "last change: 2026-11-23T18:00:00Z\n",
                     "\n",
-                    "pool web: main (192.0.2.1) since -\n",
-                    "   SERVER  ADDRESS       HEALTH   GOOD  BAD  LAST PROBE\n",
-                    "*  main    192.0.2.1     healthy  0/3   0/2  -\n",
-                    "   backup  198.51.100.7  healthy  0/3   0/2  -\n",
+                    "pool web: main (192.0.2.1), no run has decided yet\n",
+                    "   SERVER  ADDRESS       HEALTH     GOOD  BAD  LAST PROBE\n",
+                    "*  main    192.0.2.1     healthy    0/3   0/2  -\n",
+                    "   backup  198.51.100.7  unchecked  0/3   0/2  -\n",
                     "\n",
                     "recent changes:\n",
                     "  2026-11-23T17:00:00Z  example.com: serial none -> 2026112300\n",
@@ -524,6 +625,10 @@ marker = "MX"
                     "  2026-11-23T17:59:00Z  web: main -> backup: main failed: refused\n",
                     "  2026-11-23T17:59:00Z  example.com: serial 2026112300 -> 2026112301\n",
                     "  2026-11-23T18:00:00Z  mail: gone -> m2: gone is no longer in the config\n",
+                    "  2026-11-23T18:01:00Z  example.org: serial 7 adopted (already installed)\n",
+                    "  2026-11-23T18:02:00Z  web: main drained: patching\n",
+                    "  2026-11-23T18:03:00Z  web: pinned to backup until 2026-11-24T06:00:00Z\n",
+                    "  2026-11-23T18:04:00Z  mail: drain of m1 expired\n",
                 ),
             },
             Case {
@@ -537,13 +642,15 @@ marker = "MX"
                     "pool web: backup (198.51.100.7) since 2026-11-23T17:59:00Z\n",
                     "   SERVER  ADDRESS       HEALTH     GOOD  BAD  LAST PROBE\n",
                     "   main    192.0.2.1     unhealthy  0/3   4/2  refused \"x\" ü\n",
-                    "*  backup  198.51.100.7  healthy    7/3   0/2  -\n",
+                    "*  backup  198.51.100.7  unchecked  7/3   0/2  -\n",
+                    "pinned to backup since 2026-11-23T18:03:00Z until 2026-11-24T06:00:00Z\n",
+                    "main drained since 2026-11-23T18:02:00Z: patching\n",
                     "guard, 2026-11-23T17:59:00Z: confirmed about leaving main: 2 of 2 witnesses cannot reach it\n",
                     "\n",
-                    "pool mail: gone (-) since -\n",
-                    "  SERVER  ADDRESS      HEALTH   GOOD  BAD  LAST PROBE\n",
-                    "  m1      2001:db8::1  healthy  0/1   0/1  -\n",
-                    "  m2      203.0.113.9  healthy  0/1   0/1  -\n",
+                    "pool mail: gone (-) since an unknown time (no switch recorded)\n",
+                    "  SERVER  ADDRESS      HEALTH     GOOD  BAD  LAST PROBE\n",
+                    "  m1      2001:db8::1  unchecked  0/1   0/1  -\n",
+                    "  m2      203.0.113.9  unchecked  0/1   0/1  -\n",
                     "\n",
                     "zones:\n",
                     "  example.com  serial 2026112301  @IP@=198.51.100.7 @IP6@=2001:db8::7\n",
@@ -557,6 +664,10 @@ marker = "MX"
                     "  2026-11-23T17:59:00Z  web: main -> backup: main failed: refused\n",
                     "  2026-11-23T17:59:00Z  example.com: serial 2026112300 -> 2026112301\n",
                     "  2026-11-23T18:00:00Z  mail: gone -> m2: gone is no longer in the config\n",
+                    "  2026-11-23T18:01:00Z  example.org: serial 7 adopted (already installed)\n",
+                    "  2026-11-23T18:02:00Z  web: main drained: patching\n",
+                    "  2026-11-23T18:03:00Z  web: pinned to backup until 2026-11-24T06:00:00Z\n",
+                    "  2026-11-23T18:04:00Z  mail: drain of m1 expired\n",
                 ),
             },
         ];
@@ -582,11 +693,13 @@ marker = "MX"
       "chosen_address": "192.0.2.1",
       "guard": null,
       "name": "web",
+      "pinned": null,
       "servers": [
         {
           "address": "192.0.2.1",
           "bad": 0,
           "checked": true,
+          "drained": null,
           "fall": 2,
           "good": 0,
           "healthy": true,
@@ -598,6 +711,7 @@ marker = "MX"
           "address": "198.51.100.7",
           "bad": 0,
           "checked": false,
+          "drained": null,
           "fall": 2,
           "good": 0,
           "healthy": true,
@@ -689,7 +803,8 @@ marker = "MX"
     }
 
     /// What `json_of_a_full_report` expects: byte for byte what `zonerw status --json`
-    /// printed for it before the report was typed.
+    /// printed for it before the report was typed, with the pin (`pools[].pinned`) and the
+    /// drains (`pools[].servers[].drained`) added since, `null` when there are none.
     const FULL_JSON: &str = r#"{
   "has_state": true,
   "history": [
@@ -739,6 +854,34 @@ marker = "MX"
       "time": "2026-11-23T18:00:00Z",
       "to": "m2",
       "to_address": "203.0.113.9"
+    },
+    {
+      "event": "zone",
+      "from_serial": 7,
+      "time": "2026-11-23T18:01:00Z",
+      "to_serial": 7,
+      "zone": "example.org"
+    },
+    {
+      "event": "drain",
+      "pool": "web",
+      "reason": "patching",
+      "server": "main",
+      "time": "2026-11-23T18:02:00Z"
+    },
+    {
+      "event": "pin",
+      "pool": "web",
+      "server": "backup",
+      "time": "2026-11-23T18:03:00Z",
+      "until": "2026-11-24T06:00:00Z"
+    },
+    {
+      "cause": "expired",
+      "event": "undrain",
+      "pool": "mail",
+      "server": "m1",
+      "time": "2026-11-23T18:04:00Z"
     }
   ],
   "last_change": "2026-11-23T18:00:00Z",
@@ -753,11 +896,22 @@ marker = "MX"
         "verdict": "confirmed"
       },
       "name": "web",
+      "pinned": {
+        "reason": null,
+        "server": "backup",
+        "since": "2026-11-23T18:03:00Z",
+        "until": "2026-11-24T06:00:00Z"
+      },
       "servers": [
         {
           "address": "192.0.2.1",
           "bad": 4,
           "checked": true,
+          "drained": {
+            "reason": "patching",
+            "since": "2026-11-23T18:02:00Z",
+            "until": null
+          },
           "fall": 2,
           "good": 0,
           "healthy": false,
@@ -769,6 +923,7 @@ marker = "MX"
           "address": "198.51.100.7",
           "bad": 0,
           "checked": false,
+          "drained": null,
           "fall": 2,
           "good": 7,
           "healthy": true,
@@ -784,11 +939,13 @@ marker = "MX"
       "chosen_address": null,
       "guard": null,
       "name": "mail",
+      "pinned": null,
       "servers": [
         {
           "address": "2001:db8::1",
           "bad": 0,
           "checked": false,
+          "drained": null,
           "fall": 1,
           "good": 0,
           "healthy": true,
@@ -800,6 +957,7 @@ marker = "MX"
           "address": "203.0.113.9",
           "bad": 0,
           "checked": false,
+          "drained": null,
           "fall": 1,
           "good": 0,
           "healthy": true,

@@ -60,9 +60,20 @@ pub fn down() -> ProbeOutcome {
     }
 }
 
-/// The pools of [`CONFIG`] decided from `old` with main's probe `main`.
+/// The time the unit tests' runs happen at: 2026-11-29T10:00:00Z.
+pub fn now() -> jiff::Timestamp {
+    "2026-11-29T10:00:00Z".parse().unwrap()
+}
+
+/// The pools of [`CONFIG`] decided from `old` with main's probe `main`, at [`now`].
 pub fn pools<'a>(config: &'a Config, old: Option<&State>, main: ProbeOutcome) -> Vec<PoolRun<'a>> {
-    decide_pools(config, old, vec![vec![main, ProbeOutcome::Unchecked]])
+    decide_pools(
+        config,
+        old,
+        vec![vec![main, ProbeOutcome::Unchecked]],
+        now(),
+        None,
+    )
 }
 
 /// A zone record with plan `action` from serial `old` to `new`, pointing at `ip`.

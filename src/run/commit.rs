@@ -7,8 +7,9 @@ use crate::command::run_bounded;
 use crate::config::Config;
 use crate::error::Result;
 use crate::fsio;
+use crate::maintenance::Recorded;
 use crate::outcome::{Next, Outcome, PoolRun, next_state};
-use crate::state::State;
+use crate::state::{HistoryEntry, State};
 use crate::store::StateFiles;
 
 /// Step 4: save the new state (only if it differs) and append the history. Returns the
@@ -32,18 +33,32 @@ fn save(next: &Next, files: &StateFiles) -> Result<()> {
     if !next.changed {
         return Ok(());
     }
-    let lines: Vec<String> = next
-        .history
+    write(&next.state, &next.history, files)?;
+    // From here a signal loses nothing: say so if one comes (during the hook, say).
+    crate::signals::note_saved();
+    Ok(())
+}
+
+/// Append `history`, then write `state`.
+fn write(state: &State, history: &[HistoryEntry], files: &StateFiles) -> Result<()> {
+    let lines: Vec<String> = history
         .iter()
         .map(|entry| serde_json::to_string(entry).expect("history serialises"))
         .collect();
     if !lines.is_empty() {
         fsio::append_lines(&files.history, &lines)?;
     }
-    fsio::write_atomically(&files.state, next.state.to_text().as_bytes())?;
-    // From here a signal loses nothing: say so if one comes (during the hook, say).
-    crate::signals::note_saved();
-    Ok(())
+    fsio::write_atomically(&files.state, state.to_text().as_bytes())
+}
+
+/// Save what a maintenance command recorded (if it changed anything), before its run goes
+/// on: the record stands whatever becomes of the run. The history line first, the state
+/// last, as for a run.
+pub(super) fn save_recorded(recorded: &Recorded, files: &StateFiles) -> Result<()> {
+    match &recorded.entry {
+        Some(entry) => write(&recorded.state, std::slice::from_ref(entry), files),
+        None => Ok(()),
+    }
 }
 
 /// Run the on-change hook once per committed pool switch. A failing hook is reported but

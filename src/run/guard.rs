@@ -9,11 +9,10 @@ use crate::config::{Config, Guard, Pool, Server, StatusRange};
 use crate::guard::{Answer, References, Verdict, WitnessAnswer, verdict};
 use crate::outcome::PoolRun;
 use crate::probe::{self, Check};
-use crate::state::State;
 
 /// Ask the guard about every failover; a vetoed one, or one while our own link seems
 /// down, holds the pool exactly as it was (this run does not count).
-pub(super) fn guard_failovers(config: &Config, pools: &mut [PoolRun<'_>], old: Option<&State>) {
+pub(super) fn guard_failovers(config: &Config, pools: &mut [PoolRun<'_>]) {
     let Some(guard) = &config.guard else {
         return;
     };
@@ -22,7 +21,7 @@ pub(super) fn guard_failovers(config: &Config, pools: &mut [PoolRun<'_>], old: O
             continue;
         };
         let verdict = consult(guard, config.guard_timeout, p.pool, server);
-        p.take_verdict(verdict, old);
+        p.take_verdict(verdict);
     }
 }
 
@@ -171,9 +170,11 @@ mod tests {
                 &config,
                 None,
                 vec![vec![down(), crate::decide::ProbeOutcome::Unchecked]],
+                crate::testing::now(),
+                None,
             );
             let started = std::time::Instant::now();
-            guard_failovers(&config, &mut pools, None);
+            guard_failovers(&config, &mut pools);
             assert!(
                 started.elapsed() < Duration::from_secs(3),
                 "bounded by the timeout"
@@ -194,8 +195,10 @@ mod tests {
             &config,
             None,
             vec![vec![up(), crate::decide::ProbeOutcome::Unchecked]],
+            crate::testing::now(),
+            None,
         );
-        guard_failovers(&config, &mut pools, None);
+        guard_failovers(&config, &mut pools);
         assert_eq!(pools[0].guarded, None);
         assert_eq!(pools[0].chosen().name, "main");
     }

@@ -18,6 +18,10 @@
 #      "reload", the zone is rendered with the main server's address, the
 #      state is owned by nobody), the cron file is there;
 #   2. second run: changed = 0;
+#   2a. pins and drains from zonerw_pins / zonerw_drains: check mode reports
+#      the drain (changed > 0) and writes nothing; the drain for real moves
+#      the zone to the backup; again: changed = 0; undrain and pin backup;
+#      unpin: the zone is back on main;
 #   3. check mode, nothing to do: changed = 0;
 #   4. check mode after the main server went down: changed >= 1 (the dry run
 #      shows the failover), nothing written;
@@ -249,6 +253,38 @@ reloads=$(lines "$nsdlog")
 play "second run"
 expect_changed 0
 check test "$(lines "$nsdlog")" = "$reloads"
+
+# web EXPR: a Python expression of p, pool web of `zonerw status --json`.
+web() {
+    "$root/usr/bin/zonerw" -c "$root/etc/zonerw/zonerw.toml" status --json |
+        python3 -c "import json, sys; p = json.load(sys.stdin)['pools'][0]; print($1)"
+}
+drain_vars='{"zonerw_drains": [{"pool": "web", "server": "main", "reason": "patching"}]}'
+before=$(sum "$state")
+play "check mode, drain main" --check -e "$drain_vars"
+expect_changed +
+check grep -Fq 'would run: zonerw drain web main' "$last_log"
+check test "$(sum "$state")" = "$before"
+
+play "drain main" -e "$drain_vars"
+expect_changed +
+check grep -Eq '^www 300 IN A 127\.0\.0\.2$' "$zone"
+check test "$(web "p['servers'][0]['drained']['reason']")" = patching
+
+play "drain main, again" -e "$drain_vars"
+expect_changed 0
+
+play "undrain main, pin backup" -e '{"zonerw_drains": [], "zonerw_pins": {"web": "backup"}}'
+expect_changed +
+check test "$(web "p['servers'][0]['drained']")" = None
+check test "$(web "p['pinned']['server']")" = backup
+check grep -Eq '^www 300 IN A 127\.0\.0\.2$' "$zone"
+
+play "unpin" -e '{"zonerw_pins": {}}'
+expect_changed +
+check test "$(web "p['pinned']")" = None
+check grep -Eq '^www 300 IN A 127\.0\.0\.1$' "$zone"
+reloads=$(lines "$nsdlog")
 
 zone_sum=$(sum "$zone") state_sum=$(sum "$state")
 play "check mode, up to date (a)" --check --diff

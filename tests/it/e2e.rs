@@ -1397,7 +1397,7 @@ fn status_json_names_the_chosen_server() {
         format!(
             "   main    127.0.0.1     unhealthy  0/1   1/1  down, failed 2/2 attempts: {REFUSED}"
         ),
-        "*  backup  198.51.100.7  healthy    0/1   0/1  no check, counted healthy",
+        "*  backup  198.51.100.7  unchecked  0/1   0/1  no check, counted healthy",
         "",
         "zones:",
         format!("  {ZONE}  serial {s2}  @IP@=198.51.100.7"),

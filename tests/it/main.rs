@@ -22,6 +22,7 @@ mod e2e;
 mod failsafe;
 mod guard_verify;
 mod hardening;
+mod maintenance;
 mod man;
 mod nsd_zones;
 mod properties;
