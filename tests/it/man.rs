@@ -31,7 +31,17 @@ fn long_flags(help: &str) -> Vec<String> {
 fn every_long_flag_is_in_the_man_page() {
     let man = read("man/zonerw.8");
     let mut flags = Vec::new();
-    for sub in [&[][..], &["check"], &["status"], &["probe"]] {
+    for sub in [
+        &[][..],
+        &["check"],
+        &["status"],
+        &["probe"],
+        &["drain"],
+        &["undrain"],
+        &["pin"],
+        &["unpin"],
+        &["adopt"],
+    ] {
         flags.extend(long_flags(&help(sub)));
     }
     flags.sort();
