@@ -10,7 +10,8 @@
 #   configure    run as written: the example config and template copied into /etc/zonerw
 #   first run    run as written: zonerw check and zonerw --force as user zonerw, then dig
 # then `zonerw adopt` of an existing zone file (a second zone, added to the
-# private NSD with nsd-control addzone), and a failover: the main server stops, a run as user zonerw moves the zone
+# private NSD with nsd-control addzone), a drain and undrain of the main server
+# (what the secondary serves after each), and a failover: the main server stops, a run as user zonerw moves the zone
 # to the backup, and the secondary serves the backup's address.
 #
 # What differs from a real machine, so that the test leaves this one as it
@@ -310,6 +311,18 @@ serial=$(command dig -p "$primary_port" @127.0.0.1 example.org SOA +short | awk 
 diff <(sed "s/ 2024010101 / $serial /" "$W/example.org.zone") "$adopted_zone" ||
     fail "the installed example.org is not the original file with only the serial changed"
 ok "adopted: the installed zone is the original file with only the serial changed ($serial)"
+
+step "planned maintenance: drain main, then undrain it"
+out=$(sudo -u zonerw zonerw drain web main --reason patching 2>&1) || fail "zonerw drain failed: $out"
+printf '%s\n' "$out"
+grep -qF "web: main (127.0.0.1) -> backup (127.0.0.2): main drained: patching" <<<"$out" ||
+    fail "zonerw drain did not move the pool to backup"
+secondary_serves 127.0.0.2
+ok "after 'zonerw drain web main' the secondary serves the backup's address 127.0.0.2"
+out=$(sudo -u zonerw zonerw undrain web main 2>&1) || fail "zonerw undrain failed: $out"
+printf '%s\n' "$out"
+secondary_serves 127.0.0.1
+ok "after 'zonerw undrain web main' the secondary serves the main server's address 127.0.0.1"
 
 step "failover: the main server stops; a run as user zonerw"
 kill -TERM -- "-$web_pid"
