@@ -16,7 +16,6 @@
 use std::fs;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, Pool};
@@ -656,6 +655,15 @@ pub fn adopt(
             "--zone names the zone of one file: give exactly one ZONEFILE with it".into(),
         ));
     }
+    // As for a run, the templates directory must exist: a typo in `templates` must not
+    // grow a directory tree that no run reads.
+    if !config.templates.is_dir() {
+        return Err(Error::Usage(format!(
+            "{}: templates: {} is not a directory; create it (install -d {1}) or correct the key",
+            config.path.display(),
+            config.templates.display()
+        )));
+    }
     let considered = match pool {
         None => (0..config.pools.len()).collect(),
         Some(name) => {
@@ -824,13 +832,6 @@ fn write_new(
     target: &Path,
     contents: &[u8],
 ) -> Result<(), WriteError> {
-    if fs::symlink_metadata(dir).is_err() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(dir)
-            .map_err(|e| WriteError::Other(Error::io(dir, "create the templates directory", e)))?;
-    }
     let staged = fsio::Staged::new(dir, file_name, contents).map_err(WriteError::Other)?;
     match fs::hard_link(staged.path(), target) {
         Ok(()) => {}

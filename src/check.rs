@@ -39,7 +39,7 @@ const WORKERS: usize = 8;
 
 /// Run every check, print a line for each (as it is known), then the probe table, the
 /// pool lines and a summary; return the exit code: 1 if any check failed, else 0.
-pub fn check(config: &Config) -> Result<u8> {
+pub fn check(config: &Config, now: jiff::Timestamp) -> Result<u8> {
     // Before any thread starts: a signal kills the commands running and removes the
     // private directory of the renderings, as in a run.
     crate::signals::install_read_only();
@@ -97,7 +97,10 @@ pub fn check(config: &Config) -> Result<u8> {
                 .pools
                 .iter()
                 .zip(&outcomes)
-                .map(|(pool, outcomes)| line::pool(pool, outcomes))
+                .flat_map(|(pool, outcomes)| {
+                    let pool_state = state.as_ref().and_then(|s| s.pools.get(&pool.name));
+                    line::pool(pool, outcomes, pool_state, now)
+                })
                 .collect(),
         );
     });

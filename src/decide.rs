@@ -120,9 +120,10 @@ pub fn decide(pool: &Pool, previous: Option<&PoolState>, outcomes: &[ProbeOutcom
 /// - Otherwise a drained server is chosen only when no server that is not drained is
 ///   healthy: the first healthy server that is not drained wins, else the first healthy
 ///   drained one (a drain never sends the names to a server known dead).
-/// - When no server is healthy the pool keeps its current choice, as without drains,
-///   unless that is drained: then the first server that is not drained (all being dead,
-///   the drain is honoured).
+/// - When no server is healthy the pool keeps its current choice, as without drains, even
+///   a drained one: leaving it for a server known dead would help nobody, and would be a
+///   failover that no guard was asked about (our own link may be what is down). A choice
+///   no longer configured goes to the first server that is not drained.
 #[must_use]
 pub fn decide_with(
     pool: &Pool,
@@ -221,9 +222,8 @@ pub fn choose(healthy: &[bool], maintenance: &Maintenance, current: Option<usize
         .clone()
         .find(|&i| healthy[i] && eligible(&i))
         .or_else(|| servers.clone().find(|&i| healthy[i]))
-        .or(current.filter(eligible))
-        .or_else(|| servers.clone().find(eligible))
         .or(current)
+        .or_else(|| servers.clone().find(eligible))
         .unwrap_or(0)
 }
 
@@ -882,16 +882,16 @@ mod tests {
                 [f, t, f],
                 None,
                 Some(1),
-                0,
-                "... unless it is drained",
+                1,
+                "... drained or not: nothing healthy to move to",
             ),
             (
                 [f, f, f],
                 [t, t, f],
                 None,
                 Some(1),
-                2,
-                "... then the first not drained",
+                1,
+                "... whatever else is drained",
             ),
             (
                 [f, f, f],
@@ -1058,12 +1058,10 @@ mod tests {
                 false
             ),
         );
-        // Everything dead: the drain is honoured, at no cost.
+        // Everything dead (our own link, perhaps): the pool stays on main, drained or not;
+        // leaving it for a dead server would be a failover no guard was asked about.
         let d = decide(&p, Some(&d.state), &[down(), down(), down()]);
-        assert_eq!(
-            switch_of(&d),
-            (Some(0), 1, "main drained: patching", true, false)
-        );
+        assert_eq!((d.chosen, d.switch), (0, None));
     }
 
     #[test]

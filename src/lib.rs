@@ -117,7 +117,7 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
             };
             run::run(&config, options, now).map(|()| 0)
         }
-        Some(Command::Check) => check::check(&Config::load(&cli.run.config)?),
+        Some(Command::Check) => check::check(&Config::load(&cli.run.config)?, now),
         Some(Command::Status { json }) => status::status(&Config::load(&cli.run.config)?, json),
         Some(Command::Probe(args)) => probe_command(&args),
         Some(

@@ -130,6 +130,14 @@ pub fn maintenance(
                     outcome.describe()
                 )));
             }
+            // A pin wins over a drain: say so, or a drain of the pinned server does nothing
+            // without a word.
+            if state.drained.contains_key(&chosen.name) {
+                lines.push(Line::Err(format!(
+                    "zonerw: warning: {name}: {} is drained, but the pool is pinned to it: the drain takes effect when the pin ends ('zonerw unpin {name}')",
+                    chosen.name
+                )));
+            }
         } else if state.drained.contains_key(&chosen.name) {
             lines.push(Line::Err(format!(
                 "zonerw: warning: {name}: {} is drained, but stays chosen: no other server is healthy and not drained",
@@ -437,6 +445,25 @@ mod tests {
             )
             .is_empty()
         );
+
+        // A drain of the pinned server: warned on every run (the pin wins).
+        old.pools.get_mut("web").unwrap().drained.insert(
+            "main".into(),
+            crate::state::Drain {
+                since: "2026-11-29T09:00:00Z".into(),
+                until: None,
+                reason: None,
+            },
+        );
+        assert_eq!(
+            maintenance(
+                &pools(&config, Some(&old), up()),
+                Some(true),
+                Verbosity::Quiet
+            ),
+            [Line::Err("zonerw: warning: web: main is drained, but the pool is pinned to it: the drain takes effect when the pin ends ('zonerw unpin web')".into())]
+        );
+        old.pools.get_mut("web").unwrap().drained.clear();
 
         // An expired pin: a line, pending while not committed; none when quiet.
         old.pools.get_mut("web").unwrap().pinned =

@@ -434,6 +434,13 @@ pub fn pin_words(server: &str, until: Option<&str>, reason: Option<&str>) -> Str
     format!("pinned to {server}{until}{}", because(reason))
 }
 
+/// ` since S until U: reason`: how long a pin or drain holds, and why.
+#[must_use]
+pub fn held_words(since: &str, until: Option<&str>, reason: Option<&str>) -> String {
+    let until = until.map(|u| format!(" until {u}")).unwrap_or_default();
+    format!(" since {since}{until}{}", because(reason))
+}
+
 /// `main drained: patching`: why a pool leaves a drained server.
 #[must_use]
 pub fn drained_words(server: &str, reason: Option<&str>) -> String {

@@ -357,7 +357,7 @@ fn pool_text(pool: &PoolReport) -> String {
         out.push_str(&format!(
             "pinned to {}{}\n",
             p.server,
-            held(&p.since, p.until.as_deref(), p.reason.as_deref())
+            crate::state::held_words(&p.since, p.until.as_deref(), p.reason.as_deref())
         ));
     }
     for s in &pool.servers {
@@ -365,7 +365,7 @@ fn pool_text(pool: &PoolReport) -> String {
             out.push_str(&format!(
                 "{} drained{}\n",
                 s.name,
-                held(&d.since, d.until.as_deref(), d.reason.as_deref())
+                crate::state::held_words(&d.since, d.until.as_deref(), d.reason.as_deref())
             ));
         }
     }
@@ -373,13 +373,6 @@ fn pool_text(pool: &PoolReport) -> String {
         out.push_str(&format!("guard, {}: {}\n", g.time, g.describe()));
     }
     out
-}
-
-/// ` since T until U: why` of a pin or a drain.
-fn held(since: &str, until: Option<&str>, reason: Option<&str>) -> String {
-    let until = until.map(|u| format!(" until {u}")).unwrap_or_default();
-    let reason = reason.map(|r| format!(": {r}")).unwrap_or_default();
-    format!(" since {since}{until}{reason}")
 }
 
 fn zones_text(zones: &[ZoneReport]) -> String {

@@ -5,8 +5,11 @@ use std::fmt;
 use std::path::Path;
 
 use crate::command::{FALLBACK_DIRS, Found, NotFound};
+use jiff::Timestamp;
+
 use crate::config::{Pool, Server};
-use crate::decide::ProbeOutcome;
+use crate::decide::{Maintenance, ProbeOutcome, choose};
+use crate::state::{Drain, Pin, PoolState, held_words};
 
 /// The verdict of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -383,34 +386,130 @@ pub fn verify(
     lines
 }
 
-/// The probe of a pool's first server: a run fails over unless it is healthy.
+/// A pool's pin and drains, and its first server's probe: will the next failover happen?
+/// A pin or a drain without an end is a failure (a forgotten one turns failover or
+/// failback off); one with an end, or already expired, is fine. `now` tells expired ones.
 #[must_use]
-pub fn pool(pool: &Pool, outcomes: &[ProbeOutcome]) -> Line {
+pub fn pool(
+    pool: &Pool,
+    outcomes: &[ProbeOutcome],
+    state: Option<&PoolState>,
+    now: Timestamp,
+) -> Vec<Line> {
+    if let Some(pin) = state.and_then(|s| s.pinned.as_ref()) {
+        return vec![pinned(pool, pin, outcomes, now)];
+    }
+    let mut lines: Vec<Line> = pool
+        .servers
+        .iter()
+        .filter_map(|server| {
+            let drain = state.and_then(|s| s.drained.get(&server.name))?;
+            Some(drained(&pool.name, &server.name, drain, now))
+        })
+        .collect();
+    lines.push(first_server(pool, outcomes, state));
+    lines
+}
+
+/// Whether a pin or drain ending at `until` has run out by `now`.
+fn expired(until: Option<&str>, now: Timestamp) -> bool {
+    until
+        .and_then(|u| u.parse::<Timestamp>().ok())
+        .is_some_and(|u| u <= now)
+}
+
+fn pinned(pool: &Pool, pin: &Pin, outcomes: &[ProbeOutcome], now: Timestamp) -> Line {
+    let name = &pool.name;
+    let what = format!(
+        "pool {name}: pinned to {}{}",
+        pin.server,
+        held_words(&pin.since, pin.until.as_deref(), pin.reason.as_deref())
+    );
+    let down = pool
+        .servers
+        .iter()
+        .zip(outcomes)
+        .find(|(s, _)| s.name == pin.server)
+        .map(|(_, o)| o)
+        .filter(|o| !o.is_up());
+    let unpin = format!("'zonerw unpin {name}' lets the probes choose again");
+    if expired(pin.until.as_deref(), now) {
+        Line::ok(format!("{what} (expired: the next run drops it)"))
+    } else if let Some(down) = down {
+        Line::fail(
+            format!(
+                "{what}: {} fails its check: {}",
+                pin.server,
+                down.describe()
+            ),
+            unpin,
+        )
+    } else if pin.until.is_some() {
+        Line::ok(format!("{what}: the probes do not choose until then"))
+    } else {
+        Line::fail(
+            format!("{what}, with no end: the probes do not choose, so there is no failover"),
+            format!("{unpin} when the maintenance is over (a pin --for DURATION ends by itself)"),
+        )
+    }
+}
+
+fn drained(pool: &str, server: &str, drain: &Drain, now: Timestamp) -> Line {
+    let what = format!(
+        "pool {pool}: {server} drained{}",
+        held_words(
+            &drain.since,
+            drain.until.as_deref(),
+            drain.reason.as_deref()
+        )
+    );
+    if expired(drain.until.as_deref(), now) {
+        Line::ok(format!("{what} (expired: the next run drops it)"))
+    } else if drain.until.is_some() {
+        Line::ok(what)
+    } else {
+        Line::fail(
+            format!("{what}, with no end: the pool does not return to it"),
+            format!(
+                "'zonerw undrain {pool} {server}' when the maintenance is over (a drain --for DURATION ends by itself)"
+            ),
+        )
+    }
+}
+
+/// The probe of a pool's first server: a run fails over unless it is healthy (or drained).
+fn first_server(pool: &Pool, outcomes: &[ProbeOutcome], state: Option<&PoolState>) -> Line {
+    let name = &pool.name;
     let first = &pool.servers[0];
+    if state.is_some_and(|s| s.drained.contains_key(&first.name)) {
+        let probe = outcomes
+            .first()
+            .map_or_else(|| "not probed".to_owned(), ProbeOutcome::describe);
+        return Line::ok(format!(
+            "pool {name}: first server {} is drained ({probe})",
+            first.name
+        ));
+    }
     match outcomes.first() {
         Some(ProbeOutcome::Up { status, latency }) => Line::ok(format!(
-            "pool {}: first server {} is up (HTTP {status} in {} ms)",
-            pool.name,
+            "pool {name}: first server {} is up (HTTP {status} in {} ms)",
             first.name,
             latency.as_millis()
         )),
         Some(ProbeOutcome::Down { reason }) => {
-            let next = pool
-                .servers
-                .iter()
-                .zip(outcomes)
-                .skip(1)
-                .find(|(_, o)| o.is_up())
-                .map(|(s, _)| s.name.as_str());
-            let meanwhile = next.map_or_else(
-                || "no server is healthy, so runs keep the pool's current choice".to_owned(),
-                |n| format!("meanwhile runs fail over to {n}"),
-            );
+            // Where a run would send the names: the same rule as a run's.
+            let healthy: Vec<bool> = outcomes.iter().map(ProbeOutcome::is_up).collect();
+            let current = state
+                .and_then(|s| pool.servers.iter().position(|x| x.name == s.chosen))
+                .or(Some(0));
+            let next = choose(&healthy, &Maintenance::of(pool, state), current);
+            let meanwhile = if healthy[next] {
+                format!("meanwhile runs fail over to {}", pool.servers[next].name)
+            } else {
+                "no server is healthy, so runs keep the pool's current choice".to_owned()
+            };
             Line::fail(
-                format!(
-                    "pool {}: first server {} is down: {reason}",
-                    pool.name, first.name
-                ),
+                format!("pool {name}: first server {} is down: {reason}", first.name),
                 format!(
                     "bring {} back, or correct its check in zonerw.toml; {meanwhile}",
                     first.name
@@ -418,8 +517,8 @@ pub fn pool(pool: &Pool, outcomes: &[ProbeOutcome]) -> Line {
             )
         }
         Some(ProbeOutcome::Unchecked) | None => Line::ok(format!(
-            "pool {}: first server {} counts as healthy (no check configured)",
-            pool.name, first.name
+            "pool {name}: first server {} counts as healthy (no check configured)",
+            first.name
         )),
     }
 }
@@ -657,19 +756,125 @@ mod tests {
     fn pools_by_their_first_server() {
         let config = testing::config();
         let web = &config.pools[0];
+        let now = Timestamp::UNIX_EPOCH;
+        let text = |lines: Vec<Line>| {
+            lines
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
         assert_eq!(
-            pool(web, &[testing::up(), ProbeOutcome::Unchecked]).to_string(),
+            text(pool(
+                web,
+                &[testing::up(), ProbeOutcome::Unchecked],
+                None,
+                now
+            )),
             "ok    pool web: first server main is up (HTTP 200 in 3 ms)"
         );
         assert_eq!(
-            pool(web, &[testing::down(), ProbeOutcome::Unchecked]).to_string(),
+            text(pool(
+                web,
+                &[testing::down(), ProbeOutcome::Unchecked],
+                None,
+                now
+            )),
             "FAIL  pool web: first server main is down: failed 2/2 attempts: connect: refused\n      fix: bring main back, or correct its check in zonerw.toml; meanwhile runs fail over to backup"
         );
         let both_down = [testing::down(), ProbeOutcome::Down { reason: "x".into() }];
         assert!(
-            pool(web, &both_down)
-                .to_string()
+            text(pool(web, &both_down, None, now))
                 .ends_with("no server is healthy, so runs keep the pool's current choice")
+        );
+    }
+
+    #[test]
+    fn pins_and_drains_without_an_end_fail_and_a_drained_first_server_may_be_down() {
+        use crate::state::{Drain, Pin};
+        let config = testing::config();
+        let web = &config.pools[0];
+        let now: Timestamp = "2026-11-29T12:00:00Z".parse().unwrap();
+        let text = |lines: Vec<Line>| {
+            lines
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let pinned = |until: Option<&str>| PoolState {
+            chosen: "backup".into(),
+            pinned: Some(Pin {
+                server: "backup".into(),
+                since: "2026-11-29T09:00:00Z".into(),
+                until: until.map(Into::into),
+                reason: Some("patching".into()),
+            }),
+            ..PoolState::default()
+        };
+        let up = [testing::up(), ProbeOutcome::Unchecked];
+        let cases = [
+            (
+                pinned(None),
+                "FAIL  pool web: pinned to backup since 2026-11-29T09:00:00Z: patching, with no end: the probes do not choose, so there is no failover\n      fix: 'zonerw unpin web' lets the probes choose again when the maintenance is over (a pin --for DURATION ends by itself)",
+            ),
+            (
+                pinned(Some("2026-11-29T13:00:00Z")),
+                "ok    pool web: pinned to backup since 2026-11-29T09:00:00Z until 2026-11-29T13:00:00Z: patching: the probes do not choose until then",
+            ),
+            (
+                pinned(Some("2026-11-29T12:00:00Z")),
+                "ok    pool web: pinned to backup since 2026-11-29T09:00:00Z until 2026-11-29T12:00:00Z: patching (expired: the next run drops it)",
+            ),
+        ];
+        for (state, want) in cases {
+            assert_eq!(text(pool(web, &up, Some(&state), now)), want);
+        }
+        // A pin to a server that fails its check.
+        let mut state = pinned(Some("2026-11-29T13:00:00Z"));
+        state.pinned.as_mut().unwrap().server = "main".into();
+        assert_eq!(
+            text(pool(
+                web,
+                &[testing::down(), ProbeOutcome::Unchecked],
+                Some(&state),
+                now
+            )),
+            "FAIL  pool web: pinned to main since 2026-11-29T09:00:00Z until 2026-11-29T13:00:00Z: patching: main fails its check: down, failed 2/2 attempts: connect: refused\n      fix: 'zonerw unpin web' lets the probes choose again"
+        );
+
+        // main drained and down for patching: no failure, unless the drain has no end.
+        let drained = |until: Option<&str>| {
+            let mut state = PoolState {
+                chosen: "backup".into(),
+                ..PoolState::default()
+            };
+            state.drained.insert(
+                "main".into(),
+                Drain {
+                    since: "2026-11-29T09:00:00Z".into(),
+                    until: until.map(Into::into),
+                    reason: None,
+                },
+            );
+            state
+        };
+        let down = [testing::down(), ProbeOutcome::Unchecked];
+        assert_eq!(
+            text(pool(
+                web,
+                &down,
+                Some(&drained(Some("2026-11-30T00:00:00Z"))),
+                now
+            )),
+            "ok    pool web: main drained since 2026-11-29T09:00:00Z until 2026-11-30T00:00:00Z\n\
+             ok    pool web: first server main is drained (down, failed 2/2 attempts: connect: refused)"
+        );
+        assert_eq!(
+            text(pool(web, &down, Some(&drained(None)), now)),
+            "FAIL  pool web: main drained since 2026-11-29T09:00:00Z, with no end: the pool does not return to it\n      \
+             fix: 'zonerw undrain web main' when the maintenance is over (a drain --for DURATION ends by itself)\n\
+             ok    pool web: first server main is drained (down, failed 2/2 attempts: connect: refused)"
         );
     }
 }

@@ -580,4 +580,13 @@ fn usage_errors_and_the_zone_name() {
     let r = setup.adopt(&[&missing]);
     r.expect_code(1);
     assert!(r.stderr.contains("missing.zone"), "{r}");
+    // The templates directory must exist, as for a run: a typo grows no directories.
+    fs::remove_dir_all(setup.templates()).unwrap();
+    let r = setup.zonerw(&["adopt", db.to_str().unwrap(), "--zone", "example.net."]);
+    r.expect_code(2).expect_stderr(&format!(
+        "zonerw: error: {}: templates: {} is not a directory; create it (install -d {1}) or correct the key\n",
+        setup.config.display(),
+        setup.templates().display()
+    ));
+    assert!(!setup.templates().exists());
 }

@@ -104,6 +104,21 @@ fn drain_moves_the_names_at_once_and_undrain_brings_them_back() {
         ]
     );
 
+    // check: a drain without an end is a failure (a forgotten one keeps the names away).
+    let r = z.run(&["check"]);
+    r.expect_code(1);
+    assert!(
+        r.stdout.lines().any(|l| line_matches(
+            "FAIL  pool web: main drained since {time}: patching, with no end: the pool does not return to it",
+            l
+        )),
+        "{r}"
+    );
+    assert!(
+        r.stdout.contains("\n      fix: 'zonerw undrain web main' when the maintenance is over (a drain --for DURATION ends by itself)\n"),
+        "{r}"
+    );
+
     let r = z.run(&["undrain", "web", "main"]);
     r.expect_ok();
     r.expect_stdout(&lines!(
@@ -127,6 +142,8 @@ fn drain_moves_the_names_at_once_and_undrain_brings_them_back() {
     let r = z.run(&["undrain", "web", "main"]);
     r.expect_ok()
         .expect_stdout(&lines!("web: main is not drained"));
+    let r = z.run(&["check"]);
+    assert!(!r.stdout.contains("drained"), "{r}");
 }
 
 #[test]
