@@ -709,17 +709,7 @@ fn chosen_servers(config: &Config) -> Vec<usize> {
             None
         }
     };
-    config
-        .pools
-        .iter()
-        .map(|pool| {
-            state
-                .as_ref()
-                .and_then(|s| s.pools.get(&pool.name))
-                .and_then(|p| pool.servers.iter().position(|s| s.name == p.chosen))
-                .unwrap_or(0)
-        })
-        .collect()
+    crate::decide::current_choices(config, state.as_ref())
 }
 
 fn adopt_file(config: &Config, scope: &Scope<'_>, file: &Path, zone: Option<&str>) -> Result<()> {

@@ -214,21 +214,6 @@ fn command_lines(config: &Config) -> (Vec<Line>, Option<Found>, Option<Found>) {
 
 // ---------------------------------------------------------------- 3. renderings
 
-/// The server of each pool a run would start from: the current choice in state.json, else
-/// the first server. Pure.
-fn current_choice(config: &Config, state: Option<&State>) -> Vec<usize> {
-    config
-        .pools
-        .iter()
-        .map(|pool| {
-            state
-                .and_then(|s| s.pools.get(&pool.name))
-                .and_then(|p| pool.servers.iter().position(|s| s.name == p.chosen))
-                .unwrap_or(0)
-        })
-        .collect()
-}
-
 /// The server choices a template is rendered with (a server index per pool): each server
 /// of each pool it uses, the other pools at their `current` choice. Not every combination
 /// (pools fail over independently, and the product grows fast): each server once, the
@@ -261,7 +246,7 @@ fn render_lines(
         }
         return Vec::new();
     };
-    let current = current_choice(config, state);
+    let current = crate::decide::current_choices(config, state);
     let servers: Vec<usize> = config.pools.iter().map(|p| p.servers.len()).collect();
     let mut items: Vec<(usize, Vec<usize>)> = Vec::new();
     let mut rendered: Vec<Rendered<'_>> = Vec::new();
@@ -829,23 +814,6 @@ mod tests {
             variants(&[0, 1], &current, &servers),
             [vec![1, 0, 0], vec![0, 0, 0], vec![1, 1, 0], vec![1, 2, 0]]
         );
-    }
-
-    #[test]
-    fn the_current_choice_comes_from_the_state_else_the_first_server() {
-        let config = crate::testing::config();
-        assert_eq!(current_choice(&config, None), [0]);
-        let mut state = State::default();
-        state.pools.insert(
-            "web".into(),
-            crate::state::PoolState {
-                chosen: "backup".into(),
-                ..Default::default()
-            },
-        );
-        assert_eq!(current_choice(&config, Some(&state)), [1]);
-        state.pools.get_mut("web").unwrap().chosen = "gone".into();
-        assert_eq!(current_choice(&config, Some(&state)), [0]);
     }
 
     #[test]

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::config::Pool;
+use crate::config::{Config, Pool};
 use crate::maintenance::{Ended, Kind};
-use crate::state::{PoolState, ServerState, drained_words, pin_words};
+use crate::state::{PoolState, ServerState, State, drained_words, pin_words};
 
 /// The result of probing one server in this run. A dead server is data, not an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,6 +227,22 @@ pub fn choose(healthy: &[bool], maintenance: &Maintenance, current: Option<usize
         .unwrap_or(0)
 }
 
+/// The server of each pool a run would start from: the current choice in `state`, else
+/// the first server (also when the state names one no longer configured).
+#[must_use]
+pub fn current_choices(config: &Config, state: Option<&State>) -> Vec<usize> {
+    config
+        .pools
+        .iter()
+        .map(|pool| {
+            state
+                .and_then(|s| s.pools.get(&pool.name))
+                .and_then(|p| pool.servers.iter().position(|s| s.name == p.chosen))
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
 /// Keep the pool exactly as it was before this run: the guard found that our own link is
 /// down, or a witness vetoed the failover, so this run's probes must not count.
 #[must_use]
@@ -385,6 +401,23 @@ impl Facts<'_> {
 )]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_current_choice_comes_from_the_state_else_the_first_server() {
+        let config = crate::testing::config();
+        assert_eq!(current_choices(&config, None), [0]);
+        let mut state = State::default();
+        state.pools.insert(
+            "web".into(),
+            crate::state::PoolState {
+                chosen: "backup".into(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(current_choices(&config, Some(&state)), [1]);
+        state.pools.get_mut("web").unwrap().chosen = "gone".into();
+        assert_eq!(current_choices(&config, Some(&state)), [0]);
+    }
     use crate::config::{CheckSettings, CheckUrl, Server, StatusRange};
 
     fn pool(fall: u32, rise: u32) -> Pool {

@@ -23,35 +23,8 @@ use crate::support::*;
 
 /// How many corpus setups run at once.
 const PARALLEL: usize = 4;
-/// Longest file name Linux file systems take (`NAME_MAX`).
-const NAME_MAX: usize = 255;
 /// The backup server of every test pool.
 const BACKUP6: &str = "2001:db8::7";
-
-/// `nsd-control` stand-in: appends its argv to `nsd-control.log` beside it and says ok.
-const STUB: &str =
-    "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$(dirname \"$0\")/nsd-control.log\"\necho ok\n";
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nsd-tpkg")
-}
-
-/// `(file, origin)` for every line of `INDEX`; `.` for the root zone.
-fn corpus_index() -> Vec<(String, String)> {
-    let index = fs::read_to_string(corpus_dir().join("INDEX")).expect("read corpus INDEX");
-    index
-        .lines()
-        .map(|line| {
-            let (file, origin) = line.split_once(' ').unwrap_or((line, ""));
-            let origin = if origin.trim().is_empty() {
-                "."
-            } else {
-                origin.trim()
-            };
-            (file.to_owned(), origin.to_owned())
-        })
-        .collect()
-}
 
 /// The template file name zonerw uses for `zone`.
 fn template_name(zone: &str) -> String {
@@ -78,7 +51,7 @@ impl Setup {
             fs::create_dir(root.join(sub)).expect("create setup directory");
         }
         let stub = root.join("nsd-control-stub");
-        fs::write(&stub, STUB).expect("write nsd-control stub");
+        fs::write(&stub, STUB_NSD_CONTROL).expect("write nsd-control stub");
         fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).expect("chmod stub");
         let config = root.join("zonerw.toml");
         let text = format!(

@@ -16,37 +16,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::{NAME_MAX, STUB_NSD_CONTROL, corpus_dir, corpus_index};
+
 /// How many setups run at once.
 const PARALLEL: usize = 4;
 /// Bound on one `zonerw` run, so a hang fails the test instead of stalling it.
 const RUN_TIMEOUT: Duration = Duration::from_mins(1);
-/// Longest file name Linux file systems take (`NAME_MAX`).
-const NAME_MAX: usize = 255;
-
-/// `nsd-control` stand-in: appends its argv to `nsd-control.log` beside it and says ok.
-const STUB: &str =
-    "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$(dirname \"$0\")/nsd-control.log\"\necho ok\n";
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nsd-tpkg")
-}
-
-/// `(file, origin)` for every line of `INDEX`; an empty origin is the root zone.
-fn corpus_index() -> Vec<(String, String)> {
-    let index = fs::read_to_string(corpus_dir().join("INDEX")).expect("read corpus INDEX");
-    index
-        .lines()
-        .map(|line| {
-            let (file, origin) = line.split_once(' ').unwrap_or((line, ""));
-            (file.to_owned(), origin.trim().to_owned())
-        })
-        .collect()
-}
 
 /// The template (and installed zone) file name for `origin`: `<origin>.zone`, `..zone` for
 /// the root zone.
 fn zone_file_name(origin: &str) -> String {
-    let origin = if origin.is_empty() { "." } else { origin };
     format!("{origin}.zone")
 }
 
@@ -71,7 +50,7 @@ impl Setup {
         }
         fs::write(root.join("templates").join(template_name), template).expect("write template");
         let stub = root.join("nsd-control-stub");
-        fs::write(&stub, STUB).expect("write nsd-control stub");
+        fs::write(&stub, STUB_NSD_CONTROL).expect("write nsd-control stub");
         fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).expect("chmod stub");
         let config = root.join("zonerw.toml");
         let text = format!(

@@ -1720,3 +1720,33 @@ pub fn pid_entries(file: &Path) -> Vec<(String, i32)> {
         })
         .collect()
 }
+
+// ------------------------------------------------------------ the NSD corpus
+
+/// Longest file name Linux file systems take (`NAME_MAX`).
+pub const NAME_MAX: usize = 255;
+
+/// `nsd-control` stand-in: appends its argv to `nsd-control.log` beside it and says ok.
+pub const STUB_NSD_CONTROL: &str =
+    "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$(dirname \"$0\")/nsd-control.log\"\necho ok\n";
+
+/// The zone files of NSD's own test suite (`tests/fixtures/nsd-tpkg`).
+pub fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nsd-tpkg")
+}
+
+/// `(file, origin)` for every line of the corpus' `INDEX`; `.` for the root zone.
+pub fn corpus_index() -> Vec<(String, String)> {
+    let index = fs::read_to_string(corpus_dir().join("INDEX")).expect("read corpus INDEX");
+    index
+        .lines()
+        .map(|line| {
+            let (file, origin) = line.split_once(' ').unwrap_or((line, ""));
+            let origin = match origin.trim() {
+                "" => ".",
+                origin => origin,
+            };
+            (file.to_owned(), origin.to_owned())
+        })
+        .collect()
+}
