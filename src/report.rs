@@ -111,10 +111,12 @@ pub fn maintenance(
         let name = &p.pool.name;
         if verbosity >= Verbosity::Normal {
             for e in &p.expired {
-                let pending = if committed == Some(false) {
-                    " (not applied yet: the run failed, see the errors; the next run retries)"
-                } else {
-                    ""
+                let pending = match committed {
+                    Some(false) => {
+                        " (not applied yet: the run failed, see the errors; the next run retries)"
+                    }
+                    None => " (dry run: a run would drop it)",
+                    Some(true) => "",
                 };
                 lines.push(Line::Out(format!("{name}: {}{pending}", e.words())));
             }
@@ -478,6 +480,12 @@ mod tests {
             [Line::Out("web: pin to backup expired (not applied yet: the run failed, see the errors; the next run retries)".into())]
         );
         assert!(maintenance(&expired, None, Verbosity::Quiet).is_empty());
+        assert_eq!(
+            maintenance(&expired, None, Verbosity::Normal),
+            [Line::Out(
+                "web: pin to backup expired (dry run: a run would drop it)".into()
+            )]
+        );
 
         // A drained server kept as the only healthy one.
         let web = old.pools.get_mut("web").unwrap();
