@@ -163,16 +163,30 @@ pub fn deadline(now: Timestamp, duration: Duration) -> Timestamp {
     Timestamp::from_second(whole.saturating_add(seconds)).unwrap_or(Timestamp::MAX)
 }
 
+/// The longest `--reason`, in characters.
+const MAX_REASON: usize = 200;
+
 /// A reason as given on the command line: trimmed, "" is none, and one line of printable
 /// text (it is printed in run output and in `status`).
 fn reason(text: Option<&str>) -> Result<Option<String>> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    if text.chars().any(char::is_control) {
+    // Bidirectional and zero-width formatting characters would make the printed line
+    // read otherwise than it is written (a terminal shows them, a mail too).
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    };
+    if text.chars().any(hidden) {
         return Err(Error::Usage(
-            "--reason: one line of text, without control characters".into(),
+            "--reason: one line of text, without control or text-direction characters".into(),
         ));
+    }
+    if text.chars().count() > MAX_REASON {
+        return Err(Error::Usage(format!(
+            "--reason: at most {MAX_REASON} characters (a short note; details belong in a ticket)"
+        )));
     }
     Ok(Some(text.to_owned()))
 }
@@ -721,7 +735,15 @@ marker = "MX"
             ),
             (
                 &["drain", "web", "main", "--reason", "a\nb"],
-                "--reason: one line of text, without control characters",
+                "--reason: one line of text, without control or text-direction characters",
+            ),
+            (
+                &["drain", "web", "main", "--reason", "patch \u{202e}gnih"],
+                "--reason: one line of text, without control or text-direction characters",
+            ),
+            (
+                &["pin", "web", "main", "--reason", &"x".repeat(201)],
+                "--reason: at most 200 characters (a short note; details belong in a ticket)",
             ),
         ] {
             let e = change(args).unwrap_err();
