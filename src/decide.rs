@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::config::{Config, Pool};
-use crate::maintenance::{Ended, Kind};
-use crate::state::{PoolState, ServerState, State, drained_words, pin_words};
+use crate::state::{Ended, Kind, PoolState, ServerState, State, drained_words, pin_words};
 
 /// The result of probing one server in this run. A dead server is data, not an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -838,7 +837,6 @@ mod tests {
     // -----------------------------------------------------------------------------------
     // pins and drains
 
-    use crate::maintenance::{Ended, Kind};
     use crate::state::{Drain, EndCause, Pin};
 
     /// Every rule of `choose`, for three servers in priority order.

@@ -127,7 +127,7 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
             | Command::Unpin { .. }),
         ) => {
             let change = maintenance::Change::from_command(&command, now)?.expect("maintenance");
-            maintenance::command(&Config::load(&cli.run.config)?, &change, now)
+            maintenance_command(&Config::load(&cli.run.config)?, &change, now)
         }
         Some(Command::Adopt(args)) => adopt::adopt(
             &Config::load(&cli.run.config)?,
@@ -144,6 +144,24 @@ fn dispatch(cli: Cli, now: jiff::Timestamp) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// `zonerw pin|unpin|drain|undrain`: check the request, then one run that records it first
+/// (under the lock, with this run's probes) and goes on as a normal run. Exit 0 as a run.
+fn maintenance_command(
+    config: &Config,
+    change: &maintenance::Change,
+    now: jiff::Timestamp,
+) -> Result<u8> {
+    change.check(config)?;
+    // Before any thread starts: SIGTERM/SIGINT/SIGHUP stop the run cleanly.
+    crate::signals::install();
+    let options = RunOptions {
+        force: false,
+        dry_run: false,
+        verbosity: Verbosity::Normal,
+    };
+    run::run_recording(config, options, now, Some(change)).map(|()| 0)
 }
 
 /// `zonerw probe`: exit 0 if healthy, 1 if not, 2 for a usage error.

@@ -15,11 +15,7 @@ use crate::cli::Command;
 use crate::config::{Config, Pool};
 use crate::decide::{self, ProbeOutcome};
 use crate::error::{Error, Result};
-use crate::run::{self, RunOptions, Verbosity};
-use crate::state::{
-    Drain, EndCause, HistoryEntry, Pin, PoolState, STATE_VERSION, State, rfc3339, undrain_words,
-    unpin_words,
-};
+use crate::state::{Drain, EndCause, HistoryEntry, Pin, PoolState, STATE_VERSION, State, rfc3339};
 
 /// What the operator asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,57 +58,7 @@ pub enum Change {
     },
 }
 
-/// A pin or a drain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A pin.
-    Pin,
-    /// A drain.
-    Drain,
-}
-
-/// A pin or a drain that ended in this run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ended {
-    /// Which.
-    pub kind: Kind,
-    /// The server pinned or drained.
-    pub server: String,
-    /// How it ended.
-    pub cause: EndCause,
-}
-
-impl Ended {
-    /// `pin to backup expired`, `main undrained`, ...
-    #[must_use]
-    pub fn words(&self) -> String {
-        match self.kind {
-            Kind::Pin => unpin_words(&self.server, self.cause),
-            Kind::Drain => undrain_words(&self.server, self.cause),
-        }
-    }
-
-    /// Its history entry, for pool `pool` at `time`.
-    #[must_use]
-    pub fn entry(&self, time: &str, pool: &str) -> HistoryEntry {
-        let (time, pool, server, cause) =
-            (time.into(), pool.into(), self.server.clone(), self.cause);
-        match self.kind {
-            Kind::Pin => HistoryEntry::Unpin {
-                time,
-                pool,
-                server,
-                cause,
-            },
-            Kind::Drain => HistoryEntry::Undrain {
-                time,
-                pool,
-                server,
-                cause,
-            },
-        }
-    }
-}
+pub use crate::state::{Ended, Kind};
 
 /// The longest `--for`: a pin or drain meant to last longer needs no deadline at all.
 const LONGEST: Duration = Duration::from_hours(24 * 366);
@@ -550,20 +496,6 @@ pub fn expire(pool: &Pool, state: &PoolState, now: Timestamp) -> (PoolState, Vec
         }
     }
     (kept, ended)
-}
-
-/// `zonerw pin|unpin|drain|undrain`: check the request, then one run that records it first
-/// (under the lock, with this run's probes) and goes on as a normal run. Exit 0 as a run.
-pub(crate) fn command(config: &Config, change: &Change, now: Timestamp) -> Result<u8> {
-    change.check(config)?;
-    // Before any thread starts: SIGTERM/SIGINT/SIGHUP stop the run cleanly.
-    crate::signals::install();
-    let options = RunOptions {
-        force: false,
-        dry_run: false,
-        verbosity: Verbosity::Normal,
-    };
-    run::run_recording(config, options, now, Some(change)).map(|()| 0)
 }
 
 #[cfg(test)]

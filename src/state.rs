@@ -501,6 +501,58 @@ pub fn rfc3339(now: jiff::Timestamp) -> String {
     now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// A pin or a drain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A pin.
+    Pin,
+    /// A drain.
+    Drain,
+}
+
+/// A pin or a drain that ended in this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// Which.
+    pub kind: Kind,
+    /// The server pinned or drained.
+    pub server: String,
+    /// How it ended.
+    pub cause: EndCause,
+}
+
+impl Ended {
+    /// `pin to backup expired`, `main undrained`, ...
+    #[must_use]
+    pub fn words(&self) -> String {
+        match self.kind {
+            Kind::Pin => unpin_words(&self.server, self.cause),
+            Kind::Drain => undrain_words(&self.server, self.cause),
+        }
+    }
+
+    /// Its history entry, for pool `pool` at `time`.
+    #[must_use]
+    pub fn entry(&self, time: &str, pool: &str) -> HistoryEntry {
+        let (time, pool, server, cause) =
+            (time.into(), pool.into(), self.server.clone(), self.cause);
+        match self.kind {
+            Kind::Pin => HistoryEntry::Unpin {
+                time,
+                pool,
+                server,
+                cause,
+            },
+            Kind::Drain => HistoryEntry::Undrain {
+                time,
+                pool,
+                server,
+                cause,
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
