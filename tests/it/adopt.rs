@@ -7,22 +7,16 @@
 //! `nsd-checkzone`, as `corpus` does) and compares the installed zone with the original.
 //! The NSD test adopts a real-looking zone and has the real NSD pair serve the result.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
 
 use domain::base::iana::Rtype;
 use domain::rdata::Aaaa;
 
 use crate::support::*;
 
-/// How many corpus setups run at once.
-const PARALLEL: usize = 4;
 /// The backup server of every test pool.
 const BACKUP6: &str = "2001:db8::7";
 
@@ -268,47 +262,10 @@ fn every_corpus_zone_adopts_and_is_installed_back_apart_from_the_serial() {
     assert!(r.stderr.contains("File name too long"), "{r}");
     assert!(setup.template_names().is_empty(), "{r}");
 
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::new());
-    thread::scope(|scope| {
-        for _ in 0..PARALLEL {
-            scope.spawn(|| {
-                while let Some((file, origin)) = cases.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let result = check(file, origin);
-                    results
-                        .lock()
-                        .expect("results")
-                        .push((file.clone(), origin.clone(), result));
-                }
-            });
-        }
-    });
-    let results = results.into_inner().expect("results");
-    let mut failures: Vec<String> = results
-        .iter()
-        .filter_map(|(file, origin, r)| {
-            r.as_ref()
-                .err()
-                .map(|reason| format!("{file} ({origin}): {reason}"))
-        })
-        .collect();
-    failures.sort();
-    let mut message = format!(
-        "{} of {} corpus files failed:\n",
-        failures.len(),
-        cases.len()
-    );
-    for failure in &failures {
-        let _ = writeln!(message, "  {failure}");
-    }
-    assert!(failures.is_empty(), "{message}");
+    let adopted = check_corpus(&cases, check);
     // The main server has the file's first addresses, so most files have some replaced
     // (the corpus is fixed, and so are these counts); some are written in another form,
     // such as ::FFFF:127.0.0.1, and come back as zonerw writes them (::ffff:127.0.0.1).
-    let adopted: Vec<&Adopted> = results
-        .iter()
-        .filter_map(|(_, _, r)| r.as_ref().ok())
-        .collect();
     let with_addresses = adopted.iter().filter(|a| a.addresses > 0).count();
     let addresses: usize = adopted.iter().map(|a| a.addresses).sum();
     let respelled: usize = adopted.iter().map(|a| a.respelled).sum();

@@ -6,20 +6,14 @@
 //! `nsd-control` and no `nsd-checkzone`. The files contain no markers, so one run must
 //! install each of them byte for byte and reload it, and a second run must do nothing.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::{NAME_MAX, STUB_NSD_CONTROL, corpus_dir, corpus_index};
+use crate::support::{NAME_MAX, STUB_NSD_CONTROL, check_corpus, corpus_dir, corpus_index};
 
-/// How many setups run at once.
-const PARALLEL: usize = 4;
 /// Bound on one `zonerw` run, so a hang fails the test instead of stalling it.
 const RUN_TIMEOUT: Duration = Duration::from_mins(1);
 
@@ -95,7 +89,7 @@ impl Setup {
                 let _ = child.wait();
                 break None;
             }
-            thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(10));
         };
         let read = |path: &Path| fs::read_to_string(path).unwrap_or_default();
         (status, read(&out), read(&err))
@@ -210,31 +204,5 @@ fn nsd_corpus_is_installed_byte_for_byte() {
             .collect::<Vec<_>>(),
         ["ixfr_superlong.tdir_ixfr_superlong.zone"]
     );
-    let next = AtomicUsize::new(0);
-    let failures = Mutex::new(Vec::new());
-    thread::scope(|scope| {
-        for _ in 0..PARALLEL {
-            scope.spawn(|| {
-                while let Some((file, origin)) = cases.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if let Err(reason) = check(file, origin) {
-                        failures
-                            .lock()
-                            .expect("failure list")
-                            .push(format!("{file} ({origin:?}): {reason}"));
-                    }
-                }
-            });
-        }
-    });
-    let mut failures = failures.into_inner().expect("failure list");
-    failures.sort();
-    let mut message = format!(
-        "{} of {} corpus files failed:\n",
-        failures.len(),
-        cases.len()
-    );
-    for failure in &failures {
-        let _ = writeln!(message, "  {failure}");
-    }
-    assert!(failures.is_empty(), "{message}");
+    check_corpus(&cases, check);
 }

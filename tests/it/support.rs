@@ -1750,3 +1750,44 @@ pub fn corpus_index() -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// How many corpus cases run at once.
+const CORPUS_PARALLEL: usize = 4;
+
+/// `check(file, origin)` for every corpus case, [`CORPUS_PARALLEL`] at a time; then fail
+/// the test listing every case that failed. Returns the successes' values in no order.
+pub fn check_corpus<T: Send>(
+    cases: &[(String, String)],
+    check: impl Fn(&str, &str) -> Result<T, String> + Sync,
+) -> Vec<T> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..CORPUS_PARALLEL {
+            scope.spawn(|| {
+                while let Some((file, origin)) =
+                    cases.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    let result = check(file, origin)
+                        .map_err(|reason| format!("{file} ({origin}): {reason}"));
+                    results.lock().expect("results").push(result);
+                }
+            });
+        }
+    });
+    let (passed, failed): (Vec<_>, Vec<_>) = results
+        .into_inner()
+        .expect("results")
+        .into_iter()
+        .partition(Result::is_ok);
+    let mut failures: Vec<String> = failed.into_iter().filter_map(Result::err).collect();
+    failures.sort();
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus files failed:\n  {}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n  ")
+    );
+    passed.into_iter().filter_map(Result::ok).collect()
+}
