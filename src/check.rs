@@ -546,7 +546,11 @@ fn probe_table(config: &Config, outcomes: &[Vec<ProbeOutcome>]) -> String {
                     format!("HTTP {status}"),
                 ),
                 ProbeOutcome::Down { reason } => ("down", "-".into(), reason.clone()),
-                ProbeOutcome::Unchecked => ("healthy", "-".into(), "no check configured".into()),
+                ProbeOutcome::Unchecked => (
+                    "unchecked",
+                    "-".into(),
+                    "no check configured, counted healthy".into(),
+                ),
             };
             rows.push([
                 pool.name.clone(),
@@ -842,15 +846,15 @@ mod tests {
         let outcomes = [vec![crate::testing::up(), ProbeOutcome::Unchecked]];
         assert_eq!(
             probe_table(&config, &outcomes),
-            "POOL  SERVER  ADDRESS       RESULT   LATENCY  REASON\n\
-             web   main    192.0.2.1     up       3 ms     HTTP 200\n\
-             web   backup  198.51.100.7  healthy  -        no check configured\n"
+            "POOL  SERVER  ADDRESS       RESULT     LATENCY  REASON\n\
+             web   main    192.0.2.1     up         3 ms     HTTP 200\n\
+             web   backup  198.51.100.7  unchecked  -        no check configured, counted healthy\n"
         );
         let outcomes = [vec![crate::testing::down(), ProbeOutcome::Unchecked]];
         assert_eq!(
             probe_table(&config, &outcomes).lines().nth(1),
             Some(
-                "web   main    192.0.2.1     down     -        failed 2/2 attempts: connect: refused"
+                "web   main    192.0.2.1     down       -        failed 2/2 attempts: connect: refused"
             )
         );
     }

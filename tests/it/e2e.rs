@@ -1293,9 +1293,9 @@ fn check_prints_a_table_changes_nothing_and_sets_exit_code() {
         "web",
         "backup",
         "198.51.100.7",
-        "healthy",
+        "unchecked",
         "-",
-        "no check configured",
+        "no check configured, counted healthy",
     ];
     // The probe table among the check lines (`ok    ...`, tests/it/check.rs has them all).
     let table = |stdout: &str| -> String {

@@ -364,9 +364,9 @@ fn check_names_state_files_a_run_could_not_write() {
         )
     };
     let tail = lines!(
-        "POOL  SERVER  ADDRESS    RESULT   LATENCY  REASON",
-        "web   main    127.0.0.1  healthy  -        no check configured",
-        "web   backup  127.0.0.2  healthy  -        no check configured",
+        "POOL  SERVER  ADDRESS    RESULT     LATENCY  REASON",
+        "web   main    127.0.0.1  unchecked  -        no check configured, counted healthy",
+        "web   backup  127.0.0.2  unchecked  -        no check configured, counted healthy",
         "ok    pool web: first server main counts as healthy (no check configured)",
     );
     let zones = env.path("zones");
