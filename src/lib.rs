@@ -31,6 +31,7 @@ pub mod probe;
 pub mod report;
 pub mod run;
 pub mod serial;
+pub mod sigcheck;
 pub mod signals;
 pub mod state;
 pub mod status;
