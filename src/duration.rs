@@ -216,7 +216,7 @@ mod tests {
         );
         assert_eq!(
             parse_long("9999999999999d", Duration::MAX),
-            Ok(Duration::from_secs(9_999_999_999_999 * 86_400))
+            Ok(Duration::from_hours(9_999_999_999_999 * 24))
         );
     }
 
