@@ -15,6 +15,7 @@ pub mod command;
 pub mod config;
 pub mod decide;
 pub mod dns;
+pub mod dnssec;
 pub mod duration;
 pub mod error;
 pub mod fsio;
