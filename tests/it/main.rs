@@ -18,6 +18,7 @@ mod check;
 mod children;
 mod cli;
 mod corpus;
+mod dnssec;
 mod e2e;
 mod failsafe;
 mod guard_verify;
