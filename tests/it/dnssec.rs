@@ -15,6 +15,16 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
+/// One way to break signing.
+struct Breakage {
+    name: &'static str,
+    /// Break signing (in the zonerw directory, with the keys): returns extra
+    /// `[dnssec]` lines.
+    apply: fn(&Path, &Keys) -> String,
+    /// The start of the error after `zonerw: error: example.test: `.
+    error: fn(&Keys) -> String,
+}
+
 /// A second zone in the same runs, without keys: it must stay exactly as without `[dnssec]`.
 const PLAIN: &str = "plain.test";
 
@@ -188,116 +198,101 @@ fn a_signed_zone_validates_at_the_secondary_after_the_first_run_a_failover_and_a
     if !ldns_available("dnssec::a_signed_zone_validates...") {
         return;
     }
-    struct Case {
-        name: &'static str,
-        denial: &'static str,
+    check_cases(&["nsec3", "nsec"], |c| c, |c| validates_through_failover(c));
+}
+
+/// The first run, a failover and a failback with `[dnssec] denial = denial`: delv at the
+/// secondary validates www each time; the zone without keys is served unsigned.
+fn validates_through_failover(denial: &str) {
+    let (nsd, main, z, keys) = setup(&format!("denial = \"{denial}\"\n"));
+    let anchor = keys.anchor();
+    // First run: both zones written, only ZONE signed.
+    let r = z.run(&["-v"]);
+    r.expect_ok();
+    let serial = r.new_serial(ZONE);
+    let plain = r.new_serial(PLAIN);
+    assert!(
+        r.stdout.contains(&signed_line(ZONE, SEED_SERIAL, serial)),
+        "{r}"
+    );
+    assert!(
+        r.stdout.contains(&zone_line(PLAIN, SEED_SERIAL, plain)),
+        "the unsigned zone's line is as ever\n{r}"
+    );
+    let signed_in = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{ZONE}: signed in ")))
+        .unwrap_or_else(|| panic!("-v says how it was signed\n{r}"));
+    let tags = format!(
+        "with KSK {}, ZSK {} (algorithm 13), verified in ",
+        Keys::tag(&keys.ksk),
+        Keys::tag(&keys.zsk)
+    );
+    assert!(signed_in.contains(&tags), "{signed_in}");
+    eprintln!("{denial}: first run {:?}; {signed_in}", r.elapsed);
+    nsd.assert_secondary(ZONE, serial, MAIN_IP, PROPAGATE);
+    let first = assert_validated(&nsd, &anchor, ZONE, MAIN_IP);
+    // The denial of existence asked for, as the secondary serves it.
+    let param = dig(nsd.secondary.port, ZONE, "NSEC3PARAM", false);
+    let missing = dig(nsd.secondary.port, &format!("nope.{ZONE}"), "A", true);
+    if denial == "nsec3" {
+        assert_eq!(param.trim(), "1 0 0 -", "RFC 9276 parameters");
+        assert!(has_type(&missing, "NSEC3"), "{missing}");
+    } else {
+        assert_eq!(param.trim(), "", "no NSEC3PARAM with NSEC");
+        assert!(has_type(&missing, "NSEC"), "{missing}");
+        assert!(!has_type(&missing, "NSEC3"), "{missing}");
     }
-    let cases = [
-        Case {
-            name: "nsec3",
-            denial: "nsec3",
-        },
-        Case {
-            name: "nsec",
-            denial: "nsec",
-        },
-    ];
-    check_cases(
-        &cases,
-        |c| c.name,
-        |c| {
-            let (nsd, main, z, keys) = setup(&format!("denial = \"{}\"\n", c.denial));
-            let anchor = keys.anchor();
-            // First run: both zones written, only ZONE signed.
-            let r = z.run(&["-v"]);
-            r.expect_ok();
-            let serial = r.new_serial(ZONE);
-            let plain = r.new_serial(PLAIN);
-            assert!(
-                r.stdout.contains(&signed_line(ZONE, SEED_SERIAL, serial)),
-                "{r}"
-            );
-            assert!(
-                r.stdout.contains(&zone_line(PLAIN, SEED_SERIAL, plain)),
-                "the unsigned zone's line is as ever\n{r}"
-            );
-            let signed_in = r
-                .stdout
-                .lines()
-                .find(|l| l.starts_with(&format!("{ZONE}: signed in ")))
-                .unwrap_or_else(|| panic!("-v says how it was signed\n{r}"));
-            let tags = format!(
-                "with KSK {}, ZSK {} (algorithm 13), verified in ",
-                Keys::tag(&keys.ksk),
-                Keys::tag(&keys.zsk)
-            );
-            assert!(signed_in.contains(&tags), "{signed_in}");
-            eprintln!("{}: first run {:?}; {signed_in}", c.name, r.elapsed);
-            nsd.assert_secondary(ZONE, serial, MAIN_IP, PROPAGATE);
-            let first = assert_validated(&nsd, &anchor, ZONE, MAIN_IP);
-            // The denial of existence asked for, as the secondary serves it.
-            let param = dig(nsd.secondary.port, ZONE, "NSEC3PARAM", false);
-            let missing = dig(nsd.secondary.port, &format!("nope.{ZONE}"), "A", true);
-            if c.denial == "nsec3" {
-                assert_eq!(param.trim(), "1 0 0 -", "RFC 9276 parameters");
-                assert!(has_type(&missing, "NSEC3"), "{missing}");
-            } else {
-                assert_eq!(param.trim(), "", "no NSEC3PARAM with NSEC");
-                assert!(has_type(&missing, "NSEC"), "{missing}");
-                assert!(!has_type(&missing, "NSEC3"), "{missing}");
-            }
-            // The unsigned zone is served as it was rendered, with no signature.
-            nsd.assert_secondary(PLAIN, plain, MAIN_IP, PROPAGATE);
-            let answer = dig(nsd.secondary.port, PLAIN, "SOA", true);
-            assert!(
-                has_type(&answer, "SOA") && !has_type(&answer, "RRSIG"),
-                "{answer}"
-            );
-            assert!(recorded_expiry(&z, PLAIN).is_none());
-            let expiry = recorded_expiry(&z, ZONE).expect("the signed zone's expiry recorded");
-            let expiry: jiff::Timestamp = expiry.parse().unwrap();
-            let lifetime = expiry.as_second() - jiff::Timestamp::now().as_second();
-            assert!(
-                (14 * 86400 - 120..=14 * 86400).contains(&lifetime),
-                "14 days of validity: {lifetime} s"
-            );
-            // Nothing changed: nothing printed, nothing written.
-            let before = FileId::of(&z.zone_path(ZONE));
-            z.run(&[]).expect_ok().expect_stdout("");
-            assert_eq!(FileId::of(&z.zone_path(ZONE)), before);
+    // The unsigned zone is served as it was rendered, with no signature.
+    nsd.assert_secondary(PLAIN, plain, MAIN_IP, PROPAGATE);
+    let answer = dig(nsd.secondary.port, PLAIN, "SOA", true);
+    assert!(
+        has_type(&answer, "SOA") && !has_type(&answer, "RRSIG"),
+        "{answer}"
+    );
+    assert!(recorded_expiry(&z, PLAIN).is_none());
+    let expiry = recorded_expiry(&z, ZONE).expect("the signed zone's expiry recorded");
+    let expiry: jiff::Timestamp = expiry.parse().unwrap();
+    let lifetime = expiry.as_second() - jiff::Timestamp::now().as_second();
+    assert!(
+        (14 * 86400 - 120..=14 * 86400).contains(&lifetime),
+        "14 days of validity: {lifetime} s"
+    );
+    // Nothing changed: nothing printed, nothing written.
+    let before = FileId::of(&z.zone_path(ZONE));
+    z.run(&[]).expect_ok().expect_stdout("");
+    assert_eq!(FileId::of(&z.zone_path(ZONE)), before);
 
-            // Failover: signed again with the backup's address.
-            main.set_mode(Mode::Refusing);
-            let r = z.run(&[]);
-            r.expect_ok();
-            let failover = r.new_serial(ZONE);
-            let plain_failover = r.new_serial(PLAIN);
-            r.expect_stdout(&format!(
-                "{}\n{}\n{}\n",
-                failover_line(MAIN_IP),
-                signed_line(ZONE, serial, failover),
-                zone_line(PLAIN, plain, plain_failover)
-            ));
-            nsd.assert_secondary(ZONE, failover, BACKUP_IP, PROPAGATE);
-            let after_failover = assert_validated(&nsd, &anchor, ZONE, BACKUP_IP);
+    // Failover: signed again with the backup's address.
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    let failover = r.new_serial(ZONE);
+    let plain_failover = r.new_serial(PLAIN);
+    r.expect_stdout(&format!(
+        "{}\n{}\n{}\n",
+        failover_line(MAIN_IP),
+        signed_line(ZONE, serial, failover),
+        zone_line(PLAIN, plain, plain_failover)
+    ));
+    nsd.assert_secondary(ZONE, failover, BACKUP_IP, PROPAGATE);
+    let after_failover = assert_validated(&nsd, &anchor, ZONE, BACKUP_IP);
 
-            // Failback.
-            main.set_mode(Mode::Up);
-            let r = z.run(&[]);
-            r.expect_ok();
-            let failback = r.new_serial(ZONE);
-            assert!(
-                r.stdout.contains(&signed_line(ZONE, failover, failback)),
-                "{r}"
-            );
-            nsd.assert_secondary(ZONE, failback, MAIN_IP, PROPAGATE);
-            let after_failback = assert_validated(&nsd, &anchor, ZONE, MAIN_IP);
-            nsd.assert_secondary(PLAIN, r.new_serial(PLAIN), MAIN_IP, PROPAGATE);
-            eprintln!(
-                "{}: delv at the secondary after the first run:\n{first}\nafter the failover:\n{after_failover}\nafter the failback:\n{after_failback}",
-                c.name
-            );
-        },
+    // Failback.
+    main.set_mode(Mode::Up);
+    let r = z.run(&[]);
+    r.expect_ok();
+    let failback = r.new_serial(ZONE);
+    assert!(
+        r.stdout.contains(&signed_line(ZONE, failover, failback)),
+        "{r}"
+    );
+    nsd.assert_secondary(ZONE, failback, MAIN_IP, PROPAGATE);
+    let after_failback = assert_validated(&nsd, &anchor, ZONE, MAIN_IP);
+    nsd.assert_secondary(PLAIN, r.new_serial(PLAIN), MAIN_IP, PROPAGATE);
+    eprintln!(
+        "{denial}: delv at the secondary after the first run:\n{first}\nafter the failover:\n{after_failover}\nafter the failback:\n{after_failback}"
     );
 }
 
@@ -306,18 +301,10 @@ fn a_zone_whose_signing_fails_keeps_its_signed_version_served_and_the_run_exits_
     if !ldns_available("dnssec::a_zone_whose_signing_fails...") {
         return;
     }
-    struct Case {
-        name: &'static str,
-        /// Break signing (in the zonerw directory, with the keys): returns extra
-        /// `[dnssec]` lines.
-        breakage: fn(&Path, &Keys) -> String,
-        /// The start of the error after `zonerw: error: example.test: `.
-        error: fn(&Keys) -> String,
-    }
     let cases = [
-        Case {
+        Breakage {
             name: "garbage private key",
-            breakage: |_, keys| {
+            apply: |_, keys| {
                 fs::write(keys.dir.join(format!("{}.private", keys.zsk)), "garbage\n").unwrap();
                 String::new()
             },
@@ -329,9 +316,9 @@ fn a_zone_whose_signing_fails_keeps_its_signed_version_served_and_the_run_exits_
                 )
             },
         },
-        Case {
+        Breakage {
             name: "signer exits 1",
-            breakage: |dir, _| {
+            apply: |dir, _| {
                 let stub = dir.join("failing-signer");
                 fs::write(&stub, "#!/bin/sh\necho 'Error: out of luck' >&2\nexit 1\n").unwrap();
                 chmod_x(&stub);
@@ -339,11 +326,11 @@ fn a_zone_whose_signing_fails_keeps_its_signed_version_served_and_the_run_exits_
             },
             error: |_| "signing failed: ".to_owned(),
         },
-        Case {
+        Breakage {
             // ldns-signzone 1.8.3 signs without a key it cannot read and exits 0 (trap 15):
             // a signer that leaves out the ZSK is caught by reading the output back.
             name: "a key left out",
-            breakage: |dir, _| {
+            apply: |dir, _| {
                 let stub = dir.join("forgetful-signer");
                 fs::write(
                     &stub,
@@ -360,9 +347,9 @@ fn a_zone_whose_signing_fails_keeps_its_signed_version_served_and_the_run_exits_
                 )
             },
         },
-        Case {
+        Breakage {
             name: "verifier rejects",
-            breakage: |dir, _| {
+            apply: |dir, _| {
                 let stub = dir.join("failing-verifier");
                 fs::write(
                     &stub,
@@ -375,63 +362,63 @@ fn a_zone_whose_signing_fails_keeps_its_signed_version_served_and_the_run_exits_
             error: |_| "signing failed: ".to_owned(),
         },
     ];
-    check_cases(
-        &cases,
-        |c| c.name,
-        |c| {
-            let (nsd, main, mut z, keys) = setup("");
-            let anchor = keys.anchor();
-            let r = z.run(&[]);
-            r.expect_ok();
-            let serial = r.new_serial(ZONE);
-            let plain = r.new_serial(PLAIN);
-            nsd.assert_secondary(ZONE, serial, MAIN_IP, PROPAGATE);
-            assert_validated(&nsd, &anchor, ZONE, MAIN_IP);
-            let installed = FileId::of(&z.zone_path(ZONE));
-            let state = fs::read_to_string(z.state_json()).unwrap();
+    check_cases(&cases, |c| c.name, keeps_the_signed_zone);
+}
 
-            let more = (c.breakage)(&z.dir, &keys);
-            z.settings.extra_tables = dnssec_table(&keys.dir, &more);
-            z.write_config();
-            main.set_mode(Mode::Refusing);
-            let r = z.run(&[]);
-            r.expect_code(1);
-            let want = format!("zonerw: error: {ZONE}: {}", (c.error)(&keys));
-            assert!(r.stderr.starts_with(&want), "want {want:?}\n{r}");
-            assert!(
-                r.stderr
-                    .contains("it was not installed and NSD keeps serving the old zone"),
-                "{r}"
-            );
-            // The signed zone stays as it was, validating; the unsigned one failed over.
-            assert_eq!(FileId::of(&z.zone_path(ZONE)), installed);
-            let plain_failover = r.new_serial(PLAIN);
-            r.expect_stdout(&format!(
-                "{}\n{}\n",
-                pending_failover_line(MAIN_IP),
-                zone_line(PLAIN, plain, plain_failover)
-            ));
-            nsd.assert_secondary(PLAIN, plain_failover, BACKUP_IP, PROPAGATE);
-            nsd.assert_secondary(ZONE, serial, MAIN_IP, PROPAGATE);
-            assert_validated(&nsd, &anchor, ZONE, MAIN_IP);
-            assert_eq!(
-                fs::read_to_string(z.state_json()).unwrap(),
-                state,
-                "state not advanced"
-            );
-            let leftovers: Vec<String> = fs::read_dir(&z.zones)
-                .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.ends_with(".zone"))
-                .collect();
-            assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
-            // A dry run fails the same way, and writes nothing.
-            let r = z.run(&["--dry-run"]);
-            r.expect_code(1);
-            assert!(r.stderr.starts_with(&want), "{r}");
-            assert_eq!(FileId::of(&z.zone_path(ZONE)), installed);
-        },
+/// Sign, fail over with signing broken as `c` says: exit 1 naming the zone, the signed zone
+/// as it was (validating), the unsigned one failed over, the state as it was.
+fn keeps_the_signed_zone(c: &Breakage) {
+    let (nsd, main, mut z, keys) = setup("");
+    let anchor = keys.anchor();
+    let r = z.run(&[]);
+    r.expect_ok();
+    let serial = r.new_serial(ZONE);
+    let plain = r.new_serial(PLAIN);
+    nsd.assert_secondary(ZONE, serial, MAIN_IP, PROPAGATE);
+    assert_validated(&nsd, &anchor, ZONE, MAIN_IP);
+    let installed = FileId::of(&z.zone_path(ZONE));
+    let state = fs::read_to_string(z.state_json()).unwrap();
+
+    let more = (c.apply)(&z.dir, &keys);
+    z.settings.extra_tables = dnssec_table(&keys.dir, &more);
+    z.write_config();
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_code(1);
+    let want = format!("zonerw: error: {ZONE}: {}", (c.error)(&keys));
+    assert!(r.stderr.starts_with(&want), "want {want:?}\n{r}");
+    assert!(
+        r.stderr
+            .contains("it was not installed and NSD keeps serving the old zone"),
+        "{r}"
     );
+    // The signed zone stays as it was, validating; the unsigned one failed over.
+    assert_eq!(FileId::of(&z.zone_path(ZONE)), installed);
+    let plain_failover = r.new_serial(PLAIN);
+    r.expect_stdout(&format!(
+        "{}\n{}\n",
+        pending_failover_line(MAIN_IP),
+        zone_line(PLAIN, plain, plain_failover)
+    ));
+    nsd.assert_secondary(PLAIN, plain_failover, BACKUP_IP, PROPAGATE);
+    nsd.assert_secondary(ZONE, serial, MAIN_IP, PROPAGATE);
+    assert_validated(&nsd, &anchor, ZONE, MAIN_IP);
+    assert_eq!(
+        fs::read_to_string(z.state_json()).unwrap(),
+        state,
+        "state not advanced"
+    );
+    let leftovers: Vec<String> = fs::read_dir(&z.zones)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| Path::new(n).extension().is_none_or(|e| e != "zone"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    // A dry run fails the same way, and writes nothing.
+    let r = z.run(&["--dry-run"]);
+    r.expect_code(1);
+    assert!(r.stderr.starts_with(&want), "{r}");
+    assert_eq!(FileId::of(&z.zone_path(ZONE)), installed);
 }
 
 fn chmod_x(path: &Path) {
