@@ -100,7 +100,10 @@ const DNSSEC_KEYS: &[&str] = &[
 #[test]
 fn every_dnssec_key_is_in_the_example() {
     let example = read("zonerw.toml.example");
-    assert!(example.contains("#[dnssec]"), "zonerw.toml.example lacks [dnssec]");
+    assert!(
+        example.contains("#[dnssec]"),
+        "zonerw.toml.example lacks [dnssec]"
+    );
     for key in DNSSEC_KEYS {
         let leaf = key.rsplit('.').next().unwrap();
         assert!(
