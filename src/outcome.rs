@@ -361,6 +361,7 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
                         .map(|p| p.lagging.clone())
                         .unwrap_or_default(),
                     signature_expiry: z.plan.signatures.map(rfc3339),
+                    key_tags: z.plan.signed_with.clone(),
                 })
             }
         };
@@ -567,6 +568,7 @@ mod tests {
             stamp: None,
             lagging: BTreeMap::new(),
             signature_expiry: None,
+            key_tags: Vec::new(),
         };
         for (name, serial) in [
             ("example.com", 2_026_112_901),
@@ -662,6 +664,7 @@ mod tests {
                 stamp: Some(stamp),
                 lagging: propagation.lagging.clone(),
                 signature_expiry: None,
+                key_tags: Vec::new(),
             }
         );
         assert_eq!(next.state.zones["new.example"].stamp, None);

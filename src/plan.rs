@@ -31,14 +31,18 @@ pub enum Action {
 }
 
 /// Whether a zone is signed in this run (`[dnssec]`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Signing {
     /// No keys for it, or no `[dnssec]` table: rendered and installed as it is. A zone
     /// whose installed file is signed is then never written (its run fails instead).
     #[default]
     Unsigned,
     /// It has keys in `[dnssec] keys`: signed after rendering, before the checks.
-    Signed,
+    Signed {
+        /// The key tags of its key files, sorted: a zone signed with other keys is signed
+        /// again (a key added or removed by the operator, e.g. in a rollover).
+        tags: Vec<u16>,
+    },
     /// `[dnssec] unsigned` lists it: installed unsigned, also over a signed zone (the
     /// explicit step that turns DNSSEC off for a zone).
     TurnedOff,
@@ -51,9 +55,17 @@ impl Signing {
     pub fn of(config: &Config, keys: Option<&KeyDir>, zone: &str) -> Signing {
         match (&config.dnssec, keys) {
             (Some(d), _) if d.lists_unsigned(zone) => Signing::TurnedOff,
-            (Some(_), Some(keys)) if keys.has(zone) => Signing::Signed,
+            (Some(_), Some(keys)) if keys.has(zone) => Signing::Signed {
+                tags: keys.tags(zone),
+            },
             _ => Signing::Unsigned,
         }
+    }
+
+    /// Signed in this run.
+    #[must_use]
+    pub fn is_signed(&self) -> bool {
+        matches!(self, Signing::Signed { .. })
     }
 }
 
@@ -76,6 +88,8 @@ pub enum Cause {
     },
     /// Its keys were added: signed for the first time.
     FirstSigned,
+    /// Keys were added or removed: signed again with the keys there now.
+    KeysChanged,
     /// `[dnssec] unsigned` lists it and it was signed: installed unsigned.
     TurnedOff,
 }
@@ -106,6 +120,8 @@ pub struct ZonePlan {
     /// The earliest signature expiration of `contents`, once signed (or of the adopted
     /// signed file): what the state records.
     pub signatures: Option<Timestamp>,
+    /// The key tags that signed `contents`, sorted (empty unless signed).
+    pub signed_with: Vec<u16>,
 }
 
 /// The recorded earliest signature expiration of a zone (an unreadable one counts as long
@@ -134,14 +150,14 @@ pub fn resign_due(expiry: Timestamp, now: i64, refresh: Duration) -> bool {
 /// What makes a zone whose inputs and installed file are unchanged be written all the
 /// same: signatures due to be renewed, keys that were added, signing turned off. None:
 /// it is kept.
-fn dnssec_cause(last: &ZoneState, signing: Signing, inputs: Inputs<'_>) -> Option<Cause> {
+fn dnssec_cause(last: &ZoneState, signing: &Signing, inputs: Inputs<'_>) -> Option<Cause> {
     let expiry = recorded_expiry(last);
     match (signing, expiry) {
-        (Signing::Signed, None) => Some(Cause::FirstSigned),
+        (Signing::Signed { .. }, None) => Some(Cause::FirstSigned),
         (Signing::TurnedOff, Some(_)) => Some(Cause::TurnedOff),
         // A zone signed before is renewed on time even without its keys or the table: it
         // then fails loudly (it is never installed unsigned) instead of going dark.
-        (Signing::Signed | Signing::Unsigned, Some(expiry))
+        (Signing::Signed { .. } | Signing::Unsigned, Some(expiry))
             if resign_due(expiry, inputs.clock.unix, refresh(inputs.config)) =>
         {
             Some(Cause::Resign {
@@ -150,6 +166,7 @@ fn dnssec_cause(last: &ZoneState, signing: Signing, inputs: Inputs<'_>) -> Optio
                 refresh: refresh(inputs.config),
             })
         }
+        (Signing::Signed { tags }, Some(_)) if *tags != last.key_tags => Some(Cause::KeysChanged),
         _ => None,
     }
 }
@@ -194,7 +211,7 @@ pub fn without_reading(
     last: Option<&ZoneState>,
     reserved: Option<u32>,
     stamp: Option<FileStamp>,
-    signing: Signing,
+    signing: &Signing,
 ) -> Option<ZonePlan> {
     let last = last?;
     if stamp.is_none() || last.stamp != stamp {
@@ -213,7 +230,7 @@ pub fn plan_zone(
     last: Option<&ZoneState>,
     reserved: Option<u32>,
     installed: Option<&[u8]>,
-    signing: Signing,
+    signing: &Signing,
 ) -> ZonePlan {
     let ours = last.is_some_and(|l| installed.is_some_and(|b| fingerprint(b) == l.installed));
     plan(zone, inputs, last, reserved, installed, ours, signing)
@@ -228,7 +245,7 @@ fn plan(
     reserved: Option<u32>,
     installed: Option<&[u8]>,
     ours: bool,
-    signing: Signing,
+    signing: &Signing,
 ) -> ZonePlan {
     let vars = vars_of(zone, inputs.config, inputs.addresses);
     let installed_text = installed.map(String::from_utf8_lossy);
@@ -250,10 +267,11 @@ fn plan(
         old_serial,
         vars: vars.clone(),
         contents,
-        signing,
+        signing: signing.clone(),
         was_signed,
         cause: Cause::Change,
         signatures: None,
+        signed_with: Vec::new(),
     };
     let mut cause = Cause::Change;
     if !inputs.force && unchanged {
@@ -266,23 +284,26 @@ fn plan(
                 };
             }
         }
-    } else if signing == Signing::Signed && last.is_some() && !was_signed {
+    } else if signing.is_signed() && last.is_some() && !was_signed {
         cause = Cause::FirstSigned;
-    } else if signing == Signing::TurnedOff && was_signed {
+    } else if *signing == Signing::TurnedOff && was_signed {
         cause = Cause::TurnedOff;
     }
     if let Some(text) = installed_text.as_deref().filter(|_| !inputs.force) {
         let own = render(installed_serial.unwrap_or(0));
-        if signing == Signing::Signed {
-            // A signed file zonerw made from this very rendering, not due for renewal.
+        if let Signing::Signed { tags } = signing {
+            // A signed file zonerw made from this very rendering with these keys, not due
+            // for renewal.
             let expiry = signed::made_from(text, &own)
                 .then(|| signed::earliest_expiration(text))
                 .flatten()
-                .filter(|e| !resign_due(*e, inputs.clock.unix, refresh(inputs.config)));
+                .filter(|e| !resign_due(*e, inputs.clock.unix, refresh(inputs.config)))
+                .filter(|_| signed::key_tags(text) == *tags);
             if let Some(expiry) = expiry {
                 return ZonePlan {
                     serial: installed_serial,
                     signatures: Some(expiry),
+                    signed_with: tags.clone(),
                     ..plan(Action::Adopt, text.to_owned())
                 };
             }
@@ -348,6 +369,7 @@ mod tests {
             stamp: None,
             lagging: BTreeMap::new(),
             signature_expiry: None,
+            key_tags: Vec::new(),
         }
     }
 
@@ -372,7 +394,7 @@ mod tests {
             Some(&last),
             None,
             Some(stamp),
-            Signing::Unsigned,
+            &Signing::Unsigned,
         )
         .unwrap();
         assert_eq!(
@@ -396,7 +418,7 @@ mod tests {
                     Some(&last),
                     None,
                     now,
-                    Signing::Unsigned
+                    &Signing::Unsigned
                 )
                 .is_none(),
                 "{why}"
@@ -409,7 +431,7 @@ mod tests {
                 None,
                 None,
                 Some(stamp),
-                Signing::Unsigned
+                &Signing::Unsigned
             )
             .is_none()
         );
@@ -421,7 +443,7 @@ mod tests {
             Some(&last),
             None,
             Some(stamp),
-            Signing::Unsigned,
+            &Signing::Unsigned,
         )
         .unwrap();
         assert_eq!(
@@ -434,7 +456,7 @@ mod tests {
             Some(&last),
             Some(2_026_112_340),
             Some(stamp),
-            Signing::Unsigned,
+            &Signing::Unsigned,
         )
         .unwrap();
         assert_eq!(forced.serial, Some(2_026_112_341));
@@ -584,7 +606,7 @@ mod tests {
                 state,
                 reserved,
                 file.map(str::as_bytes),
-                Signing::Unsigned,
+                &Signing::Unsigned,
             );
             assert_eq!((p.action.clone(), p.serial), (action, serial), "{why}");
             if p.action == Action::Write {
@@ -593,6 +615,11 @@ mod tests {
                 assert_eq!(p.vars, BTreeMap::from([("IP".into(), ip)]), "{why}");
             }
         }
+    }
+
+    /// Signed with the key whose tag is 1.
+    fn signed() -> Signing {
+        Signing::Signed { tags: vec![1] }
     }
 
     /// The fixtures with `[dnssec] validity = "20s"`, `refresh = "10s"`.
@@ -654,6 +681,7 @@ mod tests {
         };
         let with_expiry = |secs: Option<i64>| ZoneState {
             signature_expiry: secs.map(expiry_in),
+            key_tags: if secs.is_some() { vec![1] } else { Vec::new() },
             installed: fingerprint(file_of(secs).as_bytes()),
             ..last(&zone, 2_026_112_305, "192.0.2.1")
         };
@@ -667,28 +695,22 @@ mod tests {
         let cases = [
             (
                 "signed, fresh",
-                Signing::Signed,
+                signed(),
                 Some(11),
                 Action::Keep,
                 Cause::Change,
             ),
-            (
-                "signed, due",
-                Signing::Signed,
-                Some(10),
-                Action::Write,
-                resign(10),
-            ),
+            ("signed, due", signed(), Some(10), Action::Write, resign(10)),
             (
                 "signed, expired",
-                Signing::Signed,
+                signed(),
                 Some(-60),
                 Action::Write,
                 resign(-60),
             ),
             (
                 "keys added",
-                Signing::Signed,
+                signed(),
                 None,
                 Action::Write,
                 Cause::FirstSigned,
@@ -737,7 +759,7 @@ mod tests {
                 Some(&state),
                 None,
                 Some(file_of(secs).as_bytes()),
-                signing,
+                &signing,
             );
             assert_eq!(
                 (p.action.clone(), p.cause),
@@ -757,7 +779,7 @@ mod tests {
                 stamp: Some(stamp),
                 ..state
             };
-            let q = without_reading(&zone, inputs, Some(&state), None, Some(stamp), signing)
+            let q = without_reading(&zone, inputs, Some(&state), None, Some(stamp), &signing)
                 .expect("decided without reading");
             assert_eq!(
                 (q.action, q.cause, q.serial),
@@ -765,6 +787,21 @@ mod tests {
                 "{why}"
             );
         }
+        // Keys added or removed (a rollover): signed again, with a new serial.
+        let two = Signing::Signed { tags: vec![1, 2] };
+        let state = with_expiry(Some(1000));
+        let p = plan_zone(
+            &zone,
+            inputs,
+            Some(&state),
+            None,
+            Some(signed_file.as_bytes()),
+            &two,
+        );
+        assert_eq!(
+            (p.action, p.cause, p.serial),
+            (Action::Write, Cause::KeysChanged, Some(2_026_112_306))
+        );
         // A change of inputs is a change, whatever the signatures; a signed zone's line says
         // "signed" then, and one whose keys were just added "signed for the first time".
         let mut other = with_expiry(Some(10));
@@ -775,7 +812,7 @@ mod tests {
             Some(&other),
             None,
             Some(signed_file.as_bytes()),
-            Signing::Signed,
+            &signed(),
         );
         assert_eq!((p.action, p.cause), (Action::Write, Cause::Change));
         other.signature_expiry = None;
@@ -786,7 +823,7 @@ mod tests {
             Some(&other),
             None,
             Some(file.as_bytes()),
-            Signing::Signed,
+            &signed(),
         );
         assert_eq!((p.action, p.cause), (Action::Write, Cause::FirstSigned));
         // Turned off, and the unsigned file already installed (a run died before saving
@@ -798,7 +835,7 @@ mod tests {
             Some(&state),
             None,
             Some(file.as_bytes()),
-            Signing::TurnedOff,
+            &Signing::TurnedOff,
         );
         assert_eq!((p.action, p.serial), (Action::Adopt, Some(2_026_112_305)));
         // --force signs anew whatever the signatures.
@@ -812,7 +849,7 @@ mod tests {
             Some(&with_expiry(Some(1000))),
             None,
             Some(signed_file.as_bytes()),
-            Signing::Signed,
+            &signed(),
         );
         assert_eq!((p.action, p.cause), (Action::Write, Cause::Change));
     }
@@ -843,14 +880,7 @@ mod tests {
         };
         // The state is lost (or not saved): the file is read.
         let fresh = file(15);
-        let p = plan_zone(
-            &zone,
-            inputs,
-            None,
-            None,
-            Some(fresh.as_bytes()),
-            Signing::Signed,
-        );
+        let p = plan_zone(&zone, inputs, None, None, Some(fresh.as_bytes()), &signed());
         assert_eq!((p.action, p.serial), (Action::Adopt, Some(2_026_112_305)));
         assert_eq!(p.contents, fresh, "recorded as installed");
         assert_eq!(
@@ -863,14 +893,7 @@ mod tests {
             ("edited", fresh.replace("hm.example", "ho.example")),
             ("no header", body(15)),
         ] {
-            let p = plan_zone(
-                &zone,
-                inputs,
-                None,
-                None,
-                Some(text.as_bytes()),
-                Signing::Signed,
-            );
+            let p = plan_zone(&zone, inputs, None, None, Some(text.as_bytes()), &signed());
             assert_eq!(
                 (p.action, p.serial),
                 (Action::Write, Some(2_026_112_306)),
@@ -885,7 +908,7 @@ mod tests {
             None,
             None,
             Some(fresh.as_bytes()),
-            Signing::Unsigned,
+            &Signing::Unsigned,
         );
         assert_eq!(p.action, Action::Write);
         assert!(p.was_signed);
@@ -896,7 +919,7 @@ mod tests {
             None,
             None,
             Some(rendered.as_bytes()),
-            Signing::Unsigned,
+            &Signing::Unsigned,
         );
         assert_eq!((p.action, p.was_signed), (Action::Adopt, false));
         let p = plan_zone(
@@ -905,7 +928,7 @@ mod tests {
             None,
             None,
             Some(rendered.as_bytes()),
-            Signing::Signed,
+            &signed(),
         );
         assert_eq!((p.action, p.cause), (Action::Write, Cause::Change));
     }

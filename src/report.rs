@@ -10,7 +10,7 @@ use crate::fsio::NotAFile;
 use crate::guard::Verdict;
 use crate::outcome::{Fate, PoolRun, ZoneRun};
 use crate::output::{Line, Verbosity};
-use crate::plan::{Action, Cause, Signing};
+use crate::plan::{Action, Cause};
 use crate::probe::Failure;
 use crate::state::{rfc3339, show_serial};
 use crate::verify::Propagation;
@@ -209,8 +209,9 @@ fn dnssec_words(plan: &crate::plan::ZonePlan) -> String {
             crate::duration::format_long(refresh)
         ),
         Cause::FirstSigned => ", signed for the first time".into(),
+        Cause::KeysChanged => ", re-signed (its keys changed)".into(),
         Cause::TurnedOff => ", now unsigned ([dnssec] unsigned lists it)".into(),
-        Cause::Change if plan.signing == Signing::Signed => ", signed".into(),
+        Cause::Change if plan.signing.is_signed() => ", signed".into(),
         Cause::Change => String::new(),
     }
 }

@@ -152,6 +152,9 @@ pub struct ZoneState {
     /// 3339). Absent for an unsigned zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature_expiry: Option<String>,
+    /// A signed zone: the key tags that signed the installed file, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_tags: Vec<u16>,
 }
 
 /// A file's size and modification time (nanoseconds since the epoch).
@@ -605,6 +608,7 @@ mod tests {
                 }),
                 lagging: BTreeMap::new(),
                 signature_expiry: None,
+                key_tags: Vec::new(),
             },
         );
         assert_eq!(State::parse(&state.to_text()), Ok(state));

@@ -92,6 +92,7 @@ pub fn zone_run(config: &Config, action: Action, old: Option<u32>, new: u32, ip:
             was_signed: false,
             cause: crate::plan::Cause::Change,
             signatures: None,
+            signed_with: Vec::new(),
         },
     )
 }

@@ -120,6 +120,20 @@ impl KeyDir {
         self.zones.contains_key(&zone_key(zone))
     }
 
+    /// The key tags of the key files of `zone` (by their names), sorted.
+    #[must_use]
+    pub fn tags(&self, zone: &str) -> Vec<u16> {
+        let mut tags: Vec<u16> = self
+            .zones
+            .get(&zone_key(zone))
+            .into_iter()
+            .flat_map(|stems| stems.values().map(|(name, _)| name.tag))
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        tags
+    }
+
     /// Read and check the keys of `zone`: every key with both halves, readable and
     /// matching its name, and at least one KSK. The error names the file and what is wrong
     /// with it (it becomes `<zone>: DNSSEC keys in <dir>: <error>`).
@@ -439,6 +453,8 @@ mod tests {
         let dir = KeyDir::from_names(Path::new("/k"), &names);
         assert!(dir.has("example.test") && dir.has("Example.Test."));
         assert!(dir.has("other.test") && !dir.has("test") && !dir.has("."));
+        assert_eq!(dir.tags("EXAMPLE.TEST."), [35008, 37124]);
+        assert_eq!(dir.tags("nothing.test"), [0_u16; 0]);
         assert_eq!(
             dir.load("unknown.test").unwrap_err(),
             "no Kunknown.test.+<alg>+<id>.key files"

@@ -114,6 +114,18 @@ pub fn earliest_expiration(text: &str) -> Option<Timestamp> {
     Timestamp::from_second(earliest).ok()
 }
 
+/// The key tags of the signatures in `text`, sorted.
+#[must_use]
+pub fn key_tags(text: &str) -> Vec<u16> {
+    let mut tags: Vec<u16> = rrsigs(text)
+        .filter_map(Result::ok)
+        .map(|r| r.key_tag)
+        .collect();
+    tags.sort_unstable();
+    tags.dedup();
+    tags
+}
+
 /// What a zone was signed for: its name, its keys (key tag, is a KSK), the planned
 /// signature times and the denial of existence asked for.
 #[derive(Debug, Clone)]
@@ -368,6 +380,7 @@ www.example.test.\t60\tIN\tRRSIG\tA 13 3 60 20261129224701 20261129214641 37124 
         let found: Vec<u16> = rrsigs(other).map(|r| r.unwrap().key_tag).collect();
         assert_eq!(found, [37124]);
         assert!(is_signed(SIGNED) && !is_signed("txt 60 IN TXT \"RRSIG\"\n"));
+        assert_eq!(key_tags(SIGNED), [35008, 37124]);
         assert_eq!(
             earliest_expiration(SIGNED)
                 .map(crate::state::rfc3339)

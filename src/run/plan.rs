@@ -26,7 +26,7 @@ pub(super) fn plan_all(
             let reserved = reserved.get(&zone.name).copied();
             let stamp = fsio::stamp(&path);
             let signing = Signing::of(inputs.config, keys, &zone.name);
-            if let Some(plan) = without_reading(&zone, inputs, last, reserved, stamp, signing) {
+            if let Some(plan) = without_reading(&zone, inputs, last, reserved, stamp, &signing) {
                 return Ok(ZoneRun::new(zone, plan));
             }
             let installed = match fsio::read_installed(&path)? {
@@ -37,7 +37,14 @@ pub(super) fn plan_all(
                     None
                 }
             };
-            let plan = plan_zone(&zone, inputs, last, reserved, installed.as_deref(), signing);
+            let plan = plan_zone(
+                &zone,
+                inputs,
+                last,
+                reserved,
+                installed.as_deref(),
+                &signing,
+            );
             Ok(ZoneRun::new(zone, plan))
         })
         .collect()
@@ -99,6 +106,7 @@ mod tests {
                 stamp,
                 lagging: std::collections::BTreeMap::new(),
                 signature_expiry: None,
+                key_tags: Vec::new(),
             },
         );
         state

@@ -71,8 +71,8 @@ pub(super) fn sign_all(
         if z.plan.action != Action::Write || z.fate != Fate::Untouched {
             continue;
         }
-        match (z.plan.signing, signer.dnssec, signer.keys) {
-            (Signing::Signed, Some(dnssec), Some(dir)) => match dir.load(&z.zone.name) {
+        match (&z.plan.signing, signer.dnssec, signer.keys) {
+            (Signing::Signed { .. }, Some(dnssec), Some(dir)) => match dir.load(&z.zone.name) {
                 Ok(keys) => jobs.push((i, dnssec, keys)),
                 Err(e) => {
                     errors.push(not_installed(
@@ -103,6 +103,10 @@ pub(super) fn sign_all(
                 let header = signed::header_line(&z.plan.contents, &text);
                 z.plan.contents = header + &text;
                 z.plan.signatures = Some(expiry);
+                let mut tags: Vec<u16> = keys.iter().map(|k| k.tag).collect();
+                tags.sort_unstable();
+                tags.dedup();
+                z.plan.signed_with = tags;
                 z.signed = Some(Signed {
                     keys: keys::describe(&keys),
                     sign,

@@ -640,3 +640,55 @@ fn a_dry_run_signs_in_private_and_shows_the_records_without_their_signatures() {
     );
     eprintln!("dry run with signing: {:?}", start.elapsed());
 }
+
+#[test]
+fn adding_or_removing_a_key_re_signs_the_zone_with_the_keys_there_now() {
+    if !ldns_available("dnssec::adding_or_removing_a_key...") {
+        return;
+    }
+    let (nsd, _main, z, keys) = setup("");
+    let anchor = keys.anchor();
+    let r = z.run(&[]);
+    r.expect_ok();
+    let serial = r.new_serial(ZONE);
+    nsd.assert_secondary(ZONE, serial, MAIN_IP, PROPAGATE);
+
+    // A ZSK rollover, the operator's way: a new ZSK published next to the old one...
+    let out = Command::new("ldns-keygen")
+        .args(["-a", "13", ZONE])
+        .current_dir(&keys.dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let new_zsk = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let r = z.run(&[]);
+    r.expect_ok();
+    let both = r.new_serial(ZONE);
+    r.expect_stdout(&format!(
+        "{ZONE}: serial {serial} -> {both}, re-signed (its keys changed), reloaded\n"
+    ));
+    nsd.assert_secondary(ZONE, both, MAIN_IP, PROPAGATE);
+    assert_validated(&nsd, &anchor, ZONE, MAIN_IP);
+    let dnskeys = dig(nsd.secondary.port, ZONE, "DNSKEY", false);
+    assert_eq!(dnskeys.lines().count(), 3, "KSK and both ZSKs: {dnskeys}");
+    z.run(&[]).expect_ok().expect_stdout("");
+
+    // ... and the old one removed.
+    for ext in ["key", "private"] {
+        fs::remove_file(keys.dir.join(format!("{}.{ext}", keys.zsk))).unwrap();
+    }
+    let r = z.run(&[]);
+    r.expect_ok();
+    let after = r.new_serial(ZONE);
+    r.expect_stdout(&format!(
+        "{ZONE}: serial {both} -> {after}, re-signed (its keys changed), reloaded\n"
+    ));
+    nsd.assert_secondary(ZONE, after, MAIN_IP, PROPAGATE);
+    let validated = assert_validated(&nsd, &anchor, ZONE, MAIN_IP);
+    assert!(
+        validated.contains(&format!(" {} {ZONE}. ", Keys::tag(&new_zsk))),
+        "signed by the new ZSK:\n{validated}"
+    );
+    let dnskeys = dig(nsd.secondary.port, ZONE, "DNSKEY", false);
+    assert_eq!(dnskeys.lines().count(), 2, "{dnskeys}");
+}
