@@ -1,5 +1,5 @@
-//! One cron run: lock → load state → probe → decide → guard → plan → check → install →
-//! reload → verify → save → hooks.
+//! One cron run: lock → load state → probe → decide → guard → plan → sign (zones with
+//! keys) → check → install → reload → verify → save → hooks.
 //!
 //! Crash ordering: zone files are installed (atomically) first, NSD reloads them next, and
 //! state.json is saved last. State is the commit point: a crash or failure anywhere before
