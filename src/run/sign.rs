@@ -220,7 +220,10 @@ fn sign_one(
     let sign = started.elapsed();
     let said = quoted(&out, &shown);
     if !out.status.success() {
-        return Err(failed(format!("{} failed ({}){said}", dnssec.signer, out.status)));
+        return Err(failed(format!(
+            "{} failed ({}){said}",
+            dnssec.signer, out.status
+        )));
     }
     let text = std::fs::read_to_string(output.path())
         .map_err(|e| Error::io(output.path(), "read the signed zone", e))?;
