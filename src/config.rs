@@ -27,6 +27,18 @@ pub(crate) const DEFAULT_GUARD_TIMEOUT: Duration = Duration::from_secs(20);
 pub(crate) const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default marker of a pool.
 pub(crate) const DEFAULT_MARKER: &str = "IP";
+/// Default directory of the DNSSEC keys.
+pub(crate) const DEFAULT_KEYS: &str = "/etc/zonerw/keys";
+/// Default signer (the ldns tools of `NLnet` Labs, Debian package `ldnsutils`).
+pub(crate) const DEFAULT_SIGNER: &str = "ldns-signzone";
+/// Default checker of the signed zone.
+pub(crate) const DEFAULT_VERIFIER: &str = "ldns-verify-zone";
+/// Default signature lifetime.
+pub const DEFAULT_VALIDITY: Duration = Duration::from_hours(14 * 24);
+/// Default re-sign margin: a zone is re-signed when its signatures expire within it.
+pub const DEFAULT_REFRESH: Duration = Duration::from_hours(5 * 24);
+/// The longest `validity` (and `refresh`): a year and a day.
+const MAX_VALIDITY: Duration = Duration::from_hours(366 * 24);
 
 // ---------------------------------------------------------------- the file's shape
 
@@ -48,6 +60,21 @@ struct Spec {
     hooks: HooksSpec,
     #[serde(default)]
     metrics: MetricsSpec,
+    dnssec: Option<DnssecSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct DnssecSpec {
+    keys: Option<PathBuf>,
+    signer: Option<String>,
+    verifier: Option<String>,
+    #[serde(default)]
+    denial: Denial,
+    validity: Option<toml::Spanned<LongDur>>,
+    refresh: Option<toml::Spanned<LongDur>>,
+    #[serde(default)]
+    unsigned: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -205,6 +232,18 @@ impl TryFrom<String> for Dur {
     }
 }
 
+/// A long duration written like "14d", "5d", "36h" or "1d12h".
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+struct LongDur(Duration);
+
+impl TryFrom<String> for LongDur {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        crate::duration::parse_long(&text, MAX_VALIDITY).map(LongDur)
+    }
+}
+
 /// A count of at least 1.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(try_from = "i64")]
@@ -244,6 +283,18 @@ pub enum Clock {
     Utc,
     /// The system's local time zone.
     Local,
+}
+
+/// How a signed zone proves that a name or type does not exist.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Denial {
+    /// NSEC3 with the parameters of RFC 9276: SHA-1, no extra iterations, no salt, no
+    /// opt-out (`NSEC3PARAM 1 0 0 -`).
+    #[default]
+    Nsec3,
+    /// NSEC (the zone's names can be listed by walking it).
+    Nsec,
 }
 
 /// An acceptable HTTP status range such as 200-399.
@@ -397,6 +448,50 @@ pub struct Config {
     pub guard_timeout: Duration,
     /// Prometheus textfile written at the end of every run.
     pub metrics_textfile: Option<PathBuf>,
+    /// `[dnssec]`: sign the zones that have keys (None = no table: nothing is signed and
+    /// no keys directory is read).
+    pub dnssec: Option<Dnssec>,
+}
+
+/// `[dnssec]`: which zones are signed, with what, and for how long.
+#[derive(Debug, Clone)]
+pub struct Dnssec {
+    /// Directory of the keys: a zone with `K<zone>.+<alg>+<id>.key` files here is signed.
+    pub keys: PathBuf,
+    /// The signer (argv\[0\]); called with ldns-signzone's arguments.
+    pub signer: String,
+    /// The checker of the signed zone (argv\[0\]); called as ldns-verify-zone.
+    pub verifier: String,
+    /// NSEC3 or NSEC.
+    pub denial: Denial,
+    /// Signature lifetime.
+    pub validity: Duration,
+    /// Re-sign when the earliest signature expires within this.
+    pub refresh: Duration,
+    /// Zones to serve unsigned although they were signed (the explicit step that turns
+    /// DNSSEC off for a zone), as [`zone_key`] writes them.
+    pub unsigned: Vec<String>,
+}
+
+impl Dnssec {
+    /// Whether `[dnssec] unsigned` lists `zone`.
+    #[must_use]
+    pub fn lists_unsigned(&self, zone: &str) -> bool {
+        let key = zone_key(zone);
+        self.unsigned.contains(&key)
+    }
+}
+
+/// A zone name compared as DNS compares names: ASCII case ignored, one trailing dot
+/// ignored (`Example.COM.` is `example.com`; `.` stays the root).
+#[must_use]
+pub fn zone_key(name: &str) -> String {
+    let name = if name.len() > 1 {
+        name.strip_suffix('.').unwrap_or(name)
+    } else {
+        name
+    };
+    name.to_ascii_lowercase()
 }
 
 /// `[guard]`: second opinions before leaving a server whose check failed.
@@ -543,6 +638,10 @@ impl Config {
             .map(|(i, p)| pool_from_spec(p, i, path))
             .collect::<Result<Vec<_>>>()?;
         check_pools_unique(&pools, path)?;
+        let dnssec = spec
+            .dnssec
+            .map(|d| dnssec_from_spec(d, path, text, &resolve))
+            .transpose()?;
         let templates = resolve(spec.templates, DEFAULT_TEMPLATES);
         let zones = resolve(spec.zones, DEFAULT_ZONES);
         let state = resolve(spec.state, DEFAULT_STATE);
@@ -583,6 +682,7 @@ impl Config {
             }),
             on_change: spec.hooks.on_change.map(|a| a.0),
             metrics_textfile: spec.metrics.textfile.map(|p| resolve(Some(p), "")),
+            dnssec,
         })
     }
 
@@ -599,6 +699,83 @@ impl Config {
             }
         })
     }
+}
+
+/// `[dnssec]` checked: programs named, `refresh` shorter than `validity` (the error names
+/// the line of the key that makes it so).
+fn dnssec_from_spec(
+    spec: DnssecSpec,
+    path: &Path,
+    text: &str,
+    resolve: &dyn Fn(Option<PathBuf>, &str) -> PathBuf,
+) -> Result<Dnssec> {
+    let program = |value: Option<String>, key: &str, default: &str| match value {
+        Some(p) if p.is_empty() => Err(Error::config(
+            path,
+            format!("dnssec.{key}: must name a program, e.g. \"{default}\""),
+        )),
+        Some(p) => Ok(p),
+        None => Ok(default.to_owned()),
+    };
+    let signer = program(spec.signer, "signer", DEFAULT_SIGNER)?;
+    let verifier = program(spec.verifier, "verifier", DEFAULT_VERIFIER)?;
+    let validity = spec.validity.as_ref().map(|v| v.get_ref().0);
+    let refresh = spec.refresh.as_ref().map(|r| r.get_ref().0);
+    let (v, r) = (
+        validity.unwrap_or(DEFAULT_VALIDITY),
+        refresh.unwrap_or(DEFAULT_REFRESH),
+    );
+    if r >= v {
+        let show = |d: Duration, given: bool| {
+            let d = crate::duration::format_long(d);
+            if given {
+                d
+            } else {
+                format!("{d}, the default")
+            }
+        };
+        let why = "a zone is re-signed when its signatures expire within refresh, so refresh must \
+                   leave part of the validity unused (e.g. validity = \"14d\", refresh = \"5d\")";
+        let (span, message) = match (&spec.refresh, &spec.validity) {
+            (Some(given), _) => (
+                given.span(),
+                format!(
+                    "dnssec.refresh ({}) must be shorter than dnssec.validity ({}): {why}",
+                    show(r, true),
+                    show(v, validity.is_some())
+                ),
+            ),
+            (None, Some(given)) => (
+                given.span(),
+                format!(
+                    "dnssec.validity ({}) must be longer than dnssec.refresh ({}): {why}",
+                    show(v, true),
+                    show(r, false)
+                ),
+            ),
+            (None, None) => unreachable!("the defaults are apart"),
+        };
+        return Err(located(path, text, span, &message));
+    }
+    let mut unsigned = Vec::with_capacity(spec.unsigned.len());
+    for zone in spec.unsigned {
+        if zone.is_empty() {
+            return Err(Error::config(
+                path,
+                "dnssec.unsigned: a zone name must not be empty",
+            ));
+        }
+        unsigned.push(zone_key(&zone));
+    }
+    Ok(Dnssec {
+        keys: resolve(spec.keys, DEFAULT_KEYS),
+        signer,
+        verifier,
+        denial: spec.denial,
+        validity: v,
+        refresh: r,
+        unsigned,
+    })
 }
 
 fn pool_from_spec(spec: PoolSpec, index: usize, path: &Path) -> Result<Pool> {
@@ -755,9 +932,14 @@ fn real_path(dir: &Path) -> PathBuf {
 /// Turn a toml error into `FILE:LINE:COL: message` plus the offending line.
 fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> Error {
     let message = error.message().trim_end().to_owned();
-    let Some(span) = error.span() else {
-        return Error::config(path, message);
-    };
+    match error.span() {
+        Some(span) => located(path, text, span, &message),
+        None => Error::config(path, message),
+    }
+}
+
+/// A config error at `span` of `text`: `FILE:LINE:COL: message` plus the line.
+fn located(path: &Path, text: &str, span: std::ops::Range<usize>, message: &str) -> Error {
     let before = &text[..span.start.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
@@ -936,6 +1118,129 @@ expect-status = "200"
             let got = error_of(&format!("{GOOD}\n{extra}"));
             assert!(got.contains(want), "{extra}: {got}");
         }
+    }
+
+    #[test]
+    fn no_dnssec_table_signs_nothing() {
+        assert!(parse(GOOD).unwrap().dnssec.is_none());
+    }
+
+    #[test]
+    fn dnssec_defaults_and_values() {
+        let c = parse(&format!("{GOOD}\n[dnssec]\n")).unwrap();
+        let d = c.dnssec.unwrap();
+        assert_eq!(d.keys, Path::new(DEFAULT_KEYS));
+        assert_eq!(
+            (d.signer.as_str(), d.verifier.as_str()),
+            (DEFAULT_SIGNER, DEFAULT_VERIFIER)
+        );
+        assert_eq!(d.denial, Denial::Nsec3);
+        assert_eq!(d.validity, Duration::from_hours(14 * 24));
+        assert_eq!(d.refresh, Duration::from_hours(5 * 24));
+        assert!(d.unsigned.is_empty());
+
+        let c = parse(&format!(
+            "{GOOD}\n[dnssec]\nkeys = \"keys\"\nsigner = \"/opt/ldns/bin/ldns-signzone\"\n\
+             verifier = \"/opt/ldns/bin/ldns-verify-zone\"\ndenial = \"nsec\"\n\
+             validity = \"20s\"\nrefresh = \"10s\"\nunsigned = [\"Old.Example.\", \".\"]\n"
+        ))
+        .unwrap();
+        let d = c.dnssec.unwrap();
+        assert_eq!(
+            d.keys,
+            Path::new("/etc/zonerw/keys"),
+            "relative to the config file"
+        );
+        assert_eq!(d.signer, "/opt/ldns/bin/ldns-signzone");
+        assert_eq!(d.verifier, "/opt/ldns/bin/ldns-verify-zone");
+        assert_eq!(d.denial, Denial::Nsec);
+        assert_eq!(
+            (d.validity, d.refresh),
+            (Duration::from_secs(20), Duration::from_secs(10))
+        );
+        assert_eq!(d.unsigned, ["old.example", "."]);
+        assert!(d.lists_unsigned("old.EXAMPLE") && d.lists_unsigned("old.example."));
+        assert!(d.lists_unsigned(".") && !d.lists_unsigned("example"));
+        let d = parse(&format!("{GOOD}\n[dnssec]\nvalidity = \"7d12h\"\n"))
+            .unwrap()
+            .dnssec
+            .unwrap();
+        assert_eq!(d.validity, Duration::from_hours(7 * 24 + 12));
+    }
+
+    #[test]
+    fn dnssec_errors_name_the_key_and_line() {
+        let line = GOOD.lines().count() + 2;
+        for (table, want) in [
+            (
+                "refresh = \"14d\"\n",
+                format!(
+                    "zonerw.toml:{}:11: dnssec.refresh (14d) must be shorter than dnssec.validity (14d, the default): ",
+                    line + 1
+                ),
+            ),
+            (
+                "validity = \"10s\"\nrefresh = \"10s\"\n",
+                format!(
+                    "zonerw.toml:{}:11: dnssec.refresh (10s) must be shorter than dnssec.validity (10s): ",
+                    line + 2
+                ),
+            ),
+            (
+                "validity = \"3d\"\n",
+                format!(
+                    "zonerw.toml:{}:12: dnssec.validity (3d) must be longer than dnssec.refresh (5d, the default): ",
+                    line + 1
+                ),
+            ),
+            (
+                "validity = \"14\"\n",
+                format!(
+                    "zonerw.toml:{}:12: invalid duration \"14\": write e.g.",
+                    line + 1
+                ),
+            ),
+            (
+                "validity = \"400d\"\n",
+                format!(
+                    "zonerw.toml:{}:12: invalid duration \"400d\": at most 366d",
+                    line + 1
+                ),
+            ),
+            (
+                "refresh = \"500ms\"\n",
+                format!("zonerw.toml:{}:11: invalid duration \"500ms\"", line + 1),
+            ),
+            (
+                "denial = \"nsec5\"\n",
+                format!("zonerw.toml:{}:10: unknown variant `nsec5`", line + 1),
+            ),
+            (
+                "key = \"/etc/zonerw/keys\"\n",
+                format!("zonerw.toml:{}:1: unknown field `key`", line + 1),
+            ),
+            (
+                "signer = \"\"\n",
+                "zonerw.toml: dnssec.signer: must name a program, e.g. \"ldns-signzone\""
+                    .to_owned(),
+            ),
+            (
+                "verifier = \"\"\n",
+                "zonerw.toml: dnssec.verifier: must name a program".to_owned(),
+            ),
+            (
+                "unsigned = [\"\"]\n",
+                "zonerw.toml: dnssec.unsigned: a zone name must not be empty".to_owned(),
+            ),
+        ] {
+            let got = error_of(&format!("{GOOD}\n[dnssec]\n{table}"));
+            assert!(got.contains(&want), "{table}\n got {got}\nwant {want}");
+        }
+        let got = error_of(&format!("{GOOD}\n[dnssec]\nrefresh = \"14d\"\n"));
+        assert!(
+            got.ends_with("\n    refresh = \"14d\""),
+            "the line is quoted: {got}"
+        );
     }
 
     fn server_with_check(url: &str) -> String {

@@ -170,6 +170,15 @@ pub fn read_template(path: &Path) -> Result<Installed> {
     read_regular(path, true, u64::MAX)
 }
 
+/// At most this much of a DNSSEC key file is read (one is a few hundred bytes).
+const KEY_READ_LIMIT: u64 = 1 << 20;
+
+/// Read a key file of `[dnssec] keys` like a template (a link is followed, a FIFO never
+/// blocks), at most 1 MiB of it.
+pub fn read_key_file(path: &Path) -> Result<Installed> {
+    read_regular(path, true, KEY_READ_LIMIT)
+}
+
 /// Read at most `limit` bytes of the regular file `path` (following a final symbolic link
 /// only if `follow`), never blocking on a FIFO nor opening a device.
 fn read_regular(path: &Path, follow: bool, limit: u64) -> Result<Installed> {

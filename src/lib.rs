@@ -2,8 +2,9 @@
 //!
 //! One run (the cron job) is a straight pipeline:
 //! lock → load config and state → probe every server ([`probe`]) → decide per pool
-//! ([`decide`]) → plan each zone ([`plan`]) → render, `nsd-checkzone`, install atomically
-//! ([`fsio`]) → `nsd-control reload` ([`nsd`]) → save state ([`state`]). [`run`] reads
+//! ([`decide`]) → plan each zone ([`plan`]) → render, sign a zone with keys ([`dnssec`]),
+//! `nsd-checkzone`, install atomically ([`fsio`]) → `nsd-control reload` ([`nsd`]) → save
+//! state ([`state`]). [`run`] reads
 //! exactly like that. The core modules (config parsing, [`serial`], [`template`],
 //! [`decide`], [`plan`], [`state`], [`zonefile`]) do no I/O and never read the clock: `now`
 //! is read once in `main` and passed down.
@@ -15,6 +16,7 @@ pub mod command;
 pub mod config;
 pub mod decide;
 pub mod dns;
+pub mod dnssec;
 pub mod duration;
 pub mod error;
 pub mod fsio;

@@ -66,32 +66,7 @@ const LONGEST: Duration = Duration::from_hours(24 * 366);
 /// Parse `--for`: whole numbers with a unit, `s`, `m`, `h` or `d`, one or more of them
 /// (`90s`, `2h`, `1h30m`, `7d`).
 pub fn parse_for(text: &str) -> std::result::Result<Duration, String> {
-    let bad =
-        || format!("invalid duration {text:?}: write e.g. \"30m\", \"2h\", \"1h30m\" or \"7d\"");
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit = rest.chars().next().ok_or_else(bad)?;
-        let seconds = match unit {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86400,
-            _ => return Err(bad()),
-        };
-        rest = &rest[1..];
-        let part = n
-            .checked_mul(seconds)
-            .map(Duration::from_secs)
-            .ok_or_else(bad)?;
-        total = total.checked_add(part).ok_or_else(bad)?;
-    }
-    if total.is_zero() {
-        return Err(format!("invalid duration {text:?}: must be more than zero"));
-    }
+    let total = crate::duration::parse_long(text, Duration::MAX)?;
     if total > LONGEST {
         return Err(format!(
             "invalid duration {text:?}: at most 366d (without --for it lasts until it is undone)"

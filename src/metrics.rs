@@ -197,10 +197,29 @@ fn pools_and_zones(s: &Snapshot<'_>) -> String {
         "gauge",
         "The SOA serial of the zone file zonerw last installed.",
     );
+    let mut expiry = Family::new(
+        "zonerw_zone_signature_expiry_seconds",
+        "gauge",
+        "When the earliest signature of the signed zone file zonerw last installed expires, in seconds since the epoch; zonerw re-signs it [dnssec] refresh before.",
+    );
+    let mut signed = false;
     for (zone, z) in s.state.map(|st| &st.zones).into_iter().flatten() {
         serial.sample("zonerw_zone_serial", &[("zone", zone.as_str())], z.serial);
+        let at = z.signature_expiry.as_deref();
+        if let Some(t) = at.and_then(|t| t.parse::<jiff::Timestamp>().ok()) {
+            expiry.sample(
+                "zonerw_zone_signature_expiry_seconds",
+                &[("zone", zone.as_str())],
+                t.as_second(),
+            );
+            signed = true;
+        }
     }
-    [failovers.out, serial.out].concat()
+    // Only with signed zones: a setup without [dnssec] gets the file it always got.
+    if !signed {
+        expiry.out.clear();
+    }
+    [failovers.out, serial.out, expiry.out].concat()
 }
 
 #[cfg(test)]
@@ -301,6 +320,43 @@ mod tests {
             );
         }
         state
+    }
+
+    #[test]
+    fn signed_zones_report_their_signature_expiry() {
+        let config = crate::testing::config();
+        let mut state = state();
+        state.zones.get_mut("example.com").unwrap().signature_expiry =
+            Some("2026-12-13T17:40:06Z".into());
+        let text = render(&Snapshot {
+            config: &config,
+            ended: 5.0,
+            duration: Duration::ZERO,
+            last_success: None,
+            success: true,
+            exit_code: 0,
+            outcomes: None,
+            state: Some(&state),
+        });
+        let family: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.contains("zonerw_zone_signature_expiry_seconds"))
+            .take(3)
+            .collect();
+        assert_eq!(
+            family,
+            [
+                "# HELP zonerw_zone_signature_expiry_seconds When the earliest signature of the signed zone file zonerw last installed expires, in seconds since the epoch; zonerw re-signs it [dnssec] refresh before.",
+                "# TYPE zonerw_zone_signature_expiry_seconds gauge",
+                "zonerw_zone_signature_expiry_seconds{zone=\"example.com\"} 1797183606",
+            ]
+        );
+        assert_eq!(
+            text.matches("zonerw_zone_signature_expiry_seconds{")
+                .count(),
+            1,
+            "unsigned zones have none"
+        );
     }
 
     #[test]

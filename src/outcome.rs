@@ -174,6 +174,19 @@ pub struct ZoneRun {
     pub plan: ZonePlan,
     /// What became of it.
     pub fate: Fate,
+    /// How it was signed, if it was (this run).
+    pub signed: Option<Signed>,
+}
+
+/// How a zone was signed in this run (`-v` says it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// Its keys in words: `KSK 35008, ZSK 37124 (algorithm 13)`.
+    pub keys: String,
+    /// How long the signer took.
+    pub sign: std::time::Duration,
+    /// How long the verifier took.
+    pub verify: std::time::Duration,
 }
 
 /// What became of a zone's plan.
@@ -200,6 +213,7 @@ impl ZoneRun {
             zone,
             plan,
             fate: Fate::Untouched,
+            signed: None,
         }
     }
 
@@ -346,6 +360,8 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
                         .as_ref()
                         .map(|p| p.lagging.clone())
                         .unwrap_or_default(),
+                    signature_expiry: z.plan.signatures.map(rfc3339),
+                    key_tags: z.plan.signed_with.clone(),
                 })
             }
         };
@@ -551,6 +567,8 @@ mod tests {
             vars: [("IP".to_owned(), "192.0.2.1".to_owned())].into(),
             stamp: None,
             lagging: BTreeMap::new(),
+            signature_expiry: None,
+            key_tags: Vec::new(),
         };
         for (name, serial) in [
             ("example.com", 2_026_112_901),
@@ -645,6 +663,8 @@ mod tests {
                 vars: [("IP".to_owned(), "198.51.100.7".to_owned())].into(),
                 stamp: Some(stamp),
                 lagging: propagation.lagging.clone(),
+                signature_expiry: None,
+                key_tags: Vec::new(),
             }
         );
         assert_eq!(next.state.zones["new.example"].stamp, None);

@@ -2,8 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 
-use crate::config::Config;
+use jiff::Timestamp;
+
+use crate::config::{Config, DEFAULT_REFRESH};
+use crate::dnssec::keys::KeyDir;
+use crate::dnssec::signed;
 use crate::serial::{self, Clock};
 use crate::state::{FileStamp, ZoneState};
 use crate::template::{Marker, Vars, address_value, marker_name};
@@ -25,6 +30,70 @@ pub enum Action {
     Write,
 }
 
+/// Whether a zone is signed in this run (`[dnssec]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Signing {
+    /// No keys for it, or no `[dnssec]` table: rendered and installed as it is. A zone
+    /// whose installed file is signed is then never written (its run fails instead).
+    #[default]
+    Unsigned,
+    /// It has keys in `[dnssec] keys`: signed after rendering, before the checks.
+    Signed {
+        /// The key tags of its key files, sorted: a zone signed with other keys is signed
+        /// again (a key added or removed by the operator, e.g. in a rollover).
+        tags: Vec<u16>,
+    },
+    /// `[dnssec] unsigned` lists it: installed unsigned, also over a signed zone (the
+    /// explicit step that turns DNSSEC off for a zone).
+    TurnedOff,
+}
+
+impl Signing {
+    /// How `zone` is signed under `config`, with the key files found in `keys` (None:
+    /// no `[dnssec]` table, no keys directory read).
+    #[must_use]
+    pub fn of(config: &Config, keys: Option<&KeyDir>, zone: &str) -> Signing {
+        match (&config.dnssec, keys) {
+            (Some(d), _) if d.lists_unsigned(zone) => Signing::TurnedOff,
+            (Some(_), Some(keys)) if keys.has(zone) => Signing::Signed {
+                tags: keys.tags(zone),
+            },
+            _ => Signing::Unsigned,
+        }
+    }
+
+    /// Signed in this run.
+    #[must_use]
+    pub fn is_signed(&self) -> bool {
+        matches!(self, Signing::Signed { .. })
+    }
+}
+
+/// Why a zone is written although nothing that feeds it changed; what its line says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Cause {
+    /// A marker value, the template or the installed file changed, `--force`, or the
+    /// zone is new to zonerw.
+    #[default]
+    Change,
+    /// Its signatures expire within `[dnssec] refresh` (or already have): it is signed
+    /// again, with a new serial so that the secondaries transfer it.
+    Resign {
+        /// The earliest signature expiration recorded for the installed file.
+        expiry: Timestamp,
+        /// Whether that is already past.
+        expired: bool,
+        /// `[dnssec] refresh`.
+        refresh: Duration,
+    },
+    /// Its keys were added: signed for the first time.
+    FirstSigned,
+    /// Keys were added or removed: signed again with the keys there now.
+    KeysChanged,
+    /// `[dnssec] unsigned` lists it and it was signed: installed unsigned.
+    TurnedOff,
+}
+
 /// The plan for one zone.
 #[derive(Debug, Clone)]
 pub struct ZonePlan {
@@ -40,6 +109,66 @@ pub struct ZonePlan {
     pub old_serial: Option<u32>,
     /// The marker values used, by marker name.
     pub vars: BTreeMap<String, String>,
+    /// Whether the zone is signed in this run. For a signed zone `contents` is the rendered
+    /// text until it is signed, then the signed text (with zonerw's header line).
+    pub signing: Signing,
+    /// Whether the installed file is signed, as far as known: the state records a
+    /// signature expiration for it, or its text (when read) holds signatures.
+    pub was_signed: bool,
+    /// Why it is written.
+    pub cause: Cause,
+    /// The earliest signature expiration of `contents`, once signed (or of the adopted
+    /// signed file): what the state records.
+    pub signatures: Option<Timestamp>,
+    /// The key tags that signed `contents`, sorted (empty unless signed).
+    pub signed_with: Vec<u16>,
+}
+
+/// The recorded earliest signature expiration of a zone (an unreadable one counts as long
+/// past: the zone is signed again).
+fn recorded_expiry(last: &ZoneState) -> Option<Timestamp> {
+    let text = last.signature_expiry.as_deref()?;
+    Some(text.parse().unwrap_or(Timestamp::MIN))
+}
+
+/// `[dnssec] refresh` (or its default, for a zone signed before the table was removed).
+fn refresh(config: &Config) -> Duration {
+    config
+        .dnssec
+        .as_ref()
+        .map_or(DEFAULT_REFRESH, |d| d.refresh)
+}
+
+/// Whether signatures expiring at `expiry` are due to be renewed at `now` (seconds since
+/// the epoch): they expire within `refresh`.
+#[must_use]
+pub fn resign_due(expiry: Timestamp, now: i64, refresh: Duration) -> bool {
+    let refresh = i64::try_from(refresh.as_secs()).unwrap_or(i64::MAX);
+    expiry.as_second() <= now.saturating_add(refresh)
+}
+
+/// What makes a zone whose inputs and installed file are unchanged be written all the
+/// same: signatures due to be renewed, keys that were added, signing turned off. None:
+/// it is kept.
+fn dnssec_cause(last: &ZoneState, signing: &Signing, inputs: Inputs<'_>) -> Option<Cause> {
+    let expiry = recorded_expiry(last);
+    match (signing, expiry) {
+        (Signing::Signed { .. }, None) => Some(Cause::FirstSigned),
+        (Signing::TurnedOff, Some(_)) => Some(Cause::TurnedOff),
+        // A zone signed before is renewed on time even without its keys or the table: it
+        // then fails loudly (it is never installed unsigned) instead of going dark.
+        (Signing::Signed { .. } | Signing::Unsigned, Some(expiry))
+            if resign_due(expiry, inputs.clock.unix, refresh(inputs.config)) =>
+        {
+            Some(Cause::Resign {
+                expiry,
+                expired: expiry.as_second() <= inputs.clock.unix,
+                refresh: refresh(inputs.config),
+            })
+        }
+        (Signing::Signed { tags }, Some(_)) if *tags != last.key_tags => Some(Cause::KeysChanged),
+        _ => None,
+    }
 }
 
 /// What the plan of one zone is made from.
@@ -82,24 +211,15 @@ pub fn without_reading(
     last: Option<&ZoneState>,
     reserved: Option<u32>,
     stamp: Option<FileStamp>,
+    signing: &Signing,
 ) -> Option<ZonePlan> {
     let last = last?;
     if stamp.is_none() || last.stamp != stamp {
         return None;
     }
-    if inputs.force {
-        return Some(plan_zone(zone, inputs, Some(last), reserved, None));
-    }
     let vars = vars_of(zone, inputs.config, inputs.addresses);
     let same = last.template == zone.fingerprint && last.vars == vars;
-    same.then(|| ZonePlan {
-        action: Action::Keep,
-        first_time: false,
-        serial: Some(last.serial),
-        old_serial: Some(last.serial),
-        vars,
-        contents: String::new(),
-    })
+    (inputs.force || same).then(|| plan(zone, inputs, Some(last), reserved, None, true, signing))
 }
 
 /// Plan one zone from its last state, the serial reserved for it and the installed bytes.
@@ -110,16 +230,30 @@ pub fn plan_zone(
     last: Option<&ZoneState>,
     reserved: Option<u32>,
     installed: Option<&[u8]>,
+    signing: &Signing,
+) -> ZonePlan {
+    let ours = last.is_some_and(|l| installed.is_some_and(|b| fingerprint(b) == l.installed));
+    plan(zone, inputs, last, reserved, installed, ours, signing)
+}
+
+/// The plan of a zone: `installed` are the bytes of the installed file if they were read;
+/// `ours` says that the installed file is the one zonerw last recorded.
+fn plan(
+    zone: &Zone,
+    inputs: Inputs<'_>,
+    last: Option<&ZoneState>,
+    reserved: Option<u32>,
+    installed: Option<&[u8]>,
+    ours: bool,
+    signing: &Signing,
 ) -> ZonePlan {
     let vars = vars_of(zone, inputs.config, inputs.addresses);
     let installed_text = installed.map(String::from_utf8_lossy);
     let installed_serial = installed_text.as_deref().and_then(soa_serial);
     let old_serial = installed_serial.or(last.map(|l| l.serial));
-    let unchanged = last.is_some_and(|l| {
-        l.template == zone.fingerprint
-            && l.vars == vars
-            && installed.is_some_and(|b| fingerprint(b) == l.installed)
-    });
+    let was_signed = last.is_some_and(|l| l.signature_expiry.is_some())
+        || installed_text.as_deref().is_some_and(signed::is_signed);
+    let unchanged = ours && last.is_some_and(|l| l.template == zone.fingerprint && l.vars == vars);
     let render = |serial| {
         zone.template.render(&Vars {
             serial,
@@ -133,16 +267,47 @@ pub fn plan_zone(
         old_serial,
         vars: vars.clone(),
         contents,
+        signing: signing.clone(),
+        was_signed,
+        cause: Cause::Change,
+        signatures: None,
+        signed_with: Vec::new(),
     };
+    let mut cause = Cause::Change;
     if !inputs.force && unchanged {
-        return ZonePlan {
-            serial: last.map(|l| l.serial),
-            ..plan(Action::Keep, String::new())
-        };
+        match last.and_then(|l| dnssec_cause(l, signing, inputs)) {
+            Some(why) => cause = why,
+            None => {
+                return ZonePlan {
+                    serial: last.map(|l| l.serial),
+                    ..plan(Action::Keep, String::new())
+                };
+            }
+        }
+    } else if signing.is_signed() && last.is_some() && !was_signed {
+        cause = Cause::FirstSigned;
+    } else if *signing == Signing::TurnedOff && was_signed {
+        cause = Cause::TurnedOff;
     }
     if let Some(text) = installed_text.as_deref().filter(|_| !inputs.force) {
         let own = render(installed_serial.unwrap_or(0));
-        if own == text {
+        if let Signing::Signed { tags } = signing {
+            // A signed file zonerw made from this very rendering with these keys, not due
+            // for renewal.
+            let expiry = signed::made_from(text, &own)
+                .then(|| signed::earliest_expiration(text))
+                .flatten()
+                .filter(|e| !resign_due(*e, inputs.clock.unix, refresh(inputs.config)))
+                .filter(|_| signed::key_tags(text) == *tags);
+            if let Some(expiry) = expiry {
+                return ZonePlan {
+                    serial: installed_serial,
+                    signatures: Some(expiry),
+                    signed_with: tags.clone(),
+                    ..plan(Action::Adopt, text.to_owned())
+                };
+            }
+        } else if own == text {
             return ZonePlan {
                 serial: installed_serial,
                 ..plan(Action::Adopt, own)
@@ -156,6 +321,7 @@ pub fn plan_zone(
     let next = serial::next(inputs.config.scheme, previous, inputs.clock);
     ZonePlan {
         serial: Some(next),
+        cause,
         ..plan(Action::Write, render(next))
     }
 }
@@ -202,6 +368,8 @@ mod tests {
             vars: BTreeMap::from([("IP".into(), ip.into())]),
             stamp: None,
             lagging: BTreeMap::new(),
+            signature_expiry: None,
+            key_tags: Vec::new(),
         }
     }
 
@@ -220,8 +388,15 @@ mod tests {
             clock: clock(),
             addresses,
         };
-        let kept =
-            without_reading(&zone, inputs(false, &MAIN), Some(&last), None, Some(stamp)).unwrap();
+        let kept = without_reading(
+            &zone,
+            inputs(false, &MAIN),
+            Some(&last),
+            None,
+            Some(stamp),
+            &Signing::Unsigned,
+        )
+        .unwrap();
         assert_eq!(
             (kept.action, kept.serial),
             (Action::Keep, Some(2_026_112_305))
@@ -237,15 +412,40 @@ mod tests {
             ("--force, file touched", true, &MAIN, Some(touched)),
         ] {
             assert!(
-                without_reading(&zone, inputs(force, addrs), Some(&last), None, now).is_none(),
+                without_reading(
+                    &zone,
+                    inputs(force, addrs),
+                    Some(&last),
+                    None,
+                    now,
+                    &Signing::Unsigned
+                )
+                .is_none(),
                 "{why}"
             );
         }
-        assert!(without_reading(&zone, inputs(false, &MAIN), None, None, Some(stamp)).is_none());
+        assert!(
+            without_reading(
+                &zone,
+                inputs(false, &MAIN),
+                None,
+                None,
+                Some(stamp),
+                &Signing::Unsigned
+            )
+            .is_none()
+        );
         // --force with the file as zonerw wrote it: rewritten without reading it, after the
         // recorded serial (or a newer reserved one).
-        let forced =
-            without_reading(&zone, inputs(true, &MAIN), Some(&last), None, Some(stamp)).unwrap();
+        let forced = without_reading(
+            &zone,
+            inputs(true, &MAIN),
+            Some(&last),
+            None,
+            Some(stamp),
+            &Signing::Unsigned,
+        )
+        .unwrap();
         assert_eq!(
             (forced.action, forced.old_serial, forced.serial),
             (Action::Write, Some(2_026_112_305), Some(2_026_112_306))
@@ -256,6 +456,7 @@ mod tests {
             Some(&last),
             Some(2_026_112_340),
             Some(stamp),
+            &Signing::Unsigned,
         )
         .unwrap();
         assert_eq!(forced.serial, Some(2_026_112_341));
@@ -405,6 +606,7 @@ mod tests {
                 state,
                 reserved,
                 file.map(str::as_bytes),
+                &Signing::Unsigned,
             );
             assert_eq!((p.action.clone(), p.serial), (action, serial), "{why}");
             if p.action == Action::Write {
@@ -413,5 +615,321 @@ mod tests {
                 assert_eq!(p.vars, BTreeMap::from([("IP".into(), ip)]), "{why}");
             }
         }
+    }
+
+    /// Signed with the key whose tag is 1.
+    fn signed() -> Signing {
+        Signing::Signed { tags: vec![1] }
+    }
+
+    /// The fixtures with `[dnssec] validity = "20s"`, `refresh = "10s"`.
+    fn signed_setup() -> (Config, Zone) {
+        let text = format!(
+            "{}\n[dnssec]\nvalidity = \"20s\"\nrefresh = \"10s\"\n",
+            testing::CONFIG
+        );
+        let config = Config::parse(&text, std::path::Path::new("/etc/zonerw/zonerw.toml")).unwrap();
+        let zone = testing::zone(&config);
+        (config, zone)
+    }
+
+    /// The clock at 2026-11-23T10:00:00Z.
+    fn at_ten() -> Clock {
+        let t: Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
+        Clock {
+            unix: t.as_second(),
+            today: jiff::civil::date(2026, 11, 23),
+        }
+    }
+
+    fn expiry_in(secs: i64) -> String {
+        crate::state::rfc3339(Timestamp::from_second(at_ten().unix + secs).unwrap())
+    }
+
+    #[test]
+    fn resigning_is_due_within_refresh() {
+        let now = at_ten().unix;
+        let refresh = Duration::from_secs(10);
+        let at = |s: i64| Timestamp::from_second(now + s).unwrap();
+        assert!(!resign_due(at(11), now, refresh));
+        assert!(resign_due(at(10), now, refresh));
+        assert!(resign_due(at(-5), now, refresh));
+        assert!(resign_due(at(1_000_000), now, Duration::MAX), "no overflow");
+    }
+
+    #[test]
+    #[allow(clippy::too_many_lines, reason = "a table")]
+    fn the_signing_cadence_table() {
+        let (config, zone) = signed_setup();
+        let inputs = Inputs {
+            config: &config,
+            force: false,
+            clock: at_ten(),
+            addresses: &MAIN,
+        };
+        let file = installed(2_026_112_305, "192.0.2.1");
+        // What is installed: signed while the state records signatures.
+        let signed_file = format!(
+            "{file}www IN RRSIG A 13 3 60 20261123100000 20261123090000 1 example.com. x\n"
+        );
+        let file_of = |secs: Option<i64>| {
+            if secs.is_some() {
+                signed_file.clone()
+            } else {
+                file.clone()
+            }
+        };
+        let with_expiry = |secs: Option<i64>| ZoneState {
+            signature_expiry: secs.map(expiry_in),
+            key_tags: if secs.is_some() { vec![1] } else { Vec::new() },
+            installed: fingerprint(file_of(secs).as_bytes()),
+            ..last(&zone, 2_026_112_305, "192.0.2.1")
+        };
+        let expiry = |secs: i64| Timestamp::from_second(at_ten().unix + secs).unwrap();
+        let resign = |secs: i64| Cause::Resign {
+            expiry: expiry(secs),
+            expired: secs <= 0,
+            refresh: Duration::from_secs(10),
+        };
+        // (why, signing, recorded expiry in seconds from now) -> (action, cause)
+        let cases = [
+            (
+                "signed, fresh",
+                signed(),
+                Some(11),
+                Action::Keep,
+                Cause::Change,
+            ),
+            ("signed, due", signed(), Some(10), Action::Write, resign(10)),
+            (
+                "signed, expired",
+                signed(),
+                Some(-60),
+                Action::Write,
+                resign(-60),
+            ),
+            (
+                "keys added",
+                signed(),
+                None,
+                Action::Write,
+                Cause::FirstSigned,
+            ),
+            (
+                "turned off",
+                Signing::TurnedOff,
+                Some(1000),
+                Action::Write,
+                Cause::TurnedOff,
+            ),
+            (
+                "turned off, done",
+                Signing::TurnedOff,
+                None,
+                Action::Keep,
+                Cause::Change,
+            ),
+            (
+                "unsigned",
+                Signing::Unsigned,
+                None,
+                Action::Keep,
+                Cause::Change,
+            ),
+            (
+                "keys gone, not due yet",
+                Signing::Unsigned,
+                Some(11),
+                Action::Keep,
+                Cause::Change,
+            ),
+            (
+                "keys gone, due",
+                Signing::Unsigned,
+                Some(5),
+                Action::Write,
+                resign(5),
+            ),
+        ];
+        for (why, signing, secs, action, cause) in cases {
+            let state = with_expiry(secs);
+            let p = plan_zone(
+                &zone,
+                inputs,
+                Some(&state),
+                None,
+                Some(file_of(secs).as_bytes()),
+                &signing,
+            );
+            assert_eq!(
+                (p.action.clone(), p.cause),
+                (action.clone(), cause),
+                "{why}"
+            );
+            assert_eq!(p.was_signed, secs.is_some(), "{why}");
+            if action == Action::Write {
+                assert_eq!(p.serial, Some(2_026_112_306), "{why}: a new serial");
+            }
+            // The same without reading the file (its size and mtime as recorded).
+            let stamp = FileStamp {
+                size: 1,
+                mtime_ns: 2,
+            };
+            let state = ZoneState {
+                stamp: Some(stamp),
+                ..state
+            };
+            let q = without_reading(&zone, inputs, Some(&state), None, Some(stamp), &signing)
+                .expect("decided without reading");
+            assert_eq!(
+                (q.action, q.cause, q.serial),
+                (action, cause, p.serial),
+                "{why}"
+            );
+        }
+        // Keys added or removed (a rollover): signed again, with a new serial.
+        let two = Signing::Signed { tags: vec![1, 2] };
+        let state = with_expiry(Some(1000));
+        let p = plan_zone(
+            &zone,
+            inputs,
+            Some(&state),
+            None,
+            Some(signed_file.as_bytes()),
+            &two,
+        );
+        assert_eq!(
+            (p.action, p.cause, p.serial),
+            (Action::Write, Cause::KeysChanged, Some(2_026_112_306))
+        );
+        // A change of inputs is a change, whatever the signatures; a signed zone's line says
+        // "signed" then, and one whose keys were just added "signed for the first time".
+        let mut other = with_expiry(Some(10));
+        other.vars.insert("IP".into(), "198.51.100.7".into());
+        let p = plan_zone(
+            &zone,
+            inputs,
+            Some(&other),
+            None,
+            Some(signed_file.as_bytes()),
+            &signed(),
+        );
+        assert_eq!((p.action, p.cause), (Action::Write, Cause::Change));
+        other.signature_expiry = None;
+        other.installed = fingerprint(file.as_bytes());
+        let p = plan_zone(
+            &zone,
+            inputs,
+            Some(&other),
+            None,
+            Some(file.as_bytes()),
+            &signed(),
+        );
+        assert_eq!((p.action, p.cause), (Action::Write, Cause::FirstSigned));
+        // Turned off, and the unsigned file already installed (a run died before saving
+        // its state): adopted.
+        let state = with_expiry(Some(1000));
+        let p = plan_zone(
+            &zone,
+            inputs,
+            Some(&state),
+            None,
+            Some(file.as_bytes()),
+            &Signing::TurnedOff,
+        );
+        assert_eq!((p.action, p.serial), (Action::Adopt, Some(2_026_112_305)));
+        // --force signs anew whatever the signatures.
+        let forced = Inputs {
+            force: true,
+            ..inputs
+        };
+        let p = plan_zone(
+            &zone,
+            forced,
+            Some(&with_expiry(Some(1000))),
+            None,
+            Some(signed_file.as_bytes()),
+            &signed(),
+        );
+        assert_eq!((p.action, p.cause), (Action::Write, Cause::Change));
+    }
+
+    #[test]
+    fn a_signed_file_zonerw_made_from_this_rendering_is_adopted_until_it_is_due() {
+        let (config, zone) = signed_setup();
+        let inputs = Inputs {
+            config: &config,
+            force: false,
+            clock: at_ten(),
+            addresses: &MAIN,
+        };
+        let rendered = installed(2_026_112_305, "192.0.2.1");
+        let body = |secs: i64| {
+            let exp = Timestamp::from_second(at_ten().unix + secs)
+                .unwrap()
+                .strftime("%Y%m%d%H%M%S")
+                .to_string();
+            format!(
+                "example.com.\t60\tIN\tSOA\tns.example.com. hm.example.com. 2026112305 1 2 3 4\n\
+                 example.com.\t60\tIN\tRRSIG\tSOA 13 2 60 {exp} 20261123090000 1 example.com. x\n"
+            )
+        };
+        let file = |secs| {
+            let body = body(secs);
+            format!("{}{body}", signed::header_line(&rendered, &body))
+        };
+        // The state is lost (or not saved): the file is read.
+        let fresh = file(15);
+        let p = plan_zone(&zone, inputs, None, None, Some(fresh.as_bytes()), &signed());
+        assert_eq!((p.action, p.serial), (Action::Adopt, Some(2_026_112_305)));
+        assert_eq!(p.contents, fresh, "recorded as installed");
+        assert_eq!(
+            p.signatures.map(Timestamp::as_second),
+            Some(at_ten().unix + 15)
+        );
+        assert!(p.was_signed);
+        for (why, text) in [
+            ("due", file(5)),
+            ("edited", fresh.replace("hm.example", "ho.example")),
+            ("no header", body(15)),
+        ] {
+            let p = plan_zone(&zone, inputs, None, None, Some(text.as_bytes()), &signed());
+            assert_eq!(
+                (p.action, p.serial),
+                (Action::Write, Some(2_026_112_306)),
+                "{why}"
+            );
+            assert!(p.was_signed, "{why}");
+        }
+        // Unsigned now (keys gone): never adopted, written (and refused when applied).
+        let p = plan_zone(
+            &zone,
+            inputs,
+            None,
+            None,
+            Some(fresh.as_bytes()),
+            &Signing::Unsigned,
+        );
+        assert_eq!(p.action, Action::Write);
+        assert!(p.was_signed);
+        // An unsigned file identical to the rendering is adopted only while unsigned.
+        let p = plan_zone(
+            &zone,
+            inputs,
+            None,
+            None,
+            Some(rendered.as_bytes()),
+            &Signing::Unsigned,
+        );
+        assert_eq!((p.action, p.was_signed), (Action::Adopt, false));
+        let p = plan_zone(
+            &zone,
+            inputs,
+            None,
+            None,
+            Some(rendered.as_bytes()),
+            &signed(),
+        );
+        assert_eq!((p.action, p.cause), (Action::Write, Cause::Change));
     }
 }

@@ -10,9 +10,9 @@ use crate::fsio::NotAFile;
 use crate::guard::Verdict;
 use crate::outcome::{Fate, PoolRun, ZoneRun};
 use crate::output::{Line, Verbosity};
-use crate::plan::Action;
+use crate::plan::{Action, Cause};
 use crate::probe::Failure;
-use crate::state::show_serial;
+use crate::state::{rfc3339, show_serial};
 use crate::verify::Propagation;
 
 /// One line per server with its probe result (only with `-v`).
@@ -169,7 +169,10 @@ pub fn switches(
 }
 
 /// `example.com: serial 2026112301 -> 2026112302, reloaded`, or for an adopted file
-/// `example.com: serial 2026112302 already installed, reloaded`.
+/// `example.com: serial 2026112302 already installed, reloaded`. A signed zone says so
+/// (`, signed, reloaded`), and one written only for `[dnssec]` says why: `, re-signed (the
+/// old signatures expire at T, within refresh 5d)`, `, signed for the first time`, `, now
+/// unsigned ([dnssec] unsigned lists it)`.
 #[must_use]
 pub fn zone_line(z: &ZoneRun) -> String {
     let (name, plan) = (&z.zone.name, &z.plan);
@@ -179,11 +182,55 @@ pub fn zone_line(z: &ZoneRun) -> String {
             show_serial(plan.serial)
         ),
         Action::Keep | Action::Write => format!(
-            "{name}: serial {} -> {}, reloaded",
+            "{name}: serial {} -> {}{}, reloaded",
             show_serial(plan.old_serial),
-            show_serial(plan.serial)
+            show_serial(plan.serial),
+            dnssec_words(plan)
         ),
     }
+}
+
+/// What a written zone's line says about its signing: `, signed`, `, re-signed (...)`...
+fn dnssec_words(plan: &crate::plan::ZonePlan) -> String {
+    match plan.cause {
+        Cause::Resign {
+            expiry,
+            expired: true,
+            ..
+        } => format!(
+            ", re-signed (the old signatures expired at {})",
+            rfc3339(expiry)
+        ),
+        Cause::Resign {
+            expiry, refresh, ..
+        } => format!(
+            ", re-signed (the old signatures expire at {}, within refresh {})",
+            rfc3339(expiry),
+            crate::duration::format_long(refresh)
+        ),
+        Cause::FirstSigned => ", signed for the first time".into(),
+        Cause::KeysChanged => ", re-signed (its keys changed)".into(),
+        Cause::TurnedOff => ", now unsigned ([dnssec] unsigned lists it)".into(),
+        Cause::Change if plan.signing.is_signed() => ", signed".into(),
+        Cause::Change => String::new(),
+    }
+}
+
+/// `-v`: how a zone was signed: `example.com: signed in 12 ms with KSK 35008, ZSK 37124
+/// (algorithm 13), verified in 40 ms; signatures valid until 2026-12-13T17:40:06Z`.
+#[must_use]
+pub fn signed_line(z: &ZoneRun) -> Option<String> {
+    let s = z.signed.as_ref()?;
+    let until = z.plan.signatures.map_or_else(String::new, |t| {
+        format!("; signatures valid until {}", rfc3339(t))
+    });
+    Some(format!(
+        "{}: signed in {} ms with {}, verified in {} ms{until}",
+        z.zone.name,
+        s.sign.as_millis(),
+        s.keys,
+        s.verify.as_millis()
+    ))
 }
 
 /// What a dry run prints: a unified diff per zone that would change against its installed
@@ -208,7 +255,17 @@ pub fn dry_run(
         let bytes = installed(&path)?;
         let installed = String::from_utf8_lossy(&bytes);
         let shown = path.display().to_string();
-        let diff = similar::TextDiff::from_lines(installed.as_ref(), z.plan.contents.as_str())
+        // Every signature (and NSEC/NSEC3 record) is new on each signing: leave them out.
+        let signed = z.signed.is_some() || z.plan.was_signed;
+        let (old, new) = if signed {
+            (
+                crate::dnssec::signed::without_signatures(&installed),
+                crate::dnssec::signed::without_signatures(&z.plan.contents),
+            )
+        } else {
+            (installed.into_owned(), z.plan.contents.clone())
+        };
+        let diff = similar::TextDiff::from_lines(old.as_str(), new.as_str())
             .unified_diff()
             .context_radius(3)
             .header(&shown, &format!("{shown} (would be installed)"))
@@ -221,6 +278,12 @@ pub fn dry_run(
         } else {
             // As one entry: the diff's own line ends (a CR included) are kept byte for byte.
             lines.push(diff.strip_suffix('\n').unwrap_or(&diff).to_owned());
+        }
+        if signed {
+            lines.push(format!(
+                "({}: RRSIG, NSEC and NSEC3 records are left out of the diff: every signing makes them anew)",
+                z.zone.name
+            ));
         }
     }
     let failing = zones.iter().filter(|z| z.fate == Fate::Failed).count();
@@ -243,6 +306,11 @@ pub fn zones(zones: &[ZoneRun], verbosity: Verbosity) -> Vec<Line> {
         let serial = z.plan.serial.unwrap_or(0);
         if verbosity >= Verbosity::Normal {
             lines.push(Line::Out(zone_line(z)));
+        }
+        if verbosity >= Verbosity::Verbose
+            && let Some(line) = signed_line(z)
+        {
+            lines.push(Line::Out(line));
         }
         let Some(p) = z.propagation() else {
             continue;

@@ -1,5 +1,5 @@
-//! One cron run: lock → load state → probe → decide → guard → plan → check → install →
-//! reload → verify → save → hooks.
+//! One cron run: lock → load state → probe → decide → guard → plan → sign (zones with
+//! keys) → check → install → reload → verify → save → hooks.
 //!
 //! Crash ordering: zone files are installed (atomically) first, NSD reloads them next, and
 //! state.json is saved last. State is the commit point: a crash or failure anywhere before
@@ -33,6 +33,7 @@ mod guard;
 mod metrics;
 mod plan;
 mod prepare;
+mod sign;
 mod verify;
 
 pub use crate::output::Verbosity;
@@ -137,18 +138,24 @@ fn run_zones(
         clock,
         addresses: &addresses,
     };
-    let mut zones = plan::plan_all(zones, inputs, old.as_ref(), &reserved)?;
+    let keys = sign::key_dir(config)?;
+    let signer = sign::Signer {
+        dnssec: config.dnssec.as_ref(),
+        keys: keys.as_ref(),
+        now,
+    };
+    let mut zones = plan::plan_all(zones, inputs, old.as_ref(), &reserved, keys.as_ref())?;
     if options.dry_run {
         emit(report::maintenance(&pools, None, verbosity));
         print(report::switches(&pools, None, verbosity));
-        let checked = apply::check_only(config, &mut zones);
+        let checked = apply::check_only(config, &mut zones, &signer);
         let diffs = report::dry_run(&zones, &config.zones, plan::read_for_diff, verbosity)?;
         print(diffs);
         return checked;
     }
 
     let mut errors = Errors::default();
-    errors.add(apply::apply(config, &mut zones, reserved, &files));
+    errors.add(apply::apply(config, &mut zones, reserved, &files, &signer));
     verify::verify_reloaded(config, &mut zones, &pools);
     errors.extend(verify::primary_failures(config, &zones));
     // The commit point: only a run whose every change was applied saves the state.

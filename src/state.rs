@@ -148,6 +148,13 @@ pub struct ZoneState {
     /// Secondaries that did not serve `serial` after the reload, a NOTIFY and a second wait.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub lagging: BTreeMap<String, String>,
+    /// A signed zone: when the earliest signature of the installed file expires (RFC
+    /// 3339). Absent for an unsigned zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_expiry: Option<String>,
+    /// A signed zone: the key tags that signed the installed file, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_tags: Vec<u16>,
 }
 
 /// A file's size and modification time (nanoseconds since the epoch).
@@ -600,6 +607,8 @@ mod tests {
                     mtime_ns: 1_795_000_000_123_456_789,
                 }),
                 lagging: BTreeMap::new(),
+                signature_expiry: None,
+                key_tags: Vec::new(),
             },
         );
         assert_eq!(State::parse(&state.to_text()), Ok(state));

@@ -126,6 +126,9 @@ pub struct ZoneReport {
     pub lagging: BTreeMap<String, String>,
     /// The serial of the installed file.
     pub serial: u32,
+    /// A signed zone: when the earliest signature of the installed file expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_expiry: Option<String>,
     /// The marker values it was rendered with.
     pub vars: BTreeMap<String, String>,
     /// The zone's name.
@@ -267,6 +270,7 @@ pub fn report(
                 .map(|(name, z)| ZoneReport {
                     lagging: z.lagging.clone(),
                     serial: z.serial,
+                    signature_expiry: z.signature_expiry.clone(),
                     vars: z.vars.clone(),
                     zone: name.clone(),
                 })
@@ -387,6 +391,9 @@ fn zones_text(zones: &[ZoneReport]) -> String {
                 z.serial,
                 vars.join(" ")
             ));
+            if let Some(expiry) = &z.signature_expiry {
+                out.push_str(&format!("    signed: the signatures expire at {expiry}\n"));
+            }
             for (addr, what) in &z.lagging {
                 out.push_str(&format!("    lagging: secondary {addr} {what}\n"));
             }

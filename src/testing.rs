@@ -88,6 +88,11 @@ pub fn zone_run(config: &Config, action: Action, old: Option<u32>, new: u32, ip:
             serial: Some(new),
             old_serial: old,
             vars: [("IP".to_owned(), ip.to_owned())].into(),
+            signing: crate::plan::Signing::Unsigned,
+            was_signed: false,
+            cause: crate::plan::Cause::Change,
+            signatures: None,
+            signed_with: Vec::new(),
         },
     )
 }

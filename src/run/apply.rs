@@ -1,7 +1,8 @@
 //! Steps 1–3 of a run: render and check, install atomically, reload.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::sign::{self, Signer};
 use crate::config::Config;
 use crate::error::{Error, Errors, Result};
 use crate::fsio::{self, Staged};
@@ -23,9 +24,10 @@ pub(super) fn apply(
     zones: &mut [ZoneRun],
     mut reserved: Reserved,
     files: &StateFiles,
+    signer: &Signer<'_>,
 ) -> Result<()> {
     let mut errors = Errors::default();
-    let mut staged = stage_all(config, zones, &config.zones, &mut errors);
+    let mut staged = stage_all(config, zones, &config.zones, signer, &mut errors);
     let to_add = unknown_zones(config, zones, &mut errors);
     staged.retain(|&(i, _)| zones[i].pending());
     // Record the serials before any file carrying them is installed, so no retry hands one
@@ -116,7 +118,11 @@ fn make_durable(dir: &Path, staged: &[(usize, Staged)]) -> Result<()> {
 /// into a private temporary directory and put through the same checks as in a run (the
 /// SOA serial read back, `nsd-checkzone`). A zone that would fail becomes Failed; the
 /// errors are returned (exit 1, as the real run would).
-pub(super) fn check_only(config: &Config, zones: &mut [ZoneRun]) -> Result<()> {
+pub(super) fn check_only(
+    config: &Config,
+    zones: &mut [ZoneRun],
+    signer: &Signer<'_>,
+) -> Result<()> {
     let mut errors = Errors::default();
     if zones.iter().any(|z| z.plan.action == Action::Write) {
         // Registered, so that a signal removes it too (after the files in it).
@@ -126,7 +132,7 @@ pub(super) fn check_only(config: &Config, zones: &mut [ZoneRun]) -> Result<()> {
         );
         match created {
             Ok(dir) => {
-                drop(stage_all(config, zones, dir.path(), &mut errors));
+                drop(stage_all(config, zones, dir.path(), signer, &mut errors));
                 let path = dir.path().to_owned();
                 crate::signals::finish_registered(&path, || drop(dir));
             }
@@ -136,19 +142,21 @@ pub(super) fn check_only(config: &Config, zones: &mut [ZoneRun]) -> Result<()> {
     errors.into_result()
 }
 
-/// Step 1 for every zone to write: render into a temporary file in `dir` (beside its
-/// target, in a run), then run `nsd-checkzone` on them, several at once (one per core). A
-/// zone that fails becomes Failed and its error is collected. Returns the staged files by
-/// zone index.
+/// Step 1 for every zone to write: sign it if it has keys (`sign::sign_all`), write it
+/// into a temporary file in `dir` (beside its target, in a run), then run `nsd-checkzone`
+/// on them, several at once (one per core). A zone that fails becomes Failed and its error
+/// is collected. Returns the staged files by zone index.
 fn stage_all(
     config: &Config,
     zones: &mut [ZoneRun],
     dir: &Path,
+    signer: &Signer<'_>,
     errors: &mut Errors,
 ) -> Vec<(usize, Staged)> {
+    sign::sign_all(config, signer, zones, dir, errors);
     let mut staged = Vec::new();
     for (i, z) in zones.iter_mut().enumerate() {
-        if z.plan.action != Action::Write {
+        if z.plan.action != Action::Write || z.fate != Fate::Untouched {
             continue;
         }
         // Read the serial back from the very text to be installed: what zonerw reports (and
@@ -181,13 +189,13 @@ fn stage_all(
     let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let checked = parallel::map(&staged, workers, |(i, s)| {
         let zone = &zones[*i].zone;
-        nsd::checkzone(
-            &config.nsd,
-            program,
-            &zone.name,
-            s.path(),
-            &zone.template_path,
-        )
+        // A signed zone's lines are the signer's, not the template's.
+        let shown = if zones[*i].signed.is_some() {
+            PathBuf::from(format!("{} (as signed)", zone.template_path.display()))
+        } else {
+            zone.template_path.clone()
+        };
+        nsd::checkzone(&config.nsd, program, &zone.name, s.path(), &shown)
     });
     let mut passed = Vec::with_capacity(staged.len());
     for ((i, s), result) in staged.into_iter().zip(checked) {
@@ -238,6 +246,15 @@ mod tests {
     use super::*;
     use crate::outcome::ZoneRun;
     use crate::testing::{script, zone_run};
+
+    /// No `[dnssec]`: nothing is signed.
+    fn unsigned() -> Signer<'static> {
+        Signer {
+            dnssec: None,
+            keys: None,
+            now: crate::testing::now(),
+        }
+    }
 
     struct Setup {
         _dir: tempfile::TempDir,
@@ -341,7 +358,14 @@ mod tests {
             s.zone("b.example", Action::Keep, Some(5), 5),
             s.zone("c.example", Action::Write, Some(3), 4),
         ];
-        apply(&s.config, &mut zones, Reserved::new(), &s.files).unwrap();
+        apply(
+            &s.config,
+            &mut zones,
+            Reserved::new(),
+            &s.files,
+            &unsigned(),
+        )
+        .unwrap();
         assert_eq!(
             fates(&zones),
             [
@@ -375,7 +399,14 @@ mod tests {
         let mut bad = s.zone("bad.example", Action::Write, Some(1), 2);
         bad.plan.contents.push_str("BAD\n");
         let mut zones = [bad, s.zone("good.example", Action::Write, Some(1), 2)];
-        let error = apply(&s.config, &mut zones, Reserved::new(), &s.files).unwrap_err();
+        let error = apply(
+            &s.config,
+            &mut zones,
+            Reserved::new(),
+            &s.files,
+            &unsigned(),
+        )
+        .unwrap_err();
         assert_eq!(
             fates(&zones),
             [("bad.example", "failed"), ("good.example", "reloaded")]
@@ -396,7 +427,14 @@ mod tests {
         let mut z = s.zone("a.example", Action::Write, Some(1), 2);
         z.plan.serial = Some(3);
         let mut zones = [z];
-        let error = apply(&s.config, &mut zones, Reserved::new(), &s.files).unwrap_err();
+        let error = apply(
+            &s.config,
+            &mut zones,
+            Reserved::new(),
+            &s.files,
+            &unsigned(),
+        )
+        .unwrap_err();
         assert_eq!(
             error.to_string(),
             "a.example: the rendered zone's SOA serial is 2, not the planned 3; it was not installed and NSD keeps serving the old zone"
@@ -413,7 +451,14 @@ mod tests {
             s.zone("a.example", Action::Write, Some(1), 2),
             s.zone("b.example", Action::Adopt, Some(7), 7),
         ];
-        let error = apply(&s.config, &mut zones, Reserved::new(), &s.files).unwrap_err();
+        let error = apply(
+            &s.config,
+            &mut zones,
+            Reserved::new(),
+            &s.files,
+            &unsigned(),
+        )
+        .unwrap_err();
         assert_eq!(
             fates(&zones),
             [("a.example", "failed"), ("b.example", "failed")]
@@ -440,7 +485,13 @@ mod tests {
                 s.zone("new.example", Action::Write, None, 1),
                 s.zone("known.example", Action::Write, None, 1),
             ];
-            let result = apply(&s.config, &mut zones, Reserved::new(), &s.files);
+            let result = apply(
+                &s.config,
+                &mut zones,
+                Reserved::new(),
+                &s.files,
+                &unsigned(),
+            );
             if with_pattern {
                 result.unwrap();
                 assert_eq!(
@@ -490,7 +541,14 @@ mod tests {
     fn nothing_to_do_calls_nothing_and_writes_nothing() {
         let s = setup(0, false);
         let mut zones = [s.zone("a.example", Action::Keep, Some(1), 1)];
-        apply(&s.config, &mut zones, Reserved::new(), &s.files).unwrap();
+        apply(
+            &s.config,
+            &mut zones,
+            Reserved::new(),
+            &s.files,
+            &unsigned(),
+        )
+        .unwrap();
         assert_eq!(fates(&zones), [("a.example", "untouched")]);
         assert!(s.calls().is_empty());
         assert!(
@@ -503,7 +561,14 @@ mod tests {
     fn an_adopted_zone_is_reloaded_without_writing() {
         let s = setup(0, false);
         let mut zones = [s.zone("a.example", Action::Adopt, Some(7), 7)];
-        apply(&s.config, &mut zones, Reserved::new(), &s.files).unwrap();
+        apply(
+            &s.config,
+            &mut zones,
+            Reserved::new(),
+            &s.files,
+            &unsigned(),
+        )
+        .unwrap();
         assert_eq!(fates(&zones), [("a.example", "reloaded")]);
         assert_eq!(s.installed("a.example"), None);
         assert_eq!(s.calls(), ["reload a.example"]);
@@ -519,7 +584,7 @@ mod tests {
             s.zone("good.example", Action::Write, Some(1), 2),
             s.zone("kept.example", Action::Keep, Some(1), 1),
         ];
-        let error = check_only(&s.config, &mut zones).unwrap_err();
+        let error = check_only(&s.config, &mut zones, &unsigned()).unwrap_err();
         assert!(
             error
                 .to_string()
@@ -543,6 +608,6 @@ mod tests {
         assert!(s.calls().is_empty(), "no nsd-control");
         assert!(!s.files.serials.exists(), "no serial recorded");
         let mut fine = [s.zone("good.example", Action::Write, Some(1), 2)];
-        check_only(&s.config, &mut fine).unwrap();
+        check_only(&s.config, &mut fine, &unsigned()).unwrap();
     }
 }

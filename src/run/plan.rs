@@ -1,19 +1,22 @@
 //! Planning every zone: the pure rules are in `crate::plan`; this reads what they need
 //! (the installed file's stamp, and its bytes when the stamp does not settle it).
 
+use crate::dnssec::keys::KeyDir;
 use crate::error::Result;
 use crate::fsio::{self, Installed};
 use crate::outcome::ZoneRun;
-use crate::plan::{Inputs, plan_zone, without_reading};
+use crate::plan::{Inputs, Signing, plan_zone, without_reading};
 use crate::state::{Reserved, State};
 use crate::zone::Zone;
 
-/// Plan every zone: one record per zone, in order.
+/// Plan every zone: one record per zone, in order. `keys`: the key files of `[dnssec]`
+/// (None without the table).
 pub(super) fn plan_all(
     zones: Vec<Zone>,
     inputs: Inputs<'_>,
     old: Option<&State>,
     reserved: &Reserved,
+    keys: Option<&KeyDir>,
 ) -> Result<Vec<ZoneRun>> {
     zones
         .into_iter()
@@ -22,7 +25,8 @@ pub(super) fn plan_all(
             let last = old.and_then(|s| s.zones.get(&zone.name));
             let reserved = reserved.get(&zone.name).copied();
             let stamp = fsio::stamp(&path);
-            if let Some(plan) = without_reading(&zone, inputs, last, reserved, stamp) {
+            let signing = Signing::of(inputs.config, keys, &zone.name);
+            if let Some(plan) = without_reading(&zone, inputs, last, reserved, stamp, &signing) {
                 return Ok(ZoneRun::new(zone, plan));
             }
             let installed = match fsio::read_installed(&path)? {
@@ -33,7 +37,14 @@ pub(super) fn plan_all(
                     None
                 }
             };
-            let plan = plan_zone(&zone, inputs, last, reserved, installed.as_deref());
+            let plan = plan_zone(
+                &zone,
+                inputs,
+                last,
+                reserved,
+                installed.as_deref(),
+                &signing,
+            );
             Ok(ZoneRun::new(zone, plan))
         })
         .collect()
@@ -94,6 +105,8 @@ mod tests {
                 vars: [("IP".to_owned(), "192.0.2.1".to_owned())].into(),
                 stamp,
                 lagging: std::collections::BTreeMap::new(),
+                signature_expiry: None,
+                key_tags: Vec::new(),
             },
         );
         state
@@ -105,6 +118,7 @@ mod tests {
             inputs(config, force),
             old,
             &Reserved::new(),
+            None,
         );
         zones.unwrap().remove(0).plan
     }

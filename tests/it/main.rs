@@ -19,6 +19,7 @@ mod children;
 mod cli;
 mod corpus;
 mod dnsdo;
+mod dnssec;
 mod e2e;
 mod failsafe;
 mod guard_verify;
