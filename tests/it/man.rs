@@ -83,11 +83,6 @@ const KEYS: &[&str] = &[
     "verify.secondaries",
     "verify.timeout",
     "hooks.on-change",
-];
-
-/// The keys of `[dnssec]`: in the example config now; the man page gets them with the
-/// documentation of signed zones, and then they move into `KEYS`.
-const DNSSEC_KEYS: &[&str] = &[
     "dnssec.keys",
     "dnssec.signer",
     "dnssec.verifier",
@@ -96,22 +91,6 @@ const DNSSEC_KEYS: &[&str] = &[
     "dnssec.refresh",
     "dnssec.unsigned",
 ];
-
-#[test]
-fn every_dnssec_key_is_in_the_example() {
-    let example = read("zonerw.toml.example");
-    assert!(
-        example.contains("#[dnssec]"),
-        "zonerw.toml.example lacks [dnssec]"
-    );
-    for key in DNSSEC_KEYS {
-        let leaf = key.rsplit('.').next().unwrap();
-        assert!(
-            example.contains(&format!("#{leaf} = ")),
-            "zonerw.toml.example lacks {key}"
-        );
-    }
-}
 
 #[test]
 fn every_config_key_is_in_the_config_man_page_and_the_example() {
