@@ -102,6 +102,10 @@ for path in ./usr/bin/zonerw \
     grep -qxF "$path" <<<"$contents" || fail "$deb does not contain $path"
 done
 ok "the package has the binary, both man pages (gzipped), the conffile, the examples, the units and the completions"
+recommends=$(dpkg-deb -f "$deb" Recommends)
+[[ ", $recommends," == *", nsd,"* && ", $recommends," == *", ldnsutils,"* ]] ||
+    fail "the package should recommend nsd and ldnsutils (for signed zones), not: $recommends"
+ok "Recommends: $recommends"
 version=$(dpkg-deb -f "$deb" Version)
 upstream=${version%-*}
 
