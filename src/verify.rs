@@ -38,6 +38,8 @@ pub struct Propagation {
     pub lagging: BTreeMap<String, String>,
     /// Secondaries not waited for because they are a server that is down: address -> name.
     pub skipped: BTreeMap<String, String>,
+    /// The zone is signed: "served" meant with an SOA RRSIG valid at the time.
+    pub signed: bool,
 }
 
 /// What one SOA answer means while waiting for serial `want`.

@@ -154,7 +154,13 @@ pub fn verify(
 ) -> BTreeMap<String, Propagation> {
     let mut results: BTreeMap<String, Propagation> = zones
         .iter()
-        .map(|z| (z.zone.clone(), Propagation::default()))
+        .map(|z| {
+            let p = Propagation {
+                signed: z.signed,
+                ..Propagation::default()
+            };
+            (z.zone.clone(), p)
+        })
         .collect();
     if let Some(primary) = verify.primary {
         let deadline = Instant::now() + verify.timeout;
