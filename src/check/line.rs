@@ -629,11 +629,11 @@ pub fn signatures(
     ))
 }
 
-/// The SOA signatures a `[verify]` server serves for the signed zones: (zone, serial
-/// served, what its RRSIGs say now). One line when all are valid, else one failure per
+/// The SOA signatures a `[verify]` server serves for the signed zones, `answers`: (zone,
+/// serial served, what its RRSIGs say now). One line when all are valid, else one failure per
 /// zone whose signature is not. Nothing when no signed zone was answered.
 #[must_use]
-pub fn verify_signatures(role: &str, server: &str, served: &[(&str, u32, Validity)]) -> Vec<Line> {
+pub fn verify_signatures(role: &str, server: &str, answers: &[(&str, u32, Validity)]) -> Vec<Line> {
     let fix = if role == "primary" {
         "run zonerw: a run re-signs a zone whose signatures expire within [dnssec] refresh \
          (see the signatures lines); is this host's clock right, and does anything else write \
@@ -645,7 +645,7 @@ pub fn verify_signatures(role: &str, server: &str, served: &[(&str, u32, Validit
              lines), and its clock must be right"
         )
     };
-    let failures: Vec<Line> = served
+    let failures: Vec<Line> = answers
         .iter()
         .filter(|(_, _, validity)| !validity.is_valid())
         .map(|(zone, serial, validity)| {
@@ -661,14 +661,14 @@ pub fn verify_signatures(role: &str, server: &str, served: &[(&str, u32, Validit
     if !failures.is_empty() {
         return failures;
     }
-    let earliest = served
+    let earliest = answers
         .iter()
         .filter_map(|(zone, _, validity)| match validity {
             Validity::Valid { until } => Some((*until, *zone)),
             _ => None,
         })
         .min();
-    match (served, earliest) {
+    match (answers, earliest) {
         ([(zone, _, _)], Some((until, _))) => vec![Line::ok(format!(
             "verify {role} {server}: {zone}'s SOA signature valid until {}",
             rfc3339(until)
@@ -676,7 +676,7 @@ pub fn verify_signatures(role: &str, server: &str, served: &[(&str, u32, Validit
         (_, Some((until, zone))) => vec![Line::ok(format!(
             "verify {role} {server}: the SOA signatures of all {} signed zones are valid \
              (the first to expire: {zone}'s, at {})",
-            served.len(),
+            answers.len(),
             rfc3339(until)
         ))],
         _ => Vec::new(),
@@ -736,7 +736,7 @@ mod tests {
     fn signatures_lines() {
         let at = |t: &str| t.parse::<Timestamp>().unwrap();
         let now = at("2026-12-01T00:00:00Z");
-        let refresh = Duration::from_secs(5 * 86_400);
+        let refresh = Duration::from_hours(120);
         let shown = |expiry: Option<&str>| {
             signatures("example.com", expiry.map(at), now, refresh).to_string()
         };
