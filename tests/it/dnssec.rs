@@ -807,3 +807,127 @@ fn verify_fails_the_run_when_the_primary_serves_an_expired_soa_signature() {
     assert!(recorded_expiry(&z, ZONE).is_some());
     assert_validated(&nsd, &keys.anchor(), ZONE, MAIN_IP);
 }
+
+/// The lines of `zonerw check` (stdout) that start with `prefix`.
+fn check_lines(r: &Run, prefix: &str) -> Vec<String> {
+    r.stdout
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `zonerw check` per signed zone: its keys, its installed signatures (earliest expiry, the
+/// next re-sign) and, with `[verify]`, the SOA signature the primary and the secondary
+/// serve; a failure with its fix when the signatures expired or the keys are gone.
+#[test]
+fn check_shows_a_signed_zones_keys_signatures_and_served_soa_signature() {
+    if !ldns_available("dnssec::check_shows_a_signed_zones...") {
+        return;
+    }
+    let (nsd, _main, mut z, keys) = setup("");
+    z.settings.extra_tables = format!(
+        "{}\n{}",
+        dnssec_table(&keys.dir, ""),
+        verify_table(&nsd, "2s")
+    );
+    z.write_config();
+    let keys_line = format!(
+        "ok    dnssec {ZONE}: KSK {}, ZSK {} (algorithm 13)",
+        Keys::tag(&keys.ksk),
+        Keys::tag(&keys.zsk)
+    );
+    // Before the first run: the keys are there, nothing is signed yet.
+    let r = z.run(&["check"]);
+    assert_eq!(check_lines(&r, "ok    dnssec "), [keys_line.clone()], "{r}");
+    assert_eq!(
+        check_lines(&r, "skip  signatures "),
+        [format!(
+            "skip  signatures {ZONE}: none installed yet (the next run signs it)"
+        )],
+        "{r}"
+    );
+    assert_eq!(check_lines(&r, "ok    ldns-signzone: ").len(), 1, "{r}");
+    assert_eq!(check_lines(&r, "ok    ldns-verify-zone: ").len(), 1, "{r}");
+    // The zone without keys has no such lines.
+    assert!(!r.stdout.contains(&format!("dnssec {PLAIN}")), "{r}");
+    assert!(!r.stdout.contains(&format!("signatures {PLAIN}")), "{r}");
+
+    z.run(&[]).expect_ok();
+    let expiry = recorded_expiry(&z, ZONE).unwrap();
+    let t: jiff::Timestamp = expiry.parse().unwrap();
+    let due = (t - jiff::SignedDuration::from_hours(120))
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let r = z.run(&["check"]);
+    r.expect_ok();
+    assert_eq!(check_lines(&r, "ok    dnssec "), [keys_line.clone()], "{r}");
+    assert_eq!(
+        check_lines(&r, "ok    signatures "),
+        [format!(
+            "ok    signatures {ZONE}: valid until {expiry}; re-signed by the first run after {due}"
+        )],
+        "{r}"
+    );
+    assert_eq!(
+        check_lines(&r, "ok    verify "),
+        [
+            format!(
+                "ok    verify primary 127.0.0.1:{}: serves all 2 zones",
+                nsd.primary.port
+            ),
+            format!(
+                "ok    verify primary 127.0.0.1:{}: {ZONE}'s SOA signature valid until {expiry}",
+                nsd.primary.port
+            ),
+            format!(
+                "ok    verify secondary 127.0.0.1:{}: serves all 2 zones",
+                nsd.secondary.port
+            ),
+            format!(
+                "ok    verify secondary 127.0.0.1:{}: {ZONE}'s SOA signature valid until {expiry}",
+                nsd.secondary.port
+            ),
+        ],
+        "{r}"
+    );
+    eprintln!("{}", r.stdout);
+
+    // The state says the signatures expired (no run re-signed them): a failure.
+    let state = fs::read_to_string(z.state_json()).unwrap();
+    fs::write(
+        z.state_json(),
+        state.replace(&expiry, "2020-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    let r = z.run(&["check"]);
+    r.expect_code(1);
+    assert_eq!(
+        check_lines(&r, "FAIL  signatures "),
+        [format!(
+            "FAIL  signatures {ZONE}: expired at 2020-01-01T00:00:00Z: validating resolvers answer SERVFAIL for the zone"
+        )],
+        "{r}"
+    );
+    assert!(
+        r.stdout
+            .contains("      fix: a run should have re-signed it: look at the last runs' errors"),
+        "{r}"
+    );
+    fs::write(z.state_json(), &state).unwrap();
+
+    // The keys gone while the installed zone is signed: a failure naming the directory.
+    let moved = keys.dir.with_file_name("keys-away");
+    fs::rename(&keys.dir, &moved).unwrap();
+    fs::create_dir(&keys.dir).unwrap();
+    let r = z.run(&["check"]);
+    r.expect_code(1);
+    assert_eq!(
+        check_lines(&r, "FAIL  dnssec "),
+        [format!(
+            "FAIL  dnssec {ZONE}: no K{ZONE}.+<alg>+<id>.key files in {}, but the installed zone is signed (a run never installs it unsigned)",
+            keys.dir.display()
+        )],
+        "{r}"
+    );
+}
