@@ -839,7 +839,11 @@ fn check_shows_a_signed_zones_keys_signatures_and_served_soa_signature() {
     );
     // Before the first run: the keys are there, nothing is signed yet.
     let r = z.run(&["check"]);
-    assert_eq!(check_lines(&r, "ok    dnssec "), [keys_line.clone()], "{r}");
+    assert_eq!(
+        check_lines(&r, "ok    dnssec "),
+        [keys_line.as_str()],
+        "{r}"
+    );
     assert_eq!(
         check_lines(&r, "skip  signatures "),
         [format!(
@@ -861,7 +865,11 @@ fn check_shows_a_signed_zones_keys_signatures_and_served_soa_signature() {
         .to_string();
     let r = z.run(&["check"]);
     r.expect_ok();
-    assert_eq!(check_lines(&r, "ok    dnssec "), [keys_line.clone()], "{r}");
+    assert_eq!(
+        check_lines(&r, "ok    dnssec "),
+        [keys_line.as_str()],
+        "{r}"
+    );
     assert_eq!(
         check_lines(&r, "ok    signatures "),
         [format!(
@@ -892,12 +900,17 @@ fn check_shows_a_signed_zones_keys_signatures_and_served_soa_signature() {
         "{r}"
     );
     eprintln!("{}", r.stdout);
+    check_fails_on_expired_signatures_and_missing_keys(&z, &keys, &expiry);
+}
 
+/// `zonerw check` of the signed ZONE installed by `z` (signatures recorded to expire at
+/// `expiry`): expired signatures, then its keys gone, each fail with the fix.
+fn check_fails_on_expired_signatures_and_missing_keys(z: &Zonerw, keys: &Keys, expiry: &str) {
     // The state says the signatures expired (no run re-signed them): a failure.
     let state = fs::read_to_string(z.state_json()).unwrap();
     fs::write(
         z.state_json(),
-        state.replace(&expiry, "2020-01-01T00:00:00Z"),
+        state.replace(expiry, "2020-01-01T00:00:00Z"),
     )
     .unwrap();
     let r = z.run(&["check"]);
