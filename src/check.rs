@@ -10,7 +10,11 @@
 //! 4. NSD answers `nsd-control status`, knows every zone (or `add-pattern` will add it),
 //!    and reads each zone from the file zonerw writes (asked with `nsd-checkconf`);
 //! 5. the zones and state directories and the state files are writable by this user;
-//! 6. the `[verify]` servers answer SOA queries for each zone;
+//! 6. with `[dnssec]`, per signed zone: its keys (found and sound, algorithm, KSK/ZSK) and
+//!    its installed signatures (from the state: earliest expiry, the next re-sign; a
+//!    failure when they expired or expire within refresh);
+//! 7. the `[verify]` servers answer SOA queries for each zone, and for a signed zone serve
+//!    its SOA with an RRSIG valid now (asked with the DO bit);
 //!
 //! then the probe table of every server, one line per pool (its first server healthy?) and
 //! a summary. Exit 1 if any check failed. The wording of every line is in [`line`].
@@ -21,12 +25,14 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use self::line::{Choice, Line, Status};
+use self::line::{Choice, Line, Status, ZoneKeys};
 use crate::command::{self, Found};
 use crate::config::{Config, Pool};
 use crate::decide::ProbeOutcome;
+use crate::dnssec::keys::KeyDir;
 use crate::error::Result;
 use crate::nsd::{self, Checkconf, Rendered, ZoneStatus};
+use crate::sigcheck::{self, Validity};
 use crate::state::State;
 use crate::store::{StateFiles, load_reserved, load_state};
 use crate::table::table;
@@ -70,6 +76,7 @@ pub fn check(config: &Config, now: jiff::Timestamp) -> Result<u8> {
         let (nsd_lines, unknown) = nsd_lines(config, &zones, control_found.as_ref());
         show(nsd_lines);
         show(directory_lines(config));
+        show(dnssec_lines(config, &zones, state.as_ref(), now));
         let outcomes = probes.join().unwrap_or_else(|_| {
             config
                 .pools
@@ -88,7 +95,17 @@ pub fn check(config: &Config, now: jiff::Timestamp) -> Result<u8> {
             .iter()
             .filter(|z| !unknown.contains(&z.name))
             .collect();
-        show(verify_lines(config, &verified, &outcomes));
+        let signed: Vec<&str> = verified
+            .iter()
+            .filter(|z| {
+                state
+                    .as_ref()
+                    .and_then(|s| s.zones.get(&z.name))
+                    .is_some_and(|zs| zs.signature_expiry.is_some())
+            })
+            .map(|z| z.name.as_str())
+            .collect();
+        show(verify_lines(config, &verified, &signed, &outcomes, now));
         if !config.pools.is_empty() {
             crate::out!("{}", probe_table(config, &outcomes));
         }
@@ -200,6 +217,18 @@ fn command_lines(config: &Config) -> (Vec<Line>, Option<Found>, Option<Found>) {
             format!("witness {}", witness[0]),
             "[guard] witnesses",
             &witness[0],
+        ));
+    }
+    if let Some(dnssec) = &config.dnssec {
+        others.push((
+            dnssec.signer.clone(),
+            "[dnssec] signer",
+            dnssec.signer.as_str(),
+        ));
+        others.push((
+            dnssec.verifier.clone(),
+            "[dnssec] verifier",
+            dnssec.verifier.as_str(),
         ));
     }
     if let Some(hook) = &config.on_change {
@@ -618,11 +647,66 @@ fn state_problems(config: &Config) -> Vec<Line> {
     problems
 }
 
-// ---------------------------------------------------------------- 6. verify
+// ---------------------------------------------------------------- 6. signed zones
+
+/// With `[dnssec]`: per zone with keys (or signed, says the state), its keys, and its
+/// installed signatures' earliest expiry against `now` and `[dnssec] refresh`. A zone that
+/// `[dnssec] unsigned` lists is left out (the next run installs it unsigned).
+fn dnssec_lines(
+    config: &Config,
+    zones: &[Zone],
+    state: Option<&State>,
+    now: jiff::Timestamp,
+) -> Vec<Line> {
+    let Some(dnssec) = &config.dnssec else {
+        return Vec::new();
+    };
+    let dir = match KeyDir::read(&dnssec.keys) {
+        Ok(dir) => dir,
+        Err(e) => return vec![line::dnssec_dir(&dnssec.keys, &e.to_string())],
+    };
+    let mut lines = Vec::new();
+    for zone in zones {
+        if dnssec.lists_unsigned(&zone.name) {
+            continue;
+        }
+        let expiry = state
+            .and_then(|s| s.zones.get(&zone.name))
+            .and_then(|zs| zs.signature_expiry.as_deref())
+            .map(|t| t.parse().unwrap_or(jiff::Timestamp::MIN));
+        let loaded;
+        let found = if dir.has(&zone.name) {
+            loaded = dir.load(&zone.name);
+            match &loaded {
+                Ok(keys) => ZoneKeys::Found(keys),
+                Err(e) => ZoneKeys::Broken(e),
+            }
+        } else {
+            ZoneKeys::Missing
+        };
+        let Some(keys_line) = line::dnssec_keys(&zone.name, &dnssec.keys, found, expiry.is_some())
+        else {
+            continue;
+        };
+        lines.push(keys_line);
+        lines.push(line::signatures(&zone.name, expiry, now, dnssec.refresh));
+    }
+    lines
+}
+
+// ---------------------------------------------------------------- 7. verify
 
 /// The `[verify]` primary and secondaries asked for the SOA of every zone (all at once).
 /// A secondary at the address of a server found down is skipped, as a run skips it.
-fn verify_lines(config: &Config, zones: &[&Zone], outcomes: &[Vec<ProbeOutcome>]) -> Vec<Line> {
+/// `signed`: the zones whose installed file is signed (the state says so): asked with the
+/// DO bit, their SOA's RRSIGs judged at `now`.
+fn verify_lines(
+    config: &Config,
+    zones: &[&Zone],
+    signed: &[&str],
+    outcomes: &[Vec<ProbeOutcome>],
+    now: jiff::Timestamp,
+) -> Vec<Line> {
     let Some(v) = &config.verify else {
         return Vec::new();
     };
@@ -659,9 +743,18 @@ fn verify_lines(config: &Config, zones: &[&Zone], outcomes: &[Vec<ProbeOutcome>]
     let asks: Vec<(usize, &str)> = (0..servers.len())
         .flat_map(|i| zones.iter().map(move |z| (i, z.name.as_str())))
         .collect();
-    let answers = parallel::map(&asks, 64, |&(i, zone)| {
-        dns::soa_serial(servers[i].1, zone, deadline)
+    let signed_answers = parallel::map(&asks, 64, |&(i, zone)| {
+        if signed.contains(&zone) {
+            dns::soa_rrsigs(servers[i].1, zone, now, deadline)
+                .map(|soa| (soa.serial, Some(sigcheck::classify(now, &soa.rrsigs))))
+        } else {
+            dns::soa_serial(servers[i].1, zone, deadline).map(|serial| (serial, None))
+        }
     });
+    let answers: Vec<std::result::Result<u32, String>> = signed_answers
+        .iter()
+        .map(|a| a.as_ref().map(|(serial, _)| *serial).map_err(Clone::clone))
+        .collect();
     let primary_serials: Vec<Option<u32>> = zones
         .iter()
         .map(|z| {
@@ -688,6 +781,20 @@ fn verify_lines(config: &Config, zones: &[&Zone], outcomes: &[Vec<ProbeOutcome>]
             })
             .collect();
         server_lines.extend(line::verify(role, &addr.to_string(), &mine));
+        let validities: Vec<(&str, u32, Validity)> = asks
+            .iter()
+            .zip(&signed_answers)
+            .filter(|((j, _), _)| *j == i)
+            .filter_map(|((_, zone), answer)| match answer {
+                Ok((serial, Some(validity))) => Some((*zone, *serial, *validity)),
+                _ => None,
+            })
+            .collect();
+        server_lines.extend(line::verify_signatures(
+            role,
+            &addr.to_string(),
+            &validities,
+        ));
     }
     server_lines.extend(lines);
     server_lines

@@ -596,6 +596,7 @@ mod tests {
             )]
             .into(),
             skipped: BTreeMap::new(),
+            signed: false,
         };
         let mut reloaded = zone_run(
             &config,

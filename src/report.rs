@@ -337,9 +337,15 @@ pub fn zones(zones: &[ZoneRun], verbosity: Verbosity) -> Vec<Line> {
 }
 
 /// `example.com: serial N served by the primary after 3 ms, by 127.0.0.1:5301 after 40 ms;
-/// not by …` (`-v`). None when nothing was waited for.
+/// not by …` (`-v`); a signed zone's `served with a valid signature by …`. None when
+/// nothing was waited for.
 #[must_use]
 pub fn propagation_line(zone: &str, serial: u32, p: &Propagation) -> Option<String> {
+    let served_how = if p.signed {
+        "served with a valid signature"
+    } else {
+        "served"
+    };
     // The primary first, then the secondaries in address order.
     let mut times: Vec<_> = p.times_ms.iter().collect();
     times.sort_by_key(|(server, _)| *server != "primary");
@@ -362,15 +368,15 @@ pub fn propagation_line(zone: &str, serial: u32, p: &Propagation) -> Option<Stri
     match (served.is_empty(), missing.is_empty()) {
         (true, true) => None,
         (false, true) => Some(format!(
-            "{zone}: serial {serial} served {}",
+            "{zone}: serial {serial} {served_how} {}",
             served.join(", ")
         )),
         (true, false) => Some(format!(
-            "{zone}: serial {serial} not served by {}",
+            "{zone}: serial {serial} not {served_how} by {}",
             missing.join(", ")
         )),
         (false, false) => Some(format!(
-            "{zone}: serial {serial} served {}; not by {}",
+            "{zone}: serial {serial} {served_how} {}; not by {}",
             served.join(", "),
             missing.join(", ")
         )),
@@ -722,6 +728,7 @@ mod tests {
                     "serves serial 1, not 2, after a NOTIFY and two waits of 2s".to_owned(),
                 )]),
                 skipped: BTreeMap::from([("192.0.2.1:53".to_owned(), "main".to_owned())]),
+                signed: false,
             }),
         );
         let mut failed = zone_run(&config, Action::Write, Some(1), 2, "198.51.100.7");
@@ -777,6 +784,16 @@ mod tests {
         for (propagation, want) in cases {
             assert_eq!(propagation_line("a.", 7, &propagation).as_deref(), want);
         }
+        let signed = Propagation {
+            signed: true,
+            ..p(&[("primary", Some(3)), ("127.0.0.1:5301", None)])
+        };
+        assert_eq!(
+            propagation_line("a.", 7, &signed).as_deref(),
+            Some(
+                "a.: serial 7 served with a valid signature by the primary after 3 ms; not by 127.0.0.1:5301"
+            )
+        );
     }
 
     #[test]

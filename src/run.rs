@@ -101,6 +101,7 @@ fn run_zones(
     broken: &[String],
     change: Option<&Change>,
 ) -> Result<()> {
+    let started = std::time::Instant::now();
     let verbosity = options.verbosity;
     let clock = prepare::serial_clock(config, now)?;
     let files = StateFiles::in_dir(&config.state);
@@ -156,7 +157,7 @@ fn run_zones(
 
     let mut errors = Errors::default();
     errors.add(apply::apply(config, &mut zones, reserved, &files, &signer));
-    verify::verify_reloaded(config, &mut zones, &pools);
+    verify::verify_reloaded(config, &mut zones, &pools, verify::Clock { now, started });
     errors.extend(verify::primary_failures(config, &zones));
     // The commit point: only a run whose every change was applied saves the state.
     let committed = errors.is_empty() && {

@@ -1,14 +1,20 @@
 //! Proof that a change arrived: after the reload, the primary must serve each new serial,
-//! and each secondary should (one NOTIFY and a second wait for those that lag).
+//! and each secondary should (one NOTIFY and a second wait for those that lag). A signed
+//! zone counts as served only once the SOA comes with an RRSIG valid now (asked with the DO
+//! bit): a new serial with expired or missing signatures is what a validating resolver
+//! answers SERVFAIL for.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use jiff::Timestamp;
+
 use crate::config::Verify;
-use crate::dns;
+use crate::dns::{self, SignedSoa};
 use crate::duration;
 use crate::error::Error;
 use crate::serial;
+use crate::sigcheck::{self, Validity};
 
 /// A zone that was reloaded, with the serial it should now have.
 #[derive(Debug, Clone)]
@@ -17,6 +23,8 @@ pub struct Reloaded {
     pub zone: String,
     /// Expected serial.
     pub serial: u32,
+    /// The file installed is signed: the SOA's RRSIG must be valid too.
+    pub signed: bool,
 }
 
 /// What verification found for one zone.
@@ -30,6 +38,8 @@ pub struct Propagation {
     pub lagging: BTreeMap<String, String>,
     /// Secondaries not waited for because they are a server that is down: address -> name.
     pub skipped: BTreeMap<String, String>,
+    /// The zone is signed: "served" meant with an SOA RRSIG valid at the time.
+    pub signed: bool,
 }
 
 /// What one SOA answer means while waiting for serial `want`.
@@ -56,6 +66,50 @@ pub fn classify(answer: Result<u32, String>, want: u32, answered_before: bool) -
     }
 }
 
+/// What one answer to the DO query (`Ok(SignedSoa)` or the query's error) means while
+/// waiting for a signed zone's serial `want` at `now`: the serial as [`classify`] says,
+/// and then an RRSIG over the SOA valid at `now`. A server serving the serial with an
+/// expired, not yet valid or missing signature is not there yet.
+#[must_use]
+pub fn classify_signed(
+    answer: Result<SignedSoa, String>,
+    want: u32,
+    answered_before: bool,
+    now: Timestamp,
+) -> Seen {
+    match answer {
+        Ok(soa) => match classify(Ok(soa.serial), want, answered_before) {
+            Seen::Served => match sigcheck::classify(now, &soa.rrsigs) {
+                Validity::Valid { .. } => Seen::Served,
+                invalid => Seen::NotYet(signature_problem(soa.serial, invalid)),
+            },
+            not_yet => not_yet,
+        },
+        Err(e) => classify(Err(e), want, answered_before),
+    }
+}
+
+/// What a server serving `serial` with signatures that are not valid now serves, in
+/// words: `serves serial N but its SOA signature expired at T`.
+#[must_use]
+pub fn signature_problem(serial: u32, validity: Validity) -> String {
+    let problem = match validity {
+        Validity::Valid { until } => return format!("serves serial {serial}, valid until {until}"),
+        Validity::Expired { at } => format!("its SOA signature expired at {at}"),
+        Validity::NotYetValid { until } => {
+            format!("its SOA signature is not valid before {until}")
+        }
+        Validity::NoRrsig => "its SOA has no RRSIG (unsigned, or the DO bit ignored)".to_owned(),
+    };
+    format!("serves serial {serial} but {problem}")
+}
+
+/// Whether `what` (a [`Seen::NotYet`] text) is a [`signature_problem`]: the serial was
+/// there, its signature was not.
+fn is_signature_problem(what: &str) -> bool {
+    what.starts_with("serves serial ") && what.contains(" but ")
+}
+
 /// What a secondary still lagging after the NOTIFY and the second wait is reported with:
 /// `what` it serves instead of `serial`, and how the NOTIFY went.
 #[must_use]
@@ -70,6 +124,10 @@ pub fn lag_message(
         None => format!("after a NOTIFY and two waits of {waits}"),
         Some(e) => format!("after two waits of {waits} (the NOTIFY failed: {e})"),
     };
+    if is_signature_problem(what) {
+        // The serial is there: what is missing is a valid signature.
+        return format!("{what}, {notify}");
+    }
     format!("{what}, not {serial}, {notify}")
 }
 
@@ -78,6 +136,19 @@ pub fn lag_message(
 /// SERVFAIL) from a primary that did not answer at all.
 #[must_use]
 pub fn primary_failure(verify: &Verify, zone: &str, serial: u32, what: &str) -> Error {
+    let primary = verify.primary.map(|p| p.to_string()).unwrap_or_default();
+    let timeout = duration::format(verify.timeout);
+    if is_signature_problem(what) {
+        return Error::Verify {
+            zone: zone.to_owned(),
+            message: format!(
+                "the primary {primary} {what}, {timeout} after the reload (validating resolvers \
+                 answer SERVFAIL for it: is this host's clock right, and did anything else \
+                 change the installed file?); the state was not advanced, so the next run \
+                 retries"
+            ),
+        };
+    }
     let hint = if what.starts_with("serves") || what.contains("SERVFAIL") {
         "NSD did not load the new file; see its log"
     } else {
@@ -86,9 +157,7 @@ pub fn primary_failure(verify: &Verify, zone: &str, serial: u32, what: &str) -> 
     Error::Verify {
         zone: zone.to_owned(),
         message: format!(
-            "the primary {} {what}, not {serial}, {} after the reload ({hint}); the state was not advanced, so the next run retries",
-            verify.primary.map(|p| p.to_string()).unwrap_or_default(),
-            duration::format(verify.timeout),
+            "the primary {primary} {what}, not {serial}, {timeout} after the reload ({hint}); the state was not advanced, so the next run retries",
         ),
     }
 }
@@ -133,6 +202,99 @@ mod tests {
             Seen::Served,
             "wrapped"
         );
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn signed(serial: u32, sigs: &[(&str, &str)]) -> SignedSoa {
+        SignedSoa {
+            serial,
+            dnssec_ok: true,
+            rrsigs: sigs
+                .iter()
+                .map(|(inception, expiration)| dns::SoaRrsig {
+                    key_tag: 35_008,
+                    algorithm: 13,
+                    inception: at(inception),
+                    expiration: at(expiration),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_signed_zone_is_served_once_its_serial_comes_with_a_valid_signature() {
+        let now = at("2026-12-01T00:00:00Z");
+        let valid = ("2026-11-30T23:00:00Z", "2026-12-15T00:00:00Z");
+        let expired = ("2026-11-01T00:00:00Z", "2026-11-15T00:00:00Z");
+        let future = ("2026-12-02T00:00:00Z", "2026-12-16T00:00:00Z");
+        let cases = [
+            (Ok(signed(7, &[valid])), Seen::Served),
+            // A secondary that got a later change already.
+            (Ok(signed(8, &[expired, valid])), Seen::Served),
+            (Ok(signed(7, &[expired])),
+                Seen::NotYet(
+                    "serves serial 7 but its SOA signature expired at 2026-11-15T00:00:00Z".into(),
+                ),
+            ),
+            (Ok(signed(7, &[future])),
+                Seen::NotYet(
+                    "serves serial 7 but its SOA signature is not valid before 2026-12-02T00:00:00Z"
+                        .into(),
+                ),
+            ),
+            (Ok(signed(7, &[])),
+                Seen::NotYet(
+                    "serves serial 7 but its SOA has no RRSIG (unsigned, or the DO bit ignored)"
+                        .into(),
+                ),
+            ),
+            // An older serial is lagging whatever its signatures.
+            (Ok(signed(6, &[valid])),
+                Seen::NotYet("serves serial 6".into()),
+            ),
+            (
+                Err("answers SERVFAIL".into()),
+                Seen::NotYet("answers SERVFAIL".into()),
+            ),
+        ];
+        for (answer, want) in cases {
+            assert_eq!(
+                classify_signed(answer.clone(), 7, false, now),
+                want,
+                "{answer:?}"
+            );
+        }
+        assert_eq!(
+            classify_signed(Err(dns::NO_ANSWER.into()), 7, true, now),
+            Seen::Nothing
+        );
+    }
+
+    #[test]
+    fn a_signature_problem_is_not_a_lagging_serial() {
+        let what = signature_problem(
+            7,
+            Validity::Expired {
+                at: at("2026-11-15T00:00:00Z"),
+            },
+        );
+        assert_eq!(
+            lag_message(&what, 7, Duration::from_secs(2), None),
+            "serves serial 7 but its SOA signature expired at 2026-11-15T00:00:00Z, after a NOTIFY and two waits of 2s"
+        );
+        let verify = Verify {
+            primary: Some("127.0.0.1:53".parse().unwrap()),
+            secondaries: Vec::new(),
+            timeout: Duration::from_secs(2),
+        };
+        assert_eq!(
+            primary_failure(&verify, "example.com", 7, &what).to_string(),
+            "example.com: the primary 127.0.0.1:53 serves serial 7 but its SOA signature expired at 2026-11-15T00:00:00Z, 2s after the reload (validating resolvers answer SERVFAIL for it: is this host's clock right, and did anything else change the installed file?); the state was not advanced, so the next run retries"
+        );
+        assert_eq!(primary_failure(&verify, "a.", 7, &what).exit_code(), 1);
     }
 
     #[test]

@@ -3,13 +3,16 @@
 
 use std::fmt;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::command::{FALLBACK_DIRS, Found, NotFound};
 use jiff::Timestamp;
 
 use crate::config::{Pool, Server};
 use crate::decide::{Maintenance, ProbeOutcome, choose};
-use crate::state::{Drain, Pin, PoolState, held_words};
+use crate::dnssec::keys::{self, Key};
+use crate::sigcheck::Validity;
+use crate::state::{Drain, Pin, PoolState, held_words, rfc3339};
 
 /// The verdict of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -523,12 +526,308 @@ fn first_server(pool: &Pool, outcomes: &[ProbeOutcome], state: Option<&PoolState
     }
 }
 
+/// What was found in `[dnssec] keys` for a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneKeys<'a> {
+    /// Its keys, read and sound (at least one KSK).
+    Found(&'a [Key]),
+    /// Key files are there, but one is broken, or no KSK: what is wrong.
+    Broken(&'a str),
+    /// No key file of the zone.
+    Missing,
+}
+
+/// The `[dnssec] keys` directory could not be read: runs stop with a config error.
+#[must_use]
+pub fn dnssec_dir(dir: &Path, error: &str) -> Line {
+    Line::fail(
+        format!("dnssec keys {}: cannot read it: {error}", dir.display()),
+        "make [dnssec] keys a directory this user can read (until then every run fails \
+         with exit 2, touching nothing)",
+    )
+}
+
+/// A zone's keys: `ok    dnssec example.com: KSK 35008, ZSK 37124 (algorithm 13)`, or what
+/// is wrong with them. `signed`: the state says the installed zone is signed. None for a
+/// zone without keys that is not signed (an unsigned zone, as without `[dnssec]`).
+#[must_use]
+pub fn dnssec_keys(zone: &str, dir: &Path, found: ZoneKeys<'_>, signed: bool) -> Option<Line> {
+    let until = if signed {
+        "until then each run fails for this zone (exit 1) and NSD keeps serving the signed \
+         zone installed, whose signatures expire"
+    } else {
+        "until then each run fails for this zone (exit 1) and it is not installed"
+    };
+    match found {
+        ZoneKeys::Found(keys) => Some(Line::ok(format!("dnssec {zone}: {}", keys::describe(keys)))),
+        ZoneKeys::Broken(error) => Some(Line::fail(
+            format!("dnssec {zone}: keys in {}: {error}", dir.display()),
+            format!("repair or restore the key files (see the error); {until}"),
+        )),
+        ZoneKeys::Missing if signed => Some(Line::fail(
+            format!(
+                "dnssec {zone}: no K{zone}.+<alg>+<id>.key files in {}, but the installed zone \
+                 is signed (a run never installs it unsigned)",
+                dir.display()
+            ),
+            format!(
+                "restore its keys into {}; or, to turn DNSSEC off for it, remove its DS at the \
+                 parent, wait for the DS TTL to pass, and list it in [dnssec] unsigned; {until}",
+                dir.display()
+            ),
+        )),
+        ZoneKeys::Missing => None,
+    }
+}
+
+/// The installed signatures of a signed zone, from the state's earliest expiration
+/// `expiry` (None: none recorded yet), at `now`, with `[dnssec] refresh`: valid and when
+/// the next re-sign is due, or expired / expiring within refresh although runs should
+/// have re-signed them.
+#[must_use]
+pub fn signatures(
+    zone: &str,
+    expiry: Option<Timestamp>,
+    now: Timestamp,
+    refresh: Duration,
+) -> Line {
+    let Some(expiry) = expiry else {
+        return Line::skip(format!(
+            "signatures {zone}: none installed yet (the next run signs it)"
+        ));
+    };
+    let fix = "a run should have re-signed it: look at the last runs' errors (the system log \
+               of the zonerw timer, zonerw status), fix them, and run zonerw";
+    let refresh_words = crate::duration::format_long(refresh);
+    if expiry < now {
+        return Line::fail(
+            format!(
+                "signatures {zone}: expired at {}: validating resolvers answer SERVFAIL for \
+                 the zone",
+                rfc3339(expiry)
+            ),
+            fix,
+        );
+    }
+    if crate::plan::resign_due(expiry, now.as_second(), refresh) {
+        return Line::fail(
+            format!(
+                "signatures {zone}: expire at {}, within refresh {refresh_words}, and no run \
+                 re-signed them",
+                rfc3339(expiry)
+            ),
+            fix,
+        );
+    }
+    let refresh_secs = i64::try_from(refresh.as_secs()).unwrap_or(i64::MAX);
+    let due = Timestamp::from_second(expiry.as_second().saturating_sub(refresh_secs))
+        .unwrap_or(Timestamp::MIN);
+    Line::ok(format!(
+        "signatures {zone}: valid until {}; re-signed by the first run after {}",
+        rfc3339(expiry),
+        rfc3339(due)
+    ))
+}
+
+/// The SOA signatures a `[verify]` server serves for the signed zones, `answers`: (zone,
+/// serial served, what its RRSIGs say now). One line when all are valid, else one failure per
+/// zone whose signature is not. Nothing when no signed zone was answered.
+#[must_use]
+pub fn verify_signatures(role: &str, server: &str, answers: &[(&str, u32, Validity)]) -> Vec<Line> {
+    let fix = if role == "primary" {
+        "run zonerw: a run re-signs a zone whose signatures expire within [dnssec] refresh \
+         (see the signatures lines); is this host's clock right, and does anything else write \
+         the zone file?"
+            .to_owned()
+    } else {
+        format!(
+            "{server} must transfer the zone's new versions from this NSD (see the serial \
+             lines), and its clock must be right"
+        )
+    };
+    let failures: Vec<Line> = answers
+        .iter()
+        .filter(|(_, _, validity)| !validity.is_valid())
+        .map(|(zone, serial, validity)| {
+            Line::fail(
+                format!(
+                    "verify {role} {server}: {zone} {}",
+                    crate::verify::signature_problem(*serial, *validity)
+                ),
+                fix.clone(),
+            )
+        })
+        .collect();
+    if !failures.is_empty() {
+        return failures;
+    }
+    let earliest = answers
+        .iter()
+        .filter_map(|(zone, _, validity)| match validity {
+            Validity::Valid { until } => Some((*until, *zone)),
+            _ => None,
+        })
+        .min();
+    match (answers, earliest) {
+        ([(zone, _, _)], Some((until, _))) => vec![Line::ok(format!(
+            "verify {role} {server}: {zone}'s SOA signature valid until {}",
+            rfc3339(until)
+        ))],
+        (_, Some((until, zone))) => vec![Line::ok(format!(
+            "verify {role} {server}: the SOA signatures of all {} signed zones are valid \
+             (the first to expire: {zone}'s, at {})",
+            answers.len(),
+            rfc3339(until)
+        ))],
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
 
     use super::*;
     use crate::testing;
+
+    fn key(tag: u16, flags: u16) -> Key {
+        Key {
+            base: PathBuf::from(format!("/etc/zonerw/keys/Kexample.com.+013+{tag}")),
+            flags,
+            algorithm: 13,
+            tag,
+        }
+    }
+
+    #[test]
+    fn dnssec_keys_lines() {
+        let dir = Path::new("/etc/zonerw/keys");
+        let keys = [key(35_008, 257), key(37_124, 256)];
+        let shown =
+            |found, signed| dnssec_keys("example.com", dir, found, signed).map(|l| l.to_string());
+        assert_eq!(
+            shown(ZoneKeys::Found(&keys), true).as_deref(),
+            Some("ok    dnssec example.com: KSK 35008, ZSK 37124 (algorithm 13)")
+        );
+        assert_eq!(shown(ZoneKeys::Missing, false), None, "an unsigned zone");
+        assert_eq!(
+            shown(ZoneKeys::Missing, true).as_deref(),
+            Some(
+                "FAIL  dnssec example.com: no Kexample.com.+<alg>+<id>.key files in /etc/zonerw/keys, but the installed zone is signed (a run never installs it unsigned)\n      fix: restore its keys into /etc/zonerw/keys; or, to turn DNSSEC off for it, remove its DS at the parent, wait for the DS TTL to pass, and list it in [dnssec] unsigned; until then each run fails for this zone (exit 1) and NSD keeps serving the signed zone installed, whose signatures expire"
+            )
+        );
+        assert_eq!(
+            shown(
+                ZoneKeys::Broken("no KSK among the keys (37124): ..."),
+                false
+            )
+            .as_deref(),
+            Some(
+                "FAIL  dnssec example.com: keys in /etc/zonerw/keys: no KSK among the keys (37124): ...\n      fix: repair or restore the key files (see the error); until then each run fails for this zone (exit 1) and it is not installed"
+            )
+        );
+        assert_eq!(
+            dnssec_dir(dir, "Permission denied (os error 13)").to_string(),
+            "FAIL  dnssec keys /etc/zonerw/keys: cannot read it: Permission denied (os error 13)\n      fix: make [dnssec] keys a directory this user can read (until then every run fails with exit 2, touching nothing)"
+        );
+    }
+
+    #[test]
+    fn signatures_lines() {
+        let at = |t: &str| t.parse::<Timestamp>().unwrap();
+        let now = at("2026-12-01T00:00:00Z");
+        let refresh = Duration::from_hours(120);
+        let shown = |expiry: Option<&str>| {
+            signatures("example.com", expiry.map(at), now, refresh).to_string()
+        };
+        assert_eq!(
+            shown(Some("2026-12-13T16:40:06Z")),
+            "ok    signatures example.com: valid until 2026-12-13T16:40:06Z; re-signed by the first run after 2026-12-08T16:40:06Z"
+        );
+        let fix = "\n      fix: a run should have re-signed it: look at the last runs' errors (the system log of the zonerw timer, zonerw status), fix them, and run zonerw";
+        assert_eq!(
+            shown(Some("2026-12-05T00:00:00Z")),
+            format!(
+                "FAIL  signatures example.com: expire at 2026-12-05T00:00:00Z, within refresh 5d, and no run re-signed them{fix}"
+            )
+        );
+        // Now itself is within refresh, not expired yet.
+        assert!(
+            shown(Some("2026-12-01T00:00:00Z"))
+                .starts_with("FAIL  signatures example.com: expire at ")
+        );
+        assert_eq!(
+            shown(Some("2026-11-30T23:59:59Z")),
+            format!(
+                "FAIL  signatures example.com: expired at 2026-11-30T23:59:59Z: validating resolvers answer SERVFAIL for the zone{fix}"
+            )
+        );
+        assert_eq!(
+            shown(None),
+            "skip  signatures example.com: none installed yet (the next run signs it)"
+        );
+    }
+
+    #[test]
+    fn verify_signature_lines() {
+        let at = |t: &str| t.parse::<Timestamp>().unwrap();
+        let shown = |lines: Vec<Line>| lines.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let valid = |t| Validity::Valid { until: at(t) };
+        assert_eq!(
+            shown(verify_signatures(
+                "primary",
+                "127.0.0.1:53",
+                &[("a.example", 7, valid("2026-12-13T16:40:06Z"))]
+            )),
+            [
+                "ok    verify primary 127.0.0.1:53: a.example's SOA signature valid until 2026-12-13T16:40:06Z"
+            ]
+        );
+        assert_eq!(
+            shown(verify_signatures(
+                "secondary",
+                "192.0.2.1:53",
+                &[
+                    ("a.example", 7, valid("2026-12-13T16:40:06Z")),
+                    ("b.example", 9, valid("2026-12-10T00:00:00Z")),
+                ]
+            )),
+            [
+                "ok    verify secondary 192.0.2.1:53: the SOA signatures of all 2 signed zones are valid (the first to expire: b.example's, at 2026-12-10T00:00:00Z)"
+            ]
+        );
+        assert_eq!(
+            shown(verify_signatures(
+                "primary",
+                "127.0.0.1:53",
+                &[
+                    ("a.example", 7, valid("2026-12-13T16:40:06Z")),
+                    (
+                        "b.example",
+                        9,
+                        Validity::Expired {
+                            at: at("2026-11-10T00:00:00Z")
+                        }
+                    ),
+                ]
+            )),
+            [
+                "FAIL  verify primary 127.0.0.1:53: b.example serves serial 9 but its SOA signature expired at 2026-11-10T00:00:00Z\n      fix: run zonerw: a run re-signs a zone whose signatures expire within [dnssec] refresh (see the signatures lines); is this host's clock right, and does anything else write the zone file?"
+            ]
+        );
+        let got = shown(verify_signatures(
+            "secondary",
+            "192.0.2.1:53",
+            &[("a.example", 7, Validity::NoRrsig)],
+        ));
+        assert_eq!(
+            got,
+            [
+                "FAIL  verify secondary 192.0.2.1:53: a.example serves serial 7 but its SOA has no RRSIG (unsigned, or the DO bit ignored)\n      fix: 192.0.2.1:53 must transfer the zone's new versions from this NSD (see the serial lines), and its clock must be right"
+            ]
+        );
+        assert!(verify_signatures("primary", "127.0.0.1:53", &[]).is_empty());
+    }
 
     #[test]
     fn lines_and_the_summary() {

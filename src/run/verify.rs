@@ -1,11 +1,14 @@
 //! Verification at work: after the reload, poll the primary and the secondaries over DNS
 //! until they serve the new serials (many at once), NOTIFY the laggards once and wait again.
-//! What an answer means is `verify::classify`'s.
+//! What an answer means is `verify::classify`'s (`classify_signed`'s for a signed zone,
+//! asked with the DO bit: its SOA's RRSIG must be valid at the time of the answer).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
 
 use crate::config::{Config, Nsd, Verify};
 use crate::dns;
@@ -13,11 +16,38 @@ use crate::error::Error;
 use crate::nsd;
 use crate::outcome::{Fate, PoolRun, ZoneRun, down_servers};
 use crate::parallel;
-use crate::verify::{Propagation, Reloaded, Seen, classify, lag_message, primary_failure};
+use crate::verify::{
+    Propagation, Reloaded, Seen, classify, classify_signed, lag_message, primary_failure,
+};
+
+/// The time now, from the run's `now` (read once, in main) and the time elapsed since
+/// `started` (an `Instant` taken at the start of the run): pure arithmetic on a monotonic
+/// clock, so that a signature is judged at the time of the answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// The run's time.
+    pub now: Timestamp,
+    /// When the run started, as an `Instant`.
+    pub started: Instant,
+}
+
+impl Clock {
+    /// The time now.
+    #[must_use]
+    pub fn now(&self) -> Timestamp {
+        let elapsed = SignedDuration::try_from(self.started.elapsed()).unwrap_or_default();
+        self.now.checked_add(elapsed).unwrap_or(self.now)
+    }
+}
 
 /// Query the primary and the secondaries for every zone reloaded in this run; what each
 /// served goes into the zone's record.
-pub(super) fn verify_reloaded(config: &Config, zones: &mut [ZoneRun], pools: &[PoolRun<'_>]) {
+pub(super) fn verify_reloaded(
+    config: &Config,
+    zones: &mut [ZoneRun],
+    pools: &[PoolRun<'_>],
+    clock: Clock,
+) {
     let reloaded_at = Instant::now();
     let Some(v) = &config.verify else {
         return;
@@ -29,13 +59,21 @@ pub(super) fn verify_reloaded(config: &Config, zones: &mut [ZoneRun], pools: &[P
             z.plan.serial.map(|serial| Reloaded {
                 zone: z.zone.name.clone(),
                 serial,
+                signed: z.plan.signatures.is_some(),
             })
         })
         .collect();
     if reloaded.is_empty() {
         return;
     }
-    let mut seen = verify(v, &config.nsd, &reloaded, &down_servers(pools), reloaded_at);
+    let mut seen = verify(
+        v,
+        &config.nsd,
+        &reloaded,
+        &down_servers(pools),
+        reloaded_at,
+        clock,
+    );
     for z in zones.iter_mut() {
         if let Fate::Reloaded { propagation, .. } = &mut z.fate {
             *propagation = seen.remove(&z.zone.name);
@@ -62,22 +100,34 @@ pub(super) fn primary_failures(config: &Config, zones: &[ZoneRun]) -> Vec<Error>
         .collect()
 }
 
-/// Wait until `server` serves `serial` (or newer, for a secondary) for `zone`.
+/// Wait until `server` serves `z`'s serial (or newer, for a secondary), with an RRSIG
+/// over the SOA valid at the time of the answer when `z` is signed.
 fn wait_for(
     server: SocketAddr,
-    zone: &str,
-    serial: u32,
+    z: &Reloaded,
     since: Instant,
     deadline: Instant,
+    clock: Clock,
 ) -> Result<u64, String> {
     let poll = Duration::from_millis(10);
     let mut last: Option<String> = None;
     loop {
-        match classify(
-            dns::soa_serial(server, zone, deadline),
-            serial,
-            last.is_some(),
-        ) {
+        let seen = if z.signed {
+            let now = clock.now();
+            classify_signed(
+                dns::soa_rrsigs(server, &z.zone, now, deadline),
+                z.serial,
+                last.is_some(),
+                now,
+            )
+        } else {
+            classify(
+                dns::soa_serial(server, &z.zone, deadline),
+                z.serial,
+                last.is_some(),
+            )
+        };
+        match seen {
             Seen::Served => {
                 return Ok(u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX));
             }
@@ -100,15 +150,25 @@ pub fn verify(
     zones: &[Reloaded],
     down: &[(IpAddr, String)],
     reloaded_at: Instant,
+    clock: Clock,
 ) -> BTreeMap<String, Propagation> {
     let mut results: BTreeMap<String, Propagation> = zones
         .iter()
-        .map(|z| (z.zone.clone(), Propagation::default()))
+        .map(|z| {
+            let p = Propagation {
+                signed: z.signed,
+                ..Propagation::default()
+            };
+            (z.zone.clone(), p)
+        })
         .collect();
     if let Some(primary) = verify.primary {
         let deadline = Instant::now() + verify.timeout;
         let waits: Vec<_> = zones.iter().map(|z| (primary, z)).collect();
-        for ((_, z), result) in waits.iter().zip(wait_all(&waits, reloaded_at, deadline)) {
+        for ((_, z), result) in waits
+            .iter()
+            .zip(wait_all(&waits, reloaded_at, deadline, clock))
+        {
             let p = results.get_mut(&z.zone).expect("zone listed");
             match result {
                 Ok(ms) => {
@@ -134,7 +194,13 @@ pub fn verify(
             }
         }
     }
-    let lagging = wait_secondaries(&waits, reloaded_at, verify.timeout, nsd, &mut results);
+    let lagging = wait_secondaries(
+        &waits,
+        (reloaded_at, clock),
+        verify.timeout,
+        nsd,
+        &mut results,
+    );
     for ((secondary, z), what) in lagging {
         let p = results.get_mut(&z.zone).expect("zone listed");
         p.lagging.insert(secondary.to_string(), what);
@@ -146,13 +212,13 @@ pub fn verify(
 /// Returns what still lags.
 fn wait_secondaries<'a>(
     waits: &[(SocketAddr, &'a Reloaded)],
-    reloaded_at: Instant,
+    (reloaded_at, clock): (Instant, Clock),
     timeout: Duration,
     nsd: &Nsd,
     results: &mut BTreeMap<String, Propagation>,
 ) -> Vec<((SocketAddr, &'a Reloaded), String)> {
     let mut lagging = Vec::new();
-    let first = wait_all(waits, reloaded_at, Instant::now() + timeout);
+    let first = wait_all(waits, reloaded_at, Instant::now() + timeout, clock);
     for (&(secondary, z), result) in waits.iter().zip(first) {
         match result {
             Ok(ms) => {
@@ -171,7 +237,7 @@ fn wait_secondaries<'a>(
         .iter()
         .filter_map(|zone| nsd::notify(nsd, zone).err().map(|e| (*zone, e.to_string())))
         .collect();
-    let second = wait_all(&lagging, reloaded_at, Instant::now() + timeout);
+    let second = wait_all(&lagging, reloaded_at, Instant::now() + timeout, clock);
     let mut still = Vec::new();
     for (&(secondary, z), result) in lagging.iter().zip(second) {
         let z: &'a Reloaded = z;
@@ -202,9 +268,10 @@ fn wait_all(
     waits: &[(SocketAddr, &Reloaded)],
     since: Instant,
     deadline: Instant,
+    clock: Clock,
 ) -> Vec<Result<u64, String>> {
     parallel::map(waits, CONCURRENT_WAITS, |&(server, z)| {
-        wait_for(server, &z.zone, z.serial, since, deadline)
+        wait_for(server, z, since, deadline, clock)
     })
 }
 
@@ -228,7 +295,11 @@ mod tests {
         let config = Config::parse(CONFIG, Path::new("/etc/zonerw/zonerw.toml")).unwrap();
         let mut zones = [zone_run(&config, Action::Write, Some(1), 2, "192.0.2.1")];
         reloaded(&mut zones[0], None);
-        verify_reloaded(&config, &mut zones, &[]);
+        let clock = Clock {
+            now: Timestamp::UNIX_EPOCH,
+            started: Instant::now(),
+        };
+        verify_reloaded(&config, &mut zones, &[], clock);
         assert_eq!(zones[0].propagation(), None);
         assert!(primary_failures(&config, &zones).is_empty());
     }

@@ -692,3 +692,255 @@ fn adding_or_removing_a_key_re_signs_the_zone_with_the_keys_there_now() {
     let dnskeys = dig(nsd.secondary.port, ZONE, "DNSKEY", false);
     assert_eq!(dnskeys.lines().count(), 2, "{dnskeys}");
 }
+
+/// `[verify]` asking the pair's primary and its real secondary (`timeout`).
+fn verify_table(nsd: &NsdPair, timeout: &str) -> String {
+    format!(
+        "[verify]\nprimary = \"127.0.0.1:{}\"\nsecondaries = [\"127.0.0.1:{}\"]\ntimeout = \"{timeout}\"\n",
+        nsd.primary.port, nsd.secondary.port
+    )
+}
+
+/// `[verify]` with a signed zone: served means the new serial with an SOA RRSIG valid now
+/// (asked with the DO bit). The primary and the secondary serve it: the run succeeds and
+/// `-v` says so; the unsigned zone in the same run is verified as ever.
+#[test]
+fn verify_waits_for_the_signed_soa_at_the_primary_and_the_secondary() {
+    if !ldns_available("dnssec::verify_waits_for_the_signed_soa...") {
+        return;
+    }
+    let (nsd, main, mut z, keys) = setup("");
+    z.settings.extra_tables = format!(
+        "{}\n{}",
+        dnssec_table(&keys.dir, ""),
+        verify_table(&nsd, "5s")
+    );
+    z.write_config();
+    let secondary = format!("127.0.0.1:{}", nsd.secondary.port);
+    let r = z.run(&["-v"]);
+    r.expect_ok();
+    r.expect_stderr("");
+    let serial = r.new_serial(ZONE);
+    let plain = r.new_serial(PLAIN);
+    let line = |r: &Run, zone: &str, serial: u32, how: &str| {
+        r.stdout
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "{zone}: serial {serial} {how} by the primary after "
+                ))
+            })
+            .unwrap_or_else(|| panic!("no propagation line for {zone}\n{r}"))
+            .to_owned()
+    };
+    let signed = line(&r, ZONE, serial, "served with a valid signature");
+    assert!(
+        signed.contains(&format!(", by {secondary} after ")),
+        "{signed}"
+    );
+    let unsigned = line(&r, PLAIN, plain, "served");
+    assert!(
+        unsigned.contains(&format!(", by {secondary} after ")),
+        "{unsigned}"
+    );
+    eprintln!("{signed}\n{unsigned}");
+    // A failover is verified the same way at the primary (the secondary listens on the
+    // main server's address, down now: it is not waited for).
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&["-v"]);
+    r.expect_ok();
+    r.expect_stderr("");
+    let failover = r.new_serial(ZONE);
+    line(&r, ZONE, failover, "served with a valid signature");
+    assert_validated(&nsd, &keys.anchor(), ZONE, BACKUP_IP);
+}
+
+/// The primary serves the new serial, but its SOA signature has expired (here an
+/// `[nsd] control` wrapper backdates the SOA's RRSIG in the installed file just before the
+/// reload, as anything else editing the file could): the run exits 1 naming the zone, the
+/// primary and what it serves, the state is not advanced; once the file is left alone, the
+/// next run gets a valid signature served.
+#[test]
+fn verify_fails_the_run_when_the_primary_serves_an_expired_soa_signature() {
+    if !ldns_available("dnssec::verify_fails_the_run_when_the_primary...") {
+        return;
+    }
+    let (nsd, _main, mut z, keys) = setup("");
+    z.settings.extra_tables = format!(
+        "{}\n{}",
+        dnssec_table(&keys.dir, ""),
+        verify_table(&nsd, "2s")
+    );
+    let wrapper = z.dir.join("backdating-control");
+    fs::write(
+        &wrapper,
+        format!(
+            "if [ \"$1\" = reload ]; then\n  f='{zone}'\n  awk '$4 == \"RRSIG\" && $5 == \"SOA\" {{ $9 = \"20200102000000\"; $10 = \"20200101000000\" }} {{ print }}' \"$f\" > \"$f.tmp\" && mv \"$f.tmp\" \"$f\"\nfi\nexec nsd-control -c '{conf}' \"$@\"\n",
+            zone = z.zone_path(ZONE).display(),
+            conf = z.primary_conf.display(),
+        ),
+    )
+    .unwrap();
+    z.settings.control = Some(format!("[\"sh\", \"{}\"]", wrapper.display()));
+    z.write_config();
+    let r = z.run(&[]);
+    r.expect_code(1);
+    let serial = r.new_serial(ZONE);
+    r.expect_stderr(&format!(
+        "zonerw: error: {ZONE}: the primary 127.0.0.1:{} serves serial {serial} but its SOA signature expired at 2020-01-02T00:00:00Z, 2s after the reload (validating resolvers answer SERVFAIL for it: is this host's clock right, and did anything else change the installed file?); the state was not advanced, so the next run retries\n",
+        nsd.primary.port
+    ));
+    assert!(!z.state_json().exists(), "state not saved");
+    assert_eq!(nsd.primary_serial(ZONE), Some(serial));
+
+    // The file left alone: the next run gets a valid signature served.
+    z.settings.control = None;
+    z.write_config();
+    let r = z.run(&["-v"]);
+    r.expect_ok();
+    r.expect_stderr("");
+    assert!(
+        r.stdout
+            .contains(" served with a valid signature by the primary after "),
+        "{r}"
+    );
+    assert!(recorded_expiry(&z, ZONE).is_some());
+    assert_validated(&nsd, &keys.anchor(), ZONE, MAIN_IP);
+}
+
+/// The lines of `zonerw check` (stdout) that start with `prefix`.
+fn check_lines(r: &Run, prefix: &str) -> Vec<String> {
+    r.stdout
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `zonerw check` per signed zone: its keys, its installed signatures (earliest expiry, the
+/// next re-sign) and, with `[verify]`, the SOA signature the primary and the secondary
+/// serve; a failure with its fix when the signatures expired or the keys are gone.
+#[test]
+fn check_shows_a_signed_zones_keys_signatures_and_served_soa_signature() {
+    if !ldns_available("dnssec::check_shows_a_signed_zones...") {
+        return;
+    }
+    let (nsd, _main, mut z, keys) = setup("");
+    z.settings.extra_tables = format!(
+        "{}\n{}",
+        dnssec_table(&keys.dir, ""),
+        verify_table(&nsd, "2s")
+    );
+    z.write_config();
+    let keys_line = format!(
+        "ok    dnssec {ZONE}: KSK {}, ZSK {} (algorithm 13)",
+        Keys::tag(&keys.ksk),
+        Keys::tag(&keys.zsk)
+    );
+    // Before the first run: the keys are there, nothing is signed yet.
+    let r = z.run(&["check"]);
+    assert_eq!(
+        check_lines(&r, "ok    dnssec "),
+        [keys_line.as_str()],
+        "{r}"
+    );
+    assert_eq!(
+        check_lines(&r, "skip  signatures "),
+        [format!(
+            "skip  signatures {ZONE}: none installed yet (the next run signs it)"
+        )],
+        "{r}"
+    );
+    assert_eq!(check_lines(&r, "ok    ldns-signzone: ").len(), 1, "{r}");
+    assert_eq!(check_lines(&r, "ok    ldns-verify-zone: ").len(), 1, "{r}");
+    // The zone without keys has no such lines.
+    assert!(!r.stdout.contains(&format!("dnssec {PLAIN}")), "{r}");
+    assert!(!r.stdout.contains(&format!("signatures {PLAIN}")), "{r}");
+
+    z.run(&[]).expect_ok();
+    let expiry = recorded_expiry(&z, ZONE).unwrap();
+    let t: jiff::Timestamp = expiry.parse().unwrap();
+    let due = (t - jiff::SignedDuration::from_hours(120))
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let r = z.run(&["check"]);
+    r.expect_ok();
+    assert_eq!(
+        check_lines(&r, "ok    dnssec "),
+        [keys_line.as_str()],
+        "{r}"
+    );
+    assert_eq!(
+        check_lines(&r, "ok    signatures "),
+        [format!(
+            "ok    signatures {ZONE}: valid until {expiry}; re-signed by the first run after {due}"
+        )],
+        "{r}"
+    );
+    assert_eq!(
+        check_lines(&r, "ok    verify "),
+        [
+            format!(
+                "ok    verify primary 127.0.0.1:{}: serves all 2 zones",
+                nsd.primary.port
+            ),
+            format!(
+                "ok    verify primary 127.0.0.1:{}: {ZONE}'s SOA signature valid until {expiry}",
+                nsd.primary.port
+            ),
+            format!(
+                "ok    verify secondary 127.0.0.1:{}: serves all 2 zones",
+                nsd.secondary.port
+            ),
+            format!(
+                "ok    verify secondary 127.0.0.1:{}: {ZONE}'s SOA signature valid until {expiry}",
+                nsd.secondary.port
+            ),
+        ],
+        "{r}"
+    );
+    eprintln!("{}", r.stdout);
+    check_fails_on_expired_signatures_and_missing_keys(&z, &keys, &expiry);
+}
+
+/// `zonerw check` of the signed ZONE installed by `z` (signatures recorded to expire at
+/// `expiry`): expired signatures, then its keys gone, each fail with the fix.
+fn check_fails_on_expired_signatures_and_missing_keys(z: &Zonerw, keys: &Keys, expiry: &str) {
+    // The state says the signatures expired (no run re-signed them): a failure.
+    let state = fs::read_to_string(z.state_json()).unwrap();
+    fs::write(
+        z.state_json(),
+        state.replace(expiry, "2020-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    let r = z.run(&["check"]);
+    r.expect_code(1);
+    assert_eq!(
+        check_lines(&r, "FAIL  signatures "),
+        [format!(
+            "FAIL  signatures {ZONE}: expired at 2020-01-01T00:00:00Z: validating resolvers answer SERVFAIL for the zone"
+        )],
+        "{r}"
+    );
+    assert!(
+        r.stdout
+            .contains("      fix: a run should have re-signed it: look at the last runs' errors"),
+        "{r}"
+    );
+    fs::write(z.state_json(), &state).unwrap();
+
+    // The keys gone while the installed zone is signed: a failure naming the directory.
+    let moved = keys.dir.with_file_name("keys-away");
+    fs::rename(&keys.dir, &moved).unwrap();
+    fs::create_dir(&keys.dir).unwrap();
+    let r = z.run(&["check"]);
+    r.expect_code(1);
+    assert_eq!(
+        check_lines(&r, "FAIL  dnssec "),
+        [format!(
+            "FAIL  dnssec {ZONE}: no K{ZONE}.+<alg>+<id>.key files in {}, but the installed zone is signed (a run never installs it unsigned)",
+            keys.dir.display()
+        )],
+        "{r}"
+    );
+}
