@@ -307,7 +307,9 @@ fn plan(
                     ..plan(Action::Adopt, text.to_owned())
                 };
             }
-        } else if own == text {
+        } else if own == text && !(was_signed && *signing != Signing::TurnedOff) {
+            // An unsigned file is adopted only for a zone that is not, and was not, signed:
+            // the write it falls through to is refused while the zone was signed.
             return ZonePlan {
                 serial: installed_serial,
                 ..plan(Action::Adopt, own)
@@ -751,6 +753,17 @@ mod tests {
                 resign(5),
             ),
         ];
+        // The state says signed, the keys are gone, and the installed file is the unsigned
+        // rendering (put there by hand): never adopted, so the write is refused.
+        let p = plan_zone(
+            &zone,
+            inputs,
+            Some(&with_expiry(Some(1000))),
+            None,
+            Some(file.as_bytes()),
+            &Signing::Unsigned,
+        );
+        assert_eq!((p.action, p.was_signed), (Action::Write, true));
         for (why, signing, secs, action, cause) in cases {
             let state = with_expiry(secs);
             let p = plan_zone(

@@ -98,10 +98,23 @@ pub fn rrsigs(text: &str) -> impl Iterator<Item = Result<Rrsig<'_>, String>> {
     })
 }
 
-/// Whether `text` holds any RRSIG record: a signed zone (or one that was).
+/// Whether `text` holds any DNSSEC record (RRSIG, DNSKEY, NSEC, NSEC3): a signed zone (or
+/// one that was), in any layout: read with the zone file lexer, so records without their
+/// owner (BIND's and many hand-kept files' layout) and in parentheses count too.
 #[must_use]
 pub fn is_signed(text: &str) -> bool {
-    header(text).is_some() || rrsigs(text).next().is_some()
+    use crate::zonefile::{Entry, entries, is_type};
+    const DNSSEC: [(&str, u32); 4] = [("RRSIG", 46), ("DNSKEY", 48), ("NSEC", 47), ("NSEC3", 50)];
+    header(text).is_some()
+        || entries(text).iter().any(|entry| match entry {
+            Entry::Record {
+                rtype: Some(rtype), ..
+            } => {
+                let word = &text[rtype.span.clone()];
+                DNSSEC.iter().any(|(name, code)| is_type(word, name, *code))
+            }
+            _ => false,
+        })
 }
 
 /// The earliest signature expiration in `text`, if it has any readable RRSIG.
@@ -380,6 +393,20 @@ www.example.test.\t60\tIN\tRRSIG\tA 13 3 60 20261129224701 20261129214641 37124 
         let found: Vec<u16> = rrsigs(other).map(|r| r.unwrap().key_tag).collect();
         assert_eq!(found, [37124]);
         assert!(is_signed(SIGNED) && !is_signed("txt 60 IN TXT \"RRSIG\"\n"));
+        // BIND's layout: the owner only on a name's first record, RRSIGs in parentheses;
+        // a DNSKEY or an NSEC alone counts too.
+        let bind = "$ORIGIN example.test.\n@ 3600 IN SOA ns hm 1 2 3 4 5\n\
+                    \t3600 RRSIG SOA 13 2 3600 (\n\t\t20261213000000 20261129000000 1 example.test.\n\t\tabc= )\n";
+        assert!(is_signed(bind));
+        assert!(is_signed(
+            "@ IN SOA ns hm 1 2 3 4 5\n  IN DNSKEY 257 3 13 abc=\n"
+        ));
+        assert!(is_signed(
+            "@ IN SOA ns hm 1 2 3 4 5\n  3600 NSEC www A NS SOA\n"
+        ));
+        assert!(!is_signed(
+            "@ IN SOA ns hm 1 2 3 4 5\n  IN TXT \"NSEC3 DNSKEY\"\n"
+        ));
         assert_eq!(key_tags(SIGNED), [35008, 37124]);
         assert_eq!(
             earliest_expiration(SIGNED)
