@@ -174,11 +174,12 @@ pub fn check(text: &str, expected: &Expected<'_>) -> Result<Timestamp, String> {
     for rrsig in rrsigs(text) {
         let rrsig = rrsig?;
         count += 1;
-        let Some(i) = expected
-            .keys
-            .iter()
-            .position(|(tag, _)| *tag == rrsig.key_tag)
-        else {
+        // Key tags may collide (two keys, or one key under two file names): a signature
+        // counts for every key with its tag.
+        let by: Vec<usize> = (0..expected.keys.len())
+            .filter(|&i| expected.keys[i].0 == rrsig.key_tag)
+            .collect();
+        if by.is_empty() {
             let ours: Vec<String> = expected.keys.iter().map(|(t, _)| t.to_string()).collect();
             return Err(format!(
                 "the {} signature of {} is by key {}, which is not one of the zone's keys ({})",
@@ -187,8 +188,10 @@ pub fn check(text: &str, expected: &Expected<'_>) -> Result<Timestamp, String> {
                 rrsig.key_tag,
                 ours.join(", ")
             ));
-        };
-        used[i] = true;
+        }
+        for &i in &by {
+            used[i] = true;
+        }
         if zone_key(rrsig.signer) != zone {
             return Err(format!(
                 "the {} signature of {} names the signer {}, not the zone",
@@ -216,7 +219,7 @@ pub fn check(text: &str, expected: &Expected<'_>) -> Result<Timestamp, String> {
         earliest = earliest.min(rrsig.expiration);
         if rrsig.covered.eq_ignore_ascii_case("DNSKEY")
             && zone_key(rrsig.owner) == zone
-            && expected.keys[i].1
+            && by.iter().any(|&i| expected.keys[i].1)
         {
             dnskey_by_ksk = true;
         }
@@ -426,6 +429,13 @@ www.example.test.\t60\tIN\tRRSIG\tA 13 3 60 20261129224701 20261129214641 37124 
         e.expiration += 1;
         e.inception -= 1;
         check(SIGNED, &e).unwrap();
+        // Colliding key tags (one key under two file names, or two keys with one tag):
+        // every key with the tag counts as used.
+        check(
+            SIGNED,
+            &expected(&[(35008, true), (37124, false), (37124, false)]),
+        )
+        .unwrap();
     }
 
     #[test]

@@ -225,8 +225,16 @@ fn sign_one(
             dnssec.signer, out.status
         )));
     }
-    let text = std::fs::read_to_string(output.path())
-        .map_err(|e| Error::io(output.path(), "read the signed zone", e))?;
+    // Bounded like everything a child writes: a signer that writes without end must not
+    // take the run's memory (the cap is that of an installed zone file).
+    let text = read_signed(output.path()).map_err(|e| match e {
+        Some(e) => Error::io(output.path(), "read the signed zone", e),
+        None => failed(format!(
+            "{} wrote more than {} MiB",
+            dnssec.signer,
+            SIGNED_READ_LIMIT >> 20
+        )),
+    })?;
     let tags: Vec<(u16, bool)> = keys.iter().map(|k| (k.tag, k.is_ksk())).collect();
     let expected = signed::Expected {
         zone,
@@ -286,6 +294,22 @@ fn quoted(out: &Output, shown: &dyn Fn(&str) -> String) -> String {
     } else {
         format!(": {}", lines.join("; "))
     }
+}
+
+/// The most a signed zone may be: the cap on reading an installed zone file.
+const SIGNED_READ_LIMIT: u64 = 64 << 20;
+
+/// The signed zone's text; `Err(None)` when it is larger than [`SIGNED_READ_LIMIT`].
+fn read_signed(path: &std::path::Path) -> Result<String, Option<std::io::Error>> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(SIGNED_READ_LIMIT + 1).read_to_string(&mut text))
+        .map_err(Some)?;
+    if text.len() as u64 > SIGNED_READ_LIMIT {
+        return Err(None);
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
