@@ -164,7 +164,16 @@ fn maintenance_command(
         dry_run: false,
         verbosity: Verbosity::Normal,
     };
-    run::run_recording(config, options, now, Some(change)).map(|()| 0)
+    run::run_recording(config, options, now, Some(change))
+        .map(|()| 0)
+        .map_err(|e| match e {
+            // Say what became of the request: nothing; the operator retries.
+            Error::Locked { path, holder } => Error::Locked {
+                path,
+                holder: format!("{holder}; nothing was recorded: try again when it is done"),
+            },
+            e => e,
+        })
 }
 
 /// `zonerw probe`: exit 0 if healthy, 1 if not, 2 for a usage error.

@@ -330,7 +330,7 @@ fn a_held_lock_is_exit_75_and_records_nothing() {
         let r = z.run(args);
         r.expect_code(75).expect_stdout("");
         r.expect_stderr(&lines!(format!(
-            "zonerw: error: another run holds the lock {}: pid {} since {{time}}",
+            "zonerw: error: another run holds the lock {}: pid {} since {{time}}; nothing was recorded: try again when it is done",
             lock_path.display(),
             std::process::id()
         )));
