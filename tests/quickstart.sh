@@ -9,8 +9,11 @@
 #   nsd.conf     the NSD fragment for /etc/nsd/nsd.conf.d/zonerw.conf
 #   configure    run as written: the example config and template copied into /etc/zonerw
 #   first run    run as written: zonerw check and zonerw --force as user zonerw, then dig
+#   keys         run as written (in a subshell: it changes directory): ldns-keygen, chown
 # then `zonerw adopt` of an existing zone file (a second zone, added to the
-# private NSD with nsd-control addzone), a drain and undrain of the main server
+# private NSD with nsd-control addzone), the README's keys for signing
+# example.com (a `[dnssec]` table appended to the config; delv at the secondary
+# must validate), a drain and undrain of the main server
 # (what the secondary serves after each), and a failover: the main server stops, a run as user zonerw moves the zone
 # to the backup, and the secondary serves the backup's address.
 #
@@ -126,6 +129,7 @@ cleanup() {
     fi
     if [[ -f $owned_marker ]]; then
         rm -f "$template" "$adopted"
+        rm -rf /etc/zonerw/keys
         purge_package >/dev/null 2>&1
         rm -f "$zone_file" "$adopted_zone"
         rmdir /var/lib/nsd/zonerw 2>/dev/null
@@ -141,6 +145,7 @@ if [[ -n $(zonerw_present) ]]; then
     if [[ -f $owned_marker ]]; then
         step "purging what an interrupted run of a zonerw test left"
         rm -f "$template" "$adopted"
+        rm -rf /etc/zonerw/keys
         purge_package
         rm -f "$zone_file" "$adopted_zone" /var/lib/nsd/zonerw/zz-package-test.zone
         rmdir /var/lib/nsd/zonerw 2>/dev/null || true
@@ -311,6 +316,32 @@ serial=$(command dig -p "$primary_port" @127.0.0.1 example.org SOA +short | awk 
 diff <(sed "s/ 2024010101 / $serial /" "$W/example.org.zone") "$adopted_zone" ||
     fail "the installed example.org is not the original file with only the serial changed"
 ok "adopted: the installed zone is the original file with only the serial changed ($serial)"
+
+step "signed zones: keys (README block 'keys'), [dnssec], a run signs example.com"
+if command -v ldns-signzone >/dev/null && command -v delv >/dev/null; then
+    (run_block keys)
+    printf '\n[dnssec]\n' >>"$config"
+    out=$(sudo -u zonerw zonerw 2>&1) || fail "the run after adding keys failed: $out"
+    printf '%s\n' "$out"
+    grep -q "^example.com: serial [0-9]* -> [0-9]*, signed for the first time, reloaded$" <<<"$out" ||
+        fail "the run after adding keys did not sign example.com for the first time"
+    ksk=$(grep -l 'DNSKEY\s*257' /etc/zonerw/keys/Kexample.com.*.key)
+    awk '{printf "trust-anchors {\n  %s static-key %s %s %s \"%s\";\n};\n",$1,$4,$5,$6,$7}' "$ksk" >"$W/anchor.conf"
+    validated=
+    for _ in $(seq 50); do
+        validated=$(command dig -p "$secondary_port" @127.0.0.1 example.com SOA +short | awk '{print $3}')
+        if command delv @127.0.0.1 -p "$secondary_port" -a "$W/anchor.conf" +root=example.com \
+            www.example.com A 2>&1 | grep -q '^; fully validated'; then
+            validated=yes
+            break
+        fi
+        sleep 0.1
+    done
+    [[ $validated == yes ]] || fail "delv at the secondary does not validate www.example.com"
+    ok "the secondary serves example.com signed: delv says fully validated"
+else
+    echo "NOTE: ldnsutils or delv missing: signed zones not tried (scripts/test installs them)"
+fi
 
 step "planned maintenance: drain main, then undrain it"
 out=$(sudo -u zonerw zonerw drain web main --reason patching 2>&1) || fail "zonerw drain failed: $out"
