@@ -30,7 +30,7 @@ use crate::command::{self, Found};
 use crate::config::{Config, Pool};
 use crate::decide::ProbeOutcome;
 use crate::dnssec::keys::KeyDir;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::nsd::{self, Checkconf, Rendered, ZoneStatus};
 use crate::sigcheck::{self, Validity};
 use crate::state::State;
@@ -310,6 +310,20 @@ fn render_lines(
             )];
         }
     };
+    // Only nsd-checkzone's verdict is the template's fault: a copy that could not be
+    // written (a full TMPDIR), a checker that could not start or timed out is one line.
+    if let Some(e) = results.iter().find_map(|r| {
+        r.as_ref()
+            .err()
+            .filter(|e| !matches!(e, Error::Checkzone { .. }))
+    }) {
+        return vec![Line::from_error(
+            "nsd-checkzone of the rendered zones",
+            &e.to_string(),
+            "the renderings could not be checked: make room in the temporary directory \
+             (TMPDIR, else /tmp), or raise [nsd] timeout if nsd-checkzone timed out",
+        )];
+    }
     let mut lines = Vec::new();
     for (i, zone) in zones.iter().enumerate() {
         let used = pools_used(zone);

@@ -490,6 +490,24 @@ pub fn owner_and_mode(path: &Path) -> Option<(u32, u32)> {
     Some((meta.uid(), meta.mode() & 0o7777))
 }
 
+/// Run `f` with a private temporary directory (named `prefix` and a random part, in the
+/// system's temporary directory) that is registered with [`crate::signals`], so that a
+/// signal removes it too (after the files in it), and removed when `f` returns.
+///
+/// # Errors
+/// The directory could not be made.
+pub fn with_private_dir<R>(prefix: &str, f: impl FnOnce(&Path) -> R) -> Result<R> {
+    let created = crate::signals::create_registered(
+        || tempfile::Builder::new().prefix(prefix).tempdir(),
+        |dir| dir.path().to_owned(),
+    )
+    .map_err(|e| Error::io(std::env::temp_dir(), "create a directory in", e))?;
+    let dir = created.path().to_owned();
+    let result = f(&dir);
+    crate::signals::finish_registered(&dir, || drop(created));
+    Ok(result)
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::CString;

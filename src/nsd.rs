@@ -583,19 +583,12 @@ pub fn checkzone_copies(
     program: &str,
     zones: &[Rendered<'_>],
 ) -> Result<Vec<Result<()>>> {
-    let created = crate::signals::create_registered(
-        || tempfile::Builder::new().prefix("zonerw-check.").tempdir(),
-        |dir| dir.path().to_owned(),
-    )
-    .map_err(|e| Error::io(std::env::temp_dir(), "create a directory in", e))?;
-    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let dir = created.path().to_owned();
-    let results = crate::parallel::map(zones, workers, |z| {
-        let staged = fsio::Staged::write(&dir, z.file_name, z.text.as_bytes())?;
-        checkzone(nsd, program, z.zone, staged.path(), z.template)
-    });
-    crate::signals::finish_registered(&dir, || drop(created));
-    Ok(results)
+    fsio::with_private_dir("zonerw-check.", |dir| {
+        crate::parallel::map(zones, crate::parallel::workers(), |z| {
+            let staged = fsio::Staged::write(dir, z.file_name, z.text.as_bytes())?;
+            checkzone(nsd, program, z.zone, staged.path(), z.template)
+        })
+    })
 }
 
 #[cfg(test)]

@@ -2,6 +2,12 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// How many external tools run at once: one per core (2 if that cannot be told).
+#[must_use]
+pub fn workers() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
 /// Run `f` over `items` on at most `workers` threads; the results come back in input order.
 pub fn map<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let next = AtomicUsize::new(0);

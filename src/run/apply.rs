@@ -126,17 +126,11 @@ pub(super) fn check_only(
     let mut errors = Errors::default();
     if zones.iter().any(|z| z.plan.action == Action::Write) {
         // Registered, so that a signal removes it too (after the files in it).
-        let created = crate::signals::create_registered(
-            || tempfile::Builder::new().prefix("zonerw-dry-run.").tempdir(),
-            |dir| dir.path().to_owned(),
-        );
-        match created {
-            Ok(dir) => {
-                drop(stage_all(config, zones, dir.path(), signer, &mut errors));
-                let path = dir.path().to_owned();
-                crate::signals::finish_registered(&path, || drop(dir));
-            }
-            Err(e) => errors.push(Error::io(std::env::temp_dir(), "create a directory in", e)),
+        let checked = fsio::with_private_dir("zonerw-dry-run.", |dir| {
+            drop(stage_all(config, zones, dir, signer, &mut errors));
+        });
+        if let Err(e) = checked {
+            errors.push(e);
         }
     }
     errors.into_result()
@@ -186,7 +180,7 @@ fn stage_all(
     let Some(program) = &config.nsd.checkzone else {
         return staged;
     };
-    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let workers = crate::parallel::workers();
     let checked = parallel::map(&staged, workers, |(i, s)| {
         let zone = &zones[*i].zone;
         // A signed zone's lines are the signer's, not the template's.

@@ -92,7 +92,7 @@ pub(super) fn sign_all(
     if jobs.is_empty() {
         return;
     }
-    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let workers = crate::parallel::workers();
     let results = parallel::map(&jobs, workers, |(i, dnssec, keys)| {
         sign_one(config, dnssec, &zones[*i], keys, dir, signer.now)
     });
