@@ -467,6 +467,26 @@ fn kill_group(pgid: libc::pid_t) {
     }
 }
 
+/// A program that could not start, with the fix for the usual reasons: not found (`install`
+/// says how to get it, `key` is the config key naming it), or not executable.
+#[must_use]
+pub fn spawn_error(program: String, source: std::io::Error, key: &str, install: &str) -> Error {
+    let fix = match source.kind() {
+        std::io::ErrorKind::NotFound if program.contains('/') => {
+            format!("correct the path in {key}, or {install}")
+        }
+        std::io::ErrorKind::NotFound => format!("{install}, or give the absolute path in {key}"),
+        std::io::ErrorKind::PermissionDenied => {
+            format!("make it executable, or correct the path in {key}")
+        }
+        _ => return Error::Spawn { program, source },
+    };
+    Error::Spawn {
+        program,
+        source: std::io::Error::new(source.kind(), format!("{source}\nfix: {fix}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::disallowed_methods, reason = "tests may read the clock")]

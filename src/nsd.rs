@@ -7,6 +7,9 @@ use crate::config::Nsd;
 use crate::error::{Error, Result};
 use crate::fsio;
 
+/// How to get NSD's tools, for the fix of a command that could not start.
+const NSD_TOOLS: &str = "install NSD's tools";
+
 /// Check a rendered zone with `nsd-checkzone ZONE FILE`. On failure the message has the
 /// checker's error lines with the temporary path replaced by `shown_as` (the template: the
 /// rendered text keeps the template's line numbers).
@@ -17,7 +20,9 @@ pub fn checkzone(nsd: &Nsd, program: &str, zone: &str, file: &Path, shown_as: &P
         file.display().to_string(),
     ];
     let out = run_bounded(&argv, &[], nsd.timeout).map_err(|e| match e {
-        Error::Spawn { program, source } => spawn_error(program, source, "[nsd] checkzone"),
+        Error::Spawn { program, source } => {
+            crate::command::spawn_error(program, source, "[nsd] checkzone", NSD_TOOLS)
+        }
         // The temporary file is gone by the time this is shown: name the template.
         Error::Command { message, .. } => Error::NotInstalled {
             zone: zone.to_owned(),
@@ -184,28 +189,10 @@ fn control_failure(argv: Vec<String>, out: &Output) -> Error {
 
 fn control_spawn_error(e: Error) -> Error {
     match e {
-        Error::Spawn { program, source } => spawn_error(program, source, "[nsd] control"),
+        Error::Spawn { program, source } => {
+            crate::command::spawn_error(program, source, "[nsd] control", NSD_TOOLS)
+        }
         other => other,
-    }
-}
-
-/// A program of `key` that could not be started, with what to do about it.
-fn spawn_error(program: String, source: std::io::Error, key: &str) -> Error {
-    let fix = match source.kind() {
-        std::io::ErrorKind::NotFound if program.contains('/') => {
-            format!("correct the path in {key}, or install NSD's tools")
-        }
-        std::io::ErrorKind::NotFound => {
-            format!("install NSD's tools, or give the absolute path in {key}")
-        }
-        std::io::ErrorKind::PermissionDenied => {
-            format!("make it executable, or correct the path in {key}")
-        }
-        _ => return Error::Spawn { program, source },
-    };
-    Error::Spawn {
-        program,
-        source: std::io::Error::new(source.kind(), format!("{source}\nfix: {fix}")),
     }
 }
 

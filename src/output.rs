@@ -96,3 +96,8 @@ pub fn emit(lines: impl IntoIterator<Item = Line>) {
         }
     }
 }
+/// `1 file`, `2 files`: a count with its noun.
+#[must_use]
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

@@ -202,10 +202,6 @@ fn signal_name(sig: libc::c_int) -> &'static str {
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// What a signal leaves behind, for its line.
 #[derive(Debug, Clone, Copy)]
 enum State {
@@ -224,12 +220,12 @@ fn message(sig: libc::c_int, killed: usize, removed: usize, state: State) -> Str
     format!(
         "zonerw: error: stopped by {}: killed {}, removed {}; {saved}",
         signal_name(sig),
-        plural(
+        crate::output::plural(
             killed,
             "running command (and its process group)",
             "running commands (and their process groups)"
         ),
-        plural(removed, "temporary file", "temporary files"),
+        crate::output::plural(removed, "temporary file", "temporary files"),
     )
 }
 
@@ -297,7 +293,7 @@ mod tests {
             (11, "11 files"),
         ];
         for (n, want) in cases {
-            assert_eq!(plural(n, "file", "files"), want);
+            assert_eq!(crate::output::plural(n, "file", "files"), want);
         }
     }
 

@@ -123,10 +123,6 @@ pub fn summary(lines: &[Line]) -> String {
     text
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// The first line: the config loaded, and what it holds. A config without a pool does
 /// nothing at all: a failure.
 #[must_use]
@@ -142,8 +138,8 @@ pub fn config(path: &Path, pools: &[Pool]) -> Line {
     Line::ok(format!(
         "config {}: {}, {}",
         path.display(),
-        plural(pools.len(), "pool", "pools"),
-        plural(servers, "server", "servers"),
+        crate::output::plural(pools.len(), "pool", "pools"),
+        crate::output::plural(servers, "server", "servers"),
     ))
 }
 
@@ -227,7 +223,7 @@ pub fn rendered_ok(zone: &str, pools: &[&Pool], renderings: usize) -> Line {
     Line::ok(format!(
         "nsd-checkzone {zone}: passes with each server of {} ({})",
         each.join(" and "),
-        plural(renderings, "rendering", "renderings")
+        crate::output::plural(renderings, "rendering", "renderings")
     ))
 }
 

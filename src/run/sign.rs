@@ -262,22 +262,12 @@ fn sign_one(
 /// Run the signer or the verifier (`key`: its `[dnssec]` key), bounded by `[nsd] timeout`.
 fn run_tool(argv: &[String], config: &Config, key: &str, zone: &str) -> Result<Output> {
     run_bounded(argv, &[], config.nsd.timeout).map_err(|e| match e {
-        Error::Spawn { program, source } => {
-            let fix = match source.kind() {
-                std::io::ErrorKind::NotFound => format!(
-                    "\nfix: install ldnsutils (apt-get install ldnsutils), or give the \
-                     absolute path in [dnssec] {key}"
-                ),
-                std::io::ErrorKind::PermissionDenied => {
-                    format!("\nfix: make it executable, or correct the path in [dnssec] {key}")
-                }
-                _ => String::new(),
-            };
-            Error::Spawn {
-                program,
-                source: std::io::Error::new(source.kind(), format!("{source}{fix}")),
-            }
-        }
+        Error::Spawn { program, source } => crate::command::spawn_error(
+            program,
+            source,
+            &format!("[dnssec] {key}"),
+            "install ldnsutils (apt-get install ldnsutils)",
+        ),
         Error::Command { argv, message } => {
             not_installed(zone, format!("signing failed: '{}' {message}", argv[0]))
         }
