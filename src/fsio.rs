@@ -170,6 +170,17 @@ pub fn read_template(path: &Path) -> Result<Installed> {
     read_regular(path, true, u64::MAX)
 }
 
+/// Read what a child wrote into a file zonerw made for it (the signer's output) like an
+/// installed zone file: never through a link it put there, never blocking, at most one
+/// byte more than an installed zone file may have (`Ok(None)`: more than that).
+pub fn read_output(path: &Path) -> Result<Option<Installed>> {
+    let read = read_regular(path, false, INSTALLED_READ_LIMIT + 1)?;
+    Ok(match read {
+        Installed::File(bytes) if bytes.len() as u64 > INSTALLED_READ_LIMIT => None,
+        other => Some(other),
+    })
+}
+
 /// At most this much of a DNSSEC key file is read (one is a few hundred bytes).
 const KEY_READ_LIMIT: u64 = 1 << 20;
 
@@ -581,6 +592,9 @@ mod tests {
         ];
         for (name, want) in cases {
             assert_eq!(kind(read_installed(&d.join(name))), want, "{name}");
+            // What a child wrote (the signer's output) is read the same way.
+            let output = read_output(&d.join(name)).map(|o| o.expect("within the cap"));
+            assert_eq!(kind(output), want, "{name}");
         }
         assert_eq!(kind(read_installed(Path::new("/dev/zero"))), "a device");
         assert_eq!(kind(read_installed(Path::new("/dev/null"))), "a device");

@@ -17,7 +17,7 @@ use crate::config::{Config, Denial, Dnssec};
 use crate::dnssec::keys::{self, Key, KeyDir};
 use crate::dnssec::signed;
 use crate::error::{Error, Errors, Result};
-use crate::fsio::Staged;
+use crate::fsio::{self, Installed, Staged};
 use crate::outcome::{Fate, Signed, ZoneRun};
 use crate::parallel;
 use crate::plan::{Action, Signing};
@@ -225,16 +225,27 @@ fn sign_one(
             dnssec.signer, out.status
         )));
     }
-    // Bounded like everything a child writes: a signer that writes without end must not
-    // take the run's memory (the cap is that of an installed zone file).
-    let text = read_signed(output.path()).map_err(|e| match e {
-        Some(e) => Error::io(output.path(), "read the signed zone", e),
-        None => failed(format!(
-            "{} wrote more than {} MiB",
-            dnssec.signer,
-            SIGNED_READ_LIMIT >> 20
-        )),
-    })?;
+    // Bounded like everything a child writes, and read like an installed zone file: a
+    // signer that writes without end, or puts a link or a FIFO there, gets an error.
+    let text = match fsio::read_output(output.path())? {
+        Some(Installed::File(bytes)) => String::from_utf8(bytes)
+            .map_err(|_| failed(format!("{} wrote text that is not UTF-8", dnssec.signer)))?,
+        Some(Installed::Absent) => {
+            return Err(failed(format!("{} wrote no signed zone", dnssec.signer)));
+        }
+        Some(Installed::NotAFile(what)) => {
+            return Err(failed(format!(
+                "{} left {what} where the signed zone should be",
+                dnssec.signer
+            )));
+        }
+        None => {
+            return Err(failed(format!(
+                "{} wrote a signed zone larger than an installed zone file may be",
+                dnssec.signer
+            )));
+        }
+    };
     let tags: Vec<(u16, bool)> = keys.iter().map(|k| (k.tag, k.is_ksk())).collect();
     let expected = signed::Expected {
         zone,
@@ -284,22 +295,6 @@ fn quoted(out: &Output, shown: &dyn Fn(&str) -> String) -> String {
     } else {
         format!(": {}", lines.join("; "))
     }
-}
-
-/// The most a signed zone may be: the cap on reading an installed zone file.
-const SIGNED_READ_LIMIT: u64 = 64 << 20;
-
-/// The signed zone's text; `Err(None)` when it is larger than [`SIGNED_READ_LIMIT`].
-fn read_signed(path: &std::path::Path) -> Result<String, Option<std::io::Error>> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(SIGNED_READ_LIMIT + 1).read_to_string(&mut text))
-        .map_err(Some)?;
-    if text.len() as u64 > SIGNED_READ_LIMIT {
-        return Err(None);
-    }
-    Ok(text)
 }
 
 #[cfg(test)]
