@@ -5,7 +5,7 @@
 //! ([`record`], between the probes and the decision), so the names move at once. Each run
 //! first drops the pins and drains that ran out or whose server left the config
 //! ([`expire`]). What a pin or a drain means for the choice is `decide`'s. Everything here
-//! but [`command`] is pure.
+//! is pure; the command's shell (record, then a run) is in `lib.rs`.
 
 use std::time::Duration;
 

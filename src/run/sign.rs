@@ -264,7 +264,10 @@ fn sign_one(
             "{} rejected the signed zone ({}){}",
             dnssec.verifier,
             out.status,
-            quoted(&out, &|t: &str| t.to_owned())
+            quoted(&out, &|t: &str| t.replace(
+                &output.path().display().to_string(),
+                &format!("{} (as signed)", z.zone.template_path.display())
+            ))
         )));
     }
     Ok((text, expiry, sign, verify))

@@ -356,7 +356,7 @@ fn a_zone_whose_signing_fails_keeps_its_signed_version_served_and_the_run_exits_
                 let stub = dir.join("failing-verifier");
                 fs::write(
                     &stub,
-                    "#!/bin/sh\necho 'Error: DNSSEC signature has expired for example.test.\tNS' >&2\nexit 36\n",
+                    "#!/bin/sh\necho \"Error: $1: DNSSEC signature has expired for example.test.\tNS\" >&2\nexit 36\n",
                 )
                 .unwrap();
                 chmod_x(&stub);
@@ -395,6 +395,8 @@ fn keeps_the_signed_zone(c: &Breakage) {
             .contains("it was not installed and NSD keeps serving the old zone"),
         "{r}"
     );
+    // Messages name the template, never a temporary file that is gone by now.
+    assert!(!r.stderr.contains(&format!("/.{ZONE}.zone.")), "{r}");
     // The signed zone stays as it was, validating; the unsigned one failed over.
     assert_eq!(FileId::of(&z.zone_path(ZONE)), installed);
     let plain_failover = r.new_serial(PLAIN);
