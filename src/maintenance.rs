@@ -254,6 +254,7 @@ pub fn record(
         state: before
             .cloned()
             .unwrap_or_else(|| decide::hold(pool, None).state),
+        ran_out: before.map(|b| expire(pool, b, now).1).unwrap_or_default(),
     };
     let (ps, done) = match change {
         Change::Pin {
@@ -311,6 +312,9 @@ struct Edit<'a> {
     pool: &'a str,
     time: String,
     state: PoolState,
+    /// The pins and drains of `state` that ran out (the run after the edit drops them,
+    /// with their history entries): as good as gone for the edit.
+    ran_out: Vec<Ended>,
 }
 
 /// The pool's state after an edit, and its history entry (with what it ended), or, when
@@ -322,11 +326,12 @@ type Edited = (
 
 impl Edit<'_> {
     fn pin(mut self, server: &str, until: Option<Timestamp>, reason: Option<&str>) -> Edited {
+        let stale = self.ran_out(Kind::Pin, server);
         let since = self
             .state
             .pinned
             .as_ref()
-            .filter(|p| p.server == server)
+            .filter(|p| p.server == server && !stale)
             .map_or_else(|| self.time.clone(), |p| p.since.clone());
         let pin = Pin {
             server: server.into(),
@@ -334,19 +339,29 @@ impl Edit<'_> {
             until: until.map(rfc3339),
             reason: reason.map(Into::into),
         };
-        let entry = (self.state.pinned.as_ref() != Some(&pin)).then(|| HistoryEntry::Pin {
-            time: self.time.clone(),
-            pool: self.pool.into(),
-            server: server.into(),
-            until: pin.until.clone(),
-            reason: pin.reason.clone(),
-        });
+        let entry =
+            (stale || self.state.pinned.as_ref() != Some(&pin)).then(|| HistoryEntry::Pin {
+                time: self.time.clone(),
+                pool: self.pool.into(),
+                server: server.into(),
+                until: pin.until.clone(),
+                reason: pin.reason.clone(),
+            });
         self.state.pinned = Some(pin);
         let line = || format!("{}: already pinned to {server}", self.pool);
         (self.state, entry.map(|e| (e, None)).ok_or_else(line))
     }
 
     fn unpin(mut self) -> Edited {
+        if let Some(pin) = &self.state.pinned
+            && self.ran_out(Kind::Pin, &pin.server)
+        {
+            let line = format!(
+                "{}: not pinned (the pin to {} ran out; this run drops it)",
+                self.pool, pin.server
+            );
+            return (self.state, Err(line));
+        }
         let done = match self.state.pinned.take() {
             Some(pin) => Ok(self.ended(Kind::Pin, pin.server)),
             None => Err(format!("{}: not pinned", self.pool)),
@@ -361,23 +376,27 @@ impl Edit<'_> {
         reason: Option<&str>,
         forced: bool,
     ) -> Edited {
+        let stale = self.ran_out(Kind::Drain, server);
         let since = self
             .state
             .drained
             .get(server)
+            .filter(|_| !stale)
             .map_or_else(|| self.time.clone(), |d| d.since.clone());
         let drain = Drain {
             since,
             until: until.map(rfc3339),
             reason: reason.map(Into::into),
         };
-        let entry = (self.state.drained.get(server) != Some(&drain)).then(|| HistoryEntry::Drain {
-            time: self.time.clone(),
-            pool: self.pool.into(),
-            server: server.into(),
-            until: drain.until.clone(),
-            reason: drain.reason.clone(),
-            forced,
+        let entry = (stale || self.state.drained.get(server) != Some(&drain)).then(|| {
+            HistoryEntry::Drain {
+                time: self.time.clone(),
+                pool: self.pool.into(),
+                server: server.into(),
+                until: drain.until.clone(),
+                reason: drain.reason.clone(),
+                forced,
+            }
         });
         self.state.drained.insert(server.into(), drain);
         let line = || format!("{}: {server} already drained", self.pool);
@@ -385,11 +404,25 @@ impl Edit<'_> {
     }
 
     fn undrain(mut self, server: &str) -> Edited {
+        if self.state.drained.contains_key(server) && self.ran_out(Kind::Drain, server) {
+            let line = format!(
+                "{}: {server} is not drained (its drain ran out; this run drops it)",
+                self.pool
+            );
+            return (self.state, Err(line));
+        }
         let done = match self.state.drained.remove(server) {
             Some(_) => Ok(self.ended(Kind::Drain, server.into())),
             None => Err(format!("{}: {server} is not drained", self.pool)),
         };
         (self.state, done)
+    }
+
+    /// Whether the pin or drain of `server` ran out (or its server left the config).
+    fn ran_out(&self, kind: Kind, server: &str) -> bool {
+        self.ran_out
+            .iter()
+            .any(|e| e.kind == kind && e.server == server)
     }
 
     /// The entry of a pin or drain of `server` ended by the command.
@@ -987,6 +1020,48 @@ marker = "MX"
         )
         .unwrap();
         assert_eq!((not.entry, not.line.as_str()), (None, "web: not pinned"));
+
+        // A pin that ran out is as good as gone: unpinning it records nothing (the run
+        // drops it, with its "expired" entry), and pinning again is a new pin, since now.
+        let mut stale = r.state.clone();
+        stale
+            .pools
+            .get_mut("web")
+            .unwrap()
+            .pinned
+            .as_mut()
+            .unwrap()
+            .until = Some("2026-11-29T10:01:00Z".into());
+        let later = "2026-11-29T10:05:00Z";
+        let u = record(
+            &config,
+            Some(&stale),
+            &unpin,
+            &outcomes(up(), up()),
+            at(later),
+        )
+        .unwrap();
+        assert_eq!(
+            (u.entry, u.line.as_str(), u.state),
+            (
+                None,
+                "web: not pinned (the pin to backup ran out; this run drops it)",
+                stale.clone()
+            )
+        );
+        let again = record(
+            &config,
+            Some(&stale),
+            &pin("backup", Some("main is patched")),
+            &outcomes(up(), up()),
+            at(later),
+        )
+        .unwrap();
+        assert!(again.entry.is_some(), "{}", again.line);
+        assert_eq!(
+            again.state.pools["web"].pinned.as_ref().unwrap().since,
+            later
+        );
     }
 
     #[test]
