@@ -50,13 +50,6 @@ for tool in nsd nsd-control dig python3; do
     }
 done
 
-step() { printf '\n==> %s\n' "$*"; }
-ok() { printf 'ok: %s\n' "$*"; }
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    exit 1
-}
-
 . tests/package/own.sh
 
 zone_file=/var/lib/nsd/zonerw/example.com.zone

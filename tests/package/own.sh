@@ -4,6 +4,14 @@
 # Both tests install the zonerw package only when nothing of a zonerw is here
 # (zonerw_present prints nothing), mark what they installed with
 # $owned_marker, and purge it again only while that marker is there.
+# Also their output helpers: step, ok, fail.
+
+step() { printf '\n==> %s\n' "$*"; }
+ok() { printf 'ok: %s\n' "$*"; }
+fail() {
+    printf 'FAIL: %s\n' "$*" >&2
+    exit 1
+}
 
 # The package's state in dpkg's database: "" when dpkg never heard of it,
 # else installed, config-files, half-installed, ...

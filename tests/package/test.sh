@@ -31,14 +31,8 @@ fi
 
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
-step() { printf '\n==> %s\n' "$*"; }
-ok() { printf 'ok: %s\n' "$*"; }
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    exit 1
-}
 
-# pkg_status, purge_package, owned_marker, zonerw_present, skip_if_foreign:
+# step, ok, fail, pkg_status, purge_package, owned_marker, zonerw_present, skip_if_foreign:
 # shared with tests/quickstart.sh.
 . tests/package/own.sh
 
