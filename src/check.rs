@@ -500,7 +500,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
     let real = |p: &Path| -> Option<PathBuf> {
         Some(p.parent()?.canonicalize().ok()?.join(p.file_name()?))
     };
-    a == b || matches!((real(a), real(b)), (Some(x), Some(y)) if x == y)
+    // NSD's path (`a`) may be a link to zonerw's file: NSD opens it through the link and
+    // finds each new file. zonerw's own (`b`) is not followed: its install replaces a link.
+    let nsd_reads = a.canonicalize().ok().or_else(|| real(a));
+    a == b || matches!((nsd_reads, real(b)), (Some(x), Some(y)) if x == y)
 }
 
 // ---------------------------------------------------------------- 5. directories
@@ -727,18 +730,12 @@ fn verify_lines(
     if zones.is_empty() {
         return Vec::new();
     }
-    let down: Vec<(IpAddr, &str)> = config
+    // As a run tells them (`outcome::down_servers`).
+    let down: Vec<(IpAddr, String)> = config
         .pools
         .iter()
         .zip(outcomes)
-        .flat_map(|(pool, outcomes)| pool.servers.iter().zip(outcomes))
-        .filter(|(_, o)| matches!(o, ProbeOutcome::Down { .. }))
-        .flat_map(|(s, _)| {
-            [s.ipv4.map(IpAddr::V4), s.ipv6.map(IpAddr::V6)]
-                .into_iter()
-                .flatten()
-                .map(|ip| (ip, s.name.as_str()))
-        })
+        .flat_map(|(pool, outcomes)| crate::outcome::down_in(pool, outcomes))
         .collect();
     let mut servers: Vec<(&str, std::net::SocketAddr)> = Vec::new();
     let mut lines = Vec::new();
@@ -951,6 +948,13 @@ mod tests {
         assert!(same_file(&a, &dir.path().join("link/example.com.zone")));
         assert!(same_file(&a, &real.join("../real/example.com.zone")));
         assert!(!same_file(&a, &real.join("other.zone")));
+        // NSD's zonefile: a link to zonerw's file is the same file; not the other way round
+        // (zonerw replaces a link where its file should be).
+        fs::write(&a, "").unwrap();
+        let nsd_link = dir.path().join("nsd.zone");
+        std::os::unix::fs::symlink(&a, &nsd_link).unwrap();
+        assert!(same_file(&nsd_link, &a));
+        assert!(!same_file(&a, &nsd_link));
         assert!(same_file(
             Path::new("/nonexistent/x"),
             Path::new("/nonexistent/x")

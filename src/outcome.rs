@@ -149,20 +149,28 @@ pub fn chosen_addresses(pools: &[PoolRun<'_>]) -> Vec<(Option<Ipv4Addr>, Option<
 /// The servers found down in this run, by address (a secondary there is not waited for).
 #[must_use]
 pub fn down_servers(pools: &[PoolRun<'_>]) -> Vec<(IpAddr, String)> {
-    let mut down = Vec::new();
-    for p in pools {
-        for (server, outcome) in p.pool.servers.iter().zip(&p.outcomes) {
-            if !outcome.is_up() {
-                let ips = [server.ipv4.map(IpAddr::V4), server.ipv6.map(IpAddr::V6)];
-                down.extend(
-                    ips.into_iter()
-                        .flatten()
-                        .map(|ip| (ip, server.name.clone())),
-                );
-            }
-        }
-    }
-    down
+    pools
+        .iter()
+        .flat_map(|p| down_in(p.pool, &p.outcomes))
+        .collect()
+}
+
+/// The addresses of the servers of `pool` whose probe failed (`outcomes` in server order),
+/// each with the server's name.
+pub fn down_in<'a>(
+    pool: &'a Pool,
+    outcomes: &'a [ProbeOutcome],
+) -> impl Iterator<Item = (IpAddr, String)> + 'a {
+    pool.servers
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, outcome)| !outcome.is_up())
+        .flat_map(|(server, _)| {
+            [server.ipv4.map(IpAddr::V4), server.ipv6.map(IpAddr::V6)]
+                .into_iter()
+                .flatten()
+                .map(|ip| (ip, server.name.clone()))
+        })
 }
 
 /// One zone through the run: its template, its plan, and what became of the plan.
