@@ -27,11 +27,13 @@ use std::time::Instant;
 
 use self::line::{Choice, Line, Status, ZoneKeys};
 use crate::command::{self, Found};
+use crate::config::Kind;
 use crate::config::{Config, Pool};
 use crate::decide::ProbeOutcome;
 use crate::dnssec::keys::KeyDir;
 use crate::error::{Error, Result};
-use crate::nsd::{self, Checkconf, Rendered, ZoneStatus};
+use crate::nsd::{self, Checkconf, ZoneStatus};
+use crate::primary::{self, Rendered};
 use crate::sigcheck::{self, Validity};
 use crate::state::State;
 use crate::store::{StateFiles, load_reserved, load_state};
@@ -73,7 +75,10 @@ pub fn check(config: &Config, now: jiff::Timestamp) -> Result<u8> {
             state.as_ref(),
             checkzone_found,
         ));
-        let (nsd_lines, unknown) = nsd_lines(config, &zones, control_found.as_ref());
+        let (nsd_lines, unknown) = match config.primary.kind {
+            Kind::Nsd => nsd_lines(config, &zones, control_found.as_ref()),
+            Kind::Knot | Kind::Bind => server_lines(config, &zones, control_found.as_ref()),
+        };
         show(nsd_lines);
         show(directory_lines(config));
         show(dnssec_lines(config, &zones, state.as_ref(), now));
@@ -190,25 +195,24 @@ fn markers_by_pool<'a>(config: &'a Config, zone: &Zone) -> Vec<(&'a str, Vec<Str
 
 // ---------------------------------------------------------------- 2. commands
 
-/// A line per external command of the config; where `[nsd] control` and `[nsd] checkzone`
-/// resolved (None: not found, or no checkzone configured).
+/// A line per external command of the config; where the primary's control tool and
+/// checker resolved (None: not found, or no checker configured).
 fn command_lines(config: &Config) -> (Vec<Line>, Option<Found>, Option<Found>) {
     let mut lines = Vec::new();
-    let control = command::resolve(&config.nsd.control[0]);
-    lines.push(line::command(
-        &config.nsd.control[0],
-        "[nsd] control",
-        &control,
-    ));
-    let checkzone = if let Some(program) = &config.nsd.checkzone {
+    let p = &config.primary;
+    let control = command::resolve(&p.control[0]);
+    lines.push(line::command(&p.control[0], &p.key("control"), &control));
+    let checkzone = if let Some(program) = p.checker() {
         let found = command::resolve(program);
-        lines.push(line::command(program, "[nsd] checkzone", &found));
+        lines.push(line::command(program, &p.key("check"), &found));
         found.ok()
     } else {
-        lines.push(Line::skip(
-            "nsd-checkzone: [nsd] checkzone = \"\": rendered zones are not checked, in a run \
-             either",
-        ));
+        let empty = if p.table == "[nsd]" { "\"\"" } else { "[]" };
+        lines.push(Line::skip(format!(
+            "{}: {} = {empty}: rendered zones are not checked, in a run either",
+            p.kind.default_check(),
+            p.key("check")
+        )));
         None
     };
     let mut others: Vec<(String, &str, &str)> = Vec::new();
@@ -267,14 +271,17 @@ fn render_lines(
     state: Option<&State>,
     checkzone: Option<Found>,
 ) -> Vec<Line> {
-    let (Some(program), Some(_)) = (&config.nsd.checkzone, checkzone) else {
-        if config.nsd.checkzone.is_some() && !zones.is_empty() {
-            return vec![Line::skip(
-                "nsd-checkzone of the rendered zones: the program was not found (see above)",
-            )];
+    let p = &config.primary;
+    let (Some(_), Some(_)) = (p.checker(), checkzone) else {
+        if p.checker().is_some() && !zones.is_empty() {
+            return vec![Line::skip(format!(
+                "{} of the rendered zones: the program was not found (see above)",
+                p.kind.default_check()
+            ))];
         }
         return Vec::new();
     };
+    let checker = p.kind.default_check();
     let current = crate::decide::current_choices(config, state);
     let servers: Vec<usize> = config.pools.iter().map(|p| p.servers.len()).collect();
     let mut items: Vec<(usize, Vec<usize>)> = Vec::new();
@@ -300,11 +307,11 @@ fn render_lines(
             items.push((i, choice));
         }
     }
-    let results = match nsd::checkzone_copies(&config.nsd, program, &rendered) {
+    let results = match primary::check_copies(p, &rendered) {
         Ok(results) => results,
         Err(e) => {
             return vec![Line::from_error(
-                "nsd-checkzone of the rendered zones",
+                &format!("{checker} of the rendered zones"),
                 &e.to_string(),
                 "make the temporary directory (TMPDIR, else /tmp) writable",
             )];
@@ -318,10 +325,13 @@ fn render_lines(
             .filter(|e| !matches!(e, Error::Checkzone { .. }))
     }) {
         return vec![Line::from_error(
-            "nsd-checkzone of the rendered zones",
+            &format!("{checker} of the rendered zones"),
             &e.to_string(),
-            "the renderings could not be checked: make room in the temporary directory \
-             (TMPDIR, else /tmp), or raise [nsd] timeout if nsd-checkzone timed out",
+            format!(
+                "the renderings could not be checked: make room in the temporary directory \
+                 (TMPDIR, else /tmp), or raise {} if {checker} timed out",
+                p.key("timeout")
+            ),
         )];
     }
     let mut lines = Vec::new();
@@ -342,6 +352,7 @@ fn render_lines(
                     .map(|&p| (&config.pools[p], &config.pools[p].servers[choice[p]]))
                     .collect();
                 Some(line::rendered_fail(
+                    (checker, p.name()),
                     &zone.name,
                     &choice,
                     &zone.template_path,
@@ -351,12 +362,19 @@ fn render_lines(
             .collect();
         if failures.is_empty() {
             let pools: Vec<&Pool> = used.iter().map(|&p| &config.pools[p]).collect();
-            lines.push(line::rendered_ok(&zone.name, &pools, mine.len()));
+            lines.push(line::rendered_ok(checker, &zone.name, &pools, mine.len()));
         } else {
             lines.extend(failures);
         }
     }
     lines
+}
+
+/// A program's file name, as messages name it (`nsd-checkzone`).
+fn program_name(program: &str) -> String {
+    Path::new(program)
+        .file_name()
+        .map_or_else(|| program.to_owned(), |n| n.to_string_lossy().into_owned())
 }
 
 /// The pools whose markers a zone's template uses, in config order.
@@ -388,7 +406,7 @@ fn nsd_lines(config: &Config, zones: &[Zone], control: Option<&Found>) -> (Vec<L
     };
     let user = fsio::user_name(fsio::effective_uid());
     let mut lines = Vec::new();
-    match nsd::status(&config.nsd) {
+    match nsd::status(&config.primary) {
         Ok(version) => lines.push(Line::ok(match version {
             Some(v) => format!("nsd-control status: NSD {v} answers"),
             None => "nsd-control status: NSD answers".to_owned(),
@@ -410,14 +428,14 @@ fn nsd_lines(config: &Config, zones: &[Zone], control: Option<&Found>) -> (Vec<L
         lines.push(Line::skip(format!("zone files NSD reads: {why}")));
     }
     let statuses = parallel::map(zones, WORKERS, |z| {
-        let status = nsd::zone_status(&config.nsd, &z.name);
+        let status = nsd::zone_status(&config.primary, &z.name);
         let file = match (&status, &checkconf) {
             (Ok(ZoneStatus::Configured { pattern }), Ok(cc)) => {
                 Some(cc.zonefile(&z.name, pattern.as_deref()))
             }
             (Ok(ZoneStatus::NotConfigured), Ok(cc)) => config
-                .nsd
-                .add_pattern
+                .primary
+                .add_template
                 .as_deref()
                 .map(|p| cc.zonefile(&z.name, Some(p))),
             _ => None,
@@ -447,7 +465,7 @@ fn nsd_lines(config: &Config, zones: &[Zone], control: Option<&Found>) -> (Vec<L
             },
             Ok(ZoneStatus::NotConfigured) => {
                 unknown.push(zone.name.clone());
-                let pattern = config.nsd.add_pattern.as_deref();
+                let pattern = config.primary.add_template.as_deref();
                 match file {
                     Some(Err(e)) if e.to_string().contains("Pattern does not exist") => {
                         let p = pattern.unwrap_or_default();
@@ -473,12 +491,170 @@ fn nsd_lines(config: &Config, zones: &[Zone], control: Option<&Found>) -> (Vec<L
     (lines, unknown)
 }
 
+/// Knot DNS or BIND: the control channel answers (with the version), then for every zone
+/// whether the server has it and serves it, and the settings zonerw can see that break "the
+/// file zonerw writes is the truth" (Knot: `zonefile-sync`, `journal-content`,
+/// `zonefile-load`; BIND: a dynamic zone). Also returns the zones the server does not know.
+fn server_lines(
+    config: &Config,
+    zones: &[Zone],
+    control: Option<&Found>,
+) -> (Vec<Line>, Vec<String>) {
+    let p = &config.primary;
+    let tool = program_name(&p.control[0]);
+    let Some(_) = control else {
+        return (
+            vec![Line::skip(format!(
+                "{}: {tool} was not found (see above)",
+                p.name()
+            ))],
+            Vec::new(),
+        );
+    };
+    let mut lines = Vec::new();
+    match primary::status(p) {
+        Ok(version) => lines.push(Line::ok(format!(
+            "server: {} answers on its control channel ({tool} status)",
+            version.unwrap_or_else(|| p.name().to_owned())
+        ))),
+        Err(e) => {
+            lines.push(Line::from_error(
+                &format!("server: {} ({tool} status)", p.name()),
+                &e.to_string(),
+                format!("is {} running, and may this user use {tool}?", p.name()),
+            ));
+            if !zones.is_empty() {
+                lines.push(Line::skip(format!(
+                    "zones {} serves: {tool} status failed",
+                    p.name()
+                )));
+            }
+            return (lines, Vec::new());
+        }
+    }
+    let names: Vec<&str> = zones.iter().map(|z| z.name.as_str()).collect();
+    let infos = primary::zone_infos(p, &names);
+    let knot_settings = (p.kind == Kind::Knot).then(|| primary::knot::settings(p));
+    if let Some(Err(e)) = &knot_settings {
+        lines.push(Line::skip(format!(
+            "Knot DNS settings: {tool} conf-read failed: {}",
+            line::split_fix(&e.to_string()).0
+        )));
+    }
+    let mut unknown = Vec::new();
+    for (zone, info) in zones.iter().zip(infos) {
+        let ours = config.zones.join(&zone.file_name);
+        match info.known {
+            primary::Known::Yes => {
+                lines.push(Line::ok(match info.serial {
+                    Some(serial) => format!(
+                        "zone {}: {} serves it (serial {serial})",
+                        zone.name,
+                        p.name()
+                    ),
+                    None => format!(
+                        "zone {}: {} has it, not loaded yet (a run installs {} and reloads it)",
+                        zone.name,
+                        p.name(),
+                        ours.display()
+                    ),
+                }));
+                let dangers = dangers_of(p, knot_settings.as_ref(), &zone.name);
+                for (what, why) in dangers {
+                    lines.push(Line::fail(
+                        format!("zone {}: {} {what}", zone.name, p.name()),
+                        why,
+                    ));
+                }
+            }
+            primary::Known::No => {
+                unknown.push(zone.name.clone());
+                lines.push(match &p.add_template {
+                    Some(t) => Line::ok(format!(
+                        "zone {}: unknown to {}, will be added ({} {t})",
+                        zone.name,
+                        p.name(),
+                        p.key("add-template")
+                    )),
+                    None => Line::fail(
+                        format!("zone {}: {} does not serve it", zone.name, p.name()),
+                        primary::how_to_add(p, &zone.name, &ours).replace('\n', " "),
+                    ),
+                });
+            }
+            primary::Known::Unclear => lines.push(Line::fail(
+                format!(
+                    "zone {}: {tool} could not say whether {} has it",
+                    zone.name,
+                    p.name()
+                ),
+                format!("see what {tool} says: {}", p.control.join(" ")),
+            )),
+        }
+    }
+    lines.extend(template_dangers(p, knot_settings.as_ref()));
+    (lines, unknown)
+}
+
+/// What a zone's settings break, as (what, why): Knot's effective `zonefile-sync`,
+/// `journal-content`, `zonefile-load` from `settings` (`knotc conf-read`), BIND's
+/// `dynamic: yes` from `rndc zonestatus`.
+fn dangers_of(
+    p: &crate::config::Primary,
+    knot: Option<&Result<(String, String)>>,
+    zone: &str,
+) -> Vec<(String, String)> {
+    match (knot, p.kind) {
+        (Some(Ok((zone_items, templates))), _) => {
+            primary::knot::dangers(zone_items, templates, zone)
+                .into_iter()
+                .map(|d| (format!("{} is {}", d.item, d.value), d.why.to_owned()))
+                .collect()
+        }
+        (_, Kind::Bind) => primary::bind::settings(p, zone)
+            .map(|status| {
+                primary::bind::dangers(&status)
+                    .into_iter()
+                    .map(|why| ("zone is dynamic".to_owned(), why))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// Knot: the settings of the template `add-template` names, which zones zonerw adds get.
+fn template_dangers(
+    p: &crate::config::Primary,
+    knot: Option<&Result<(String, String)>>,
+) -> Vec<Line> {
+    let (Some(Ok((_, templates))), Some(template)) = (knot, &p.add_template) else {
+        return Vec::new();
+    };
+    let as_added = format!("zone[new.].template = {template}\n");
+    primary::knot::dangers(&as_added, templates, "new.")
+        .into_iter()
+        .map(|d| {
+            Line::fail(
+                format!(
+                    "Knot DNS template {template} ({}): {} is {}",
+                    p.key("add-template"),
+                    d.item,
+                    d.value
+                ),
+                d.why,
+            )
+        })
+        .collect()
+}
+
 /// nsd-checkconf for the nsd.conf that `[nsd] control` uses, or why there is none.
 fn checkconf(config: &Config, control: &Found) -> std::result::Result<Checkconf, String> {
-    let conf = nsd::nsd_conf(&config.nsd.control).ok_or_else(|| {
+    let conf = nsd::nsd_conf(&config.primary.control).ok_or_else(|| {
         format!(
-            "[nsd] control runs {}, not nsd-control itself, so its nsd.conf is unknown",
-            config.nsd.control[0]
+            "{} runs {}, not nsd-control itself, so its nsd.conf is unknown",
+            config.primary.key("control"),
+            config.primary.control[0]
         )
     })?;
     // Beside nsd-control first: the same installation of NSD.
@@ -491,7 +667,7 @@ fn checkconf(config: &Config, control: &Found) -> std::result::Result<Checkconf,
             .path()
             .to_owned()
     };
-    Ok(Checkconf::new(program, conf, config.nsd.timeout))
+    Ok(Checkconf::new(program, conf, config.primary.timeout))
 }
 
 /// Whether two paths name the same file (whose directory exists): compared with links

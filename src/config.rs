@@ -15,7 +15,7 @@ pub(crate) const DEFAULT_TEMPLATES: &str = "/etc/zonerw/templates";
 pub(crate) const DEFAULT_ZONES: &str = "/var/lib/nsd/zonerw";
 /// Default state directory.
 pub(crate) const DEFAULT_STATE: &str = "/var/lib/zonerw";
-/// Default bound on each `nsd-control` / `nsd-checkzone` call.
+/// Default bound on each call of the primary's control tool and checker.
 pub(crate) const DEFAULT_NSD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default bound on one probe attempt.
 pub(crate) const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,8 +50,8 @@ struct Spec {
     state: Option<PathBuf>,
     #[serde(default)]
     serial: SerialSpec,
-    #[serde(default)]
-    nsd: NsdSpec,
+    nsd: Option<NsdSpec>,
+    server: Option<PrimarySpec>,
     #[serde(default, rename = "pool")]
     pools: Vec<PoolSpec>,
     guard: Option<GuardSpec>,
@@ -161,6 +161,17 @@ struct NsdSpec {
     add_pattern: Option<String>,
     checkzone: Option<String>,
     timeout: Option<Dur>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct PrimarySpec {
+    #[serde(default)]
+    kind: Kind,
+    control: Option<Vec<String>>,
+    check: Option<Vec<String>>,
+    timeout: Option<Dur>,
+    add_template: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -434,8 +445,8 @@ pub struct Config {
     pub scheme: Scheme,
     /// Clock of the date scheme.
     pub clock: Clock,
-    /// How to call NSD.
-    pub nsd: Nsd,
+    /// The primary DNS server zonerw installs zones for (`[server]`, or `[nsd]`).
+    pub primary: Primary,
     /// Failover pools.
     pub pools: Vec<Pool>,
     /// Guard against false failovers (None = no guard).
@@ -514,17 +525,102 @@ pub struct Verify {
     pub timeout: Duration,
 }
 
-/// How to call NSD's tools.
+/// Which DNS server is the primary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// `NLnet` Labs' NSD (the default).
+    #[default]
+    Nsd,
+    /// CZ.NIC's Knot DNS.
+    Knot,
+    /// ISC's BIND 9.
+    Bind,
+}
+
+impl Kind {
+    /// The server's name in messages: `NSD`, `Knot DNS`, `BIND`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Nsd => "NSD",
+            Kind::Knot => "Knot DNS",
+            Kind::Bind => "BIND",
+        }
+    }
+
+    /// The word of `[server] kind`: `nsd`, `knot`, `bind`.
+    #[must_use]
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Nsd => "nsd",
+            Kind::Knot => "knot",
+            Kind::Bind => "bind",
+        }
+    }
+
+    /// The control tool a kind uses when `control` is not set.
+    #[must_use]
+    pub fn default_control(self) -> &'static str {
+        match self {
+            Kind::Nsd => "nsd-control",
+            Kind::Knot => "knotc",
+            Kind::Bind => "rndc",
+        }
+    }
+
+    /// The zone checker a kind uses when `check` is not set.
+    #[must_use]
+    pub fn default_check(self) -> &'static str {
+        match self {
+            Kind::Nsd => "nsd-checkzone",
+            Kind::Knot => "kzonecheck",
+            Kind::Bind => "named-checkzone",
+        }
+    }
+}
+
+/// How to call the primary DNS server's tools: `[server]` (or the older `[nsd]`).
 #[derive(Debug, Clone)]
-pub struct Nsd {
-    /// argv prefix of nsd-control.
+pub struct Primary {
+    /// NSD, Knot DNS or BIND.
+    pub kind: Kind,
+    /// The table it was configured in, for messages: `[server]` or `[nsd]`.
+    pub table: &'static str,
+    /// argv prefix of the control tool (nsd-control, knotc, rndc).
     pub control: Vec<String>,
-    /// nsd-checkzone program, or None to skip the check.
-    pub checkzone: Option<String>,
+    /// argv prefix of the zone checker, or None to skip the check.
+    pub check: Option<Vec<String>>,
     /// Bound on each call.
     pub timeout: Duration,
-    /// NSD pattern for `nsd-control addzone` of zones NSD does not know yet.
-    pub add_pattern: Option<String>,
+    /// For zones the server does not know yet: NSD's pattern, Knot's template, BIND's
+    /// `rndc addzone` options. None: such zones are refused.
+    pub add_template: Option<String>,
+}
+
+impl Primary {
+    /// The server's name in messages: `NSD`, `Knot DNS`, `BIND`.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// The key of a setting in messages: `[server] check`, `[nsd] checkzone`.
+    #[must_use]
+    pub fn key(&self, key: &str) -> String {
+        let key = match (self.table, key) {
+            ("[nsd]", "check") => "checkzone",
+            ("[nsd]", "add-template") => "add-pattern",
+            _ => key,
+        };
+        format!("{} {key}", self.table)
+    }
+
+    /// The checker's program (argv\[0\]), if zones are checked.
+    #[must_use]
+    pub fn checker(&self) -> Option<&str> {
+        self.check.as_ref().map(|c| c[0].as_str())
+    }
 }
 
 /// One failover decision.
@@ -612,25 +708,7 @@ impl Config {
             let p = p.unwrap_or_else(|| PathBuf::from(default));
             if p.is_absolute() { p } else { base.join(p) }
         };
-        let nsd = Nsd {
-            control: spec
-                .nsd
-                .control
-                .unwrap_or_else(|| vec!["nsd-control".into()]),
-            checkzone: match spec.nsd.checkzone {
-                Some(s) if s.is_empty() => None,
-                Some(s) => Some(s),
-                None => Some("nsd-checkzone".into()),
-            },
-            timeout: spec.nsd.timeout.map_or(DEFAULT_NSD_TIMEOUT, |d| d.0),
-            add_pattern: spec.nsd.add_pattern.filter(|p| !p.is_empty()),
-        };
-        if nsd.control.is_empty() || nsd.control[0].is_empty() {
-            return Err(Error::config(
-                path,
-                "nsd.control: must name a program, e.g. [\"nsd-control\"]",
-            ));
-        }
+        let primary = primary_from_spec(spec.nsd, spec.server, path)?;
         let pools = spec
             .pools
             .into_iter()
@@ -661,7 +739,7 @@ impl Config {
             state,
             scheme: spec.serial.scheme,
             clock: spec.serial.clock,
-            nsd,
+            primary,
             pools,
             guard_timeout: spec
                 .guard
@@ -776,6 +854,77 @@ fn dnssec_from_spec(
         refresh: r,
         unsigned,
     })
+}
+
+/// `[server]`, or the older `[nsd]` (which means `kind = "nsd"`); not both.
+fn primary_from_spec(
+    nsd: Option<NsdSpec>,
+    server: Option<PrimarySpec>,
+    path: &Path,
+) -> Result<Primary> {
+    let primary = match (nsd, server) {
+        (Some(_), Some(_)) => {
+            return Err(Error::config(
+                path,
+                "[nsd] and [server] both configure the primary: keep one ([nsd] is the \
+                 older spelling of [server] with kind = \"nsd\")",
+            ));
+        }
+        (Some(n), None) => Primary {
+            kind: Kind::Nsd,
+            table: "[nsd]",
+            control: n.control.unwrap_or_else(|| vec!["nsd-control".into()]),
+            check: match n.checkzone {
+                Some(s) if s.is_empty() => None,
+                Some(s) => Some(vec![s]),
+                None => Some(vec!["nsd-checkzone".into()]),
+            },
+            timeout: n.timeout.map_or(DEFAULT_NSD_TIMEOUT, |d| d.0),
+            add_template: n.add_pattern.filter(|p| !p.is_empty()),
+        },
+        (None, server) => {
+            let s = server.unwrap_or_default();
+            let check = match s.check {
+                Some(argv) if argv.is_empty() => None,
+                Some(argv) => Some(argv),
+                None => Some(vec![s.kind.default_check().into()]),
+            };
+            Primary {
+                kind: s.kind,
+                table: "[server]",
+                control: s
+                    .control
+                    .unwrap_or_else(|| vec![s.kind.default_control().into()]),
+                check,
+                timeout: s.timeout.map_or(DEFAULT_NSD_TIMEOUT, |d| d.0),
+                add_template: s.add_template.filter(|p| !p.trim().is_empty()),
+            }
+        }
+    };
+    if primary.control.first().is_none_or(String::is_empty) {
+        let key = if primary.table == "[nsd]" {
+            "nsd"
+        } else {
+            "server"
+        };
+        return Err(Error::config(
+            path,
+            format!(
+                "{key}.control: must name a program, e.g. [\"{}\"]",
+                primary.kind.default_control()
+            ),
+        ));
+    }
+    if primary.check.as_ref().is_some_and(|c| c[0].is_empty()) {
+        return Err(Error::config(
+            path,
+            format!(
+                "server.check: must name a program, e.g. [\"{}\"] (or [] for no check)",
+                primary.kind.default_check()
+            ),
+        ));
+    }
+    Ok(primary)
 }
 
 fn pool_from_spec(spec: PoolSpec, index: usize, path: &Path) -> Result<Pool> {
@@ -995,8 +1144,12 @@ expect-status = "200"
         assert_eq!(c.templates, Path::new("/etc/zonerw/templates"));
         assert_eq!(c.state, Path::new(DEFAULT_STATE));
         assert_eq!(c.scheme, Scheme::Counter);
-        assert_eq!(c.nsd.timeout, Duration::from_secs(10));
-        assert_eq!(c.nsd.checkzone.as_deref(), Some("nsd-checkzone"));
+        assert_eq!(c.primary.timeout, Duration::from_secs(10));
+        assert_eq!(
+            c.primary.check.as_deref(),
+            Some(&["nsd-checkzone".to_owned()][..])
+        );
+        assert_eq!(c.primary.kind, Kind::Nsd);
         let p = &c.pools[0];
         assert_eq!((p.fall, p.rise, p.check.attempts), (2, 1, 2));
         assert_eq!(p.check.timeout, Duration::from_millis(500));

@@ -33,15 +33,30 @@ pub enum Error {
     },
     /// An external command failed or timed out.
     Command { argv: Vec<String>, message: String },
-    /// `nsd-checkzone` rejected a rendered zone; it was not installed.
-    Checkzone { zone: String, message: String },
+    /// The server's checker (`nsd-checkzone`, `kzonecheck`, `named-checkzone`) rejected a
+    /// rendered zone; it was not installed. `server` names the primary (`NSD`).
+    Checkzone {
+        zone: String,
+        checker: String,
+        server: &'static str,
+        message: String,
+    },
     /// A rendered zone was not installed: its SOA serial is not the planned one, or its
-    /// check did not finish in time.
-    NotInstalled { zone: String, message: String },
+    /// check did not finish in time. `server` names the primary (`NSD`).
+    NotInstalled {
+        zone: String,
+        server: &'static str,
+        message: String,
+    },
     /// The primary did not serve a new serial after the reload.
     Verify { zone: String, message: String },
-    /// NSD does not serve the zone and no `add-pattern` is configured.
-    UnknownZone { zone: String, file: PathBuf },
+    /// The primary does not serve the zone and no `add-pattern` / `add-template` is
+    /// configured: `server` names it, `how` says how to add the zone.
+    UnknownZone {
+        zone: String,
+        server: &'static str,
+        how: String,
+    },
     /// Another run holds the lock.
     Locked { path: PathBuf, holder: String },
     /// Several independent failures in one run (e.g. two zones failed).
@@ -123,19 +138,27 @@ impl fmt::Display for Error {
             ),
             Error::Spawn { program, source } => write!(f, "cannot run '{program}': {source}"),
             Error::Command { argv, message } => write!(f, "'{}' {message}", argv.join(" ")),
-            Error::Checkzone { zone, message } => write!(
+            Error::Checkzone {
+                zone,
+                checker,
+                server,
+                message,
+            } => write!(
                 f,
-                "{zone}: nsd-checkzone rejected the rendered zone; it was not installed and NSD keeps serving the old one:\n{message}"
+                "{zone}: {checker} rejected the rendered zone; it was not installed and {server} keeps serving the old one:\n{message}"
             ),
-            Error::NotInstalled { zone, message } => write!(
+            Error::NotInstalled {
+                zone,
+                server,
+                message,
+            } => write!(
                 f,
-                "{zone}: {message}; it was not installed and NSD keeps serving the old zone"
+                "{zone}: {message}; it was not installed and {server} keeps serving the old zone"
             ),
             Error::Verify { zone, message } => write!(f, "{zone}: {message}"),
-            Error::UnknownZone { zone, file } => write!(
+            Error::UnknownZone { zone, server, how } => write!(
                 f,
-                "{zone}: NSD does not serve this zone, so it was not installed. Add it to nsd.conf and run 'nsd-control reconfig':\n    zone:\n        name: {zone}\n        zonefile: {}\n        (plus your notify: and provide-xfr: lines)\nor let zonerw add new zones itself: set [nsd] add-pattern to an NSD pattern: with those lines",
-                file.display()
+                "{zone}: {server} does not serve this zone, so it was not installed. {how}"
             ),
             Error::Locked { path, holder } => {
                 write!(f, "another run holds the lock {}: {holder}", path.display())

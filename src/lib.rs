@@ -29,6 +29,7 @@ pub mod outcome;
 pub mod output;
 pub mod parallel;
 pub mod plan;
+pub mod primary;
 pub mod probe;
 pub mod report;
 pub mod run;

@@ -3,64 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use crate::command::{Output, quote, run_bounded};
-use crate::config::Nsd;
+use crate::config::Primary;
 use crate::error::{Error, Result};
 use crate::fsio;
-
-/// How to get NSD's tools, for the fix of a command that could not start.
-const NSD_TOOLS: &str = "install NSD's tools";
-
-/// Check a rendered zone with `nsd-checkzone ZONE FILE`. On failure the message has the
-/// checker's error lines with the temporary path replaced by `shown_as` (the template: the
-/// rendered text keeps the template's line numbers).
-pub fn checkzone(nsd: &Nsd, program: &str, zone: &str, file: &Path, shown_as: &Path) -> Result<()> {
-    let argv = vec![
-        program.to_owned(),
-        zone.to_owned(),
-        file.display().to_string(),
-    ];
-    let out = run_bounded(&argv, &[], nsd.timeout).map_err(|e| match e {
-        Error::Spawn { program, source } => {
-            crate::command::spawn_error(program, source, "[nsd] checkzone", NSD_TOOLS)
-        }
-        // The temporary file is gone by the time this is shown: name the template.
-        Error::Command { message, .. } => Error::NotInstalled {
-            zone: zone.to_owned(),
-            message: format!(
-                "'{program} {zone}' on the zone rendered from '{}' {message}",
-                shown_as.display()
-            ),
-        },
-        other => other,
-    })?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let temp = file.display().to_string();
-    let shown = shown_as.display().to_string();
-    let mut lines: Vec<String> = out
-        .stderr
-        .lines()
-        .chain(out.stdout.lines())
-        .map(|l| l.find("error: ").map_or(l, |i| &l[i + 7..]))
-        .map(|l| l.replace(&temp, &shown))
-        .collect();
-    lines.dedup();
-    // At most a few lines, each bounded: the checker may quote the (foreign) file.
-    let lines: Vec<String> = quote(&lines.join("\n"), out.stdout_cut + out.stderr_cut)
-        .into_iter()
-        .map(|l| format!("  {l}"))
-        .collect();
-    Err(Error::Checkzone {
-        zone: zone.to_owned(),
-        message: lines.join("\n"),
-    })
-}
 
 /// `nsd-control ... reload ZONE` for one zone, or one plain `reload` for several: NSD
 /// reloads every zone whose file changed, and back-to-back per-zone reloads can cut off a
 /// secondary's transfer (notes/NSD.md, trap 4).
-pub fn reload(nsd: &Nsd, zones: &[&str]) -> Result<()> {
+pub fn reload(nsd: &Primary, zones: &[&str]) -> Result<()> {
     let mut argv = nsd.control.clone();
     argv.push("reload".into());
     if let [zone] = zones {
@@ -70,7 +20,7 @@ pub fn reload(nsd: &Nsd, zones: &[&str]) -> Result<()> {
 }
 
 /// `nsd-control ... notify ZONE`: send NOTIFY to the zone's secondaries again.
-pub fn notify(nsd: &Nsd, zone: &str) -> Result<()> {
+pub fn notify(nsd: &Primary, zone: &str) -> Result<()> {
     let mut argv = nsd.control.clone();
     argv.extend(["notify".to_owned(), zone.to_owned()]);
     control(nsd, argv)
@@ -88,7 +38,7 @@ pub enum Known {
 }
 
 /// Ask NSD whether it has `zone` configured.
-pub fn zone_known(nsd: &Nsd, zone: &str) -> Known {
+pub fn zone_known(nsd: &Primary, zone: &str) -> Known {
     match zone_status(nsd, zone) {
         Ok(ZoneStatus::Configured { .. }) => Known::Yes,
         Ok(ZoneStatus::NotConfigured) => Known::No,
@@ -113,10 +63,10 @@ pub enum ZoneStatus {
 ///
 /// # Errors
 /// NSD could not be asked (not running, no access...): the error says so, with a fix.
-pub fn zone_status(nsd: &Nsd, zone: &str) -> Result<ZoneStatus> {
+pub fn zone_status(nsd: &Primary, zone: &str) -> Result<ZoneStatus> {
     let mut argv = nsd.control.clone();
     argv.extend(["zonestatus".to_owned(), zone.to_owned()]);
-    let out = run_bounded(&argv, &[], nsd.timeout).map_err(control_spawn_error)?;
+    let out = run_bounded(&argv, &[], nsd.timeout).map_err(|e| control_spawn_error(nsd, e))?;
     if out.status.success() {
         return Ok(ZoneStatus::Configured {
             pattern: zonestatus_pattern(&out.stdout),
@@ -142,7 +92,7 @@ fn zonestatus_pattern(stdout: &str) -> Option<String> {
 ///
 /// # Errors
 /// NSD could not be asked: the error says why, with a fix where one is known.
-pub fn status(nsd: &Nsd) -> Result<Option<String>> {
+pub fn status(nsd: &Primary) -> Result<Option<String>> {
     let mut argv = nsd.control.clone();
     argv.push("status".into());
     let out = control_output(nsd, argv)?;
@@ -154,20 +104,20 @@ pub fn status(nsd: &Nsd) -> Result<Option<String>> {
 }
 
 /// `nsd-control ... addzone ZONE PATTERN`: have NSD serve a zone it does not know yet.
-pub fn addzone(nsd: &Nsd, zone: &str, pattern: &str) -> Result<()> {
+pub fn addzone(nsd: &Primary, zone: &str, pattern: &str) -> Result<()> {
     let mut argv = nsd.control.clone();
     argv.extend(["addzone".to_owned(), zone.to_owned(), pattern.to_owned()]);
     control(nsd, argv)
 }
 
 /// Run an nsd-control command and insist on success: exit 0 and no "error" line.
-fn control(nsd: &Nsd, argv: Vec<String>) -> Result<()> {
+fn control(nsd: &Primary, argv: Vec<String>) -> Result<()> {
     control_output(nsd, argv).map(drop)
 }
 
 /// Like `control`, returning what the command printed.
-fn control_output(nsd: &Nsd, argv: Vec<String>) -> Result<Output> {
-    let out = run_bounded(&argv, &[], nsd.timeout).map_err(control_spawn_error)?;
+fn control_output(nsd: &Primary, argv: Vec<String>) -> Result<Output> {
+    let out = run_bounded(&argv, &[], nsd.timeout).map_err(|e| control_spawn_error(nsd, e))?;
     let said_error = out.stdout.lines().any(|l| l.starts_with("error"));
     if out.status.success() && !said_error {
         return Ok(out);
@@ -187,10 +137,10 @@ fn control_failure(argv: Vec<String>, out: &Output) -> Error {
     }
 }
 
-fn control_spawn_error(e: Error) -> Error {
+fn control_spawn_error(nsd: &Primary, e: Error) -> Error {
     match e {
         Error::Spawn { program, source } => {
-            crate::command::spawn_error(program, source, "[nsd] control", NSD_TOOLS)
+            crate::command::spawn_error(program, source, &nsd.key("control"), "install NSD's tools")
         }
         other => other,
     }
@@ -544,40 +494,6 @@ impl Checkconf {
     }
 }
 
-// ---------------------------------------------------------------- checks on copies
-
-/// One rendered zone to check.
-#[derive(Debug, Clone)]
-pub struct Rendered<'a> {
-    /// The zone name.
-    pub zone: &'a str,
-    /// Its file name (the copy is named after it).
-    pub file_name: &'a str,
-    /// The template it was rendered from (named in messages).
-    pub template: &'a Path,
-    /// The rendered text.
-    pub text: String,
-}
-
-/// `nsd-checkzone` on each of `zones`, several at once, on copies in a private temporary
-/// directory that is registered with [`crate::signals`] (a signal removes it too) and
-/// removed afterwards. The results come in the order of `zones`.
-///
-/// # Errors
-/// The temporary directory could not be made.
-pub fn checkzone_copies(
-    nsd: &Nsd,
-    program: &str,
-    zones: &[Rendered<'_>],
-) -> Result<Vec<Result<()>>> {
-    fsio::with_private_dir("zonerw-check.", |dir| {
-        crate::parallel::map(zones, crate::parallel::workers(), |z| {
-            let staged = fsio::Staged::write(dir, z.file_name, z.text.as_bytes())?;
-            checkzone(nsd, program, z.zone, staged.path(), z.template)
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     //! NSD's tools stubbed: `nsd-control` as a `sh -c` one-liner that logs its arguments,
@@ -588,139 +504,16 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::testing::script;
 
-    const SHOWN: &str = "/etc/zonerw/templates/example.com.zone";
-
-    fn nsd(control: &str) -> Nsd {
-        Nsd {
+    fn nsd(control: &str) -> Primary {
+        Primary {
+            kind: crate::config::Kind::Nsd,
+            table: "[nsd]",
             control: vec!["sh".into(), "-c".into(), control.into(), "stub".into()],
-            checkzone: None,
+            check: None,
             timeout: Duration::from_secs(5),
-            add_pattern: None,
+            add_template: None,
         }
-    }
-
-    /// Run `checkzone` with the checker `body` on a rendered file in a temporary directory.
-    fn check(body: &str, timeout: Duration) -> (Result<()>, String, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let program = script(dir.path(), "checkzone", body);
-        let rendered = dir.path().join(".example.com.zone.Ab12.tmp");
-        fs::write(&rendered, "zone").unwrap();
-        let mut nsd = nsd("true");
-        nsd.timeout = timeout;
-        let result = checkzone(&nsd, &program, "example.com", &rendered, Path::new(SHOWN));
-        (result, program, rendered)
-    }
-
-    #[test]
-    fn a_zone_the_checker_accepts_passes() {
-        let (result, _, _) = check(
-            "test \"$1\" = example.com && test -s \"$2\"",
-            Duration::from_secs(5),
-        );
-        result.unwrap();
-    }
-
-    #[test]
-    fn checker_messages_name_the_template_without_repeats() {
-        let (result, _, rendered) = check(
-            r#"p="[2026-11-23 18:00:00.000] nsd-checkzone[42]: error:"
-echo "$p $2:3: syntax error" >&2
-echo "$p $2:3: syntax error" >&2
-echo "$p $2:4: unrecognized RR type 'AX'" >&2
-echo "zone $1 file $2 has 2 errors"
-exit 1"#,
-            Duration::from_secs(5),
-        );
-        let e = result.unwrap_err();
-        let Error::Checkzone { zone, message } = &e else {
-            panic!("{e:?}");
-        };
-        assert_eq!(zone, "example.com");
-        assert_eq!(
-            message,
-            &format!(
-                "  {SHOWN}:3: syntax error\n  {SHOWN}:4: unrecognized RR type 'AX'\n  zone example.com file {SHOWN} has 2 errors"
-            )
-        );
-        assert!(!message.contains(&rendered.display().to_string()));
-        assert_eq!(
-            e.to_string().lines().next().unwrap(),
-            "example.com: nsd-checkzone rejected the rendered zone; it was not installed and NSD keeps serving the old one:"
-        );
-        assert_eq!(e.exit_code(), 1);
-    }
-
-    #[test]
-    fn checker_messages_are_bounded() {
-        let (result, _, _) = check(
-            r#"for i in 1 2 3 4 5 6 7 8; do echo "error: line $i"; done
-printf 'error: %0300d\n' 0 >&2
-exit 2"#,
-            Duration::from_secs(5),
-        );
-        let Err(Error::Checkzone { message, .. }) = result else {
-            panic!("{result:?}");
-        };
-        let lines: Vec<&str> = message.lines().collect();
-        assert_eq!(lines.len(), 6, "{message}");
-        assert_eq!(lines[0], format!("  {}…", "0".repeat(200)));
-        assert_eq!(
-            lines[1..5],
-            ["  line 1", "  line 2", "  line 3", "  line 4"]
-        );
-        assert_eq!(lines[5], "  (… 4 more lines)");
-    }
-
-    #[test]
-    fn a_checker_that_hangs_means_the_zone_is_not_installed() {
-        let (result, program, _) = check("exec sleep 5", Duration::from_millis(100));
-        let e = result.unwrap_err();
-        assert!(matches!(e, Error::NotInstalled { .. }), "{e:?}");
-        assert_eq!(
-            e.to_string(),
-            format!(
-                "example.com: '{program} example.com' on the zone rendered from '{SHOWN}' did not finish within 100ms and was killed; it was not installed and NSD keeps serving the old zone"
-            )
-        );
-        assert_eq!(e.exit_code(), 1);
-    }
-
-    #[test]
-    fn a_missing_checker_cannot_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let program = dir.path().join("nsd-checkzone").display().to_string();
-        let e = checkzone(
-            &nsd("true"),
-            &program,
-            "example.com",
-            &dir.path().join("x"),
-            Path::new(SHOWN),
-        )
-        .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            format!(
-                "cannot run '{program}': No such file or directory (os error 2)\n\
-                 fix: correct the path in [nsd] checkzone, or install NSD's tools"
-            )
-        );
-        let e = checkzone(
-            &nsd("true"),
-            "zonerw-no-nsd-checkzone",
-            "example.com",
-            &dir.path().join("x"),
-            Path::new(SHOWN),
-        )
-        .unwrap_err();
-        assert!(
-            e.to_string().ends_with(
-                "nor in /usr/local/sbin:/usr/sbin:/sbin\n\
-                 fix: install NSD's tools, or give the absolute path in [nsd] checkzone"
-            ),
-            "{e}"
-        );
     }
 
     /// What NSD 4.6.1's nsd-control printed in each setup problem (both streams).
@@ -953,41 +746,6 @@ esac"#);
         for (zonefile, zone, want) in cases {
             assert_eq!(expand_zonefile(zonefile, zone), want, "{zonefile} {zone}");
         }
-    }
-
-    #[test]
-    fn copies_are_checked_in_a_private_directory_that_goes_away() {
-        let dir = tempfile::tempdir().unwrap();
-        let program = script(
-            dir.path(),
-            "checkzone",
-            "echo \"$2\" >> \"$(dirname \"$0\")/seen\"; if grep -q BAD \"$2\"; then echo \"error: $2:1: bad\" >&2; exit 1; fi",
-        );
-        let template = Path::new(SHOWN);
-        let rendered = |text: &str| Rendered {
-            zone: "example.com",
-            file_name: "example.com.zone",
-            template,
-            text: text.into(),
-        };
-        let results =
-            checkzone_copies(&nsd("true"), &program, &[rendered("good"), rendered("BAD")]).unwrap();
-        assert!(results[0].is_ok());
-        let e = results[1].as_ref().unwrap_err().to_string();
-        assert!(e.ends_with(&format!("\n  {SHOWN}:1: bad")), "{e}");
-        let seen = fs::read_to_string(dir.path().join("seen")).unwrap();
-        let copies: Vec<&Path> = seen.lines().map(Path::new).collect();
-        assert_eq!(copies.len(), 2);
-        let private = copies[0].parent().unwrap();
-        assert!(
-            private
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("zonerw-check."),
-            "{seen}"
-        );
-        assert!(!private.exists(), "the private directory is removed");
     }
 
     #[test]

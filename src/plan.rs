@@ -328,6 +328,26 @@ fn plan(
     }
 }
 
+/// A zone to write whose planned serial the primary already serves, or a newer one (Knot
+/// and BIND signing bump the serial; Knot's journal replays onto a file that is not
+/// higher), gets the next serial after the served one: a server ignores or refuses a file
+/// whose serial is not above what it serves. Returns whether the plan changed.
+pub fn above_served(plan: &mut ZonePlan, zone: &Zone, served: u32, inputs: Inputs<'_>) -> bool {
+    let Some(planned) = plan.serial else {
+        return false;
+    };
+    if plan.action != Action::Write || serial::is_newer(planned, served) {
+        return false;
+    }
+    let next = serial::next(inputs.config.scheme, Some(served), inputs.clock);
+    plan.serial = Some(next);
+    plan.contents = zone.template.render(&Vars {
+        serial: next,
+        addresses: inputs.addresses,
+    });
+    true
+}
+
 #[cfg(test)]
 #[allow(
     clippy::type_complexity,

@@ -146,6 +146,7 @@ fn run_zones(
         now,
     };
     let mut zones = plan::plan_all(zones, inputs, old.as_ref(), &reserved, keys.as_ref())?;
+    let said = plan::ask_server(&mut zones, inputs);
     if options.dry_run {
         emit(report::maintenance(&pools, None, verbosity));
         print(report::switches(&pools, None, verbosity));
@@ -156,7 +157,9 @@ fn run_zones(
     }
 
     let mut errors = Errors::default();
-    errors.add(apply::apply(config, &mut zones, reserved, &files, &signer));
+    errors.add(apply::apply(
+        config, &mut zones, reserved, &files, &signer, &said,
+    ));
     verify::verify_reloaded(config, &mut zones, &pools, verify::Clock { now, started });
     errors.extend(verify::primary_failures(config, &zones));
     // The commit point: only a run whose every change was applied saves the state.

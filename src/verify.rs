@@ -135,7 +135,13 @@ pub fn lag_message(
 /// `serial`. The hint tells a zone NSD refused (it answered, with the old serial or
 /// SERVFAIL) from a primary that did not answer at all.
 #[must_use]
-pub fn primary_failure(verify: &Verify, zone: &str, serial: u32, what: &str) -> Error {
+pub fn primary_failure(
+    verify: &Verify,
+    server: &str,
+    zone: &str,
+    serial: u32,
+    what: &str,
+) -> Error {
     let primary = verify.primary.map(|p| p.to_string()).unwrap_or_default();
     let timeout = duration::format(verify.timeout);
     if is_signature_problem(what) {
@@ -150,9 +156,9 @@ pub fn primary_failure(verify: &Verify, zone: &str, serial: u32, what: &str) -> 
         };
     }
     let hint = if what.starts_with("serves") || what.contains("SERVFAIL") {
-        "NSD did not load the new file; see its log"
+        format!("{server} did not load the new file; see its log")
     } else {
-        "is NSD running, and is verify.primary its address?"
+        format!("is {server} running, and is verify.primary its address?")
     };
     Error::Verify {
         zone: zone.to_owned(),
@@ -291,10 +297,13 @@ mod tests {
             timeout: Duration::from_secs(2),
         };
         assert_eq!(
-            primary_failure(&verify, "example.com", 7, &what).to_string(),
+            primary_failure(&verify, "NSD", "example.com", 7, &what).to_string(),
             "example.com: the primary 127.0.0.1:53 serves serial 7 but its SOA signature expired at 2026-11-15T00:00:00Z, 2s after the reload (validating resolvers answer SERVFAIL for it: is this host's clock right, and did anything else change the installed file?); the state was not advanced, so the next run retries"
         );
-        assert_eq!(primary_failure(&verify, "a.", 7, &what).exit_code(), 1);
+        assert_eq!(
+            primary_failure(&verify, "NSD", "a.", 7, &what).exit_code(),
+            1
+        );
     }
 
     #[test]
@@ -322,7 +331,7 @@ mod tests {
             secondaries: Vec::new(),
             timeout: Duration::from_millis(1500),
         };
-        let message = |what| primary_failure(&verify, "example.com", 7, what).to_string();
+        let message = |what| primary_failure(&verify, "NSD", "example.com", 7, what).to_string();
         assert_eq!(
             message("serves serial 6"),
             "example.com: the primary 127.0.0.1:5300 serves serial 6, not 7, 1500ms after the reload (NSD did not load the new file; see its log); the state was not advanced, so the next run retries"
@@ -334,6 +343,6 @@ mod tests {
             message("gives no answer")
                 .contains("(is NSD running, and is verify.primary its address?)")
         );
-        assert_eq!(primary_failure(&verify, "a.", 1, "x").exit_code(), 1);
+        assert_eq!(primary_failure(&verify, "NSD", "a.", 1, "x").exit_code(), 1);
     }
 }

@@ -207,11 +207,12 @@ pub fn describe(choice: &Choice<'_>) -> String {
     parts.join(", ")
 }
 
-/// The zone's renderings all passed `nsd-checkzone`: `pools` are the pools it follows.
+/// The zone's renderings all passed the `checker` (`nsd-checkzone`): `pools` are the
+/// pools it follows.
 #[must_use]
-pub fn rendered_ok(zone: &str, pools: &[&Pool], renderings: usize) -> Line {
+pub fn rendered_ok(checker: &str, zone: &str, pools: &[&Pool], renderings: usize) -> Line {
     if pools.is_empty() {
-        return Line::ok(format!("nsd-checkzone {zone}: passes (it uses no pool)"));
+        return Line::ok(format!("{checker} {zone}: passes (it uses no pool)"));
     }
     let each: Vec<String> = pools
         .iter()
@@ -221,16 +222,22 @@ pub fn rendered_ok(zone: &str, pools: &[&Pool], renderings: usize) -> Line {
         })
         .collect();
     Line::ok(format!(
-        "nsd-checkzone {zone}: passes with each server of {} ({})",
+        "{checker} {zone}: passes with each server of {} ({})",
         each.join(" and "),
         crate::output::plural(renderings, "rendering", "renderings")
     ))
 }
 
-/// `nsd-checkzone` rejected the zone rendered with `choice`: `error` is its message, whose
-/// first line that is not the heading is quoted.
+/// The checker (`checker`, of `server`) rejected the zone rendered with `choice`: `error`
+/// is its message, whose first line that is not the heading is quoted.
 #[must_use]
-pub fn rendered_fail(zone: &str, choice: &Choice<'_>, template: &Path, error: &str) -> Line {
+pub fn rendered_fail(
+    (checker, server): (&str, &str),
+    zone: &str,
+    choice: &Choice<'_>,
+    template: &Path,
+    error: &str,
+) -> Line {
     let first = error
         .lines()
         .skip_while(|l| l.ends_with(':') && !l.starts_with(' '))
@@ -248,10 +255,10 @@ pub fn rendered_fail(zone: &str, choice: &Choice<'_>, template: &Path, error: &s
         format!("a run choosing {}", describe_servers(choice))
     };
     Line::fail(
-        format!("nsd-checkzone {zone}{with}: {first}"),
+        format!("{checker} {zone}{with}: {first}"),
         format!(
-            "correct the template {}: as it is, {when} would not install {zone} (NSD would \
-             keep serving the old zone)",
+            "correct the template {}: as it is, {when} would not install {zone} ({server} \
+             would keep serving the old zone)",
             template.display()
         ),
     )
@@ -936,17 +943,18 @@ mod tests {
         let config = testing::config();
         let web = &config.pools[0];
         assert_eq!(
-            rendered_ok("example.com", &[web], 2).to_string(),
+            rendered_ok("nsd-checkzone", "example.com", &[web], 2).to_string(),
             "ok    nsd-checkzone example.com: passes with each server of web (main, backup) (2 renderings)"
         );
         assert_eq!(
-            rendered_ok("example.com", &[], 1).to_string(),
+            rendered_ok("nsd-checkzone", "example.com", &[], 1).to_string(),
             "ok    nsd-checkzone example.com: passes (it uses no pool)"
         );
         let choice = vec![(web, &web.servers[1])];
         let error = "example.com: nsd-checkzone rejected the rendered zone; it was not installed and NSD keeps serving the old one:\n  /t/example.com.zone:2: invalid IPv4 address '198.51.100.700'\n  zone example.com file /t/example.com.zone has 1 errors";
         assert_eq!(
             rendered_fail(
+                ("nsd-checkzone", "NSD"),
                 "example.com",
                 &choice,
                 Path::new("/t/example.com.zone"),

@@ -1,15 +1,16 @@
 //! Steps 1–3 of a run: render and check, install atomically, reload.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::sign::{self, Signer};
 use crate::config::Config;
 use crate::error::{Error, Errors, Result};
 use crate::fsio::{self, Staged};
-use crate::nsd;
 use crate::outcome::{Fate, ZoneRun};
 use crate::parallel;
 use crate::plan::Action;
+use crate::primary::{self, Known, Target, ZoneInfo};
 use crate::serial;
 use crate::state::Reserved;
 use crate::store::{StateFiles, write_reserved};
@@ -25,10 +26,11 @@ pub(super) fn apply(
     mut reserved: Reserved,
     files: &StateFiles,
     signer: &Signer<'_>,
+    infos: &BTreeMap<String, ZoneInfo>,
 ) -> Result<()> {
     let mut errors = Errors::default();
     let mut staged = stage_all(config, zones, &config.zones, signer, &mut errors);
-    let to_add = unknown_zones(config, zones, &mut errors);
+    let to_add = unknown_zones(config, zones, infos, &mut errors);
     staged.retain(|&(i, _)| zones[i].pending());
     // Record the serials before any file carrying them is installed, so no retry hands one
     // out again with other content. (A temporary file of a killed run carries an unrecorded
@@ -64,10 +66,10 @@ pub(super) fn apply(
     if installed_any && let Err(e) = fsio::sync_dir(&config.zones) {
         errors.push(e);
     }
-    let pattern = config.nsd.add_pattern.as_deref().unwrap_or_default();
     for i in to_add {
+        let file = config.zones.join(&zones[i].zone.file_name);
         if zones[i].pending()
-            && let Err(e) = nsd::addzone(&config.nsd, &zones[i].zone.name, pattern)
+            && let Err(e) = primary::add_zone(&config.primary, &zones[i].zone.name, &file)
         {
             errors.push(e);
             zones[i].fate = Fate::Failed;
@@ -77,21 +79,27 @@ pub(super) fn apply(
     errors.into_result()
 }
 
-/// Step 3: one `nsd-control reload` for every zone still pending; each becomes Reloaded
-/// (with the stamp of its file) or, if the reload fails, Failed.
+/// Step 3: reload every zone still pending (`primary::reload`: NSD one `reload` for
+/// several, Knot and BIND one zone at a time); each becomes Reloaded (with the stamp of its
+/// file, read after the reload: BIND's may have been made newer) or, if its reload failed,
+/// Failed.
 fn reload(config: &Config, zones: &mut [ZoneRun], errors: &mut Errors) {
-    let names: Vec<&str> = zones
+    let pending: Vec<usize> = (0..zones.len()).filter(|&i| zones[i].pending()).collect();
+    let targets: Vec<Target<'_>> = pending
         .iter()
-        .filter(|z| z.pending())
-        .map(|z| z.zone.name.as_str())
+        .map(|&i| Target {
+            zone: &zones[i].zone.name,
+            file: config.zones.join(&zones[i].zone.file_name),
+        })
         .collect();
-    if names.is_empty() {
-        return;
+    let done = primary::reload(&config.primary, &targets);
+    drop(targets);
+    for note in &done.notes {
+        crate::errln!("zonerw: warning: {note}");
     }
-    let result = nsd::reload(&config.nsd, &names);
-    let failed = result.is_err();
-    errors.add(result);
-    for z in zones.iter_mut().filter(|z| z.pending()) {
+    errors.extend(done.errors);
+    for (i, failed) in pending.into_iter().zip(done.failed) {
+        let z = &mut zones[i];
         z.fate = if failed {
             Fate::Failed
         } else {
@@ -160,6 +168,7 @@ fn stage_all(
             let show = |s: Option<u32>| s.map_or_else(|| "missing".into(), |s| s.to_string());
             errors.push(Error::NotInstalled {
                 zone: z.zone.name.clone(),
+                server: config.primary.name(),
                 message: format!(
                     "the rendered zone's SOA serial is {}, not the planned {}",
                     show(written),
@@ -177,9 +186,9 @@ fn stage_all(
             }
         }
     }
-    let Some(program) = &config.nsd.checkzone else {
+    if config.primary.check.is_none() {
         return staged;
-    };
+    }
     let workers = crate::parallel::workers();
     let checked = parallel::map(&staged, workers, |(i, s)| {
         let zone = &zones[*i].zone;
@@ -189,7 +198,7 @@ fn stage_all(
         } else {
             zone.template_path.clone()
         };
-        nsd::checkzone(&config.nsd, program, &zone.name, s.path(), &shown)
+        primary::check(&config.primary, &zone.name, s.path(), &shown)
     });
     let mut passed = Vec::with_capacity(staged.len());
     for ((i, s), result) in staged.into_iter().zip(checked) {
@@ -204,24 +213,44 @@ fn stage_all(
     passed
 }
 
-/// Zones zonerw meets for the first time may be new to NSD too (a template just dropped
-/// into the directory). Ask NSD; return those to `addzone` after install (with
-/// `add-pattern`), or fail them with the nsd.conf lines to add (without it).
-fn unknown_zones(config: &Config, zones: &mut [ZoneRun], errors: &mut Errors) -> Vec<usize> {
+/// Zones zonerw meets for the first time may be new to the server too (a template just
+/// dropped into the directory). Ask it (what it said while planning, in `infos`, or now,
+/// for all of them in one go); return those to add after install (with `add-pattern` /
+/// `add-template`), or fail them with the lines to add to the server's config (without).
+fn unknown_zones(
+    config: &Config,
+    zones: &mut [ZoneRun],
+    infos: &BTreeMap<String, ZoneInfo>,
+    errors: &mut Errors,
+) -> Vec<usize> {
+    let new: Vec<usize> = (0..zones.len())
+        .filter(|&i| zones[i].pending() && zones[i].plan.first_time)
+        .collect();
+    let unasked: Vec<&str> = new
+        .iter()
+        .map(|&i| zones[i].zone.name.as_str())
+        .filter(|z| !infos.contains_key(*z))
+        .collect();
+    let asked: BTreeMap<String, ZoneInfo> = unasked
+        .iter()
+        .map(|z| (*z).to_owned())
+        .zip(primary::zone_infos(&config.primary, &unasked))
+        .collect();
     let mut to_add = Vec::new();
-    for (i, z) in zones.iter_mut().enumerate() {
-        if !z.pending() || !z.plan.first_time {
+    for i in new {
+        let z = &mut zones[i];
+        let info = infos.get(&z.zone.name).or_else(|| asked.get(&z.zone.name));
+        if info.is_none_or(|info| info.known != Known::No) {
             continue;
         }
-        if nsd::zone_known(&config.nsd, &z.zone.name) != nsd::Known::No {
-            continue;
-        }
-        if config.nsd.add_pattern.is_some() {
+        if config.primary.add_template.is_some() {
             to_add.push(i);
         } else {
+            let file = config.zones.join(&z.zone.file_name);
             errors.push(Error::UnknownZone {
                 zone: z.zone.name.clone(),
-                file: config.zones.join(&z.zone.file_name),
+                server: config.primary.name(),
+                how: primary::how_to_add(&config.primary, &z.zone.name, &file),
             });
             z.fate = Fate::Failed;
         }
@@ -298,12 +327,20 @@ mod tests {
     }
 
     impl Setup {
+        /// The stub's calls in order, except that the zonestatus calls (made several at
+        /// once) are sorted among themselves.
         fn calls(&self) -> Vec<String> {
-            fs::read_to_string(&self.log)
+            let mut calls: Vec<String> = fs::read_to_string(&self.log)
                 .unwrap_or_default()
                 .lines()
                 .map(str::to_owned)
-                .collect()
+                .collect();
+            let asked = calls
+                .iter()
+                .take_while(|c| c.starts_with("zonestatus "))
+                .count();
+            calls[..asked].sort();
+            calls
         }
 
         fn installed(&self, name: &str) -> Option<String> {
@@ -358,6 +395,7 @@ mod tests {
             Reserved::new(),
             &s.files,
             &unsigned(),
+            &BTreeMap::new(),
         )
         .unwrap();
         assert_eq!(
@@ -399,6 +437,7 @@ mod tests {
             Reserved::new(),
             &s.files,
             &unsigned(),
+            &BTreeMap::new(),
         )
         .unwrap_err();
         assert_eq!(
@@ -427,6 +466,7 @@ mod tests {
             Reserved::new(),
             &s.files,
             &unsigned(),
+            &BTreeMap::new(),
         )
         .unwrap_err();
         assert_eq!(
@@ -451,6 +491,7 @@ mod tests {
             Reserved::new(),
             &s.files,
             &unsigned(),
+            &BTreeMap::new(),
         )
         .unwrap_err();
         assert_eq!(
@@ -485,6 +526,7 @@ mod tests {
                 Reserved::new(),
                 &s.files,
                 &unsigned(),
+                &BTreeMap::new(),
             );
             if with_pattern {
                 result.unwrap();
@@ -495,8 +537,8 @@ mod tests {
                 assert_eq!(
                     s.calls(),
                     [
-                        "zonestatus new.example",
                         "zonestatus known.example",
+                        "zonestatus new.example",
                         "addzone new.example zonerw",
                         "reload"
                     ]
@@ -522,8 +564,8 @@ mod tests {
                 assert_eq!(
                     s.calls(),
                     [
-                        "zonestatus new.example",
                         "zonestatus known.example",
+                        "zonestatus new.example",
                         "reload known.example"
                     ]
                 );
@@ -541,6 +583,7 @@ mod tests {
             Reserved::new(),
             &s.files,
             &unsigned(),
+            &BTreeMap::new(),
         )
         .unwrap();
         assert_eq!(fates(&zones), [("a.example", "untouched")]);
@@ -561,6 +604,7 @@ mod tests {
             Reserved::new(),
             &s.files,
             &unsigned(),
+            &BTreeMap::new(),
         )
         .unwrap();
         assert_eq!(fates(&zones), [("a.example", "reloaded")]);

@@ -5,7 +5,10 @@ use crate::dnssec::keys::KeyDir;
 use crate::error::Result;
 use crate::fsio::{self, Installed};
 use crate::outcome::ZoneRun;
-use crate::plan::{Inputs, Signing, plan_zone, without_reading};
+use std::collections::BTreeMap;
+
+use crate::plan::{Action, Inputs, Signing, above_served, plan_zone, without_reading};
+use crate::primary::{self, ZoneInfo};
 use crate::state::{Reserved, State};
 use crate::zone::Zone;
 
@@ -48,6 +51,32 @@ pub(super) fn plan_all(
             Ok(ZoneRun::new(zone, plan))
         })
         .collect()
+}
+
+/// Knot and BIND: ask the primary about every zone to write or adopt (one `knotc
+/// zone-status`; an `rndc zonestatus` each), and give a zone to write whose planned serial
+/// it already serves (or a newer one) the next serial after the served one
+/// (`crate::plan::above_served`). Returns what the server said, by zone, for the check of
+/// zones it does not know; NSD serves the serial of zonerw's file and is not asked here.
+pub(super) fn ask_server(zones: &mut [ZoneRun], inputs: Inputs<'_>) -> BTreeMap<String, ZoneInfo> {
+    let primary = &inputs.config.primary;
+    if !primary::serves_own_serials(primary.kind) {
+        return BTreeMap::new();
+    }
+    let asked: Vec<usize> = (0..zones.len())
+        .filter(|&i| matches!(zones[i].plan.action, Action::Write | Action::Adopt))
+        .collect();
+    let names: Vec<&str> = asked.iter().map(|&i| zones[i].zone.name.as_str()).collect();
+    let infos = primary::zone_infos(primary, &names);
+    let mut said = BTreeMap::new();
+    for (i, info) in asked.into_iter().zip(infos) {
+        let z = &mut zones[i];
+        if let Some(served) = info.serial {
+            above_served(&mut z.plan, &z.zone, served, inputs);
+        }
+        said.insert(z.zone.name.clone(), info);
+    }
+    said
 }
 
 /// The installed file a dry run diffs against: empty when absent or not a file.

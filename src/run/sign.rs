@@ -76,6 +76,7 @@ pub(super) fn sign_all(
                 Ok(keys) => jobs.push((i, dnssec, keys)),
                 Err(e) => {
                     errors.push(not_installed(
+                        config.primary.name(),
                         &z.zone.name,
                         format!("DNSSEC keys in {}: {e}", dir.dir.display()),
                     ));
@@ -83,7 +84,7 @@ pub(super) fn sign_all(
                 }
             },
             (Signing::Unsigned, _, _) if z.plan.was_signed => {
-                errors.push(refusal(&z.zone.name, signer.dnssec));
+                errors.push(refusal(config.primary.name(), &z.zone.name, signer.dnssec));
                 z.fate = Fate::Failed;
             }
             _ => {}
@@ -122,15 +123,16 @@ pub(super) fn sign_all(
 }
 
 /// The error of a zone that is not installed, naming it.
-fn not_installed(zone: &str, message: String) -> Error {
+fn not_installed(server: &'static str, zone: &str, message: String) -> Error {
     Error::NotInstalled {
         zone: zone.to_owned(),
+        server,
         message,
     }
 }
 
 /// The refusal to install a zone unsigned over its signed installed file.
-fn refusal(zone: &str, dnssec: Option<&Dnssec>) -> Error {
+fn refusal(server: &'static str, zone: &str, dnssec: Option<&Dnssec>) -> Error {
     let missing = match dnssec {
         Some(d) => format!(
             "there are no DNSSEC keys for it in {} (K{zone}.+<alg>+<id>.key and .private)",
@@ -139,6 +141,7 @@ fn refusal(zone: &str, dnssec: Option<&Dnssec>) -> Error {
         None => "the config has no [dnssec] table".to_owned(),
     };
     not_installed(
+        server,
         zone,
         format!(
             "the installed zone is signed, but {missing}: zonerw does not replace a signed \
@@ -203,7 +206,13 @@ fn sign_one(
     now: Timestamp,
 ) -> Result<(String, Timestamp, Duration, Duration)> {
     let zone = &z.zone.name;
-    let failed = |what: String| not_installed(zone, format!("signing failed: {what}"));
+    let failed = |what: String| {
+        not_installed(
+            config.primary.name(),
+            zone,
+            format!("signing failed: {what}"),
+        )
+    };
     let input = Staged::write(dir, &z.zone.file_name, z.plan.contents.as_bytes())?;
     let output = Staged::write(dir, &z.zone.file_name, b"")?;
     let times = planned_times(now, dnssec.validity);
@@ -273,18 +282,20 @@ fn sign_one(
     Ok((text, expiry, sign, verify))
 }
 
-/// Run the signer or the verifier (`key`: its `[dnssec]` key), bounded by `[nsd] timeout`.
+/// Run the signer or the verifier (`key`: its `[dnssec]` key), bounded by `[server] timeout`.
 fn run_tool(argv: &[String], config: &Config, key: &str, zone: &str) -> Result<Output> {
-    run_bounded(argv, &[], config.nsd.timeout).map_err(|e| match e {
+    run_bounded(argv, &[], config.primary.timeout).map_err(|e| match e {
         Error::Spawn { program, source } => crate::command::spawn_error(
             program,
             source,
             &format!("[dnssec] {key}"),
             "install ldnsutils (apt-get install ldnsutils)",
         ),
-        Error::Command { argv, message } => {
-            not_installed(zone, format!("signing failed: '{}' {message}", argv[0]))
-        }
+        Error::Command { argv, message } => not_installed(
+            config.primary.name(),
+            zone,
+            format!("signing failed: '{}' {message}", argv[0]),
+        ),
         other => other,
     })
 }
@@ -368,7 +379,7 @@ mod tests {
 
     #[test]
     fn an_unsigned_zone_never_replaces_a_signed_one_without_the_explicit_step() {
-        let e = refusal("example.com", Some(&dnssec(Denial::Nsec3))).to_string();
+        let e = refusal("NSD", "example.com", Some(&dnssec(Denial::Nsec3))).to_string();
         assert!(
             e.starts_with(
                 "example.com: the installed zone is signed, but there are no DNSSEC keys for it in \
@@ -378,7 +389,7 @@ mod tests {
         );
         assert!(e.contains("list the zone in [dnssec] unsigned"), "{e}");
         assert!(e.ends_with("it was not installed and NSD keeps serving the old zone"));
-        let e = refusal("example.com", None).to_string();
+        let e = refusal("NSD", "example.com", None).to_string();
         assert!(e.contains("but the config has no [dnssec] table: "), "{e}");
     }
 }

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::config::{Config, Nsd, Verify};
+use crate::config::{Config, Primary, Verify};
 use crate::dns;
 use crate::error::Error;
-use crate::nsd;
 use crate::outcome::{Fate, PoolRun, ZoneRun, down_servers};
 use crate::parallel;
+use crate::primary;
 use crate::verify::{
     Propagation, Reloaded, Seen, classify, classify_signed, lag_message, primary_failure,
 };
@@ -68,7 +68,7 @@ pub(super) fn verify_reloaded(
     }
     let mut seen = verify(
         v,
-        &config.nsd,
+        &config.primary,
         &reloaded,
         &down_servers(pools),
         reloaded_at,
@@ -92,6 +92,7 @@ pub(super) fn primary_failures(config: &Config, zones: &[ZoneRun]) -> Vec<Error>
             let what = z.propagation()?.primary_failure.as_ref()?;
             Some(primary_failure(
                 v,
+                config.primary.name(),
                 &z.zone.name,
                 z.plan.serial.unwrap_or(0),
                 what,
@@ -146,7 +147,7 @@ fn wait_for(
 #[must_use]
 pub fn verify(
     verify: &Verify,
-    nsd: &Nsd,
+    primary: &Primary,
     zones: &[Reloaded],
     down: &[(IpAddr, String)],
     reloaded_at: Instant,
@@ -198,7 +199,7 @@ pub fn verify(
         &waits,
         (reloaded_at, clock),
         verify.timeout,
-        nsd,
+        primary,
         &mut results,
     );
     for ((secondary, z), what) in lagging {
@@ -208,17 +209,19 @@ pub fn verify(
     results
 }
 
-/// First wait; then one `nsd-control notify` per zone with a laggard and a second wait.
-/// Returns what still lags.
+/// First wait (for Knot at most 2 s: `primary::first_wait`); then one NOTIFY per zone
+/// with a laggard (`nsd-control notify`, `knotc zone-notify`, `rndc notify`) and a second
+/// wait. Returns what still lags.
 fn wait_secondaries<'a>(
     waits: &[(SocketAddr, &'a Reloaded)],
     (reloaded_at, clock): (Instant, Clock),
     timeout: Duration,
-    nsd: &Nsd,
+    primary: &Primary,
     results: &mut BTreeMap<String, Propagation>,
 ) -> Vec<((SocketAddr, &'a Reloaded), String)> {
     let mut lagging = Vec::new();
-    let first = wait_all(waits, reloaded_at, Instant::now() + timeout, clock);
+    let first_wait = primary::first_wait(primary.kind, timeout);
+    let first = wait_all(waits, reloaded_at, Instant::now() + first_wait, clock);
     for (&(secondary, z), result) in waits.iter().zip(first) {
         match result {
             Ok(ms) => {
@@ -235,7 +238,11 @@ fn wait_secondaries<'a>(
     notified.dedup();
     let notify_errors: BTreeMap<&str, String> = notified
         .iter()
-        .filter_map(|zone| nsd::notify(nsd, zone).err().map(|e| (*zone, e.to_string())))
+        .filter_map(|zone| {
+            primary::notify(primary, zone)
+                .err()
+                .map(|e| (*zone, e.to_string()))
+        })
         .collect();
     let second = wait_all(&lagging, reloaded_at, Instant::now() + timeout, clock);
     let mut still = Vec::new();

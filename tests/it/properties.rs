@@ -585,7 +585,7 @@ fn nsd_timeout(text: &str) -> Result<Duration, zonerw::error::Error> {
         "[nsd]\ntimeout = {}\n",
         toml::Value::String(text.to_owned())
     );
-    parse_config(&config).map(|c| c.nsd.timeout)
+    parse_config(&config).map(|c| c.primary.timeout)
 }
 
 /// What "digits + unit" means, or None if `text` is not of that form or is zero.

@@ -1,0 +1,567 @@
+//! The primary DNS server zonerw installs zones for: NSD (the default), Knot DNS or BIND 9.
+//! Each operation a run needs, per kind, as argv calls of the server's own tools, each
+//! bounded by `[server] timeout`:
+//!
+//! | operation | NSD | Knot DNS | BIND 9 |
+//! |---|---|---|---|
+//! | check a file | `nsd-checkzone Z F` | `kzonecheck -v -o Z F` | `named-checkzone Z F` |
+//! | reload | one `reload` (one zone: `reload Z`) | `-b zone-reload Z`, one zone at a time | `reload Z`, one zone at a time |
+//! | notify | `notify Z` | `zone-notify Z` | `notify Z` |
+//! | known? | `zonestatus Z` | one `zone-status` for all | `zonestatus Z` |
+//! | add | `addzone Z PATTERN` | `conf-begin`, `conf-set`, `conf-commit` | `addzone Z '{…}'` |
+//!
+//! Each server's trap is handled here, the way [`crate::fsio::Staged::install`] handles
+//! NSD's (a reload ignores a file whose mtime did not change): notes/SERVERS.md lists them,
+//! with the test that covers each.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::command::{Output, quote, run_bounded};
+use crate::config::{Kind, Primary};
+use crate::error::{Error, Result};
+use crate::fsio;
+use crate::nsd;
+
+pub mod bind;
+pub mod knot;
+
+/// How to get a kind's tools, for the fix of a command that could not start.
+fn install_hint(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Nsd => "install NSD's tools",
+        Kind::Knot => "install Knot DNS (Debian: knot; kzonecheck is in knot-dnssecutils)",
+        Kind::Bind => "install BIND 9 (Debian: bind9 and bind9-utils)",
+    }
+}
+
+/// Run the control tool with `args` after `[server] control`.
+///
+/// # Errors
+/// It could not be started, or did not finish in time.
+pub fn control_run(p: &Primary, args: &[&str]) -> Result<(Vec<String>, Output)> {
+    let mut called = p.control.clone();
+    called.extend(args.iter().map(|a| (*a).to_owned()));
+    let out = run_bounded(&called, &[], p.timeout).map_err(|e| spawn_error(p, "control", e))?;
+    Ok((called, out))
+}
+
+/// The error of a command that could not start, with a fix naming the setting.
+pub(crate) fn spawn_error(p: &Primary, key: &str, e: Error) -> Error {
+    match e {
+        Error::Spawn { program, source } => {
+            crate::command::spawn_error(program, source, &p.key(key), install_hint(p.kind))
+        }
+        other => other,
+    }
+}
+
+/// The error of a control command that ran and failed: what it printed (a few lines).
+pub(crate) fn failure(argv: Vec<String>, out: &Output, fix: Option<String>) -> Error {
+    let text = format!("{}\n{}", out.stdout.trim(), out.stderr.trim());
+    let printed = quote(&text, out.stdout_cut + out.stderr_cut);
+    let fix = fix.map_or_else(String::new, |f| format!("\nfix: {f}"));
+    Error::Command {
+        message: format!("failed ({}): {}{fix}", out.status, printed.join("; ")),
+        argv,
+    }
+}
+
+// ---------------------------------------------------------------- check
+
+/// Check a rendered zone with the server's checker. On failure the message has the
+/// checker's error lines with the temporary path replaced by `shown_as` (the template: the
+/// rendered text keeps the template's line numbers).
+///
+/// # Errors
+/// The checker rejected the zone ([`Error::Checkzone`]), or could not run or finish
+/// ([`Error::NotInstalled`]).
+pub fn check(p: &Primary, zone: &str, file: &Path, shown_as: &Path) -> Result<()> {
+    let Some(check) = &p.check else {
+        return Ok(());
+    };
+    let mut argv = check.clone();
+    if p.kind == Kind::Knot {
+        // -v: without it kzonecheck says only "failed to run semantic checks".
+        argv.extend(["-v".to_owned(), "-o".to_owned()]);
+    }
+    argv.extend([zone.to_owned(), file.display().to_string()]);
+    let program = &check[0];
+    let out = run_bounded(&argv, &[], p.timeout).map_err(|e| match e {
+        e @ Error::Spawn { .. } => spawn_error(p, "check", e),
+        // The temporary file is gone by the time this is shown: name the template.
+        Error::Command { message, .. } => Error::NotInstalled {
+            zone: zone.to_owned(),
+            server: p.name(),
+            message: format!(
+                "'{program} {zone}' on the zone rendered from '{}' {message}",
+                shown_as.display()
+            ),
+        },
+        other => other,
+    })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let temp = file.display().to_string();
+    let shown = shown_as.display().to_string();
+    let mut lines: Vec<String> = out
+        .stderr
+        .lines()
+        .chain(out.stdout.lines())
+        .map(|l| l.find("error: ").map_or(l, |i| &l[i + 7..]))
+        .filter(|l| !checker_noise(l))
+        .map(|l| l.replace(&temp, &shown))
+        .collect();
+    lines.dedup();
+    // At most a few lines, each bounded: the checker may quote the (foreign) file.
+    let lines: Vec<String> = quote(&lines.join("\n"), out.stdout_cut + out.stderr_cut)
+        .into_iter()
+        .map(|l| format!("  {l}"))
+        .collect();
+    Err(Error::Checkzone {
+        zone: zone.to_owned(),
+        // Named as the kind's checker, whatever wrapper or path runs it.
+        checker: p.kind.default_check().to_owned(),
+        server: p.name(),
+        message: lines.join("\n"),
+    })
+}
+
+/// Lines of a checker's output that say nothing about the zone: kzonecheck's summary
+/// lines after its error lines.
+fn checker_noise(line: &str) -> bool {
+    let line = line.trim();
+    line.is_empty() || line == "failed to run semantic checks (failed)"
+}
+
+/// One rendered zone to check.
+#[derive(Debug, Clone)]
+pub struct Rendered<'a> {
+    /// The zone name.
+    pub zone: &'a str,
+    /// Its file name (the copy is named after it).
+    pub file_name: &'a str,
+    /// The template it was rendered from (named in messages).
+    pub template: &'a Path,
+    /// The rendered text.
+    pub text: String,
+}
+
+/// The checker on each of `zones`, several at once, on copies in a private temporary
+/// directory that is registered with [`crate::signals`] (a signal removes it too) and
+/// removed afterwards. The results come in the order of `zones`.
+///
+/// # Errors
+/// The temporary directory could not be made.
+pub fn check_copies(p: &Primary, zones: &[Rendered<'_>]) -> Result<Vec<Result<()>>> {
+    fsio::with_private_dir("zonerw-check.", |dir| {
+        crate::parallel::map(zones, crate::parallel::workers(), |z| {
+            let staged = fsio::Staged::write(dir, z.file_name, z.text.as_bytes())?;
+            check(p, z.zone, staged.path(), z.template)
+        })
+    })
+}
+
+// ---------------------------------------------------------------- reload and notify
+
+/// A zone to reload, with the file zonerw installed for it.
+#[derive(Debug, Clone)]
+pub struct Target<'a> {
+    /// The zone name.
+    pub zone: &'a str,
+    /// The installed file.
+    pub file: PathBuf,
+}
+
+/// What a reload did.
+#[derive(Debug, Default)]
+pub struct Reloads {
+    /// Per target (in order): the reload failed.
+    pub failed: Vec<bool>,
+    /// The errors (fewer than the failures when one command failed for several zones).
+    pub errors: Vec<Error>,
+    /// Things done on the way that an operator should know (a stale journal removed).
+    pub notes: Vec<String>,
+}
+
+/// Have the server load the installed files of `targets`, at the granularity that keeps
+/// every NOTIFY (notes/SERVERS.md): NSD one `reload` for several zones (back-to-back
+/// per-zone reloads cut off transfers); Knot and BIND one zone at a time (one Knot
+/// reload naming many zones loses NOTIFYs; BIND tells per zone whether it loaded).
+pub fn reload(p: &Primary, targets: &[Target<'_>]) -> Reloads {
+    let mut r = Reloads {
+        failed: vec![false; targets.len()],
+        ..Reloads::default()
+    };
+    if targets.is_empty() {
+        return r;
+    }
+    if p.kind == Kind::Nsd {
+        let names: Vec<&str> = targets.iter().map(|t| t.zone).collect();
+        if let Err(e) = nsd::reload(p, &names) {
+            r.errors.push(e);
+            r.failed.fill(true);
+        }
+        return r;
+    }
+    for (i, t) in targets.iter().enumerate() {
+        let result = match p.kind {
+            Kind::Knot => knot::reload(p, t.zone),
+            Kind::Bind => bind::reload(p, t, &mut r.notes),
+            Kind::Nsd => unreachable!("handled above"),
+        };
+        if let Err(e) = result {
+            r.errors.push(e);
+            r.failed[i] = true;
+        }
+    }
+    r
+}
+
+/// Send NOTIFY for `zone` to its secondaries again.
+///
+/// # Errors
+/// The control tool failed.
+pub fn notify(p: &Primary, zone: &str) -> Result<()> {
+    match p.kind {
+        Kind::Nsd => nsd::notify(p, zone),
+        Kind::Knot => knot::control(p, &["zone-notify", zone]).map(drop),
+        Kind::Bind => bind::control(p, &["notify", zone]).map(drop),
+    }
+}
+
+/// How long the first wait for a lagging secondary lasts before zonerw sends NOTIFY again.
+/// Knot sends NOTIFY over TCP and does not retry one that NSD reset until the SOA retry
+/// (600 s): re-notify after 2 s (notes/SERVERS.md, Knot). NSD and BIND: the whole timeout.
+#[must_use]
+pub fn first_wait(kind: Kind, timeout: std::time::Duration) -> std::time::Duration {
+    match kind {
+        Kind::Knot => timeout.min(std::time::Duration::from_secs(2)),
+        Kind::Nsd | Kind::Bind => timeout,
+    }
+}
+
+// ---------------------------------------------------------------- what the server knows
+
+/// Whether the server has a zone configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    /// The server has the zone configured (loaded or not).
+    Yes,
+    /// The server says it does not know the zone.
+    No,
+    /// We could not tell (server down, ...): the reload will report it.
+    Unclear,
+}
+
+/// What the server says about one zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneInfo {
+    /// Whether it has the zone.
+    pub known: Known,
+    /// The serial it serves (Knot and BIND; None when not loaded or not asked).
+    pub serial: Option<u32>,
+}
+
+impl ZoneInfo {
+    /// Nothing could be learnt.
+    pub const UNCLEAR: ZoneInfo = ZoneInfo {
+        known: Known::Unclear,
+        serial: None,
+    };
+}
+
+/// Ask the server about `zones` (names as in the templates): whether it has each, and
+/// (Knot, BIND) the serial it serves. Knot: one `zone-status` for all; NSD and BIND: one
+/// call per zone (several at once). The answers come in the order of `zones`.
+#[must_use]
+pub fn zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
+    if zones.is_empty() {
+        return Vec::new();
+    }
+    match p.kind {
+        Kind::Knot => knot::zone_infos(p, zones),
+        Kind::Bind => crate::parallel::map(zones, crate::parallel::workers(), |z| {
+            bind::zone_info(p, z).unwrap_or(ZoneInfo::UNCLEAR)
+        }),
+        Kind::Nsd => crate::parallel::map(zones, crate::parallel::workers(), |z| ZoneInfo {
+            known: match nsd::zone_known(p, z) {
+                nsd::Known::Yes => Known::Yes,
+                nsd::Known::No => Known::No,
+                nsd::Known::Unclear => Known::Unclear,
+            },
+            serial: None,
+        }),
+    }
+}
+
+/// Whether the server must be asked for the serial it serves before zonerw picks the next
+/// one: Knot and BIND may serve a higher serial than the file's (signing, journal), and
+/// ignore or refuse a file whose serial is not higher. NSD serves the file's.
+#[must_use]
+pub fn serves_own_serials(kind: Kind) -> bool {
+    kind != Kind::Nsd
+}
+
+/// Have the server serve a zone it does not know yet, from `file`, with
+/// `[server] add-template` (NSD: `[nsd] add-pattern`).
+///
+/// # Errors
+/// The control tool failed.
+pub fn add_zone(p: &Primary, zone: &str, file: &Path) -> Result<()> {
+    let template = p.add_template.as_deref().unwrap_or_default();
+    match p.kind {
+        Kind::Nsd => nsd::addzone(p, zone, template),
+        Kind::Knot => knot::add_zone(p, zone, file, template),
+        Kind::Bind => bind::add_zone(p, zone, file, template),
+    }
+}
+
+/// How to make the server serve a zone it does not know, for [`Error::UnknownZone`].
+#[must_use]
+pub fn how_to_add(p: &Primary, zone: &str, file: &Path) -> String {
+    let file = file.display();
+    match p.kind {
+        Kind::Nsd => format!(
+            "Add it to nsd.conf and run 'nsd-control reconfig':\n    zone:\n        name: \
+             {zone}\n        zonefile: {file}\n        (plus your notify: and provide-xfr: \
+             lines)\nor let zonerw add new zones itself: set {} to an NSD pattern: with \
+             those lines",
+            p.key("add-template")
+        ),
+        Kind::Knot => format!(
+            "Add it to knot.conf and run 'knotc reload':\n    zone:\n      - domain: {zone}\n        \
+             file: \"{file}\"\n        (plus your template:, notify: and acl: lines)\nor let \
+             zonerw add new zones itself: set [server] add-template to a Knot template: \
+             with those lines (knotd must run with a configuration database, knotd -C, for \
+             added zones to survive a restart)"
+        ),
+        Kind::Bind => format!(
+            "Add it to named.conf and run 'rndc reconfig':\n    zone \"{zone}\" {{ type \
+             primary; file \"{file}\"; }};\nor let zonerw add new zones itself (rndc \
+             addzone, with allow-new-zones yes;): set [server] add-template to the zone's \
+             other options, e.g. \"notify explicit; also-notify {{ 192.0.2.53; }};\""
+        ),
+    }
+}
+
+/// The server's version, if its control tool says it: proof that it answers.
+///
+/// # Errors
+/// The control tool failed: the error says why.
+pub fn status(p: &Primary) -> Result<Option<String>> {
+    match p.kind {
+        Kind::Nsd => nsd::status(p),
+        Kind::Knot => knot::status(p),
+        Kind::Bind => bind::status(p),
+    }
+}
+
+/// Zone names compared as DNS compares them (case, one trailing dot).
+pub(crate) fn by_key(zones: &[&str]) -> BTreeMap<String, usize> {
+    zones
+        .iter()
+        .enumerate()
+        .map(|(i, z)| (crate::config::zone_key(z), i))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The checker as a script in a temporary directory; the real servers are in the
+    //! integration tests.
+
+    use std::fs;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::testing::script;
+
+    /// NSD with the checker `program` (as `[nsd] checkzone` gives it).
+    fn nsd(program: &str) -> Primary {
+        Primary {
+            kind: Kind::Nsd,
+            table: "[nsd]",
+            control: vec!["true".into()],
+            check: Some(vec![program.into()]),
+            timeout: Duration::from_secs(5),
+            add_template: None,
+        }
+    }
+
+    const SHOWN: &str = "/etc/zonerw/templates/example.com.zone";
+
+    /// Run `check` with the checker `body` on a rendered file in a temporary directory.
+    fn run_check(body: &str, timeout: Duration) -> (Result<()>, String, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let program = script(dir.path(), "checkzone", body);
+        let rendered = dir.path().join(".example.com.zone.Ab12.tmp");
+        fs::write(&rendered, "zone").unwrap();
+        let mut nsd = nsd(&program);
+        nsd.timeout = timeout;
+        let result = check(&nsd, "example.com", &rendered, Path::new(SHOWN));
+        (result, program, rendered)
+    }
+
+    #[test]
+    fn a_zone_the_checker_accepts_passes() {
+        let (result, _, _) = run_check(
+            "test \"$1\" = example.com && test -s \"$2\"",
+            Duration::from_secs(5),
+        );
+        result.unwrap();
+    }
+
+    #[test]
+    fn checker_messages_name_the_template_without_repeats() {
+        let (result, _, rendered) = run_check(
+            r#"p="[2026-11-23 18:00:00.000] nsd-checkzone[42]: error:"
+echo "$p $2:3: syntax error" >&2
+echo "$p $2:3: syntax error" >&2
+echo "$p $2:4: unrecognized RR type 'AX'" >&2
+echo "zone $1 file $2 has 2 errors"
+exit 1"#,
+            Duration::from_secs(5),
+        );
+        let e = result.unwrap_err();
+        let Error::Checkzone { zone, message, .. } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(zone, "example.com");
+        assert_eq!(
+            message,
+            &format!(
+                "  {SHOWN}:3: syntax error\n  {SHOWN}:4: unrecognized RR type 'AX'\n  zone example.com file {SHOWN} has 2 errors"
+            )
+        );
+        assert!(!message.contains(&rendered.display().to_string()));
+        assert_eq!(
+            e.to_string().lines().next().unwrap(),
+            "example.com: nsd-checkzone rejected the rendered zone; it was not installed and NSD keeps serving the old one:"
+        );
+        assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn checker_messages_are_bounded() {
+        let (result, _, _) = run_check(
+            r#"for i in 1 2 3 4 5 6 7 8; do echo "error: line $i"; done
+printf 'error: %0300d\n' 0 >&2
+exit 2"#,
+            Duration::from_secs(5),
+        );
+        let Err(Error::Checkzone { message, .. }) = result else {
+            panic!("{result:?}");
+        };
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(lines.len(), 6, "{message}");
+        assert_eq!(lines[0], format!("  {}…", "0".repeat(200)));
+        assert_eq!(
+            lines[1..5],
+            ["  line 1", "  line 2", "  line 3", "  line 4"]
+        );
+        assert_eq!(lines[5], "  (… 4 more lines)");
+    }
+
+    #[test]
+    fn a_checker_that_hangs_means_the_zone_is_not_installed() {
+        let (result, program, _) = run_check("exec sleep 5", Duration::from_millis(100));
+        let e = result.unwrap_err();
+        assert!(matches!(e, Error::NotInstalled { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "example.com: '{program} example.com' on the zone rendered from '{SHOWN}' did not finish within 100ms and was killed; it was not installed and NSD keeps serving the old zone"
+            )
+        );
+        assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_missing_checker_cannot_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("nsd-checkzone").display().to_string();
+        let e = check(
+            &nsd(&program),
+            "example.com",
+            &dir.path().join("x"),
+            Path::new(SHOWN),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot run '{program}': No such file or directory (os error 2)\n\
+                 fix: correct the path in [nsd] checkzone, or install NSD's tools"
+            )
+        );
+        let e = check(
+            &nsd("zonerw-no-nsd-checkzone"),
+            "example.com",
+            &dir.path().join("x"),
+            Path::new(SHOWN),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().ends_with(
+                "nor in /usr/local/sbin:/usr/sbin:/sbin\n\
+                 fix: install NSD's tools, or give the absolute path in [nsd] checkzone"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn copies_are_checked_in_a_private_directory_that_goes_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = script(
+            dir.path(),
+            "checkzone",
+            "echo \"$2\" >> \"$(dirname \"$0\")/seen\"; if grep -q BAD \"$2\"; then echo \"error: $2:1: bad\" >&2; exit 1; fi",
+        );
+        let template = Path::new(SHOWN);
+        let rendered = |text: &str| Rendered {
+            zone: "example.com",
+            file_name: "example.com.zone",
+            template,
+            text: text.into(),
+        };
+        let results = check_copies(&nsd(&program), &[rendered("good"), rendered("BAD")]).unwrap();
+        assert!(results[0].is_ok());
+        let e = results[1].as_ref().unwrap_err().to_string();
+        assert!(e.ends_with(&format!("\n  {SHOWN}:1: bad")), "{e}");
+        let seen = fs::read_to_string(dir.path().join("seen")).unwrap();
+        let copies: Vec<&Path> = seen.lines().map(Path::new).collect();
+        assert_eq!(copies.len(), 2);
+        let private = copies[0].parent().unwrap();
+        assert!(
+            private
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("zonerw-check."),
+            "{seen}"
+        );
+        assert!(!private.exists(), "the private directory is removed");
+    }
+
+    #[test]
+    fn knot_gets_a_second_notify_after_two_seconds_the_others_after_the_whole_wait() {
+        let ten = Duration::from_secs(10);
+        assert_eq!(first_wait(Kind::Knot, ten), Duration::from_secs(2));
+        assert_eq!(
+            first_wait(Kind::Knot, Duration::from_secs(1)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(first_wait(Kind::Nsd, ten), ten);
+        assert_eq!(first_wait(Kind::Bind, ten), ten);
+    }
+
+    #[test]
+    fn only_knot_and_bind_are_asked_for_their_serials() {
+        assert!(!serves_own_serials(Kind::Nsd));
+        assert!(serves_own_serials(Kind::Knot));
+        assert!(serves_own_serials(Kind::Bind));
+    }
+}

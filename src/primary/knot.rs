@@ -1,0 +1,291 @@
+//! Knot DNS 3 as the primary, through `knotc` (messages of Knot 3.2).
+
+use std::path::Path;
+
+use super::{Known, ZoneInfo, by_key, failure};
+use crate::command::Output;
+use crate::config::Primary;
+use crate::error::Result;
+
+/// Run `knotc ... ARGS` and insist on success: exit 0 and no `error:` line.
+pub(crate) fn control(p: &Primary, args: &[&str]) -> Result<Output> {
+    let (called, out) = super::control_run(p, args)?;
+    if out.status.success() && !said_error(&out) {
+        return Ok(out);
+    }
+    let fix = trouble_fix(&format!("{}\n{}", out.stdout, out.stderr));
+    Err(failure(called, &out, fix))
+}
+
+fn said_error(out: &Output) -> bool {
+    out.stdout.lines().any(|l| l.starts_with("error:"))
+}
+
+/// A fix for what knotc printed, where one is known. Pure.
+#[must_use]
+pub fn trouble_fix(text: &str) -> Option<String> {
+    let line = text
+        .lines()
+        .find(|l| l.contains("failed to connect to socket"))?;
+    let why = line
+        .rsplit_once('(')
+        .map_or("", |(_, w)| w.trim_end_matches(')'));
+    Some(match why {
+        "operation not permitted" | "permission denied" => {
+            "this user may not use knotd's control socket: run zonerw as the user knotd \
+             runs as (or root), or let this user's group write the socket (knot.conf \
+             control: listen: and the socket's directory)"
+                .to_owned()
+        }
+        _ => "nothing answers on knotd's control socket: start Knot DNS (systemctl start \
+              knot), and check that [server] control names the socket of knot.conf's \
+              control: listen:"
+            .to_owned(),
+    })
+}
+
+/// `knotc -b zone-reload ZONE`: blocks until the zone is loaded; rc 1 means it was not
+/// (Knot keeps the old zone). Not gated by the mtime (unlike `knotc reload`), so no touch
+/// is needed; one zone per call, since one call naming many loses NOTIFYs.
+pub(crate) fn reload(p: &Primary, zone: &str) -> Result<()> {
+    control(p, &["-b", "zone-reload", zone]).map(drop)
+}
+
+/// `knotc zone-status`, once for every zone Knot has: which of `zones` it knows, and the
+/// serial it serves (`-` when not loaded).
+pub(crate) fn zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
+    let Ok((_, out)) = super::control_run(p, &["zone-status"]) else {
+        return vec![ZoneInfo::UNCLEAR; zones.len()];
+    };
+    if !out.status.success() || said_error(&out) {
+        return vec![ZoneInfo::UNCLEAR; zones.len()];
+    }
+    infos_from(&out.stdout, zones)
+}
+
+/// What a `knotc zone-status` listing (`[example.test.] role: master | serial: 7 | …`) says
+/// about `zones`. Pure.
+#[must_use]
+pub fn infos_from(listing: &str, zones: &[&str]) -> Vec<ZoneInfo> {
+    let index = by_key(zones);
+    let mut infos = vec![
+        ZoneInfo {
+            known: Known::No,
+            serial: None,
+        };
+        zones.len()
+    ];
+    for line in listing.lines() {
+        let Some((name, rest)) = line.strip_prefix('[').and_then(|l| l.split_once(']')) else {
+            continue;
+        };
+        let Some(&i) = index.get(&crate::config::zone_key(name)) else {
+            continue;
+        };
+        let serial = rest
+            .split('|')
+            .find_map(|f| f.trim().strip_prefix("serial:"))
+            .and_then(|s| s.trim().parse().ok());
+        infos[i] = ZoneInfo {
+            known: Known::Yes,
+            serial,
+        };
+    }
+    infos
+}
+
+/// Add `zone` with template `template` and zonerw's `file`, in one configuration
+/// transaction (`conf-begin`, `conf-set`, `conf-commit`). A failed step aborts the
+/// transaction: a commit after a failed `conf-set` would add the zone with the earlier
+/// sets only (the default template).
+pub(crate) fn add_zone(p: &Primary, zone: &str, file: &Path, template: &str) -> Result<()> {
+    control(p, &["conf-begin"])?;
+    let item = |key: &str| format!("zone[{zone}].{key}");
+    let file = file.display().to_string();
+    let steps: [&[&str]; 4] = [
+        &["conf-set", &format!("zone[{zone}]")],
+        &["conf-set", &item("template"), template],
+        &["conf-set", &item("file"), &file],
+        &["conf-commit"],
+    ];
+    for args in steps {
+        if let Err(e) = control(p, args) {
+            let _ = control(p, &["conf-abort"]);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// `knotc status version`: `Version: 3.2.6`.
+pub(crate) fn status(p: &Primary) -> Result<Option<String>> {
+    let out = control(p, &["status", "version"])?;
+    Ok(out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Version:"))
+        .map(|v| format!("Knot DNS {}", v.trim())))
+}
+
+// ---------------------------------------------------------------- settings (check)
+
+/// A Knot setting that breaks "the file zonerw writes is the truth", found for a zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Danger {
+    /// The item, e.g. `zonefile-sync`.
+    pub item: &'static str,
+    /// Its effective value, e.g. `0 (the default)`.
+    pub value: String,
+    /// What it does to zonerw's files, and the value to set.
+    pub why: &'static str,
+}
+
+/// The items zonerw needs set, with the value it needs, the default and why.
+const NEEDED: [(&str, &str, &str, &str); 3] = [
+    (
+        "zonefile-sync",
+        "-1",
+        "0",
+        "Knot writes its own version of the zone into zonerw's file whenever it changes \
+         the zone itself (signing, DDNS): set zonefile-sync: -1",
+    ),
+    (
+        "journal-content",
+        "none",
+        "changes",
+        "Knot replays its journal onto zonerw's file when the file's serial is not above \
+         the one it served, serving records zonerw removed: set journal-content: none",
+    ),
+    (
+        "zonefile-load",
+        "whole",
+        "whole",
+        "Knot does not load zonerw's file as it is (difference-no-serial even replaces \
+         its serial): set zonefile-load: whole",
+    ),
+];
+
+/// The dangerous settings of each of `zones`, from `knotc conf-read 'zone'`-style lines of
+/// the zones and of the templates (explicit items only: Knot prints neither inherited nor
+/// default values, so the effective value is the zone's, else its template's (`default`
+/// when it names none), else Knot's default). Pure.
+#[must_use]
+pub fn dangers(zone_items: &str, template_items: &str, zone: &str) -> Vec<Danger> {
+    let key = crate::config::zone_key(zone);
+    let of_zone = |item: &str| {
+        zone_items.lines().find_map(|l| {
+            let (lhs, value) = l.split_once(" = ")?;
+            let rest = lhs.strip_prefix("zone[")?;
+            let (name, it) = rest.split_once("].")?;
+            (crate::config::zone_key(name) == key && it == item).then(|| value.trim().to_owned())
+        })
+    };
+    let template = of_zone("template").unwrap_or_else(|| "default".to_owned());
+    let of_template = |item: &str| {
+        template_items.lines().find_map(|l| {
+            let (lhs, value) = l.split_once(" = ")?;
+            let want = format!("template[{template}].{item}");
+            (lhs == want).then(|| value.trim().to_owned())
+        })
+    };
+    NEEDED
+        .iter()
+        .filter_map(|&(item, needed, default, why)| {
+            let value = of_zone(item)
+                .map(|v| format!("{v} (zone)"))
+                .or_else(|| of_template(item).map(|v| format!("{v} (template {template})")))
+                .unwrap_or_else(|| format!("{default} (the default)"));
+            let bare = value.split(' ').next().unwrap_or_default();
+            (bare != needed).then_some(Danger { item, value, why })
+        })
+        .collect()
+}
+
+/// `knotc conf-read 'zone'` and `knotc conf-read 'template'`: the explicit items of every
+/// zone and template.
+pub(crate) fn settings(p: &Primary) -> Result<(String, String)> {
+    let zones = control(p, &["conf-read", "zone"])?.stdout;
+    let templates = control(p, &["conf-read", "template"])?.stdout;
+    Ok((zones, templates))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zone_status_listing_says_which_zones_knot_has_and_their_serials() {
+        let listing = "[a.test.] role: master | serial: 2026112201\n\
+                       [B.test.] role: master | serial: 7 | flush: +8s\n\
+                       [missing.test.] role: master | serial: -\n\
+                       [other.test.] role: master | serial: 9\n";
+        assert_eq!(
+            infos_from(listing, &["a.test", "b.test", "missing.test.", "new.test"]),
+            [
+                ZoneInfo {
+                    known: Known::Yes,
+                    serial: Some(2_026_112_201)
+                },
+                ZoneInfo {
+                    known: Known::Yes,
+                    serial: Some(7)
+                },
+                ZoneInfo {
+                    known: Known::Yes,
+                    serial: None
+                },
+                ZoneInfo {
+                    known: Known::No,
+                    serial: None
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn the_effective_setting_is_the_zones_else_its_templates_else_knots_default() {
+        let templates = "template.id = default\n\
+                         template[default].storage = /var/lib/knot\n\
+                         template[default].zonefile-sync = -1\n\
+                         template[default].journal-content = none\n\
+                         template.id = loose\n\
+                         template[loose].journal-content = changes\n";
+        let zones = "zone.domain = safe.test.\n\
+                     zone.domain = own.test.\n\
+                     zone[own.test.].zonefile-sync = 10\n\
+                     zone.domain = loose.test.\n\
+                     zone[loose.test.].template = loose\n";
+        assert_eq!(dangers(zones, templates, "safe.test"), []);
+        assert_eq!(
+            dangers(zones, templates, "own.test"),
+            [Danger {
+                item: "zonefile-sync",
+                value: "10 (zone)".into(),
+                why: NEEDED[0].3,
+            }]
+        );
+        let loose: Vec<(&str, String)> = dangers(zones, templates, "loose.test")
+            .into_iter()
+            .map(|d| (d.item, d.value))
+            .collect();
+        assert_eq!(
+            loose,
+            [
+                ("zonefile-sync", "0 (the default)".to_owned()),
+                ("journal-content", "changes (template loose)".to_owned()),
+            ]
+        );
+        let bare: Vec<&str> = dangers("", "", "x.test").iter().map(|d| d.item).collect();
+        assert_eq!(bare, ["zonefile-sync", "journal-content"]);
+    }
+
+    #[test]
+    fn connection_troubles_get_a_fix() {
+        let refused = "error: failed to connect to socket '/run/knot/knot.sock' (not exists)";
+        assert!(trouble_fix(refused).unwrap().starts_with("nothing answers"));
+        let denied =
+            "error: failed to connect to socket '/run/knot/knot.sock' (operation not permitted)";
+        assert!(trouble_fix(denied).unwrap().contains("may not use"));
+        assert_eq!(trouble_fix("error: [x.test] (failed)"), None);
+    }
+}
