@@ -967,7 +967,11 @@ fn verify_lines(
                 (*zone, answer.clone(), primary)
             })
             .collect();
-        server_lines.extend(line::verify(role, &addr.to_string(), &mine));
+        server_lines.extend(line::verify(
+            (role, config.primary.name()),
+            &addr.to_string(),
+            &mine,
+        ));
         let validities: Vec<(&str, u32, Validity)> = asks
             .iter()
             .zip(&signed_answers)

@@ -348,20 +348,28 @@ pub fn unknown_zone(
 /// zone, else one failure per zone.
 #[must_use]
 pub fn verify(
-    role: &str,
+    (role, name): (&str, &str),
     server: &str,
     answers: &[(&str, Result<u32, String>, Option<u32>)],
 ) -> Vec<Line> {
-    let fix = if role == "primary" {
-        "[verify] primary must be an address NSD listens on (ip-address: and port: in \
-         nsd.conf), and NSD must load the zone (see its log)"
-            .to_owned()
-    } else {
-        format!(
+    let fix = match (role, name) {
+        ("primary", "NSD") => "[verify] primary must be an address NSD listens on \
+                               (ip-address: and port: in nsd.conf), and NSD must load the \
+                               zone (see its log)"
+            .to_owned(),
+        ("primary", _) => format!(
+            "[verify] primary must be an address {name} listens on, and {name} must load the \
+             zone (see its log)"
+        ),
+        (_, "NSD") => format!(
             "make {server} a secondary of the zone (request-xfr: from this NSD, allow-notify:) \
              and this NSD notify it (notify:, provide-xfr:), or remove it from [verify] \
              secondaries"
-        )
+        ),
+        _ => format!(
+            "make {server} a secondary of the zone that transfers it from this {name}, and \
+             this {name} notify it, or remove it from [verify] secondaries"
+        ),
     };
     let mut lines = Vec::new();
     for (zone, answer, primary) in answers {
@@ -374,7 +382,7 @@ pub fn verify(
                 lines.push(Line::fail(
                     format!(
                         "verify {role} {server}: {zone} serial {serial}, older than the \
-                         primary's {p}: it does not follow this NSD"
+                         primary's {p}: it does not follow this {name}"
                     ),
                     fix.clone(),
                 ));
@@ -1016,7 +1024,7 @@ mod tests {
         let shown = |lines: Vec<Line>| lines.iter().map(ToString::to_string).collect::<Vec<_>>();
         assert_eq!(
             shown(verify(
-                "primary",
+                ("primary", "NSD"),
                 "127.0.0.1:53",
                 &[("a.example", Ok(7), None)]
             )),
@@ -1024,14 +1032,14 @@ mod tests {
         );
         assert_eq!(
             shown(verify(
-                "secondary",
+                ("secondary", "NSD"),
                 "192.0.2.1:53",
                 &[("a.example", Ok(7), Some(7)), ("b.example", Ok(8), Some(7))]
             )),
             ["ok    verify secondary 192.0.2.1:53: serves all 2 zones"]
         );
         let got = shown(verify(
-            "secondary",
+            ("secondary", "NSD"),
             "192.0.2.1:53",
             &[
                 ("a.example", Err("answers REFUSED".into()), Some(7)),
@@ -1043,7 +1051,7 @@ mod tests {
         assert!(got[0].starts_with("FAIL  verify secondary 192.0.2.1:53: a.example answers REFUSED\n      fix: make 192.0.2.1:53 a secondary of the zone"), "{got:?}");
         assert!(got[1].starts_with("FAIL  verify secondary 192.0.2.1:53: b.example serial 6, older than the primary's 7: it does not follow this NSD\n"), "{got:?}");
         let got = shown(verify(
-            "primary",
+            ("primary", "NSD"),
             "127.0.0.1:53",
             &[("a.example", Err("gives no answer".into()), None)],
         ));
