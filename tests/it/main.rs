@@ -27,5 +27,6 @@ mod hardening;
 mod maintenance;
 mod man;
 mod nsd_zones;
+mod primaries;
 mod properties;
 mod state_files;

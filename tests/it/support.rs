@@ -230,7 +230,7 @@ static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
 
 /// A port in 20000..32000 (below Linux's ephemeral range, so NSD's own
 /// outgoing sockets can't take it) that is free for both TCP and UDP right now.
-fn free_dns_port() -> u16 {
+pub fn free_dns_port() -> u16 {
     // Start at a per-process offset so parallel test binaries spread out.
     let _ = NEXT_PORT.compare_exchange(
         0,
@@ -283,17 +283,17 @@ fn group_alive(pgid: i32) -> bool {
 }
 
 /// A child we spawned with `process_group(0)`, so its pid is its pgid.
-struct Group {
-    child: Child,
+pub struct Group {
+    pub child: Child,
 }
 
 impl Group {
-    fn pgid(&self) -> i32 {
+    pub fn pgid(&self) -> i32 {
         self.child.id().cast_signed()
     }
 
     /// Send SIGTERM to the leader (or the group), reap it.
-    fn terminate(&mut self, whole_group: bool) {
+    pub fn terminate(&mut self, whole_group: bool) {
         let pgid = self.pgid();
         // SAFETY: signalling our own child / its process group.
         unsafe {
@@ -302,7 +302,7 @@ impl Group {
     }
 
     /// Wait up to `timeout` for the whole group to go away, then SIGKILL it.
-    fn wait_gone(&mut self, timeout: Duration) {
+    pub fn wait_gone(&mut self, timeout: Duration) {
         let pgid = self.pgid();
         let deadline = Instant::now() + timeout;
         loop {
@@ -334,11 +334,11 @@ pub struct Nsd {
     pub conf: PathBuf,
     pub log: PathBuf,
     pub port: u16,
-    proc: Option<Group>,
+    pub proc: Option<Group>,
 }
 
 impl Nsd {
-    fn spawn(&mut self) -> io::Result<()> {
+    pub fn spawn(&mut self) -> io::Result<()> {
         assert!(self.proc.is_none(), "{} nsd already running", self.name);
         let out = fs::OpenOptions::new()
             .create(true)
@@ -359,7 +359,7 @@ impl Nsd {
     }
 
     /// Run `nsd-control` against this server.
-    fn control(&self, args: &[&str]) -> std::process::Output {
+    pub fn control(&self, args: &[&str]) -> std::process::Output {
         Command::new("nsd-control")
             .arg("-c")
             .arg(&self.conf)
@@ -370,20 +370,20 @@ impl Nsd {
     }
 
     /// Has the spawned nsd exited (e.g. port busy)?
-    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.proc
             .as_mut()
             .and_then(|g| g.child.try_wait().ok().flatten())
     }
 
-    fn stop_now(&mut self) {
+    pub fn stop_now(&mut self) {
         if let Some(mut g) = self.proc.take() {
             g.terminate(false);
             g.wait_gone(Duration::from_secs(10));
         }
     }
 
-    fn diagnostics(&self) -> String {
+    pub fn diagnostics(&self) -> String {
         format!(
             "--- {} nsd log ({}) ---\n{}\n--- stderr ---\n{}",
             self.name,
@@ -708,7 +708,7 @@ impl Drop for NsdPair {
     }
 }
 
-fn server_section(nsd: &Nsd, zonesdir: &Path) -> String {
+pub fn server_section(nsd: &Nsd, zonesdir: &Path) -> String {
     let d = nsd.dir.display();
     format!(
         "server:\n    ip-address: 127.0.0.1\n    port: {port}\n    do-ip6: no\n    server-count: 1\n    username: \"\"\n    chroot: \"\"\n    zonesdir: \"{zonesdir}\"\n    database: \"\"\n    zonelistfile: \"{d}/zone.list\"\n    pidfile: \"{d}/nsd.pid\"\n    xfrdfile: \"{d}/xfrd.state\"\n    xfrdir: \"{d}\"\n    cookie-secret-file: \"{d}/cookiesecrets.txt\"\n    logfile: \"{d}/nsd.log\"\n    verbosity: 2\n",
@@ -731,7 +731,7 @@ pub fn default_template(zone: &str) -> String {
     )
 }
 
-fn search_path() -> String {
+pub fn search_path() -> String {
     let cur = std::env::var("PATH").unwrap_or_default();
     format!("/usr/sbin:/usr/bin:/sbin:/bin:{cur}")
 }
