@@ -358,6 +358,15 @@ fi
 
 play "schedule: timer, again" -e zonerw_schedule=timer -e "@$tmp/vars-changed.yml"
 expect_changed 0
+check grep -Fxq 'kind      = "nsd"' "$root/etc/zonerw/zonerw.toml"
+check grep -Fxq "control   = [\"$tmp/bin/nsd-control\"]" "$root/etc/zonerw/zonerw.toml"
+
+play "check mode, Knot DNS as the primary" --check --diff -e zonerw_schedule=timer \
+    -e "@$tmp/vars-changed.yml" -e zonerw_server_kind=knot -e zonerw_server_add_template=zonerw
+expect_changed +
+check grep -Fq '+kind      = "knot"' "$last_log"
+check grep -Fq '+add-template = "zonerw"' "$last_log"
+check grep -Fxq 'kind      = "nsd"' "$root/etc/zonerw/zonerw.toml"
 
 printf '\nok: %d ansible-playbook runs; ansible-core %s (pip %s), zonerw build %s, plays %s, total %s\n' \
     "$run" "$ANSIBLE_CORE_VERSION" "$t_pip" "$t_build" "$(elapsed "$t_plays")" "$(elapsed "$t_all")"

@@ -1090,10 +1090,10 @@ fn new_zone_is_added_with_add_template(kind: Kind) {
     // The secondary does not have the zone yet (the operator adds it below): [verify]
     // says so, truthfully, and the run still succeeds.
     assert!(
-        r.stderr
-            .lines()
-            .all(|l| l.starts_with(&format!("zonerw: warning: {NEW}: secondary "))
-                && l.contains(" still answers REFUSED, not ")),
+        r.stderr.lines().all(
+            |l| l.starts_with(&format!("zonerw: warning: {NEW}: secondary "))
+                && l.contains(" still answers REFUSED, not ")
+        ),
         "{r}"
     );
     assert!(z.zone_path(NEW).exists(), "{r}");

@@ -97,8 +97,8 @@ for path in ./usr/bin/zonerw \
 done
 ok "the package has the binary, both man pages (gzipped), the conffile, the examples, the units and the completions"
 recommends=$(dpkg-deb -f "$deb" Recommends)
-[[ ", $recommends," == *", nsd,"* && ", $recommends," == *", ldnsutils,"* ]] ||
-    fail "the package should recommend nsd and ldnsutils (for signed zones), not: $recommends"
+[[ ", $recommends," == *", nsd | knot | bind9,"* && ", $recommends," == *", ldnsutils,"* ]] ||
+    fail "the package should recommend nsd | knot | bind9 (the primary it drives) and ldnsutils (for signed zones), not: $recommends"
 ok "Recommends: $recommends"
 version=$(dpkg-deb -f "$deb" Version)
 upstream=${version%-*}
