@@ -14,58 +14,20 @@
 //! NSD's (a reload ignores a file whose mtime did not change): notes/SERVERS.md lists them,
 //! with the test that covers each.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::command::{Output, quote, run_bounded};
+use crate::command::{quote, run_bounded};
 use crate::config::{Kind, Primary};
 use crate::error::{Error, Result};
 use crate::fsio;
 use crate::nsd;
 
 pub mod bind;
+pub mod common;
 pub mod knot;
 
-/// How to get a kind's tools, for the fix of a command that could not start.
-fn install_hint(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Nsd => "install NSD's tools",
-        Kind::Knot => "install Knot DNS (Debian: knot; kzonecheck is in knot-dnssecutils)",
-        Kind::Bind => "install BIND 9 (Debian: bind9 and bind9-utils)",
-    }
-}
-
-/// Run the control tool with `args` after `[server] control`.
-///
-/// # Errors
-/// It could not be started, or did not finish in time.
-pub fn control_run(p: &Primary, args: &[&str]) -> Result<(Vec<String>, Output)> {
-    let mut called = p.control.clone();
-    called.extend(args.iter().map(|a| (*a).to_owned()));
-    let out = run_bounded(&called, &[], p.timeout).map_err(|e| spawn_error(p, "control", e))?;
-    Ok((called, out))
-}
-
-/// The error of a command that could not start, with a fix naming the setting.
-pub(crate) fn spawn_error(p: &Primary, key: &str, e: Error) -> Error {
-    match e {
-        Error::Spawn { program, source } => {
-            crate::command::spawn_error(program, source, &p.key(key), install_hint(p.kind))
-        }
-        other => other,
-    }
-}
-
-/// The error of a control command that ran and failed: what it printed (a few lines).
-pub(crate) fn failure(argv: Vec<String>, out: &Output, fix: Option<String>) -> Error {
-    let text = format!("{}\n{}", out.stdout.trim(), out.stderr.trim());
-    let printed = quote(&text, out.stdout_cut + out.stderr_cut);
-    let fix = fix.map_or_else(String::new, |f| format!("\nfix: {f}"));
-    Error::Command {
-        message: format!("failed ({}): {}{fix}", out.status, printed.join("; ")),
-        argv,
-    }
-}
+use common::spawn_error;
+pub use common::{Known, Target, ZoneInfo, control_run};
 
 // ---------------------------------------------------------------- check
 
@@ -165,15 +127,6 @@ pub fn check_copies(p: &Primary, zones: &[Rendered<'_>]) -> Result<Vec<Result<()
 
 // ---------------------------------------------------------------- reload and notify
 
-/// A zone to reload, with the file zonerw installed for it.
-#[derive(Debug, Clone)]
-pub struct Target<'a> {
-    /// The zone name.
-    pub zone: &'a str,
-    /// The installed file.
-    pub file: PathBuf,
-}
-
 /// What a reload did.
 #[derive(Debug, Default)]
 pub struct Reloads {
@@ -243,34 +196,6 @@ pub fn first_wait(kind: Kind, timeout: std::time::Duration) -> std::time::Durati
 }
 
 // ---------------------------------------------------------------- what the server knows
-
-/// Whether the server has a zone configured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Known {
-    /// The server has the zone configured (loaded or not).
-    Yes,
-    /// The server says it does not know the zone.
-    No,
-    /// We could not tell (server down, ...): the reload will report it.
-    Unclear,
-}
-
-/// What the server says about one zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ZoneInfo {
-    /// Whether it has the zone.
-    pub known: Known,
-    /// The serial it serves (Knot and BIND; None when not loaded or not asked).
-    pub serial: Option<u32>,
-}
-
-impl ZoneInfo {
-    /// Nothing could be learnt.
-    pub const UNCLEAR: ZoneInfo = ZoneInfo {
-        known: Known::Unclear,
-        serial: None,
-    };
-}
 
 /// Ask the server about `zones` (names as in the templates): whether it has each, and
 /// (Knot, BIND) the serial it serves. Knot: one `zone-status` for all; NSD and BIND: one
@@ -358,21 +283,13 @@ pub fn status(p: &Primary) -> Result<Option<String>> {
     }
 }
 
-/// Zone names compared as DNS compares them (case, one trailing dot).
-pub(crate) fn by_key(zones: &[&str]) -> BTreeMap<String, usize> {
-    zones
-        .iter()
-        .enumerate()
-        .map(|(i, z)| (crate::config::zone_key(z), i))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     //! The checker as a script in a temporary directory; the real servers are in the
     //! integration tests.
 
     use std::fs;
+    use std::path::PathBuf;
     use std::time::Duration;
 
     use super::*;

@@ -4,14 +4,14 @@ use std::fs::{self, File, FileTimes};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Known, Target, ZoneInfo, failure};
+use super::common::{Known, Target, ZoneInfo, control_run, failure};
 use crate::command::Output;
 use crate::config::Primary;
 use crate::error::{Error, Result};
 
 /// Run `rndc ... ARGS` and insist on exit 0.
 pub(crate) fn control(p: &Primary, args: &[&str]) -> Result<Output> {
-    let (called, out) = super::control_run(p, args)?;
+    let (called, out) = control_run(p, args)?;
     if out.status.success() {
         return Ok(out);
     }
@@ -104,7 +104,7 @@ pub fn classify_reload(success: bool, text: &str) -> Reloaded {
 pub(crate) fn reload(p: &Primary, t: &Target<'_>, notes: &mut Vec<String>) -> Result<()> {
     let mut retried = false;
     loop {
-        let (argv, out) = super::control_run(p, &["reload", t.zone])?;
+        let (argv, out) = control_run(p, &["reload", t.zone])?;
         let text = format!("{}\n{}", out.stdout, out.stderr);
         let what = classify_reload(out.status.success(), &text);
         match (what, retried) {
@@ -184,7 +184,7 @@ fn make_newer(file: &Path) -> std::io::Result<()> {
 /// `rndc zonestatus ZONE`: whether named has the zone, and the serial it serves (the
 /// signed serial of an inline-signed zone).
 pub(crate) fn zone_info(p: &Primary, zone: &str) -> Result<ZoneInfo> {
-    let (argv, out) = super::control_run(p, &["zonestatus", zone])?;
+    let (argv, out) = control_run(p, &["zonestatus", zone])?;
     let text = format!("{}\n{}", out.stdout, out.stderr);
     match zone_info_from(out.status.success(), &text) {
         Some(info) => Ok(info),

@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
-use super::{Known, ZoneInfo, by_key, failure};
+use super::common::{Known, ZoneInfo, by_key, control_run, failure};
 use crate::command::Output;
 use crate::config::Primary;
 use crate::error::Result;
 
 /// Run `knotc ... ARGS` and insist on success: exit 0 and no `error:` line.
 pub(crate) fn control(p: &Primary, args: &[&str]) -> Result<Output> {
-    let (called, out) = super::control_run(p, args)?;
+    let (called, out) = control_run(p, args)?;
     if out.status.success() && !said_error(&out) {
         return Ok(out);
     }
@@ -54,7 +54,7 @@ pub(crate) fn reload(p: &Primary, zone: &str) -> Result<()> {
 /// `knotc zone-status`, once for every zone Knot has: which of `zones` it knows, and the
 /// serial it serves (`-` when not loaded).
 pub(crate) fn zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
-    let Ok((_, out)) = super::control_run(p, &["zone-status"]) else {
+    let Ok((_, out)) = control_run(p, &["zone-status"]) else {
         return vec![ZoneInfo::UNCLEAR; zones.len()];
     };
     if !out.status.success() || said_error(&out) {
