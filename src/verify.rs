@@ -111,18 +111,27 @@ fn is_signature_problem(what: &str) -> bool {
 }
 
 /// What a secondary still lagging after the NOTIFY and the second wait is reported with:
-/// `what` it serves instead of `serial`, and how the NOTIFY went.
+/// `what` it serves instead of `serial`, and how the NOTIFY went. `first` is how long the
+/// first wait lasted (Knot: at most 2 s), `timeout` the second.
 #[must_use]
 pub fn lag_message(
     what: &str,
     serial: u32,
-    timeout: Duration,
+    (first, timeout): (Duration, Duration),
     notify_error: Option<&str>,
 ) -> String {
-    let waits = duration::format(timeout);
+    let waits = if first == timeout {
+        format!("two waits of {}", duration::format(timeout))
+    } else {
+        format!(
+            "waits of {} and {}",
+            duration::format(first),
+            duration::format(timeout)
+        )
+    };
     let notify = match notify_error {
-        None => format!("after a NOTIFY and two waits of {waits}"),
-        Some(e) => format!("after two waits of {waits} (the NOTIFY failed: {e})"),
+        None => format!("after a NOTIFY and {waits}"),
+        Some(e) => format!("after {waits} (the NOTIFY failed: {e})"),
     };
     if is_signature_problem(what) {
         // The serial is there: what is missing is a valid signature.
@@ -288,7 +297,12 @@ mod tests {
             },
         );
         assert_eq!(
-            lag_message(&what, 7, Duration::from_secs(2), None),
+            lag_message(
+                &what,
+                7,
+                (Duration::from_secs(2), Duration::from_secs(2)),
+                None
+            ),
             "serves serial 7 but its SOA signature expired at 2026-11-15T00:00:00Z, after a NOTIFY and two waits of 2s"
         );
         let verify = Verify {
@@ -310,17 +324,27 @@ mod tests {
     fn a_lagging_secondary_says_what_it_serves_and_how_the_notify_went() {
         let timeout = Duration::from_secs(2);
         assert_eq!(
-            lag_message("serves serial 1", 2, timeout, None),
+            lag_message("serves serial 1", 2, (timeout, timeout), None),
             "serves serial 1, not 2, after a NOTIFY and two waits of 2s"
         );
         assert_eq!(
             lag_message(
                 "gives no answer",
                 2,
-                timeout,
+                (timeout, timeout),
                 Some("'nsd-control notify a.' exit status: 1")
             ),
             "gives no answer, not 2, after two waits of 2s (the NOTIFY failed: 'nsd-control notify a.' exit status: 1)"
+        );
+        // Knot: a NOTIFY after at most 2 s of the first wait.
+        assert_eq!(
+            lag_message(
+                "serves serial 1",
+                2,
+                (timeout, Duration::from_secs(10)),
+                None
+            ),
+            "serves serial 1, not 2, after a NOTIFY and waits of 2s and 10s"
         );
     }
 

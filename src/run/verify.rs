@@ -258,7 +258,7 @@ fn wait_secondaries<'a>(
                 let notify_error = notify_errors.get(z.zone.as_str()).map(String::as_str);
                 still.push((
                     (secondary, z),
-                    lag_message(&what, z.serial, timeout, notify_error),
+                    lag_message(&what, z.serial, (first_wait, timeout), notify_error),
                 ));
             }
         }
