@@ -1168,6 +1168,43 @@ expect-status = "200"
         assert_eq!(c.pool_for_marker("IPX"), None);
     }
 
+    #[test]
+    fn the_primary_is_server_or_nsd_with_defaults_per_kind() {
+        let of = |text: &str| parse(text).unwrap().primary;
+        let nsd = of("");
+        assert_eq!(
+            (nsd.kind, nsd.table, nsd.control.as_slice()),
+            (Kind::Nsd, "[server]", &["nsd-control".to_owned()][..])
+        );
+        assert_eq!(nsd.check, Some(vec!["nsd-checkzone".to_owned()]));
+        let knot = of("[server]\nkind = \"knot\"\nadd-template = \"zonerw\"\n");
+        assert_eq!(knot.control, ["knotc"]);
+        assert_eq!(knot.check, Some(vec!["kzonecheck".to_owned()]));
+        assert_eq!(knot.add_template.as_deref(), Some("zonerw"));
+        assert_eq!(knot.key("add-template"), "[server] add-template");
+        let bind =
+            of("[server]\nkind = \"bind\"\ncontrol = [\"rndc\", \"-s\", \"ns1\"]\ncheck = []\n");
+        assert_eq!(bind.control, ["rndc", "-s", "ns1"]);
+        assert_eq!(bind.check, None, "[] skips the check");
+        assert_eq!(bind.name(), "BIND");
+        let old = of("[nsd]\ncheckzone = \"/usr/sbin/nsd-checkzone\"\nadd-pattern = \"p\"\n");
+        assert_eq!((old.kind, old.table), (Kind::Nsd, "[nsd]"));
+        assert_eq!(old.check, Some(vec!["/usr/sbin/nsd-checkzone".to_owned()]));
+        assert_eq!(old.key("add-template"), "[nsd] add-pattern");
+        assert_eq!(old.key("check"), "[nsd] checkzone");
+        assert!(
+            error_of("[nsd]\ntimeout = \"5s\"\n[server]\nkind = \"knot\"\n")
+                .contains("[nsd] and [server] both configure the primary")
+        );
+        assert!(error_of("[server]\nkind = \"pdns\"\n").contains("unknown variant `pdns`"));
+        assert!(
+            error_of("[server]\ncontrol = []\n").contains("server.control: must name a program")
+        );
+        assert!(
+            error_of("[server]\ncheck = [\"\"]\n").contains("server.check: must name a program")
+        );
+    }
+
     fn error_of(text: &str) -> String {
         let e = parse(text).unwrap_err();
         assert_eq!(e.exit_code(), 2, "{e}");
