@@ -693,8 +693,9 @@ fn directory_lines(config: &Config) -> Vec<Line> {
         Line::fail(
             format!("zones directory {}: not a directory", zones.display()),
             format!(
-                "create it (install -d -o {me} {}), in a place NSD reads zone files from",
-                zones.display()
+                "create it (install -d -o {me} {}), in a place {} reads zone files from",
+                zones.display(),
+                config.primary.name()
             ),
         )
     } else if fsio::writable(zones) {

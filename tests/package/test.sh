@@ -187,6 +187,47 @@ out=$(runuser -u zonerw -- /usr/bin/zonerw -c /etc/zonerw/zonerw.toml 2>&1) || r
 [[ $rc -eq 2 ]] || fail "a run with the shipped config exited $rc, not 2: $out"
 ok "a run with the shipped config does nothing: exit 2: $out"
 
+# Knot DNS and BIND 9 as the primary: the installed zonerw finds each kind's tools under
+# cron's PATH (/usr/bin:/bin; knotc and rndc live in /usr/sbin) and says which server it
+# asked. No daemon is started: check reports that nothing answers.
+missing_servers=()
+for tool in knotc kzonecheck rndc named-checkzone; do
+    PATH=$PATH:/usr/sbin command -v "$tool" >/dev/null 2>&1 || missing_servers+=("$tool")
+done
+if ((${#missing_servers[@]} > 0)); then
+    step "installing knot and bind9 (missing: ${missing_servers[*]})"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q knot knot-dnssecutils bind9 bind9-utils
+fi
+kinds_dir=$(mktemp -d /tmp/zonerw-package-kinds.XXXXXX)
+chmod 0755 "$kinds_dir"
+mkdir "$kinds_dir/templates"
+printf '$TTL 60\n@ IN SOA ns1 hm ( @serial@ 1 2 3 4 )\n  IN NS ns1\nns1 IN A @IP@\n' \
+    >"$kinds_dir/templates/kinds.test.zone"
+for kind in knot:knotc:kzonecheck:"Knot DNS" bind:rndc:named-checkzone:BIND; do
+    IFS=: read -r name control checker server <<<"$kind"
+    printf '%s\n' "templates = \"$kinds_dir/templates\"" "zones = \"$kinds_dir\"" \
+        "state = \"$kinds_dir/state-$name\"" "[server]" "kind = \"$name\"" \
+        "control = [\"$control\", \"-s\", \"$kinds_dir/nothing-here\"]" "[[pool]]" \
+        "name = \"web\"" "[[pool.server]]" "name = \"main\"" "ipv4 = \"192.0.2.1\"" \
+        >"$kinds_dir/$name.toml"
+    rc=0
+    out=$(runuser -u zonerw -- env PATH=/usr/bin:/bin /usr/bin/zonerw -c "$kinds_dir/$name.toml" check 2>&1) || rc=$?
+    if [[ $rc -ne 1 ]]; then
+        rm -rf "$kinds_dir"
+        fail "check with kind $name: exit $rc, not 1 (nothing answers): $out"
+    fi
+    for want in "^ok    $control: /usr/sbin/$control " "^ok    $checker: /usr/bin/$checker\$" \
+        "^ok    $checker kinds.test: passes " "^FAIL  server: $server \\($control status\\): "; do
+        if ! grep -qE "$want" <<<"$out"; then
+            rm -rf "$kinds_dir"
+            fail "check with kind $name lacks /$want/: $out"
+        fi
+    done
+    ok "as zonerw under cron's PATH, check with [server] kind = \"$name\": finds $control and $checker, $checker passes the template, $server does not answer"
+done
+rm -rf "$kinds_dir"
+
 wants=$(find /etc/systemd/system -name 'zonerw.*' 2>/dev/null)
 [[ -z $wants ]] || fail "the package enabled a unit: $wants"
 ok "zonerw.timer and zonerw.service are not enabled"
