@@ -198,8 +198,8 @@ pub fn first_wait(kind: Kind, timeout: std::time::Duration) -> std::time::Durati
 // ---------------------------------------------------------------- what the server knows
 
 /// Ask the server about `zones` (names as in the templates): whether it has each, and
-/// (Knot, BIND) the serial it serves. Knot: one `zone-status` for all; NSD and BIND: one
-/// call per zone (several at once). The answers come in the order of `zones`.
+/// (Knot, BIND) the serial it serves. Knot: one `zone-status` for all; BIND: one call
+/// per zone, several at once; NSD: one call per zone. The answers come in the order of `zones`.
 #[must_use]
 pub fn zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
     if zones.is_empty() {
@@ -210,14 +210,18 @@ pub fn zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
         Kind::Bind => crate::parallel::map(zones, crate::parallel::workers(), |z| {
             bind::zone_info(p, z).unwrap_or(ZoneInfo::UNCLEAR)
         }),
-        Kind::Nsd => crate::parallel::map(zones, crate::parallel::workers(), |z| ZoneInfo {
-            known: match nsd::zone_known(p, z) {
-                nsd::Known::Yes => Known::Yes,
-                nsd::Known::No => Known::No,
-                nsd::Known::Unclear => Known::Unclear,
-            },
-            serial: None,
-        }),
+        // One at a time, in order, as before Knot and BIND were supported.
+        Kind::Nsd => zones
+            .iter()
+            .map(|z| ZoneInfo {
+                known: match nsd::zone_known(p, z) {
+                    nsd::Known::Yes => Known::Yes,
+                    nsd::Known::No => Known::No,
+                    nsd::Known::Unclear => Known::Unclear,
+                },
+                serial: None,
+            })
+            .collect(),
     }
 }
 

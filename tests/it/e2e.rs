@@ -1577,7 +1577,7 @@ fn unknown_config_key_exits_2_naming_key_and_line() {
         &z,
         &text,
         "frobnicate",
-        "`templates`, `zones`, `state`, `serial`, `nsd`, `pool`, `guard`, `verify`, `hooks`, `metrics`, `dnssec`",
+        "`templates`, `zones`, `state`, `serial`, `nsd`, `server`, `pool`, `guard`, `verify`, `hooks`, `metrics`, `dnssec`",
     );
     // A misspelt key inside a nested table.
     z.settings.extra_top.clear();
