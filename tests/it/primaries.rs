@@ -441,6 +441,14 @@ impl Setup {
         for attempt in 0..5 {
             self.pick_ports();
             let started = self.try_start_primary().and_then(|()| {
+                // Every zone loaded before the secondary asks for it: a zone the primary
+                // refuses is retried only after the SOA retry interval.
+                for z in &self.zones {
+                    let port = self.primary.port;
+                    if poll(START, || soa_serial(port, z)).is_none() {
+                        return Err((false, format!("the primary never served {z}")));
+                    }
+                }
                 self.try_start_secondary()
                     .map_err(|e| (e.contains("already in use"), e))
             });
