@@ -201,12 +201,12 @@ if ((${#missing_servers[@]} > 0)); then
 fi
 kinds_dir=$(mktemp -d /tmp/zonerw-package-kinds.XXXXXX)
 chmod 0755 "$kinds_dir"
-mkdir "$kinds_dir/templates"
+mkdir "$kinds_dir/templates" "$kinds_dir/zones"
 printf '$TTL 60\n@ IN SOA ns1 hm ( @serial@ 1 2 3 4 )\n  IN NS ns1\nns1 IN A @IP@\n' \
     >"$kinds_dir/templates/kinds.test.zone"
 for kind in knot:knotc:kzonecheck:"Knot DNS" bind:rndc:named-checkzone:BIND; do
     IFS=: read -r name control checker server <<<"$kind"
-    printf '%s\n' "templates = \"$kinds_dir/templates\"" "zones = \"$kinds_dir\"" \
+    printf '%s\n' "templates = \"$kinds_dir/templates\"" "zones = \"$kinds_dir/zones\"" \
         "state = \"$kinds_dir/state-$name\"" "[server]" "kind = \"$name\"" \
         "control = [\"$control\", \"-s\", \"$kinds_dir/nothing-here\"]" "[[pool]]" \
         "name = \"web\"" "[[pool.server]]" "name = \"main\"" "ipv4 = \"192.0.2.1\"" \
