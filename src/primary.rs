@@ -240,6 +240,20 @@ pub fn serves_own_serials(kind: Kind) -> bool {
 /// The control tool failed.
 pub fn add_zone(p: &Primary, zone: &str, file: &Path) -> Result<()> {
     let template = p.add_template.as_deref().unwrap_or_default();
+    // Knot's item syntax (`zone[NAME].file`) and named.conf's have their own quoting: a
+    // name with any of these is not passed into them.
+    if p.kind != Kind::Nsd && zone.contains(|c: char| "[]{}\";\\'".contains(c) || c.is_whitespace())
+    {
+        return Err(Error::Command {
+            argv: p.control.clone(),
+            message: format!(
+                "was not asked to add zone {zone:?}: its name has a character that {} \
+                 configuration syntax gives a meaning to; add the zone to the server's \
+                 configuration yourself",
+                p.name()
+            ),
+        });
+    }
     match p.kind {
         Kind::Nsd => nsd::addzone(p, zone, template),
         Kind::Knot => knot::add_zone(p, zone, file, template),
@@ -477,6 +491,22 @@ exit 2"#,
         );
         assert_eq!(first_wait(Kind::Nsd, ten), ten);
         assert_eq!(first_wait(Kind::Bind, ten), ten);
+    }
+
+    #[test]
+    fn a_zone_name_with_config_syntax_in_it_is_not_added_to_knot_or_bind() {
+        for kind in [Kind::Knot, Kind::Bind] {
+            let mut p = nsd("true");
+            p.kind = kind;
+            p.control = vec!["zonerw-no-such-control-tool".into()];
+            for zone in ["a]b.test", "a\"b.test", "a;b.test", "a b.test", "a{b.test"] {
+                let e = add_zone(&p, zone, Path::new("/z/x.zone")).unwrap_err();
+                assert!(e.to_string().contains("was not asked to add zone"), "{e}");
+            }
+            // A plain name gets as far as running the (missing) control tool.
+            let e = add_zone(&p, "a-b_c.test", Path::new("/z/x.zone")).unwrap_err();
+            assert!(e.to_string().starts_with("cannot run"), "{e}");
+        }
     }
 
     #[test]
