@@ -471,9 +471,9 @@ fn nsd_lines(config: &Config, zones: &[Zone], control: Option<&Found>) -> (Vec<L
                         let p = pattern.unwrap_or_default();
                         Line::fail(
                             format!(
-                                "zone {}: unknown to NSD, and [nsd] add-pattern {p} is no \
-                                 pattern of nsd.conf",
-                                zone.name
+                                "zone {}: unknown to NSD, and {} {p} is no pattern of nsd.conf",
+                                zone.name,
+                                config.primary.key("add-template")
                             ),
                             nsd::fix(&nsd::Trouble::UnknownPattern(p.to_owned())),
                         )
@@ -534,7 +534,7 @@ fn server_lines(
     }
     let names: Vec<&str> = zones.iter().map(|z| z.name.as_str()).collect();
     let infos = primary::zone_infos(p, &names);
-    let knot_settings = (p.kind == Kind::Knot).then(|| primary::knot::settings(p));
+    let knot_settings = (p.kind == Kind::Knot).then(|| primary::knot::settings(p, &names));
     if let Some(Err(e)) = &knot_settings {
         lines.push(Line::skip(format!(
             "Knot DNS settings: {tool} conf-read failed: {}",

@@ -331,15 +331,26 @@ fn plan(
 /// A zone to write whose planned serial the primary already serves, or a newer one (Knot
 /// and BIND signing bump the serial; Knot's journal replays onto a file that is not
 /// higher), gets the next serial after the served one: a server ignores or refuses a file
-/// whose serial is not above what it serves. Returns whether the plan changed.
+/// whose serial is not above what it serves. A zone to adopt (its installed file, with its
+/// own serial) whose serial the server has gone beyond is written anew the same way.
+/// Returns whether the plan changed.
 pub fn above_served(plan: &mut ZonePlan, zone: &Zone, served: u32, inputs: Inputs<'_>) -> bool {
     let Some(planned) = plan.serial else {
         return false;
     };
-    if plan.action != Action::Write || serial::is_newer(planned, served) {
+    let behind = match plan.action {
+        Action::Write => !serial::is_newer(planned, served),
+        Action::Adopt => serial::is_newer(served, planned),
+        Action::Keep => false,
+    };
+    if !behind {
         return false;
     }
     let next = serial::next(inputs.config.scheme, Some(served), inputs.clock);
+    plan.action = Action::Write;
+    // An adopted signed file's signatures are not the new file's: signing sets them.
+    plan.signatures = None;
+    plan.signed_with = Vec::new();
     plan.serial = Some(next);
     plan.contents = zone.template.render(&Vars {
         serial: next,
@@ -482,6 +493,83 @@ mod tests {
         )
         .unwrap();
         assert_eq!(forced.serial, Some(2_026_112_341));
+    }
+
+    #[test]
+    fn a_serial_the_server_already_serves_is_overtaken() {
+        let (config, zone) = setup();
+        let inputs = Inputs {
+            config: &config,
+            force: true,
+            clock: clock(),
+            addresses: &BACKUP,
+        };
+        let last = last(&zone, 2_026_112_305, "192.0.2.1");
+        let planned = || {
+            let p = plan_zone(&zone, inputs, Some(&last), None, None, &Signing::Unsigned);
+            assert_eq!((&p.action, p.serial), (&Action::Write, Some(2_026_112_306)));
+            p
+        };
+        // (served, action before) -> (changed, action, serial)
+        let cases = [
+            (
+                2_026_112_305,
+                Action::Write,
+                false,
+                Action::Write,
+                2_026_112_306,
+            ),
+            (
+                2_026_112_306,
+                Action::Write,
+                true,
+                Action::Write,
+                2_026_112_307,
+            ),
+            (
+                2_026_112_308,
+                Action::Write,
+                true,
+                Action::Write,
+                2_026_112_309,
+            ),
+            (
+                2_026_112_306,
+                Action::Adopt,
+                false,
+                Action::Adopt,
+                2_026_112_306,
+            ),
+            (
+                2_026_112_307,
+                Action::Adopt,
+                true,
+                Action::Write,
+                2_026_112_308,
+            ),
+            (
+                2_026_112_399,
+                Action::Keep,
+                false,
+                Action::Keep,
+                2_026_112_306,
+            ),
+        ];
+        for (served, before, changed, action, serial) in cases {
+            let mut p = planned();
+            p.action = before;
+            assert_eq!(
+                above_served(&mut p, &zone, served, inputs),
+                changed,
+                "{served}"
+            );
+            assert_eq!((&p.action, p.serial), (&action, Some(serial)), "{served}");
+            assert_eq!(
+                soa_serial(&p.contents),
+                Some(if changed { serial } else { 2_026_112_306 }),
+                "the contents carry the serial"
+            );
+        }
     }
 
     #[test]

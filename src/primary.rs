@@ -150,26 +150,84 @@ pub fn reload(p: &Primary, targets: &[Target<'_>]) -> Reloads {
     if targets.is_empty() {
         return r;
     }
-    if p.kind == Kind::Nsd {
-        let names: Vec<&str> = targets.iter().map(|t| t.zone).collect();
-        if let Err(e) = nsd::reload(p, &names) {
-            r.errors.push(e);
-            r.failed.fill(true);
+    let one_at_a_time = match p.kind {
+        Kind::Nsd => {
+            let names: Vec<&str> = targets.iter().map(|t| t.zone).collect();
+            if let Err(e) = nsd::reload(p, &names) {
+                r.errors.push(e);
+                r.failed.fill(true);
+            }
+            return r;
         }
-        return r;
-    }
-    for (i, t) in targets.iter().enumerate() {
-        let result = match p.kind {
+        Kind::Knot | Kind::Bind => targets,
+    };
+    for (i, t) in one_at_a_time.iter().enumerate() {
+        let result = safe_name(p, t.zone).and_then(|()| match p.kind {
             Kind::Knot => knot::reload(p, t.zone),
-            Kind::Bind => bind::reload(p, t, &mut r.notes),
-            Kind::Nsd => unreachable!("handled above"),
+            _ => bind::reload(p, t, &mut r.notes),
+        });
+        let Err(e) = result else {
+            continue;
         };
-        if let Err(e) = result {
-            r.errors.push(e);
-            r.failed[i] = true;
+        r.failed[i] = true;
+        // The server does not answer (or its tool does not run): the other zones would
+        // only wait out the same timeout each, with the run lock held.
+        let unreachable = server_unreachable(&e);
+        r.errors.push(e);
+        if unreachable {
+            let rest = &targets[i + 1..];
+            if !rest.is_empty() {
+                r.failed[i + 1..].fill(true);
+                let names: Vec<&str> = rest.iter().map(|t| t.zone).collect();
+                r.errors.push(Error::Command {
+                    argv: p.control.clone(),
+                    message: format!(
+                        "was not run for {} more zone(s) ({}): {} did not answer the one before",
+                        rest.len(),
+                        crate::command::quote(&names.join(" "), 0).join(" "),
+                        p.name()
+                    ),
+                });
+            }
+            break;
         }
     }
     r
+}
+
+/// Whether an error of a control call means the server cannot be reached at all (its tool
+/// did not start or finish, or could not connect), as opposed to a refused zone.
+fn server_unreachable(e: &Error) -> bool {
+    let text = e.to_string();
+    matches!(e, Error::Spawn { .. })
+        || [
+            "did not finish within",
+            "failed to connect to socket",
+            "connect failed",
+            "cannot run '",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
+}
+
+/// Zone names with characters that Knot's item syntax (`zone[NAME].file`), rndc's command
+/// line (named re-reads it, split at blanks) or named.conf give a meaning to are not passed
+/// to Knot or BIND.
+fn safe_name(p: &Primary, zone: &str) -> Result<()> {
+    if p.kind == Kind::Nsd
+        || !zone
+            .contains(|c: char| "[]{}\";\\'%".contains(c) || c.is_whitespace() || c.is_control())
+    {
+        return Ok(());
+    }
+    Err(Error::Command {
+        argv: p.control.clone(),
+        message: format!(
+            "was not run for zone {zone:?}: its name has a character that {}'s control \
+             commands or configuration give a meaning to; rename the template",
+            p.name()
+        ),
+    })
 }
 
 /// Send NOTIFY for `zone` to its secondaries again.
@@ -205,13 +263,18 @@ pub fn zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
     if zones.is_empty() {
         return Vec::new();
     }
-    match p.kind {
-        Kind::Knot => knot::zone_infos(p, zones),
-        Kind::Bind => crate::parallel::map(zones, crate::parallel::workers(), |z| {
+    // A name the server's commands would misread is not asked about.
+    let asked: Vec<usize> = (0..zones.len())
+        .filter(|&i| safe_name(p, zones[i]).is_ok())
+        .collect();
+    let names: Vec<&str> = asked.iter().map(|&i| zones[i]).collect();
+    let answers = match p.kind {
+        Kind::Knot => knot::zone_infos(p, &names),
+        Kind::Bind => crate::parallel::map(&names, crate::parallel::workers(), |z| {
             bind::zone_info(p, z).unwrap_or(ZoneInfo::UNCLEAR)
         }),
         // One at a time, in order, as before Knot and BIND were supported.
-        Kind::Nsd => zones
+        Kind::Nsd => names
             .iter()
             .map(|z| ZoneInfo {
                 known: match nsd::zone_known(p, z) {
@@ -222,7 +285,12 @@ pub fn zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
                 serial: None,
             })
             .collect(),
+    };
+    let mut infos = vec![ZoneInfo::UNCLEAR; zones.len()];
+    for (i, info) in asked.into_iter().zip(answers) {
+        infos[i] = info;
     }
+    infos
 }
 
 /// Whether the server must be asked for the serial it serves before zonerw picks the next
@@ -240,20 +308,7 @@ pub fn serves_own_serials(kind: Kind) -> bool {
 /// The control tool failed.
 pub fn add_zone(p: &Primary, zone: &str, file: &Path) -> Result<()> {
     let template = p.add_template.as_deref().unwrap_or_default();
-    // Knot's item syntax (`zone[NAME].file`) and named.conf's have their own quoting: a
-    // name with any of these is not passed into them.
-    if p.kind != Kind::Nsd && zone.contains(|c: char| "[]{}\";\\'".contains(c) || c.is_whitespace())
-    {
-        return Err(Error::Command {
-            argv: p.control.clone(),
-            message: format!(
-                "was not asked to add zone {zone:?}: its name has a character that {} \
-                 configuration syntax gives a meaning to; add the zone to the server's \
-                 configuration yourself",
-                p.name()
-            ),
-        });
-    }
+    safe_name(p, zone)?;
     match p.kind {
         Kind::Nsd => nsd::addzone(p, zone, template),
         Kind::Knot => knot::add_zone(p, zone, file, template),
@@ -501,7 +556,7 @@ exit 2"#,
             p.control = vec!["zonerw-no-such-control-tool".into()];
             for zone in ["a]b.test", "a\"b.test", "a;b.test", "a b.test", "a{b.test"] {
                 let e = add_zone(&p, zone, Path::new("/z/x.zone")).unwrap_err();
-                assert!(e.to_string().contains("was not asked to add zone"), "{e}");
+                assert!(e.to_string().contains("was not run for zone"), "{e}");
             }
             // A plain name gets as far as running the (missing) control tool.
             let e = add_zone(&p, "a-b_c.test", Path::new("/z/x.zone")).unwrap_err();

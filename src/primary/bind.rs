@@ -157,10 +157,20 @@ pub fn journal_of(file: &Path) -> PathBuf {
 
 /// Set a file's mtime to now (as the kernel's clock says, like `touch`), or 1 ms past its
 /// own if that is not later (a clock set back).
-fn make_newer(file: &Path) -> std::io::Result<()> {
+pub(crate) fn make_newer(file: &Path) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
-    let f = File::options().write(true).open(file)?;
-    let old = f.metadata()?.modified()?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Only zonerw's own regular file: not through a link, and never blocking on a FIFO put
+    // in its place.
+    let f = File::options()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(file)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let old = meta.modified()?;
     let times = [
         libc::timespec {
             tv_sec: 0,
@@ -367,6 +377,33 @@ mod tests {
         assert_eq!(
             addzone_spec(Path::new("/z/a.zone"), " notify explicit; "),
             "{ type primary; file \"/z/a.zone\"; notify explicit; };"
+        );
+    }
+
+    #[test]
+    fn only_a_regular_file_is_made_newer_never_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.zone");
+        fs::write(&file, "zone").unwrap();
+        let old = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_times(FileTimes::new().set_modified(old))
+            .unwrap();
+        make_newer(&file).unwrap();
+        assert!(fs::metadata(&file).unwrap().modified().unwrap() > old);
+        let link = dir.path().join("link.zone");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(make_newer(&link).is_err(), "a link is not followed");
+        let fifo = dir.path().join("fifo.zone");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid C string; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(
+            make_newer(&fifo).is_err(),
+            "a FIFO is refused, without blocking"
         );
     }
 

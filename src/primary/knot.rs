@@ -5,7 +5,7 @@ use std::path::Path;
 use super::common::{Known, ZoneInfo, by_key, control_run, failure};
 use crate::command::Output;
 use crate::config::Primary;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Run `knotc ... ARGS` and insist on success: exit 0 and no `error:` line.
 pub(crate) fn control(p: &Primary, args: &[&str]) -> Result<Output> {
@@ -51,37 +51,54 @@ pub(crate) fn reload(p: &Primary, zone: &str) -> Result<()> {
     control(p, &["-b", "zone-reload", zone]).map(drop)
 }
 
-/// `knotc zone-status`, once for every zone Knot has: which of `zones` it knows, and the
-/// serial it serves (`-` when not loaded).
+/// How many zones one `knotc zone-status` names: its answer stays well inside the output
+/// zonerw keeps of a command (64 KiB).
+const STATUS_CHUNK: usize = 200;
+
+/// `knotc zone-status Z1 Z2 …` (a few hundred zones per call): which of `zones` Knot
+/// knows, and the serial it serves (`-` when not loaded). A zone the answer does not
+/// mention is Unclear.
 pub(crate) fn zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
-    let Ok((_, out)) = control_run(p, &["zone-status"]) else {
-        return vec![ZoneInfo::UNCLEAR; zones.len()];
-    };
-    if !out.status.success() || said_error(&out) {
-        return vec![ZoneInfo::UNCLEAR; zones.len()];
+    let mut infos = Vec::with_capacity(zones.len());
+    for chunk in zones.chunks(STATUS_CHUNK) {
+        let mut args = vec!["zone-status"];
+        args.extend_from_slice(chunk);
+        infos.extend(match control_run(p, &args) {
+            // rc 1 when one of them is unknown: the others are still listed.
+            Ok((_, out)) if out.stdout_cut == 0 => infos_from(&out.stdout, chunk),
+            _ => vec![ZoneInfo::UNCLEAR; chunk.len()],
+        });
     }
-    infos_from(&out.stdout, zones)
+    infos
 }
 
-/// What a `knotc zone-status` listing (`[example.test.] role: master | serial: 7 | …`) says
-/// about `zones`. Pure.
+/// What a `knotc zone-status` answer (`[example.test.] role: master | serial: 7 | …`, and
+/// `error: [new.test] (no such zone found)` for a zone it does not have) says about
+/// `zones`. A zone it does not mention is Unclear. Pure.
 #[must_use]
 pub fn infos_from(listing: &str, zones: &[&str]) -> Vec<ZoneInfo> {
     let index = by_key(zones);
-    let mut infos = vec![
-        ZoneInfo {
-            known: Known::No,
-            serial: None,
-        };
-        zones.len()
-    ];
+    let mut infos = vec![ZoneInfo::UNCLEAR; zones.len()];
     for line in listing.lines() {
+        let (line, unknown) = match line.strip_prefix("error: ") {
+            Some(rest) => (rest, true),
+            None => (line, false),
+        };
         let Some((name, rest)) = line.strip_prefix('[').and_then(|l| l.split_once(']')) else {
             continue;
         };
         let Some(&i) = index.get(&crate::config::zone_key(name)) else {
             continue;
         };
+        if unknown {
+            if rest.contains("no such zone found") {
+                infos[i] = ZoneInfo {
+                    known: Known::No,
+                    serial: None,
+                };
+            }
+            continue;
+        }
         let serial = rest
             .split('|')
             .find_map(|f| f.trim().strip_prefix("serial:"))
@@ -110,8 +127,11 @@ pub(crate) fn add_zone(p: &Primary, zone: &str, file: &Path, template: &str) -> 
     ];
     for args in steps {
         if let Err(e) = control(p, args) {
-            let _ = control(p, &["conf-abort"]);
-            return Err(e);
+            // Left open, the transaction would refuse every later conf-begin.
+            return Err(match control(p, &["conf-abort"]) {
+                Ok(_) => e,
+                Err(abort) => Error::Many(vec![e, abort]),
+            });
         }
     }
     Ok(())
@@ -201,12 +221,23 @@ pub fn dangers(zone_items: &str, template_items: &str, zone: &str) -> Vec<Danger
         .collect()
 }
 
-/// `knotc conf-read 'zone'` and `knotc conf-read 'template'`: the explicit items of every
-/// zone and template.
-pub(crate) fn settings(p: &Primary) -> Result<(String, String)> {
-    let zones = control(p, &["conf-read", "zone"])?.stdout;
-    let templates = control(p, &["conf-read", "template"])?.stdout;
-    Ok((zones, templates))
+/// `knotc conf-read 'zone[Z]'` for each of `zones` (several at once; a zone Knot does not
+/// have adds nothing) and `knotc conf-read 'template'`: their explicit items.
+pub(crate) fn settings(p: &Primary, zones: &[&str]) -> Result<(String, String)> {
+    let read = |item: &str| -> Result<String> {
+        let out = control(p, &["conf-read", item])?;
+        if out.stdout_cut > 0 {
+            return Err(Error::Command {
+                argv: p.control.clone(),
+                message: format!("conf-read {item}: the answer is too long to read whole"),
+            });
+        }
+        Ok(out.stdout)
+    };
+    let per_zone = crate::parallel::map(zones, crate::parallel::workers(), |z| {
+        read(&format!("zone[{z}]")).unwrap_or_default()
+    });
+    Ok((per_zone.concat(), read("template")?))
 }
 
 #[cfg(test)]
@@ -218,9 +249,19 @@ mod tests {
         let listing = "[a.test.] role: master | serial: 2026112201\n\
                        [B.test.] role: master | serial: 7 | flush: +8s\n\
                        [missing.test.] role: master | serial: -\n\
+                       error: [new.test] (no such zone found)\n\
                        [other.test.] role: master | serial: 9\n";
         assert_eq!(
-            infos_from(listing, &["a.test", "b.test", "missing.test.", "new.test"]),
+            infos_from(
+                listing,
+                &[
+                    "a.test",
+                    "b.test",
+                    "missing.test.",
+                    "new.test",
+                    "unsaid.test"
+                ]
+            ),
             [
                 ZoneInfo {
                     known: Known::Yes,
@@ -238,6 +279,7 @@ mod tests {
                     known: Known::No,
                     serial: None
                 },
+                ZoneInfo::UNCLEAR,
             ]
         );
     }

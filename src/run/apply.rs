@@ -66,13 +66,27 @@ pub(super) fn apply(
     if installed_any && let Err(e) = fsio::sync_dir(&config.zones) {
         errors.push(e);
     }
+    let mut added = Vec::new();
     for i in to_add {
         let file = config.zones.join(&zones[i].zone.file_name);
-        if zones[i].pending()
-            && let Err(e) = primary::add_zone(&config.primary, &zones[i].zone.name, &file)
-        {
-            errors.push(e);
-            zones[i].fate = Fate::Failed;
+        if !zones[i].pending() {
+            continue;
+        }
+        match primary::add_zone(&config.primary, &zones[i].zone.name, &file) {
+            Ok(()) => added.push(i),
+            Err(e) => {
+                errors.push(e);
+                zones[i].fate = Fate::Failed;
+            }
+        }
+    }
+    // BIND's addzone loads the file itself (a reload would find it up to date).
+    if config.primary.kind == crate::config::Kind::Bind {
+        for i in added {
+            zones[i].fate = Fate::Reloaded {
+                stamp: fsio::stamp(&config.zones.join(&zones[i].zone.file_name)),
+                propagation: None,
+            };
         }
     }
     reload(config, zones, &mut errors);
@@ -223,8 +237,18 @@ fn unknown_zones(
     infos: &BTreeMap<String, ZoneInfo>,
     errors: &mut Errors,
 ) -> Vec<usize> {
+    let p = &config.primary;
+    // Knot and BIND were asked about every zone to write while planning: one they lost
+    // (a Knot without a configuration database forgets added zones) is added again.
     let new: Vec<usize> = (0..zones.len())
-        .filter(|&i| zones[i].pending() && zones[i].plan.first_time)
+        .filter(|&i| {
+            let z = &zones[i];
+            z.pending()
+                && (z.plan.first_time
+                    || infos
+                        .get(&z.zone.name)
+                        .is_some_and(|i| i.known == Known::No))
+        })
         .collect();
     let unasked: Vec<&str> = new
         .iter()
@@ -234,7 +258,7 @@ fn unknown_zones(
     let asked: BTreeMap<String, ZoneInfo> = unasked
         .iter()
         .map(|z| (*z).to_owned())
-        .zip(primary::zone_infos(&config.primary, &unasked))
+        .zip(primary::zone_infos(p, &unasked))
         .collect();
     let mut to_add = Vec::new();
     for i in new {
@@ -243,14 +267,14 @@ fn unknown_zones(
         if info.is_none_or(|info| info.known != Known::No) {
             continue;
         }
-        if config.primary.add_template.is_some() {
+        if p.add_template.is_some() {
             to_add.push(i);
         } else {
             let file = config.zones.join(&z.zone.file_name);
             errors.push(Error::UnknownZone {
                 zone: z.zone.name.clone(),
-                server: config.primary.name(),
-                how: primary::how_to_add(&config.primary, &z.zone.name, &file),
+                server: p.name(),
+                how: primary::how_to_add(p, &z.zone.name, &file),
             });
             z.fate = Fate::Failed;
         }
@@ -324,6 +348,23 @@ mod tests {
             files,
             log,
         }
+    }
+
+    /// Like `setup`, with `[server] kind = KIND`, add-template "zonerw" and a control stub
+    /// that logs its arguments and says OK.
+    fn setup_server(kind: &str) -> Setup {
+        let s = setup(0, false);
+        let root = s.config.path.parent().unwrap();
+        let control = format!(r#"echo "$*" >> {}; echo OK"#, s.log.display());
+        let text = format!(
+            "templates = '{root}/templates'\nzones = '{root}/zones'\nstate = '{root}/state'\n\
+             [server]\nkind = '{kind}'\ncontrol = ['sh', '-c', '{control}', 'stub']\ncheck = []\n\
+             add-template = 'zonerw'\n\
+             [[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"main\"\nipv4 = \"192.0.2.1\"\n",
+            root = root.display(),
+        );
+        let config = Config::parse(&text, &root.join("zonerw.toml")).unwrap();
+        Setup { config, ..s }
     }
 
     impl Setup {
@@ -563,6 +604,88 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn knot_lost_zones_are_added_again_and_unclear_ones_installed_as_with_nsd() {
+        let s = setup_server("knot");
+        let mut zones = [
+            s.zone("unclear.example", Action::Write, Some(1), 2),
+            s.zone("lost.example", Action::Write, Some(1), 2),
+            s.zone("fine.example", Action::Write, Some(1), 2),
+        ];
+        let info = |known, serial| ZoneInfo { known, serial };
+        let infos = BTreeMap::from([
+            ("unclear.example".to_owned(), ZoneInfo::UNCLEAR),
+            ("lost.example".to_owned(), info(Known::No, None)),
+            ("fine.example".to_owned(), info(Known::Yes, Some(1))),
+        ]);
+        // A server that could not say (down, most likely) does not stop the install: as
+        // with NSD, the file is in place when it comes back, and the next run, which asks
+        // again, writes it anew if the server serves a serial at or above it.
+        apply(
+            &s.config,
+            &mut zones,
+            Reserved::new(),
+            &s.files,
+            &unsigned(),
+            &infos,
+        )
+        .unwrap();
+        assert_eq!(
+            fates(&zones),
+            [
+                ("unclear.example", "reloaded"),
+                ("lost.example", "reloaded"),
+                ("fine.example", "reloaded")
+            ]
+        );
+        assert!(s.installed("unclear.example").is_some());
+        let file = s.config.zones.join("lost.example.zone");
+        assert_eq!(
+            s.calls(),
+            [
+                "conf-begin".to_owned(),
+                "conf-set zone[lost.example]".to_owned(),
+                "conf-set zone[lost.example].template zonerw".to_owned(),
+                format!("conf-set zone[lost.example].file {}", file.display()),
+                "conf-commit".to_owned(),
+                "-b zone-reload unclear.example".to_owned(),
+                "-b zone-reload lost.example".to_owned(),
+                "-b zone-reload fine.example".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn bind_does_not_reload_a_zone_addzone_just_loaded() {
+        let s = setup_server("bind");
+        let mut zones = [s.zone("new.example", Action::Write, None, 1)];
+        let infos = BTreeMap::from([(
+            "new.example".to_owned(),
+            ZoneInfo {
+                known: Known::No,
+                serial: None,
+            },
+        )]);
+        apply(
+            &s.config,
+            &mut zones,
+            Reserved::new(),
+            &s.files,
+            &unsigned(),
+            &infos,
+        )
+        .unwrap();
+        assert_eq!(fates(&zones), [("new.example", "reloaded")]);
+        let file = s.config.zones.join("new.example.zone");
+        assert_eq!(
+            s.calls(),
+            [format!(
+                "addzone new.example {{ type primary; file \"{}\"; zonerw }};",
+                file.display()
+            )]
+        );
     }
 
     #[test]
