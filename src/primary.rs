@@ -7,7 +7,7 @@
 //! | check a file | `nsd-checkzone Z F` | `kzonecheck -v -o Z F` | `named-checkzone Z F` |
 //! | reload | one `reload` (one zone: `reload Z`) | `-b zone-reload Z`, one zone at a time | `reload Z`, one zone at a time |
 //! | notify | `notify Z` | `zone-notify Z` | `notify Z` |
-//! | known? | `zonestatus Z` | one `zone-status` for all | `zonestatus Z` |
+//! | known? | `zonestatus Z` | `zone-status Z…`, 200 zones per call | `zonestatus Z` |
 //! | add | `addzone Z PATTERN` | `conf-begin`, `conf-set`, `conf-commit` | `addzone Z '{…}'` |
 //!
 //! Each server's trap is handled here, the way [`crate::fsio::Staged::install`] handles
@@ -256,7 +256,7 @@ pub fn first_wait(kind: Kind, timeout: std::time::Duration) -> std::time::Durati
 // ---------------------------------------------------------------- what the server knows
 
 /// Ask the server about `zones` (names as in the templates): whether it has each, and
-/// (Knot, BIND) the serial it serves. Knot: one `zone-status` for all; BIND: one call
+/// (Knot, BIND) the serial it serves. Knot: `zone-status` naming 200 zones a call; BIND: one call
 /// per zone, several at once; NSD: one call per zone. The answers come in the order of `zones`.
 #[must_use]
 pub fn zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
