@@ -559,6 +559,9 @@ fn server_lines(
                         ours.display()
                     ),
                 }));
+                if let Some(line) = server_file_line(p, knot_settings.as_ref(), &zone.name, &ours) {
+                    lines.push(line);
+                }
                 let dangers = dangers_of(p, knot_settings.as_ref(), &zone.name);
                 for (what, why) in dangers {
                     lines.push(Line::fail(
@@ -594,6 +597,53 @@ fn server_lines(
     }
     lines.extend(template_dangers(p, knot_settings.as_ref()));
     (lines, unknown)
+}
+
+/// Knot or BIND: whether the server loads the zone from the file zonerw writes (Knot:
+/// `file`/`storage` from `knotc conf-read`; BIND: an absolute `files:` of `rndc
+/// zonestatus`). None when it cannot be told.
+fn server_file_line(
+    p: &crate::config::Primary,
+    knot: Option<&Result<(String, String)>>,
+    zone: &str,
+    ours: &Path,
+) -> Option<Line> {
+    let (reads, fix) = match (knot, p.kind) {
+        (Some(Ok((zone_items, templates))), _) => (
+            primary::knot::zone_file(zone_items, templates, zone)?,
+            format!(
+                "set file: \"{}\" for zone {zone} (or storage: and file: of its template) in \
+                 knot.conf and run knotc reload",
+                ours.display()
+            ),
+        ),
+        (_, Kind::Bind) => (
+            primary::bind::zone_file(&primary::bind::settings(p, zone).ok()?)?,
+            format!(
+                "set file \"{}\"; in the zone statement of {zone} in named.conf and run rndc \
+                 reconfig",
+                ours.display()
+            ),
+        ),
+        _ => return None,
+    };
+    Some(if same_file(&reads, ours) {
+        Line::ok(format!(
+            "zone {zone}: {} reads {}, the file zonerw writes",
+            p.name(),
+            reads.display()
+        ))
+    } else {
+        Line::fail(
+            format!(
+                "zone {zone}: {} reads {}, but zonerw writes {}",
+                p.name(),
+                reads.display(),
+                ours.display()
+            ),
+            format!("{fix}, or zonerw's changes never reach {}", p.name()),
+        )
+    })
 }
 
 /// What a zone's settings break, as (what, why): Knot's effective `zonefile-sync`,

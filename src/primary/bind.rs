@@ -250,6 +250,18 @@ pub fn dangers(zonestatus: &str) -> Vec<String> {
     found
 }
 
+/// The file of a zone's `rndc zonestatus` (`files: /var/lib/zonerw/a.test.zone`), when
+/// absolute (a relative one is under named's `directory`, which rndc does not tell). Pure.
+#[must_use]
+pub fn zone_file(zonestatus: &str) -> Option<PathBuf> {
+    let files = zonestatus
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("files:"))?;
+    let first = files.split_whitespace().next()?;
+    let path = PathBuf::from(first);
+    path.is_absolute().then_some(path)
+}
+
 /// `rndc zonestatus ZONE`, as printed.
 pub(crate) fn settings(p: &Primary, zone: &str) -> Result<String> {
     Ok(control(p, &["zonestatus", zone])?.stdout)
@@ -405,6 +417,16 @@ mod tests {
             make_newer(&fifo).is_err(),
             "a FIFO is refused, without blocking"
         );
+    }
+
+    #[test]
+    fn the_file_named_loads_when_zonestatus_says_it_whole() {
+        assert_eq!(
+            zone_file("name: a.test\nfiles: /var/lib/zonerw/a.test.zone\nserial: 1\n"),
+            Some(PathBuf::from("/var/lib/zonerw/a.test.zone"))
+        );
+        assert_eq!(zone_file("files: a.test.zone\n"), None);
+        assert_eq!(zone_file("name: a.test\n"), None);
     }
 
     #[test]

@@ -221,6 +221,47 @@ pub fn dangers(zone_items: &str, template_items: &str, zone: &str) -> Vec<Danger
         .collect()
 }
 
+/// Knot's storage directory when neither the zone nor its template sets one (Debian's
+/// build; `knotd -V` does not print it).
+const DEFAULT_STORAGE: &str = "/var/lib/knot";
+
+/// The file Knot loads `zone` from, from the explicit items of the zones and templates (as
+/// [`dangers`] reads them): `file` (default `%s.zone`) under `storage` when relative, `%s`
+/// the zone's name without the final dot. None when the file name uses another of Knot's
+/// substitutions (`%c[…]`, `%l[…]`, …), which zonerw does not evaluate. Pure.
+#[must_use]
+pub fn zone_file(zone_items: &str, template_items: &str, zone: &str) -> Option<std::path::PathBuf> {
+    let key = crate::config::zone_key(zone);
+    let of_zone = |item: &str| {
+        zone_items.lines().find_map(|l| {
+            let (lhs, value) = l.split_once(" = ")?;
+            let (name, it) = lhs.strip_prefix("zone[")?.split_once("].")?;
+            (crate::config::zone_key(name) == key && it == item).then(|| value.trim().to_owned())
+        })
+    };
+    let template = of_zone("template").unwrap_or_else(|| "default".to_owned());
+    let of_template = |item: &str| {
+        let want = format!("template[{template}].{item}");
+        template_items.lines().find_map(|l| {
+            let (lhs, value) = l.split_once(" = ")?;
+            (lhs == want).then(|| value.trim().to_owned())
+        })
+    };
+    let item = |name: &str| of_zone(name).or_else(|| of_template(name));
+    let file = item("file").unwrap_or_else(|| "%s.zone".to_owned());
+    let name = key.trim_end_matches('.');
+    let file = file.replace("%s", name);
+    if file.contains('%') {
+        return None;
+    }
+    let file = std::path::PathBuf::from(file);
+    if file.is_absolute() {
+        return Some(file);
+    }
+    let storage = item("storage").unwrap_or_else(|| DEFAULT_STORAGE.to_owned());
+    Some(std::path::Path::new(&storage).join(file))
+}
+
 /// `knotc conf-read 'zone[Z]'` for each of `zones` (several at once; a zone Knot does not
 /// have adds nothing) and `knotc conf-read 'template'`: their explicit items.
 pub(crate) fn settings(p: &Primary, zones: &[&str]) -> Result<(String, String)> {
@@ -319,6 +360,36 @@ mod tests {
         );
         let bare: Vec<&str> = dangers("", "", "x.test").iter().map(|d| d.item).collect();
         assert_eq!(bare, ["zonefile-sync", "journal-content"]);
+    }
+
+    #[test]
+    fn the_file_knot_loads_is_the_zones_else_the_templates_under_storage() {
+        let templates = "template.id = default\n\
+                         template[default].storage = /var/lib/zonerw/zones\n\
+                         template[default].file = %s.zone\n\
+                         template.id = other\n\
+                         template[other].file = /srv/%s.db\n";
+        let zones = "zone.domain = a.test.\n\
+                     zone[b.test.].template = other\n\
+                     zone[c.test.].file = c.zone\n\
+                     zone[c.test.].storage = /srv/knot\n\
+                     zone[d.test.].file = %c[1].zone\n";
+        let file = |z| zone_file(zones, templates, z);
+        assert_eq!(
+            file("a.test"),
+            Some("/var/lib/zonerw/zones/a.test.zone".into())
+        );
+        assert_eq!(file("B.test."), Some("/srv/b.test.db".into()));
+        assert_eq!(file("c.test"), Some("/srv/knot/c.zone".into()));
+        assert_eq!(
+            file("d.test"),
+            None,
+            "a substitution zonerw does not evaluate"
+        );
+        assert_eq!(
+            zone_file("", "", "e.test"),
+            Some("/var/lib/knot/e.test.zone".into())
+        );
     }
 
     #[test]

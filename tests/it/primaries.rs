@@ -1594,6 +1594,15 @@ fn check_primary(kind: Kind, c: &CheckCase) {
                 ok_with(&[ZONE, "serves"]),
                 "an ok line says the server serves {ZONE}\n{r}"
             );
+            let reads = format!(
+                "ok    zone {ZONE}: {} reads {}, the file zonerw writes",
+                match kind {
+                    Kind::Knot => "Knot DNS",
+                    Kind::Bind => "BIND",
+                },
+                z.zone_path(ZONE).display()
+            );
+            assert!(lines.contains(&reads.as_str()), "{reads}\n{r}");
         }
         Some(words) => {
             r.expect_code(1);
