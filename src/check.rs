@@ -546,29 +546,13 @@ fn server_lines(
         let ours = config.zones.join(&zone.file_name);
         match info.known {
             primary::Known::Yes => {
-                lines.push(Line::ok(match info.serial {
-                    Some(serial) => format!(
-                        "zone {}: {} serves it (serial {serial})",
-                        zone.name,
-                        p.name()
-                    ),
-                    None => format!(
-                        "zone {}: {} has it, not loaded yet (a run installs {} and reloads it)",
-                        zone.name,
-                        p.name(),
-                        ours.display()
-                    ),
-                }));
-                if let Some(line) = server_file_line(p, knot_settings.as_ref(), &zone.name, &ours) {
-                    lines.push(line);
-                }
-                let dangers = dangers_of(p, knot_settings.as_ref(), &zone.name);
-                for (what, why) in dangers {
-                    lines.push(Line::fail(
-                        format!("zone {}: {} {what}", zone.name, p.name()),
-                        why,
-                    ));
-                }
+                lines.extend(known_zone_lines(
+                    p,
+                    knot_settings.as_ref(),
+                    &zone.name,
+                    info,
+                    &ours,
+                ));
             }
             primary::Known::No => {
                 unknown.push(zone.name.clone());
@@ -597,6 +581,37 @@ fn server_lines(
     }
     lines.extend(template_dangers(p, knot_settings.as_ref()));
     (lines, unknown)
+}
+
+/// Knot or BIND: the lines of a zone the server has: that it serves it (and which serial),
+/// then what is wrong: a secondary zone, another file than zonerw's, dangerous settings.
+fn known_zone_lines(
+    p: &crate::config::Primary,
+    knot: Option<&Result<(String, String)>>,
+    zone: &str,
+    info: primary::ZoneInfo,
+    ours: &Path,
+) -> Vec<Line> {
+    let server = p.name();
+    let mut lines = vec![Line::ok(match info.serial {
+        Some(serial) => format!("zone {zone}: {server} serves it (serial {serial})"),
+        None => format!(
+            "zone {zone}: {server} has it, not loaded yet (a run installs {} and reloads it)",
+            ours.display()
+        ),
+    })];
+    if info.primary == Some(false) {
+        lines.push(Line::fail(
+            format!("zone {zone}: {server} has it as a secondary zone"),
+            "make it a primary zone (no master:/primaries): each transfer from elsewhere \
+             would replace the file zonerw installs",
+        ));
+    }
+    lines.extend(server_file_line(p, knot, zone, ours));
+    for (what, why) in dangers_of(p, knot, zone) {
+        lines.push(Line::fail(format!("zone {zone}: {server} {what}"), why));
+    }
+    lines
 }
 
 /// Knot or BIND: whether the server loads the zone from the file zonerw writes (Knot:

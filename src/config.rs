@@ -16,7 +16,7 @@ pub(crate) const DEFAULT_ZONES: &str = "/var/lib/nsd/zonerw";
 /// Default state directory.
 pub(crate) const DEFAULT_STATE: &str = "/var/lib/zonerw";
 /// Default bound on each call of the primary's control tool and checker.
-pub(crate) const DEFAULT_NSD_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_SERVER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default bound on one probe attempt.
 pub(crate) const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default number of probe attempts per run.
@@ -549,16 +549,6 @@ impl Kind {
         }
     }
 
-    /// The word of `[server] kind`: `nsd`, `knot`, `bind`.
-    #[must_use]
-    pub fn word(self) -> &'static str {
-        match self {
-            Kind::Nsd => "nsd",
-            Kind::Knot => "knot",
-            Kind::Bind => "bind",
-        }
-    }
-
     /// The control tool a kind uses when `control` is not set.
     #[must_use]
     pub fn default_control(self) -> &'static str {
@@ -879,7 +869,7 @@ fn primary_from_spec(
                 Some(s) => Some(vec![s]),
                 None => Some(vec!["nsd-checkzone".into()]),
             },
-            timeout: n.timeout.map_or(DEFAULT_NSD_TIMEOUT, |d| d.0),
+            timeout: n.timeout.map_or(DEFAULT_SERVER_TIMEOUT, |d| d.0),
             add_template: n.add_pattern.filter(|p| !p.is_empty()),
         },
         (None, server) => {
@@ -896,7 +886,7 @@ fn primary_from_spec(
                     .control
                     .unwrap_or_else(|| vec![s.kind.default_control().into()]),
                 check,
-                timeout: s.timeout.map_or(DEFAULT_NSD_TIMEOUT, |d| d.0),
+                timeout: s.timeout.map_or(DEFAULT_SERVER_TIMEOUT, |d| d.0),
                 add_template: s.add_template.filter(|p| !p.trim().is_empty()),
             }
         }

@@ -283,6 +283,7 @@ pub fn zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
                     nsd::Known::Unclear => Known::Unclear,
                 },
                 serial: None,
+                primary: None,
             })
             .collect(),
     };

@@ -216,20 +216,27 @@ pub fn zone_info_from(success: bool, text: &str) -> Option<ZoneInfo> {
             (Some(raw), Some(signed)) => Some(crate::serial::newest(raw, signed)),
             (raw, signed) => raw.or(signed),
         };
+        let primary = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("type:"))
+            .map(|t| matches!(t.trim(), "primary" | "master"));
         return Some(ZoneInfo {
             known: Known::Yes,
             serial,
+            primary,
         });
     }
     if text.contains("zone not loaded") {
         return Some(ZoneInfo {
             known: Known::Yes,
             serial: None,
+            primary: None,
         });
     }
     (text.contains("failed: not found") || text.contains("no matching zone")).then_some(ZoneInfo {
         known: Known::No,
         serial: None,
+        primary: None,
     })
 }
 
@@ -339,8 +346,14 @@ mod tests {
             zone_info_from(true, plain),
             Some(ZoneInfo {
                 known: Known::Yes,
-                serial: Some(2_026_112_201)
+                serial: Some(2_026_112_201),
+                primary: Some(true)
             })
+        );
+        let secondary = "name: s.test\ntype: secondary\nserial: 1\n";
+        assert_eq!(
+            zone_info_from(true, secondary).unwrap().primary,
+            Some(false)
         );
         let signed = "name: s.test\nserial: 2026112201\nsigned serial: 2026112203\n";
         assert_eq!(
@@ -351,7 +364,8 @@ mod tests {
             zone_info_from(false, "rndc: 'zonestatus' failed: zone not loaded"),
             Some(ZoneInfo {
                 known: Known::Yes,
-                serial: None
+                serial: None,
+                primary: None
             })
         );
         assert_eq!(

@@ -76,6 +76,9 @@ pub struct ZoneInfo {
     pub known: Known,
     /// The serial it serves (Knot and BIND; None when not loaded or not asked).
     pub serial: Option<u32>,
+    /// Knot and BIND: whether it has the zone as a primary zone (a secondary zone's file
+    /// is replaced by each transfer); None when not asked.
+    pub primary: Option<bool>,
 }
 
 impl ZoneInfo {
@@ -83,6 +86,7 @@ impl ZoneInfo {
     pub const UNCLEAR: ZoneInfo = ZoneInfo {
         known: Known::Unclear,
         serial: None,
+        primary: None,
     };
 }
 

@@ -95,6 +95,7 @@ pub fn infos_from(listing: &str, zones: &[&str]) -> Vec<ZoneInfo> {
                 infos[i] = ZoneInfo {
                     known: Known::No,
                     serial: None,
+                    primary: None,
                 };
             }
             continue;
@@ -103,9 +104,14 @@ pub fn infos_from(listing: &str, zones: &[&str]) -> Vec<ZoneInfo> {
             .split('|')
             .find_map(|f| f.trim().strip_prefix("serial:"))
             .and_then(|s| s.trim().parse().ok());
+        let primary = rest
+            .split('|')
+            .find_map(|f| f.trim().strip_prefix("role:"))
+            .map(|r| matches!(r.trim(), "master" | "primary"));
         infos[i] = ZoneInfo {
             known: Known::Yes,
             serial,
+            primary,
         };
     }
     infos
@@ -288,7 +294,7 @@ mod tests {
     #[test]
     fn a_zone_status_listing_says_which_zones_knot_has_and_their_serials() {
         let listing = "[a.test.] role: master | serial: 2026112201\n\
-                       [B.test.] role: master | serial: 7 | flush: +8s\n\
+                       [B.test.] role: slave | serial: 7 | flush: +8s\n\
                        [missing.test.] role: master | serial: -\n\
                        error: [new.test] (no such zone found)\n\
                        [other.test.] role: master | serial: 9\n";
@@ -306,19 +312,23 @@ mod tests {
             [
                 ZoneInfo {
                     known: Known::Yes,
-                    serial: Some(2_026_112_201)
+                    serial: Some(2_026_112_201),
+                    primary: Some(true)
                 },
                 ZoneInfo {
                     known: Known::Yes,
-                    serial: Some(7)
+                    serial: Some(7),
+                    primary: Some(false)
                 },
                 ZoneInfo {
                     known: Known::Yes,
-                    serial: None
+                    serial: None,
+                    primary: Some(true)
                 },
                 ZoneInfo {
                     known: Known::No,
-                    serial: None
+                    serial: None,
+                    primary: None
                 },
                 ZoneInfo::UNCLEAR,
             ]

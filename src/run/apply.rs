@@ -614,7 +614,11 @@ mod tests {
             s.zone("lost.example", Action::Write, Some(1), 2),
             s.zone("fine.example", Action::Write, Some(1), 2),
         ];
-        let info = |known, serial| ZoneInfo { known, serial };
+        let info = |known, serial| ZoneInfo {
+            known,
+            serial,
+            primary: None,
+        };
         let infos = BTreeMap::from([
             ("unclear.example".to_owned(), ZoneInfo::UNCLEAR),
             ("lost.example".to_owned(), info(Known::No, None)),
@@ -666,6 +670,7 @@ mod tests {
             ZoneInfo {
                 known: Known::No,
                 serial: None,
+                primary: None,
             },
         )]);
         apply(
