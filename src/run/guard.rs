@@ -11,32 +11,68 @@ use crate::outcome::PoolRun;
 use crate::probe::{self, Check};
 
 /// Ask the guard about every failover; a vetoed one, or one while our own link seems
-/// down, holds the pool exactly as it was (this run does not count).
+/// down, holds the pool exactly as it was (this run does not count). The reference URLs are
+/// fetched once for all pools, and the witnesses of every failing pool run at the same
+/// time, so ten pools failing together take one guard timeout, not ten (each pool's
+/// verdict is its own, as `guard::verdict` decides it).
 pub(super) fn guard_failovers(config: &Config, pools: &mut [PoolRun<'_>]) {
     let Some(guard) = &config.guard else {
         return;
     };
-    for p in pools {
-        let Some(server) = p.failover_from() else {
-            continue;
-        };
-        let verdict = consult(guard, config.guard_timeout, p.pool, server);
-        p.take_verdict(verdict);
+    let failing: Vec<(usize, &Pool, &Server)> = pools
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.failover_from().map(|server| (i, p.pool, server)))
+        .collect();
+    if failing.is_empty() {
+        return;
+    }
+    let timeout = config.guard_timeout;
+    let references = references(guard, timeout);
+    let verdicts: Vec<Verdict> = thread::scope(|scope| {
+        let handles: Vec<_> = failing
+            .iter()
+            .map(|&(_, pool, server)| {
+                scope.spawn(move || consult_with(guard, timeout, references, pool, server))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(&failing)
+            .map(|(h, &(_, _, server))| {
+                h.join().unwrap_or_else(|_| {
+                    // A panicking witness thread: as if no witness answered.
+                    verdict(references, &[], &server.name, timeout)
+                })
+            })
+            .collect()
+    });
+    for ((i, _, _), verdict) in failing.into_iter().zip(verdicts) {
+        pools[i].take_verdict(verdict);
     }
 }
 
-/// Consult the references, then (if that does not settle it) the witnesses, about leaving
-/// `server` of `pool`.
-#[must_use]
-pub fn consult(guard: &Guard, timeout: Duration, pool: &Pool, server: &Server) -> Verdict {
-    let references = References {
+/// The references' answers (none fetched when there are none).
+fn references(guard: &Guard, timeout: Duration) -> References {
+    References {
         answered: if guard.reference.is_empty() {
             0
         } else {
             references_answering(guard, timeout)
         },
         total: guard.reference.len(),
-    };
+    }
+}
+
+/// The verdict about leaving `server` of `pool`, given what the references said: the
+/// witnesses are asked unless that settles it.
+fn consult_with(
+    guard: &Guard,
+    timeout: Duration,
+    references: References,
+    pool: &Pool,
+    server: &Server,
+) -> Verdict {
     let answers = if references.decide_alone(guard.witnesses.len()) {
         Vec::new()
     } else {
@@ -186,6 +222,41 @@ mod tests {
                 "{witnesses:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_witnesses_of_all_failing_pools_run_at_the_same_time() {
+        let mut text = String::new();
+        for i in 0..4 {
+            text.push_str(&format!(
+                "[[pool]]\nname = \"p{i}\"\nmarker = \"IP{i}\"\n\
+                 [[pool.server]]\nname = \"main\"\nipv4 = \"192.0.2.{i}\"\n\
+                 check = \"http://192.0.2.{i}/\"\n\
+                 [[pool.server]]\nname = \"backup\"\nipv4 = \"198.51.100.{i}\"\n"
+            ));
+        }
+        // Each witness takes 0.6 s and says pool p2's main server is reachable.
+        text.push_str(
+            "[guard]\nwitnesses = [['sh', '-c', 'sleep 0.6; test \"$ZONERW_POOL\" = p2 && exit 0; exit 1']]\ntimeout = \"5s\"\n",
+        );
+        let config = Config::parse(&text, Path::new("/etc/zonerw/zonerw.toml")).unwrap();
+        let outcomes = (0..4)
+            .map(|_| vec![down(), crate::decide::ProbeOutcome::Unchecked])
+            .collect();
+        let mut pools = decide_pools(&config, None, outcomes, crate::testing::now(), None);
+        let started = std::time::Instant::now();
+        guard_failovers(&config, &mut pools);
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(1800),
+            "four pools' witnesses at once, not one after the other: {took:?}"
+        );
+        let chosen: Vec<&str> = pools.iter().map(|p| p.chosen().name.as_str()).collect();
+        assert_eq!(
+            chosen,
+            ["backup", "backup", "main", "backup"],
+            "each pool its own verdict"
+        );
     }
 
     #[test]
