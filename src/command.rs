@@ -46,7 +46,8 @@ const QUOTE_WIDTH: usize = 200;
 pub struct Output {
     /// Exit status.
     pub status: ExitStatus,
-    /// Standard output (at most [`OUTPUT_CAP`] bytes).
+    /// Standard output (at most [`OUTPUT_CAP`] bytes, unless [`run_bounded_keeping`] said
+    /// otherwise).
     pub stdout: String,
     /// Standard error (at most [`OUTPUT_CAP`] bytes).
     pub stderr: String,
@@ -102,14 +103,16 @@ struct Capture {
     pipe: Option<File>,
     kept: Vec<u8>,
     cut: u64,
+    cap: usize,
 }
 
 impl Capture {
-    fn new(pipe: Option<impl Into<OwnedFd>>) -> Capture {
+    fn new(pipe: Option<impl Into<OwnedFd>>, cap: usize) -> Capture {
         Capture {
             pipe: pipe.map(|p| File::from(p.into())),
             kept: Vec::new(),
             cut: 0,
+            cap,
         }
     }
 
@@ -121,7 +124,7 @@ impl Capture {
         match pipe.read(buf) {
             Ok(0) => self.pipe = None,
             Ok(n) => {
-                let keep = n.min(OUTPUT_CAP - self.kept.len());
+                let keep = n.min(self.cap - self.kept.len());
                 self.kept.extend_from_slice(&buf[..keep]);
                 self.cut += (n - keep) as u64;
             }
@@ -266,6 +269,17 @@ pub fn resolve(program: &str) -> std::result::Result<Found, NotFound> {
 /// takes longer than `timeout` (see the module docs for what else is bounded). A bare
 /// program name is looked up by [`resolve`]: on `PATH`, then in [`FALLBACK_DIRS`].
 pub fn run_bounded(argv: &[String], env: &[(&str, String)], timeout: Duration) -> Result<Output> {
+    run_bounded_keeping(argv, env, timeout, OUTPUT_CAP)
+}
+
+/// [`run_bounded`], keeping up to `stdout_cap` bytes of standard output (a listing that
+/// grows with the number of zones; standard error keeps [`OUTPUT_CAP`]).
+pub fn run_bounded_keeping(
+    argv: &[String],
+    env: &[(&str, String)],
+    timeout: Duration,
+    stdout_cap: usize,
+) -> Result<Output> {
     let (program, rest) = argv.split_first().expect("argv is validated non-empty");
     let executable = match resolve(program) {
         Ok(found) => found.path().to_owned(),
@@ -304,8 +318,8 @@ pub fn run_bounded(argv: &[String], env: &[(&str, String)], timeout: Duration) -
         source,
     })?;
     let pgid = group_of(&child);
-    let mut out = Capture::new(child.stdout.take());
-    let mut err = Capture::new(child.stderr.take());
+    let mut out = Capture::new(child.stdout.take(), stdout_cap);
+    let mut err = Capture::new(child.stderr.take(), OUTPUT_CAP);
     let exited = match ExitWatch::start(pgid, reader, writer) {
         Ok(exited) => exited,
         Err(e) => {

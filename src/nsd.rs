@@ -88,6 +88,37 @@ fn zonestatus_pattern(stdout: &str) -> Option<String> {
     })
 }
 
+/// How much of `nsd-control zonestatus` (every zone, about 40 bytes each) is kept: a
+/// quarter of a million zones.
+const LISTING_CAP: usize = 16 * 1024 * 1024;
+
+/// Every zone NSD has, by one `nsd-control zonestatus` (no zone named), as
+/// [`crate::config::zone_key`] writes them; `complete` is false when the listing was
+/// longer than zonerw keeps.
+///
+/// # Errors
+/// NSD could not be asked: the error says why.
+pub fn zones(nsd: &Primary) -> Result<(std::collections::BTreeSet<String>, bool)> {
+    let mut argv = nsd.control.clone();
+    argv.push("zonestatus".into());
+    let out = crate::command::run_bounded_keeping(&argv, &[], nsd.timeout, LISTING_CAP)
+        .map_err(|e| control_spawn_error(nsd, e))?;
+    if !out.status.success() || out.stdout.lines().any(|l| l.starts_with("error")) {
+        return Err(control_failure(argv, &out));
+    }
+    Ok((listed_zones(&out.stdout), out.stdout_cut == 0))
+}
+
+/// The zones of a `zonestatus` listing (`zone:\texample.com`, then indented lines). Pure.
+#[must_use]
+pub fn listed_zones(listing: &str) -> std::collections::BTreeSet<String> {
+    listing
+        .lines()
+        .filter_map(|l| l.strip_prefix("zone:"))
+        .map(|name| crate::config::zone_key(name.trim()))
+        .collect()
+}
+
 /// `nsd-control ... status`: NSD answers, with its version (`4.6.1`) if it says it.
 ///
 /// # Errors
@@ -800,6 +831,14 @@ esac"#);
             e.to_string(),
             "'sh -c exec sleep 5 stub reload' did not finish within 100ms and was killed"
         );
+    }
+
+    #[test]
+    fn a_zonestatus_listing_names_every_zone() {
+        let listing = "zone:\ta.test\n\tstate: master\nzone:\tB.test\n\tpattern: zonerw\n\
+                       \tstate: master\nzone:\t.\n\tstate: master\n";
+        let zones: Vec<String> = listed_zones(listing).into_iter().collect();
+        assert_eq!(zones, [".", "a.test", "b.test"]);
     }
 
     #[test]

@@ -273,25 +273,57 @@ pub fn zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
         Kind::Bind => crate::parallel::map(&names, crate::parallel::workers(), |z| {
             bind::zone_info(p, z).unwrap_or(ZoneInfo::UNCLEAR)
         }),
-        // One at a time, in order, as before Knot and BIND were supported.
-        Kind::Nsd => names
-            .iter()
-            .map(|z| ZoneInfo {
-                known: match nsd::zone_known(p, z) {
-                    nsd::Known::Yes => Known::Yes,
-                    nsd::Known::No => Known::No,
-                    nsd::Known::Unclear => Known::Unclear,
-                },
-                serial: None,
-                primary: None,
-            })
-            .collect(),
+        Kind::Nsd => nsd_zone_infos(p, &names),
     };
     let mut infos = vec![ZoneInfo::UNCLEAR; zones.len()];
     for (i, info) in asked.into_iter().zip(answers) {
         infos[i] = info;
     }
     infos
+}
+
+/// From this many zones on, NSD is asked once for every zone it has (`nsd-control
+/// zonestatus`), not once per zone: a first run over a thousand new zones would otherwise
+/// take a thousand calls.
+const NSD_LIST_FROM: usize = 5;
+
+/// NSD: whether it has each of `zones`: one call per zone for a few (in order), one
+/// listing of all its zones for more. A zone the listing does not reach (longer than zonerw
+/// keeps) is asked about alone; a listing that fails leaves every zone unclear (the
+/// reload reports why).
+fn nsd_zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
+    let one = |z: &str| ZoneInfo {
+        known: match nsd::zone_known(p, z) {
+            nsd::Known::Yes => Known::Yes,
+            nsd::Known::No => Known::No,
+            nsd::Known::Unclear => Known::Unclear,
+        },
+        serial: None,
+        primary: None,
+    };
+    if zones.len() < NSD_LIST_FROM {
+        return zones.iter().map(|z| one(z)).collect();
+    }
+    let Ok((listed, complete)) = nsd::zones(p) else {
+        return vec![ZoneInfo::UNCLEAR; zones.len()];
+    };
+    zones
+        .iter()
+        .map(|z| {
+            let known = if listed.contains(&crate::config::zone_key(z)) {
+                Known::Yes
+            } else if complete {
+                Known::No
+            } else {
+                return one(z);
+            };
+            ZoneInfo {
+                known,
+                serial: None,
+                primary: None,
+            }
+        })
+        .collect()
 }
 
 /// Whether the server must be asked for the serial it serves before zonerw picks the next

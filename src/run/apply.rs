@@ -694,6 +694,49 @@ mod tests {
     }
 
     #[test]
+    fn many_zones_new_to_zonerw_are_looked_up_in_one_listing_of_nsds_zones() {
+        let s = setup(0, true);
+        let control = format!(
+            r#"echo "$*" >> {}; case "$1" in zonestatus) printf 'zone:\tk1.example\n\tstate: master\nzone:\tk2.example\n\tstate: master\n';; esac"#,
+            s.log.display()
+        );
+        let mut config = s.config.clone();
+        config.primary.control = vec!["sh".into(), "-c".into(), control, "stub".into()];
+        let s = Setup { config, ..s };
+        let names = [
+            "k1.example",
+            "n1.example",
+            "k2.example",
+            "n2.example",
+            "n3.example",
+        ];
+        let mut zones: Vec<ZoneRun> = names
+            .iter()
+            .map(|n| s.zone(n, Action::Write, None, 1))
+            .collect();
+        apply(
+            &s.config,
+            &mut zones,
+            Reserved::new(),
+            &s.files,
+            &unsigned(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            s.calls(),
+            [
+                "zonestatus",
+                "addzone n1.example zonerw",
+                "addzone n2.example zonerw",
+                "addzone n3.example zonerw",
+                "reload"
+            ],
+            "one listing, not one zonestatus per zone"
+        );
+    }
+
+    #[test]
     fn nothing_to_do_calls_nothing_and_writes_nothing() {
         let s = setup(0, false);
         let mut zones = [s.zone("a.example", Action::Keep, Some(1), 1)];
