@@ -6,7 +6,7 @@ use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, Per
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use tempfile::NamedTempFile;
+use tempfile::TempPath;
 
 use crate::error::{Error, Result};
 
@@ -251,14 +251,16 @@ pub fn stamp(path: &Path) -> Option<crate::state::FileStamp> {
 /// SIGTERM to the run removes it.
 #[derive(Debug)]
 pub struct Staged {
-    file: Option<NamedTempFile>,
+    /// The file's path; no descriptor is held, so a run can stage more zones than it may
+    /// have files open (a first run or `--force` over tens of thousands of zones).
+    path: Option<TempPath>,
 }
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        if let Some(file) = self.file.take() {
-            let path = file.path().to_owned();
-            crate::signals::finish_registered(&path, || drop(file));
+        if let Some(path) = self.path.take() {
+            let name = path.to_path_buf();
+            crate::signals::finish_registered(&name, || drop(path));
         }
     }
 }
@@ -273,7 +275,7 @@ impl Staged {
     }
 
     /// Like `new`, but without the fsync: call `sync` (or `sync_filesystem` for a batch)
-    /// before `install`.
+    /// before `install`. The file is closed once written.
     pub fn write(dir: &Path, name: &str, contents: &[u8]) -> Result<Staged> {
         let file = crate::signals::create_registered(
             || {
@@ -285,35 +287,31 @@ impl Staged {
             |f| f.path().to_owned(),
         )
         .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
-        let staged = Staged { file: Some(file) };
-        let file = staged.file();
         // Name the zone file in errors: the temporary file is gone by the time one is shown.
         let target = dir.join(name);
         let io = |e| Error::io(&target, "write (a temporary copy of)", e);
         // NamedTempFile creates 0600 files; fchmod explicitly (not subject to the umask).
-        file.as_file()
+        let written = file
+            .as_file()
             .set_permissions(Permissions::from_mode(ZONE_MODE))
-            .map_err(io)?;
-        file.as_file().write_all(contents).map_err(io)?;
+            .and_then(|()| file.as_file().write_all(contents));
+        let path = file.into_temp_path();
+        let staged = Staged { path: Some(path) };
+        written.map_err(io)?;
         Ok(staged)
-    }
-
-    fn file(&self) -> &NamedTempFile {
-        self.file.as_ref().expect("present until install or drop")
     }
 
     /// fsync the temporary file.
     pub fn sync(&self) -> Result<()> {
-        self.file()
-            .as_file()
-            .sync_all()
-            .map_err(|e| Error::io(self.file().path(), "write", e))
+        File::open(self.path())
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(self.path(), "write", e))
     }
 
     /// Path of the temporary file (for `nsd-checkzone`).
     #[must_use]
     pub fn path(&self) -> &Path {
-        self.file().path()
+        self.path.as_ref().expect("present until install or drop")
     }
 
     /// Rename over `target` (the caller then fsyncs the directory, once for a batch). The
@@ -321,20 +319,24 @@ impl Staged {
     /// `reload` when the mtime is unchanged (and timestamps here may be only 4 ms apart).
     pub fn install(mut self, target: &Path) -> Result<()> {
         let previous = fs::symlink_metadata(target).and_then(|m| m.modified()).ok();
-        let temp = self.file.take().expect("present until install or drop");
-        let path = temp.path().to_owned();
+        let temp = self.path.take().expect("present until install or drop");
+        let path = temp.to_path_buf();
         // Renamed (or, on failure, removed by the drop) with the registry locked: a signal
         // never finds the path registered but gone, nor present but forgotten.
-        let file = crate::signals::finish_registered(&path, || {
+        crate::signals::finish_registered(&path, || {
             temp.persist(target).map_err(|e| {
                 let error = e.error;
-                drop(e.file);
+                drop(e.path);
                 error
             })
         })
         .map_err(|e| Error::io(target, "install", e))?;
         if let Some(previous) = previous {
-            ensure_mtime_differs(&file, previous)
+            File::options()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(target)
+                .and_then(|file| ensure_mtime_differs(&file, previous))
                 .map_err(|e| Error::io(target, "set the mtime of", e))?;
         }
         Ok(())

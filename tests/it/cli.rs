@@ -435,3 +435,56 @@ fn metrics_textfile_is_written_after_every_run_even_a_failed_one() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(fs::metadata(&prom).unwrap().modified().unwrap(), before);
 }
+
+/// A first run (or `--force`) stages every zone before installing any: with more zones
+/// than the run may have files open, it must still install them all (a staged file holds
+/// no descriptor). Run with RLIMIT_NOFILE = 64 and 300 zones.
+#[test]
+fn a_run_stages_more_zones_than_it_may_have_files_open() {
+    use std::os::unix::process::CommandExt;
+    let pool =
+        "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\nipv4 = \"198.51.100.7\"\n";
+    let env = Env::new(pool);
+    // `zonestatus` with no zone lists every zone NSD has: here, every template's.
+    fs::write(
+        env.path("nsd-control"),
+        "#!/bin/sh\nd=$(dirname \"$0\")\necho \"$*\" >> \"$d/calls\"\n\
+         if [ \"$*\" = zonestatus ]; then for f in \"$d\"/templates/*.zone; do \
+         n=${f##*/}; printf 'zone:\\t%s\\n\\tstate: master\\n' \"${n%.zone}\"; done; fi\n",
+    )
+    .unwrap();
+    let names: Vec<String> = (0..300).map(|i| format!("z{i:03}.test")).collect();
+    for name in &names {
+        env.template(name, &zone_text(name));
+    }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zonerw"));
+    command.arg("-c").arg(env.path("zonerw.toml"));
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let serial = first_serial(&out, "z000.test");
+    let want: String = names
+        .iter()
+        .map(|n| format!("{n}: serial none -> {serial}, reloaded\n"))
+        .collect();
+    expect_output("300 zones, 64 files", &out, &want, "");
+    assert_eq!(
+        env.calls(),
+        ["zonestatus", "reload"],
+        "one listing, one reload"
+    );
+    assert_no_temp_files(&env.path("zones"));
+}
