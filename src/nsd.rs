@@ -106,17 +106,27 @@ pub fn zones(nsd: &Primary) -> Result<(std::collections::BTreeSet<String>, bool)
     if !out.status.success() || out.stdout.lines().any(|l| l.starts_with("error")) {
         return Err(control_failure(argv, &out));
     }
-    Ok((listed_zones(&out.stdout), out.stdout_cut == 0))
+    let listed = listed_zones(&out.stdout).ok_or_else(|| Error::Command {
+        argv: argv.clone(),
+        message: "printed something other than a zone listing".into(),
+    })?;
+    Ok((listed, out.stdout_cut == 0))
 }
 
-/// The zones of a `zonestatus` listing (`zone:\texample.com`, then indented lines). Pure.
+/// The zones of a `zonestatus` listing (`zone:\texample.com`, then indented lines; nothing
+/// for an NSD without zones). None for output that is not such a listing (a wrapper, a
+/// stub, another version of NSD): then each zone is asked about alone. Pure.
 #[must_use]
-pub fn listed_zones(listing: &str) -> std::collections::BTreeSet<String> {
-    listing
-        .lines()
-        .filter_map(|l| l.strip_prefix("zone:"))
-        .map(|name| crate::config::zone_key(name.trim()))
-        .collect()
+pub fn listed_zones(listing: &str) -> Option<std::collections::BTreeSet<String>> {
+    let mut zones = std::collections::BTreeSet::new();
+    for line in listing.lines().filter(|l| !l.trim().is_empty()) {
+        if let Some(name) = line.strip_prefix("zone:") {
+            zones.insert(crate::config::zone_key(name.trim()));
+        } else if !line.starts_with(['\t', ' ']) {
+            return None;
+        }
+    }
+    Some(zones)
 }
 
 /// `nsd-control ... status`: NSD answers, with its version (`4.6.1`) if it says it.
@@ -837,8 +847,10 @@ esac"#);
     fn a_zonestatus_listing_names_every_zone() {
         let listing = "zone:\ta.test\n\tstate: master\nzone:\tB.test\n\tpattern: zonerw\n\
                        \tstate: master\nzone:\t.\n\tstate: master\n";
-        let zones: Vec<String> = listed_zones(listing).into_iter().collect();
+        let zones: Vec<String> = listed_zones(listing).unwrap().into_iter().collect();
         assert_eq!(zones, [".", "a.test", "b.test"]);
+        assert_eq!(listed_zones("").unwrap().len(), 0, "an NSD without zones");
+        assert_eq!(listed_zones("ok\n"), None, "not a listing");
     }
 
     #[test]

@@ -438,7 +438,7 @@ fn metrics_textfile_is_written_after_every_run_even_a_failed_one() {
 
 /// A first run (or `--force`) stages every zone before installing any: with more zones
 /// than the run may have files open, it must still install them all (a staged file holds
-/// no descriptor). Run with RLIMIT_NOFILE = 64 and 300 zones.
+/// no descriptor). Run with `RLIMIT_NOFILE` = 64 and 300 zones.
 #[test]
 fn a_run_stages_more_zones_than_it_may_have_files_open() {
     use std::os::unix::process::CommandExt;
@@ -476,10 +476,10 @@ fn a_run_stages_more_zones_than_it_may_have_files_open() {
     let out = command.output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let serial = first_serial(&out, "z000.test");
-    let want: String = names
-        .iter()
-        .map(|n| format!("{n}: serial none -> {serial}, reloaded\n"))
-        .collect();
+    let want: String = names.iter().fold(String::new(), |mut s, n| {
+        s.push_str(&format!("{n}: serial none -> {serial}, reloaded\n"));
+        s
+    });
     expect_output("300 zones, 64 files", &out, &want, "");
     assert_eq!(
         env.calls(),
