@@ -312,6 +312,16 @@ fn nsd_zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
         }
         Err(_) => return vec![ZoneInfo::UNCLEAR; zones.len()],
     };
+    // The listing is trusted to say that NSD lacks a zone once one such zone, asked about
+    // alone, says so too: an empty listing is also what a wrapper or stub that prints
+    // nothing gives (whose per-zone answers are then used).
+    let missing = |z: &str| complete && !listed.contains(&crate::config::zone_key(z));
+    if let Some(first) = zones.iter().find(|z| missing(z)) {
+        let alone = one(first);
+        if alone.known != Known::No {
+            return zones.iter().map(|z| one(z)).collect();
+        }
+    }
     zones
         .iter()
         .map(|z| {

@@ -697,7 +697,7 @@ mod tests {
     fn many_zones_new_to_zonerw_are_looked_up_in_one_listing_of_nsds_zones() {
         let s = setup(0, true);
         let control = format!(
-            r#"echo "$*" >> {}; case "$1" in zonestatus) printf 'zone:\tk1.example\n\tstate: master\nzone:\tk2.example\n\tstate: master\n';; esac"#,
+            r#"echo "$*" >> {}; case "$1 $2" in "zonestatus ") printf 'zone:\tk1.example\n\tstate: master\nzone:\tk2.example\n\tstate: master\n';; "zonestatus n"*) echo "error zone $2 not configured"; exit 1;; esac"#,
             s.log.display()
         );
         let mut config = s.config.clone();
@@ -727,13 +727,47 @@ mod tests {
             s.calls(),
             [
                 "zonestatus",
+                "zonestatus n1.example",
                 "addzone n1.example zonerw",
                 "addzone n2.example zonerw",
                 "addzone n3.example zonerw",
                 "reload"
             ],
-            "one listing, not one zonestatus per zone"
+            "one listing (and one zone it lacks, asked alone to confirm), not one \
+             zonestatus per zone"
         );
+        // A control tool that prints no listing but says it has each zone (a wrapper, a
+        // stub): its per-zone answers count.
+        let s = setup(0, true);
+        let mut zones: Vec<ZoneRun> = names
+            .iter()
+            .map(|n| s.zone(n, Action::Write, None, 1))
+            .collect();
+        let mut config = s.config.clone();
+        config.primary.control = vec![
+            "sh".into(),
+            "-c".into(),
+            format!(r#"echo "$*" >> {}"#, s.log.display()),
+            "stub".into(),
+        ];
+        let s = Setup { config, ..s };
+        apply(
+            &s.config,
+            &mut zones,
+            Reserved::new(),
+            &s.files,
+            &unsigned(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            s.calls()
+                .iter()
+                .filter(|c| c.starts_with("addzone"))
+                .count(),
+            0
+        );
+        assert_eq!(s.calls().len(), 1 + 1 + names.len() + 1, "{:?}", s.calls());
     }
 
     #[test]
