@@ -49,20 +49,27 @@ pub fn load_templates(config: &Config) -> Result<Templates> {
         });
     }
     found.sort();
+    let groups = duplicates(found);
+    // Read and parsed several at once (one per core): ten thousand templates are most of
+    // a run with nothing to do.
+    let parsed = crate::parallel::map(&groups, crate::parallel::workers(), |group| {
+        let [(name, file_name, path)] = group.as_slice() else {
+            return None;
+        };
+        Some(read_template(path).and_then(|bytes| {
+            parse_zone(config, name.clone(), file_name.clone(), path.clone(), bytes)
+        }))
+    });
     let mut templates = Templates::default();
-    for group in duplicates(found) {
+    for (group, parsed) in groups.into_iter().zip(parsed) {
         match group.as_slice() {
-            [(name, file_name, path)] => {
-                match read_template(path).and_then(|bytes| {
-                    parse_zone(config, name.clone(), file_name.clone(), path.clone(), bytes)
-                }) {
-                    Ok(zone) => templates.zones.push(zone),
-                    Err(e) => {
-                        templates.broken.push(name.clone());
-                        templates.errors.push(e);
-                    }
+            [(name, _, _)] => match parsed.expect("parsed above") {
+                Ok(zone) => templates.zones.push(zone),
+                Err(e) => {
+                    templates.broken.push(name.clone());
+                    templates.errors.push(e);
                 }
-            }
+            },
             [(name, _, first), rest @ ..] => {
                 templates
                     .broken
