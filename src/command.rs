@@ -280,6 +280,22 @@ pub fn run_bounded_keeping(
     timeout: Duration,
     stdout_cap: usize,
 ) -> Result<Output> {
+    run_with(argv, env, timeout, stdout_cap, None)
+}
+
+/// [`run_bounded`], with `input` on the command's standard input (written by a thread that
+/// ends when the input is written or the pipe breaks; the run never waits for it).
+pub fn run_bounded_input(argv: &[String], timeout: Duration, input: &[u8]) -> Result<Output> {
+    run_with(argv, &[], timeout, OUTPUT_CAP, Some(input))
+}
+
+fn run_with(
+    argv: &[String],
+    env: &[(&str, String)],
+    timeout: Duration,
+    stdout_cap: usize,
+    input: Option<&[u8]>,
+) -> Result<Output> {
     let (program, rest) = argv.split_first().expect("argv is validated non-empty");
     let executable = match resolve(program) {
         Ok(found) => found.path().to_owned(),
@@ -305,7 +321,11 @@ pub fn run_bounded_keeping(
                 .arg0(program)
                 .args(rest)
                 .envs(env.iter().map(|(k, v)| (k, v)))
-                .stdin(Stdio::null())
+                .stdin(if input.is_some() {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .process_group(0)
@@ -318,6 +338,13 @@ pub fn run_bounded_keeping(
         source,
     })?;
     let pgid = group_of(&child);
+    // SIGPIPE is ignored (main): a command that stops reading ends the write with EPIPE.
+    let feeder = child.stdin.take().zip(input).map(|(mut stdin, input)| {
+        let input = input.to_vec();
+        thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut stdin, &input);
+        })
+    });
     let mut out = Capture::new(child.stdout.take(), stdout_cap);
     let mut err = Capture::new(child.stderr.take(), OUTPUT_CAP);
     let exited = match ExitWatch::start(pgid, reader, writer) {
@@ -344,6 +371,9 @@ pub fn run_bounded_keeping(
     exited.join();
     signals::unregister_group(pgid);
     let status = reap(&mut child, argv)?;
+    // Not joined: a background process that keeps the pipe open without reading would
+    // hold the writer forever, and the run must not wait for it (module docs).
+    drop(feeder);
     if !finished {
         return Err(Error::Command {
             argv: argv.to_vec(),

@@ -151,6 +151,92 @@ pub fn addzone(nsd: &Primary, zone: &str, pattern: &str) -> Result<()> {
     control(nsd, argv)
 }
 
+/// `nsd-control addzones`, once for all `zones` (each with `pattern`, one line each on
+/// its standard input): NSD answers `added: ZONE` for each, or `error …` and `error for
+/// input line 'ZONE'`. The results come in the order of `zones`.
+pub fn addzones(nsd: &Primary, zones: &[&str], pattern: &str) -> Vec<Result<()>> {
+    let mut argv = nsd.control.clone();
+    argv.push("addzones".into());
+    let input = zones.iter().fold(String::new(), |mut s, z| {
+        s.push_str(z);
+        s.push(' ');
+        s.push_str(pattern);
+        s.push('\n');
+        s
+    });
+    let out = match crate::command::run_bounded_input(&argv, nsd.timeout, input.as_bytes()) {
+        Ok(out) if out.status.success() => out,
+        Ok(out) => {
+            let first = control_failure(argv, &out).to_string();
+            return zones
+                .iter()
+                .map(|_| {
+                    Err(Error::Command {
+                        argv: nsd.control.clone(),
+                        message: first.clone(),
+                    })
+                })
+                .collect();
+        }
+        Err(e) => {
+            let e = control_spawn_error(nsd, e).to_string();
+            return zones
+                .iter()
+                .map(|_| {
+                    Err(Error::Command {
+                        argv: nsd.control.clone(),
+                        message: e.clone(),
+                    })
+                })
+                .collect();
+        }
+    };
+    let (added, refused) = addzones_answer(&out.stdout);
+    zones
+        .iter()
+        .map(|z| {
+            let key = crate::config::zone_key(z);
+            if added.contains(&key) && !refused.contains(&key) {
+                return Ok(());
+            }
+            let said: Vec<&str> = out
+                .stdout
+                .lines()
+                .filter(|l| l.starts_with("error") || l.contains(*z))
+                .collect();
+            Err(Error::Command {
+                argv: vec![nsd.control.join(" "), format!("addzones ({z} {pattern})")],
+                message: format!("did not add {z}: {}", quote(&said.join("\n"), 0).join("; ")),
+            })
+        })
+        .collect()
+}
+
+/// The zones an `addzones` answer added, and those it refused. Pure.
+#[must_use]
+pub fn addzones_answer(
+    answer: &str,
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    let mut added = std::collections::BTreeSet::new();
+    let mut refused = std::collections::BTreeSet::new();
+    for line in answer.lines() {
+        if let Some(zone) = line.strip_prefix("added: ") {
+            added.insert(crate::config::zone_key(zone.trim()));
+        } else if let Some(rest) = line.strip_prefix("error for input line '") {
+            let zone = rest
+                .trim_end_matches('\'')
+                .split_whitespace()
+                .next()
+                .unwrap_or("");
+            refused.insert(crate::config::zone_key(zone));
+        }
+    }
+    (added, refused)
+}
+
 /// Run an nsd-control command and insist on success: exit 0 and no "error" line.
 fn control(nsd: &Primary, argv: Vec<String>) -> Result<()> {
     control_output(nsd, argv).map(drop)
@@ -841,6 +927,18 @@ esac"#);
             e.to_string(),
             "'sh -c exec sleep 5 stub reload' did not finish within 100ms and was killed"
         );
+    }
+
+    #[test]
+    fn an_addzones_answer_says_which_zones_were_added() {
+        let answer = "added: b.test\nadded: c.test\nzone a.test already exists\nadded: a.test\n\
+                      error pattern nopattern does not exist\nerror for input line 'd.test'\n\
+                      added 3 zones\n";
+        let (added, refused) = addzones_answer(answer);
+        let added: Vec<&str> = added.iter().map(String::as_str).collect();
+        let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
+        assert_eq!(added, ["a.test", "b.test", "c.test"]);
+        assert_eq!(refused, ["d.test"]);
     }
 
     #[test]

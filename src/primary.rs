@@ -14,7 +14,7 @@
 //! NSD's (a reload ignores a file whose mtime did not change): notes/SERVERS.md lists them,
 //! with the test that covers each.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::command::{quote, run_bounded};
 use crate::config::{Kind, Primary};
@@ -362,6 +362,18 @@ pub fn add_zone(p: &Primary, zone: &str, file: &Path) -> Result<()> {
         Kind::Knot => knot::add_zone(p, zone, file, template),
         Kind::Bind => bind::add_zone(p, zone, file, template),
     }
+}
+
+/// [`add_zone`] for each of `zones` (name, file), in order. NSD: from five zones on, one
+/// `nsd-control addzones` (names one per line on its input) instead of one `addzone`
+/// each, unless a name has a blank or a control character in it.
+pub fn add_zones(p: &Primary, zones: &[(&str, PathBuf)]) -> Vec<Result<()>> {
+    let plain = |z: &str| !z.contains(|c: char| c.is_whitespace() || c.is_control());
+    if p.kind == Kind::Nsd && zones.len() >= NSD_LIST_FROM && zones.iter().all(|(z, _)| plain(z)) {
+        let names: Vec<&str> = zones.iter().map(|(z, _)| *z).collect();
+        return nsd::addzones(p, &names, p.add_template.as_deref().unwrap_or_default());
+    }
+    zones.iter().map(|(z, file)| add_zone(p, z, file)).collect()
 }
 
 /// How to make the server serve a zone it does not know, for [`Error::UnknownZone`].

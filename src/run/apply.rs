@@ -66,13 +66,19 @@ pub(super) fn apply(
     if installed_any && let Err(e) = fsio::sync_dir(&config.zones) {
         errors.push(e);
     }
+    let to_add: Vec<usize> = to_add.into_iter().filter(|&i| zones[i].pending()).collect();
+    let wanted: Vec<(&str, PathBuf)> = to_add
+        .iter()
+        .map(|&i| {
+            let z = &zones[i].zone;
+            (z.name.as_str(), config.zones.join(&z.file_name))
+        })
+        .collect();
+    let results = primary::add_zones(&config.primary, &wanted);
+    drop(wanted);
     let mut added = Vec::new();
-    for i in to_add {
-        let file = config.zones.join(&zones[i].zone.file_name);
-        if !zones[i].pending() {
-            continue;
-        }
-        match primary::add_zone(&config.primary, &zones[i].zone.name, &file) {
+    for (i, result) in to_add.into_iter().zip(results) {
+        match result {
             Ok(()) => added.push(i),
             Err(e) => {
                 errors.push(e);
@@ -768,6 +774,67 @@ mod tests {
             0
         );
         assert_eq!(s.calls().len(), 1 + 1 + names.len() + 1, "{:?}", s.calls());
+    }
+
+    #[test]
+    fn five_zones_new_to_nsd_are_added_with_one_addzones() {
+        let s = setup(0, true);
+        // NSD has none of them; addzones adds all but bad.example.
+        let control = format!(
+            r#"echo "$*" >> {log}; case "$1 $2" in "zonestatus ") ;; "zonestatus "*) echo "error zone $2 not configured"; exit 1;; "addzones ") while read z p; do echo "$z $p" >> {log}; if [ "$z" = bad.example ]; then echo "error pattern $p does not exist"; echo "error for input line '$z'"; else echo "added: $z"; fi; done;; esac"#,
+            log = s.log.display()
+        );
+        let mut config = s.config.clone();
+        config.primary.control = vec!["sh".into(), "-c".into(), control, "stub".into()];
+        let s = Setup { config, ..s };
+        let names = [
+            "a.example",
+            "bad.example",
+            "c.example",
+            "d.example",
+            "e.example",
+        ];
+        let mut zones: Vec<ZoneRun> = names
+            .iter()
+            .map(|n| s.zone(n, Action::Write, None, 1))
+            .collect();
+        let error = apply(
+            &s.config,
+            &mut zones,
+            Reserved::new(),
+            &s.files,
+            &unsigned(),
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("did not add bad.example"),
+            "{error}"
+        );
+        assert_eq!(
+            fates(&zones),
+            [
+                ("a.example", "reloaded"),
+                ("bad.example", "failed"),
+                ("c.example", "reloaded"),
+                ("d.example", "reloaded"),
+                ("e.example", "reloaded")
+            ]
+        );
+        assert_eq!(
+            s.calls(),
+            [
+                "zonestatus",
+                "zonestatus a.example",
+                "addzones",
+                "a.example zonerw",
+                "bad.example zonerw",
+                "c.example zonerw",
+                "d.example zonerw",
+                "e.example zonerw",
+                "reload"
+            ]
+        );
     }
 
     #[test]
