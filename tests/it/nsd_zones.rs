@@ -73,3 +73,29 @@ fn without_a_pattern_the_error_names_the_nsd_conf_lines() {
     // The known zone still works, and the failure did not advance the state.
     assert_eq!(nsd.primary_www(ZONE), vec![BACKUP]);
 }
+
+/// Many templates at once (a first run over a directory copied in): NSD is asked once for
+/// the zones it has, and 450 new zones are added with `nsd-control addzones`, 200 a call
+/// (one call with 1,000 lines stalls nsd-control 4.6); the primary then serves them all.
+#[test]
+fn many_new_templates_are_added_in_batches_and_served() {
+    let (nsd, _main, z) = setup(true);
+    z.run(&[]).expect_ok();
+    let names: Vec<String> = (0..450).map(|i| format!("n{i:03}.test")).collect();
+    for name in &names {
+        z.write_template(name, &default_template(name));
+    }
+    let r = z.run(&[]);
+    r.expect_ok();
+    r.expect_stderr("");
+    let serial = r.new_serial(&names[0]);
+    let want: String = names.iter().fold(String::new(), |mut s, n| {
+        s.push_str(&format!("{n}: serial none -> {serial}, reloaded\n"));
+        s
+    });
+    r.expect_stdout(&want);
+    for name in [&names[0], &names[199], &names[200], &names[449]] {
+        nsd.wait_primary_serial(name, serial, Duration::from_secs(10));
+        assert_eq!(nsd.primary_www(name), vec![BACKUP], "{name}");
+    }
+}
