@@ -164,30 +164,28 @@ pub fn addzones(nsd: &Primary, zones: &[&str], pattern: &str) -> Vec<Result<()>>
         s.push('\n');
         s
     });
-    let out = match crate::command::run_bounded_input(&argv, nsd.timeout, input.as_bytes()) {
-        Ok(out) if out.status.success() => out,
-        Ok(out) => {
-            let first = control_failure(argv, &out).to_string();
-            return zones
-                .iter()
-                .map(|_| {
-                    Err(Error::Command {
-                        argv: nsd.control.clone(),
-                        message: first.clone(),
-                    })
-                })
-                .collect();
-        }
+    let call = crate::command::run_bounded_input(&argv, nsd.timeout, input.as_bytes())
+        .map_err(|e| control_spawn_error(nsd, e))
+        .and_then(|out| {
+            if out.status.success() {
+                Ok(out)
+            } else {
+                Err(control_failure(argv.clone(), &out))
+            }
+        });
+    let out = match call {
+        Ok(out) => out,
+        // One error says why; the other zones point at it (a few hundred copies of one
+        // message would drown it).
         Err(e) => {
-            let e = control_spawn_error(nsd, e).to_string();
-            return zones
-                .iter()
-                .map(|_| {
+            let first = zones.first().copied().unwrap_or_default();
+            return std::iter::once(Err(e))
+                .chain(zones.iter().skip(1).map(|z| {
                     Err(Error::Command {
-                        argv: nsd.control.clone(),
-                        message: e.clone(),
+                        argv: argv.clone(),
+                        message: format!("did not add {z}: it failed for {first} (see above)"),
                     })
-                })
+                }))
                 .collect();
         }
     };
@@ -205,8 +203,11 @@ pub fn addzones(nsd: &Primary, zones: &[&str], pattern: &str) -> Vec<Result<()>>
                 .filter(|l| l.starts_with("error") || l.contains(*z))
                 .collect();
             Err(Error::Command {
-                argv: vec![nsd.control.join(" "), format!("addzones ({z} {pattern})")],
-                message: format!("did not add {z}: {}", quote(&said.join("\n"), 0).join("; ")),
+                argv: argv.clone(),
+                message: format!(
+                    "did not add {z} (pattern {pattern}): {}",
+                    quote(&said.join("\n"), 0).join("; ")
+                ),
             })
         })
         .collect()
@@ -927,6 +928,28 @@ esac"#);
             e.to_string(),
             "'sh -c exec sleep 5 stub reload' did not finish within 100ms and was killed"
         );
+    }
+
+    #[test]
+    fn a_failed_addzones_call_says_why_once_and_points_there_for_the_rest() {
+        let results = addzones(
+            &nsd(
+                "cat > /dev/null; echo 'error: connect (/run/nsd.ctl): Connection refused'; exit 1",
+            ),
+            &["a.test", "b.test", "c.test"],
+            "zonerw",
+        );
+        let shown: Vec<String> = results
+            .iter()
+            .map(|r| r.as_ref().unwrap_err().to_string())
+            .collect();
+        assert!(shown[0].contains("Connection refused"), "{shown:?}");
+        assert!(shown[0].contains("fix: nothing answers"), "{shown:?}");
+        assert!(
+            shown[1].ends_with("addzones' did not add b.test: it failed for a.test (see above)"),
+            "{shown:?}"
+        );
+        assert!(shown[2].contains("did not add c.test"), "{shown:?}");
     }
 
     #[test]
