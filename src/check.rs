@@ -607,11 +607,34 @@ fn known_zone_lines(
              would replace the file zonerw installs",
         ));
     }
-    lines.extend(server_file_line(p, knot, zone, ours));
-    for (what, why) in dangers_of(p, knot, zone) {
+    // What the server says about the zone's settings, asked once for both uses below.
+    let settings = match (knot, p.kind) {
+        (Some(Ok((items, templates))), _) => Settings::Knot(items, templates),
+        (_, Kind::Bind) => match primary::bind::settings(p, zone) {
+            Ok(status) => Settings::Bind(status),
+            Err(e) => {
+                lines.push(Line::skip(format!(
+                    "zone {zone}: its settings (rndc zonestatus): {}",
+                    line::split_fix(&e.to_string()).0
+                )));
+                Settings::Unknown
+            }
+        },
+        _ => Settings::Unknown,
+    };
+    lines.extend(server_file_line(p, &settings, zone, ours));
+    for (what, why) in dangers_of(&settings, zone) {
         lines.push(Line::fail(format!("zone {zone}: {server} {what}"), why));
     }
     lines
+}
+
+/// What Knot or BIND says about a zone's settings: Knot's explicit items of the zones and
+/// the templates (`knotc conf-read`), BIND's `rndc zonestatus`.
+enum Settings<'a> {
+    Knot(&'a str, &'a str),
+    Bind(String),
+    Unknown,
 }
 
 /// Knot or BIND: whether the server loads the zone from the file zonerw writes (Knot:
@@ -619,12 +642,12 @@ fn known_zone_lines(
 /// zonestatus`). None when it cannot be told.
 fn server_file_line(
     p: &crate::config::Primary,
-    knot: Option<&Result<(String, String)>>,
+    settings: &Settings<'_>,
     zone: &str,
     ours: &Path,
 ) -> Option<Line> {
-    let (reads, fix) = match (knot, p.kind) {
-        (Some(Ok((zone_items, templates))), _) => (
+    let (reads, fix) = match settings {
+        Settings::Knot(zone_items, templates) => (
             primary::knot::zone_file(zone_items, templates, zone)?,
             format!(
                 "set file: \"{}\" for zone {zone} (or storage: and file: of its template) in \
@@ -632,15 +655,15 @@ fn server_file_line(
                 ours.display()
             ),
         ),
-        (_, Kind::Bind) => (
-            primary::bind::zone_file(&primary::bind::settings(p, zone).ok()?)?,
+        Settings::Bind(status) => (
+            primary::bind::zone_file(status)?,
             format!(
                 "set file \"{}\"; in the zone statement of {zone} in named.conf and run rndc \
                  reconfig",
                 ours.display()
             ),
         ),
-        _ => return None,
+        Settings::Unknown => return None,
     };
     Some(if same_file(&reads, ours) {
         Line::ok(format!(
@@ -662,29 +685,20 @@ fn server_file_line(
 }
 
 /// What a zone's settings break, as (what, why): Knot's effective `zonefile-sync`,
-/// `journal-content`, `zonefile-load` from `settings` (`knotc conf-read`), BIND's
-/// `dynamic: yes` from `rndc zonestatus`.
-fn dangers_of(
-    p: &crate::config::Primary,
-    knot: Option<&Result<(String, String)>>,
-    zone: &str,
-) -> Vec<(String, String)> {
-    match (knot, p.kind) {
-        (Some(Ok((zone_items, templates))), _) => {
+/// `journal-content`, `zonefile-load`, BIND's `dynamic: yes`.
+fn dangers_of(settings: &Settings<'_>, zone: &str) -> Vec<(String, String)> {
+    match settings {
+        Settings::Knot(zone_items, templates) => {
             primary::knot::dangers(zone_items, templates, zone)
                 .into_iter()
                 .map(|d| (format!("{} is {}", d.item, d.value), d.why.to_owned()))
                 .collect()
         }
-        (_, Kind::Bind) => primary::bind::settings(p, zone)
-            .map(|status| {
-                primary::bind::dangers(&status)
-                    .into_iter()
-                    .map(|why| ("zone is dynamic".to_owned(), why))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        _ => Vec::new(),
+        Settings::Bind(status) => primary::bind::dangers(status)
+            .into_iter()
+            .map(|why| ("zone is dynamic".to_owned(), why))
+            .collect(),
+        Settings::Unknown => Vec::new(),
     }
 }
 
