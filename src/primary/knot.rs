@@ -197,34 +197,72 @@ const NEEDED: [(&str, &str, &str, &str); 3] = [
 /// when it names none), else Knot's default). Pure.
 #[must_use]
 pub fn dangers(zone_items: &str, template_items: &str, zone: &str) -> Vec<Danger> {
-    let key = crate::config::zone_key(zone);
-    let of_zone = |item: &str| {
-        zone_items.lines().find_map(|l| {
-            let (lhs, value) = l.split_once(" = ")?;
-            let rest = lhs.strip_prefix("zone[")?;
-            let (name, it) = rest.split_once("].")?;
-            (crate::config::zone_key(name) == key && it == item).then(|| value.trim().to_owned())
-        })
-    };
-    let template = of_zone("template").unwrap_or_else(|| "default".to_owned());
-    let of_template = |item: &str| {
-        template_items.lines().find_map(|l| {
-            let (lhs, value) = l.split_once(" = ")?;
-            let want = format!("template[{template}].{item}");
-            (lhs == want).then(|| value.trim().to_owned())
-        })
-    };
+    let explicit = Explicit::of(zone_items, template_items, zone);
     NEEDED
         .iter()
         .filter_map(|&(item, needed, default, why)| {
-            let value = of_zone(item)
+            let value = explicit
+                .zone(item)
                 .map(|v| format!("{v} (zone)"))
-                .or_else(|| of_template(item).map(|v| format!("{v} (template {template})")))
+                .or_else(|| {
+                    explicit
+                        .template(item)
+                        .map(|v| format!("{v} (template {})", explicit.template))
+                })
                 .unwrap_or_else(|| format!("{default} (the default)"));
             let bare = value.split(' ').next().unwrap_or_default();
             (bare != needed).then_some(Danger { item, value, why })
         })
         .collect()
+}
+
+/// The items set explicitly for one zone and for its template (`default` when the zone
+/// names none), from `knotc conf-read` lines (`zone[NAME.].ITEM = VALUE`,
+/// `template[ID].ITEM = VALUE`): Knot prints neither inherited nor default values.
+struct Explicit<'a> {
+    zone_items: &'a str,
+    template_items: &'a str,
+    key: String,
+    template: String,
+}
+
+impl<'a> Explicit<'a> {
+    fn of(zone_items: &'a str, template_items: &'a str, zone: &str) -> Explicit<'a> {
+        let mut explicit = Explicit {
+            zone_items,
+            template_items,
+            key: crate::config::zone_key(zone),
+            template: String::new(),
+        };
+        explicit.template = explicit
+            .zone("template")
+            .unwrap_or_else(|| "default".to_owned());
+        explicit
+    }
+
+    /// The zone's own value of `item`.
+    fn zone(&self, item: &str) -> Option<String> {
+        self.zone_items.lines().find_map(|l| {
+            let (lhs, value) = l.split_once(" = ")?;
+            let (name, it) = lhs.strip_prefix("zone[")?.split_once("].")?;
+            (crate::config::zone_key(name) == self.key && it == item)
+                .then(|| value.trim().to_owned())
+        })
+    }
+
+    /// Its template's value of `item`.
+    fn template(&self, item: &str) -> Option<String> {
+        let want = format!("template[{}].{item}", self.template);
+        self.template_items.lines().find_map(|l| {
+            let (lhs, value) = l.split_once(" = ")?;
+            (lhs == want).then(|| value.trim().to_owned())
+        })
+    }
+
+    /// The zone's value, else its template's.
+    fn effective(&self, item: &str) -> Option<String> {
+        self.zone(item).or_else(|| self.template(item))
+    }
 }
 
 /// Knot's storage directory when neither the zone nor its template sets one (Debian's
@@ -237,23 +275,9 @@ const DEFAULT_STORAGE: &str = "/var/lib/knot";
 /// substitutions (`%c[…]`, `%l[…]`, …), which zonerw does not evaluate. Pure.
 #[must_use]
 pub fn zone_file(zone_items: &str, template_items: &str, zone: &str) -> Option<std::path::PathBuf> {
-    let key = crate::config::zone_key(zone);
-    let of_zone = |item: &str| {
-        zone_items.lines().find_map(|l| {
-            let (lhs, value) = l.split_once(" = ")?;
-            let (name, it) = lhs.strip_prefix("zone[")?.split_once("].")?;
-            (crate::config::zone_key(name) == key && it == item).then(|| value.trim().to_owned())
-        })
-    };
-    let template = of_zone("template").unwrap_or_else(|| "default".to_owned());
-    let of_template = |item: &str| {
-        let want = format!("template[{template}].{item}");
-        template_items.lines().find_map(|l| {
-            let (lhs, value) = l.split_once(" = ")?;
-            (lhs == want).then(|| value.trim().to_owned())
-        })
-    };
-    let item = |name: &str| of_zone(name).or_else(|| of_template(name));
+    let explicit = Explicit::of(zone_items, template_items, zone);
+    let item = |name: &str| explicit.effective(name);
+    let key = &explicit.key;
     let file = item("file").unwrap_or_else(|| "%s.zone".to_owned());
     let name = key.trim_end_matches('.');
     let file = file.replace("%s", name);
