@@ -374,6 +374,12 @@ mod tests {
     }
 
     impl Setup {
+        /// The same, with the control tool the shell one-liner `script`.
+        fn with_control(mut self, script: String) -> Setup {
+            self.config.primary.control = vec!["sh".into(), "-c".into(), script, "stub".into()];
+            self
+        }
+
         fn calls(&self) -> Vec<String> {
             fs::read_to_string(&self.log)
                 .unwrap_or_default()
@@ -706,9 +712,7 @@ mod tests {
             r#"echo "$*" >> {}; case "$1 $2" in "zonestatus ") printf 'zone:\tk1.example\n\tstate: master\nzone:\tk2.example\n\tstate: master\n';; "zonestatus n"*) echo "error zone $2 not configured"; exit 1;; esac"#,
             s.log.display()
         );
-        let mut config = s.config.clone();
-        config.primary.control = vec!["sh".into(), "-c".into(), control, "stub".into()];
-        let s = Setup { config, ..s };
+        let s = s.with_control(control);
         let names = [
             "k1.example",
             "n1.example",
@@ -749,14 +753,8 @@ mod tests {
             .iter()
             .map(|n| s.zone(n, Action::Write, None, 1))
             .collect();
-        let mut config = s.config.clone();
-        config.primary.control = vec![
-            "sh".into(),
-            "-c".into(),
-            format!(r#"echo "$*" >> {}"#, s.log.display()),
-            "stub".into(),
-        ];
-        let s = Setup { config, ..s };
+        let log = format!(r#"echo "$*" >> {}"#, s.log.display());
+        let s = s.with_control(log);
         apply(
             &s.config,
             &mut zones,
@@ -784,9 +782,7 @@ mod tests {
             r#"echo "$*" >> {log}; case "$1 $2" in "zonestatus ") ;; "zonestatus "*) echo "error zone $2 not configured"; exit 1;; "addzones ") while read z p; do echo "$z $p" >> {log}; if [ "$z" = bad.example ]; then echo "error pattern $p does not exist"; echo "error for input line '$z'"; else echo "added: $z"; fi; done;; esac"#,
             log = s.log.display()
         );
-        let mut config = s.config.clone();
-        config.primary.control = vec!["sh".into(), "-c".into(), control, "stub".into()];
-        let s = Setup { config, ..s };
+        let s = s.with_control(control);
         let names = [
             "a.example",
             "bad.example",

@@ -706,23 +706,11 @@ impl Setup {
 
 impl Drop for Setup {
     fn drop(&mut self) {
-        // SIGTERM both at once (knotd and named shut down cleanly on it, as on
-        // `knotc stop` / `rndc stop`), then wait for both groups, SIGKILL after 10 s.
-        let mut groups: Vec<Group> = [self.primary.proc.take(), self.secondary.proc.take()]
-            .into_iter()
-            .flatten()
-            .collect();
-        for g in &mut groups {
-            g.terminate(false);
-        }
-        for g in &mut groups {
-            g.wait_gone(Duration::from_secs(10));
-        }
-        if std::env::var_os("ZRW_KEEP").is_some()
-            && let Some(t) = self.tmp.take()
-        {
-            eprintln!("keeping {}", t.keep().display());
-        }
+        // knotd and named shut down cleanly on SIGTERM, as on `knotc stop` / `rndc stop`.
+        stop_pair(
+            [self.primary.proc.take(), self.secondary.proc.take()],
+            &mut self.tmp,
+        );
     }
 }
 

@@ -686,24 +686,29 @@ impl NsdPair {
     }
 }
 
+/// Stop a primary and a secondary: SIGTERM both at once, then wait for both groups
+/// (SIGKILL after 10 s); with `ZRW_KEEP` set, keep their directory `tmp`.
+pub fn stop_pair(groups: [Option<Group>; 2], tmp: &mut Option<tempfile::TempDir>) {
+    let mut groups: Vec<Group> = groups.into_iter().flatten().collect();
+    for g in &mut groups {
+        g.terminate(false);
+    }
+    for g in &mut groups {
+        g.wait_gone(Duration::from_secs(10));
+    }
+    if std::env::var_os("ZRW_KEEP").is_some()
+        && let Some(t) = tmp.take()
+    {
+        eprintln!("keeping {}", t.keep().display());
+    }
+}
+
 impl Drop for NsdPair {
     fn drop(&mut self) {
-        // SIGTERM both at once, then wait for both groups.
-        let mut groups: Vec<Group> = [self.primary.proc.take(), self.secondary.proc.take()]
-            .into_iter()
-            .flatten()
-            .collect();
-        for g in &mut groups {
-            g.terminate(false);
-        }
-        for g in &mut groups {
-            g.wait_gone(Duration::from_secs(10));
-        }
-        if std::env::var_os("ZRW_KEEP").is_some()
-            && let Some(t) = self.tmp.take()
-        {
-            eprintln!("keeping {}", t.keep().display());
-        }
+        stop_pair(
+            [self.primary.proc.take(), self.secondary.proc.take()],
+            &mut self.tmp,
+        );
         // TempDir's own Drop removes the directory.
     }
 }
