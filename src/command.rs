@@ -570,6 +570,33 @@ mod tests {
     }
 
     #[test]
+    fn input_reaches_the_command_and_one_that_never_reads_it_does_not_hold_the_run() {
+        let out = run_bounded_input(&sh("wc -l"), Duration::from_secs(5), b"a\nb\nc\n").unwrap();
+        assert_eq!(out.stdout.trim(), "3");
+        // 4 MiB the command never reads (far more than a pipe holds), and a background
+        // process that keeps standard input (and output) open: the run still ends at the
+        // deadline, and the writer is not waited for.
+        let start = Instant::now();
+        let e = run_bounded_input(
+            &sh("sleep 30 & exec sleep 30"),
+            Duration::from_millis(300),
+            &vec![b'x'; 4 << 20],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("did not finish within 300ms"), "{e}");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        let e = run_bounded_input(&sh("exit 0"), Duration::from_secs(5), &vec![b'x'; 4 << 20]);
+        assert!(
+            e.unwrap().status.success(),
+            "a command that exits unread: no broken pipe"
+        );
+    }
+
+    #[test]
     fn endless_output_is_killed_at_the_deadline() {
         let start = Instant::now();
         let e = run_bounded(&sh("exec yes"), &[], Duration::from_millis(500)).unwrap_err();
