@@ -38,7 +38,7 @@ use crate::sigcheck::{self, Validity};
 use crate::state::State;
 use crate::store::{StateFiles, load_reserved, load_state};
 use crate::table::table;
-use crate::template::{Marker, Vars, marker_name};
+use crate::template::{Marker, Template, Vars, marker_name};
 use crate::zone::Zone;
 use crate::{dns, fsio, parallel, probe, templates};
 
@@ -171,10 +171,11 @@ fn template_lines(config: &Config) -> (Vec<Line>, Vec<Zone>) {
 /// The address markers a zone's template uses, by pool (config order).
 fn markers_by_pool<'a>(config: &'a Config, zone: &Zone) -> Vec<(&'a str, Vec<String>)> {
     let mut used: Vec<(usize, Vec<String>)> = Vec::new();
+    // `load_templates` parses every template: each zone here has one.
     let mut markers: Vec<(usize, bool)> = zone
         .template
-        .uses()
         .iter()
+        .flat_map(Template::uses)
         .filter_map(|(m, _)| match m {
             Marker::Address { pool, v6 } => Some((*pool, *v6)),
             Marker::Serial => None,
@@ -287,6 +288,9 @@ fn render_lines(
     let mut items: Vec<(usize, Vec<usize>)> = Vec::new();
     let mut rendered: Vec<Rendered<'_>> = Vec::new();
     for (i, zone) in zones.iter().enumerate() {
+        let Some(template) = &zone.template else {
+            continue;
+        };
         for choice in variants(&pools_used(zone), &current, &servers) {
             let addresses: Vec<_> = config
                 .pools
@@ -299,7 +303,7 @@ fn render_lines(
                 file_name: &zone.file_name,
                 template: &zone.template_path,
                 // Any serial does for the check; this one is valid in every scheme.
-                text: zone.template.render(&Vars {
+                text: template.render(&Vars {
                     serial: 1,
                     addresses: &addresses,
                 }),
@@ -381,8 +385,8 @@ fn program_name(program: &str) -> String {
 fn pools_used(zone: &Zone) -> Vec<usize> {
     let mut pools: Vec<usize> = zone
         .template
-        .uses()
         .iter()
+        .flat_map(Template::uses)
         .filter_map(|(m, _)| match m {
             Marker::Address { pool, .. } => Some(*pool),
             Marker::Serial => None,

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use tempfile::TempPath;
 
 use crate::error::{Error, Result};
+use crate::state::TemplateStamp;
 
 /// Mode of installed zone files: NSD usually runs as another user and must read them.
 const ZONE_MODE: u32 = 0o644;
@@ -170,6 +171,38 @@ pub fn read_template(path: &Path) -> Result<Installed> {
     read_regular(path, true, u64::MAX)
 }
 
+/// `read_template`, with the template's stamp taken before its bytes were read (so a later
+/// change shows in a later stamp).
+pub fn read_template_stamped(path: &Path) -> Result<(Installed, Option<TemplateStamp>)> {
+    let (read, meta) = read_regular_stat(path, true, u64::MAX)?;
+    Ok((read, meta.as_ref().map(template_stamp_of)))
+}
+
+/// The stamp of the template `path` (a link is followed), if it is a regular file.
+#[must_use]
+pub fn template_stamp(path: &Path) -> Option<TemplateStamp> {
+    fs::metadata(path)
+        .ok()
+        .filter(fs::Metadata::is_file)
+        .as_ref()
+        .map(template_stamp_of)
+}
+
+fn template_stamp_of(meta: &fs::Metadata) -> TemplateStamp {
+    let ns = |secs: i64, nsecs: i64| {
+        u64::try_from(secs)
+            .unwrap_or(0)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::try_from(nsecs).unwrap_or(0))
+    };
+    TemplateStamp {
+        size: meta.size(),
+        mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+        ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+        ino: meta.ino(),
+    }
+}
+
 /// Read what a child wrote into a file zonerw made for it (the signer's output) like an
 /// installed zone file: never through a link it put there, never blocking, at most one
 /// byte more than an installed zone file may have (`Ok(None)`: more than that).
@@ -193,6 +226,15 @@ pub fn read_key_file(path: &Path) -> Result<Installed> {
 /// Read at most `limit` bytes of the regular file `path` (following a final symbolic link
 /// only if `follow`), never blocking on a FIFO nor opening a device.
 fn read_regular(path: &Path, follow: bool, limit: u64) -> Result<Installed> {
+    read_regular_stat(path, follow, limit).map(|(read, _)| read)
+}
+
+/// `read_regular`, with the status of the file read, taken before its bytes were.
+fn read_regular_stat(
+    path: &Path,
+    follow: bool,
+    limit: u64,
+) -> Result<(Installed, Option<fs::Metadata>)> {
     let meta = if follow {
         fs::metadata(path)
     } else {
@@ -200,11 +242,11 @@ fn read_regular(path: &Path, follow: bool, limit: u64) -> Result<Installed> {
     };
     let meta = match meta {
         Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Installed::Absent),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Installed::Absent, None)),
         Err(e) => return Err(Error::io(path, "read", e)),
     };
     if !meta.file_type().is_file() {
-        return Ok(Installed::NotAFile(NotAFile::of(meta.file_type())));
+        return Ok((Installed::NotAFile(NotAFile::of(meta.file_type())), None));
     }
     let file = match OpenOptions::new()
         .read(true)
@@ -212,21 +254,24 @@ fn read_regular(path: &Path, follow: bool, limit: u64) -> Result<Installed> {
         .open(path)
     {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Installed::Absent),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Installed::Absent, None)),
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Ok(Installed::NotAFile(NotAFile::Link));
+            return Ok((Installed::NotAFile(NotAFile::Link), None));
         }
         Err(e) => return Err(Error::io(path, "read", e)),
     };
     let meta = file.metadata().map_err(|e| Error::io(path, "read", e))?;
     if !meta.file_type().is_file() {
-        return Ok(Installed::NotAFile(NotAFile::of(meta.file_type())));
+        return Ok((Installed::NotAFile(NotAFile::of(meta.file_type())), None));
     }
-    let mut bytes = Vec::new();
+    // Sized from the fstat above (one byte more, to see the end at once): without it a
+    // bounded read grows its buffer from 32 bytes, six reads for a small template.
+    let expected = usize::try_from(meta.len().min(limit).saturating_add(1)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(expected);
     file.take(limit)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, "read", e))?;
-    Ok(Installed::File(bytes))
+    Ok((Installed::File(bytes), Some(meta)))
 }
 
 /// The size and mtime of the regular file `path` (not following a link), or None.

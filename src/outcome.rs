@@ -254,8 +254,11 @@ pub struct Outcome<'a> {
     pub pools: &'a [PoolRun<'a>],
     /// Every zone whose template loaded.
     pub zones: &'a [ZoneRun],
-    /// Zones whose template is broken this run: their state stays as it was.
+    /// Zones whose template is broken this run: their state stays as it was (but for the
+    /// template's stamp, which is forgotten: the template is read again next run).
     pub broken: &'a [String],
+    /// What the templates were checked against (`zone::parse_context`).
+    pub template_context: &'a str,
 }
 
 /// The state a run leads to, and the history lines that say how.
@@ -332,6 +335,7 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
         last_run: old.last_run.clone(),
         pools: BTreeMap::new(),
         zones: BTreeMap::new(),
+        template_context: Some(run.template_context.to_owned()),
     };
     let mut history = Vec::new();
     for p in run.pools {
@@ -345,7 +349,15 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
     for z in run.zones {
         let name = &z.zone.name;
         let entry = match &z.fate {
-            Fate::Untouched | Fate::Failed => old.zones.get(name).cloned(),
+            // The template's stamp is recorded only with the bytes the entry names (a
+            // template changed but not yet written is read again).
+            Fate::Untouched | Fate::Failed => old.zones.get(name).map(|entry| ZoneState {
+                template_stamp: z
+                    .zone
+                    .stamp
+                    .filter(|_| entry.template == z.zone.fingerprint),
+                ..entry.clone()
+            }),
             Fate::Reloaded { stamp, propagation } => {
                 let serial = z.plan.serial.unwrap_or(0);
                 history.push(HistoryEntry::Zone {
@@ -370,6 +382,7 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
                         .unwrap_or_default(),
                     signature_expiry: z.plan.signatures.map(rfc3339),
                     key_tags: z.plan.signed_with.clone(),
+                    template_stamp: z.zone.stamp,
                 })
             }
         };
@@ -379,7 +392,11 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
     }
     for name in run.broken {
         if let Some(entry) = old.zones.get(name) {
-            new.zones.insert(name.clone(), entry.clone());
+            let entry = ZoneState {
+                template_stamp: None,
+                ..entry.clone()
+            };
+            new.zones.insert(name.clone(), entry);
         }
     }
     let changed = new != *old;
@@ -397,6 +414,7 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
 #[allow(clippy::too_many_lines, reason = "whole states, spelled out")]
 mod tests {
     use super::*;
+    use crate::state::TemplateStamp;
     use crate::testing::{config, down, pools, up, zone_run};
 
     fn at(time: &str) -> Timestamp {
@@ -410,6 +428,7 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
+            template_context: "",
         };
         next_state(None, &run, at("2026-11-29T10:00:00Z")).state
     }
@@ -425,6 +444,7 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
+            template_context: "",
         };
         let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
         assert_eq!(
@@ -446,6 +466,7 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
+            template_context: "",
         };
         let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
         let web = &next.state.pools["web"];
@@ -515,6 +536,7 @@ mod tests {
                 pools: &pools,
                 zones: &[],
                 broken: &[],
+                template_context: "",
             };
             let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
             let guard = GuardRecord {
@@ -577,6 +599,7 @@ mod tests {
             lagging: BTreeMap::new(),
             signature_expiry: None,
             key_tags: Vec::new(),
+            template_stamp: None,
         };
         for (name, serial) in [
             ("example.com", 2_026_112_901),
@@ -646,6 +669,7 @@ mod tests {
             pools: &pools,
             zones: &zones,
             broken: &["broken.example".to_owned()],
+            template_context: "",
         };
         let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
         let names: Vec<&str> = next.state.zones.keys().map(String::as_str).collect();
@@ -674,6 +698,7 @@ mod tests {
                 lagging: propagation.lagging.clone(),
                 signature_expiry: None,
                 key_tags: Vec::new(),
+                template_stamp: None,
             }
         );
         assert_eq!(next.state.zones["new.example"].stamp, None);
@@ -695,6 +720,89 @@ mod tests {
                     propagation_ms: None,
                 },
             ]
+        );
+    }
+
+    /// A template's stamp is recorded with the bytes it stamps and nothing else: a kept
+    /// zone whose template is the recorded one takes the stamp this run saw; a zone whose
+    /// template changed but was not written, and a broken one, keep none (their template is
+    /// read again); a written zone takes the stamp of the template it was rendered from.
+    #[test]
+    fn a_template_stamp_is_recorded_only_with_the_bytes_it_stamps() {
+        let config = config();
+        let mut old = settled(&config);
+        let fresh = zone_run(&config, Action::Keep, Some(1), 1, "192.0.2.1");
+        let ts = |ino| TemplateStamp {
+            size: 100,
+            mtime_ns: 1_795_000_000_000_000_000,
+            ctime_ns: 1_795_000_000_000_000_001,
+            ino,
+        };
+        let entry = |template: &str| ZoneState {
+            serial: 1,
+            template: template.into(),
+            installed: "file".into(),
+            vars: [("IP".to_owned(), "192.0.2.1".to_owned())].into(),
+            stamp: None,
+            lagging: BTreeMap::new(),
+            signature_expiry: None,
+            key_tags: Vec::new(),
+            template_stamp: Some(ts(1)),
+        };
+        let same = fresh.zone.fingerprint.clone();
+        for (name, template) in [
+            ("kept.example", same.as_str()),
+            ("edited.example", "older template"),
+            ("failed.example", "older template"),
+            ("broken.example", same.as_str()),
+        ] {
+            old.zones.insert(name.into(), entry(template));
+        }
+        let run = |name: &str, fate| {
+            let mut z = fresh.clone();
+            z.zone.name = name.into();
+            z.zone.stamp = Some(ts(2));
+            z.fate = fate;
+            z
+        };
+        let zones = [
+            run("kept.example", Fate::Untouched),
+            run("edited.example", Fate::Untouched),
+            run("failed.example", Fate::Failed),
+            run(
+                "written.example",
+                Fate::Reloaded {
+                    stamp: None,
+                    propagation: None,
+                },
+            ),
+        ];
+        let pools = pools(&config, Some(&old), up());
+        let outcome = Outcome {
+            pools: &pools,
+            zones: &zones,
+            broken: &["broken.example".to_owned()],
+            template_context: "checked against this config",
+        };
+        let next = next_state(Some(&old), &outcome, at("2026-11-29T10:01:00Z")).state;
+        let stamps: Vec<(&str, Option<u64>)> = next
+            .zones
+            .iter()
+            .map(|(name, z)| (name.as_str(), z.template_stamp.map(|s| s.ino)))
+            .collect();
+        assert_eq!(
+            stamps,
+            [
+                ("broken.example", None),
+                ("edited.example", None),
+                ("failed.example", None),
+                ("kept.example", Some(2)),
+                ("written.example", Some(2)),
+            ]
+        );
+        assert_eq!(
+            next.template_context.as_deref(),
+            Some("checked against this config")
         );
     }
 
@@ -732,6 +840,7 @@ mod tests {
             pools: &failed,
             zones: &[],
             broken: &[],
+            template_context: "",
         };
         let on_backup = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z")).state;
         let back = pools(&config, Some(&on_backup), up());
@@ -740,6 +849,7 @@ mod tests {
             pools: &back,
             zones: &[],
             broken: &[],
+            template_context: "",
         };
         let next = next_state(Some(&on_backup), &run, at("2026-11-29T10:02:00Z"));
         let web = &next.state.pools["web"];
@@ -780,6 +890,7 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
+            template_context: "",
         };
         let next = next_state(Some(&unstamped), &run, at("2026-11-29T10:01:00Z"));
         assert!(!next.changed);
@@ -813,6 +924,7 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
+            template_context: "",
         };
         let next = next_state(Some(&old), &run, at("2026-11-29T10:00:00Z"));
         let web = &next.state.pools["web"];
@@ -847,6 +959,7 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
+            template_context: "",
         };
         let next = next_state(Some(&old), &run, at("2026-11-29T10:00:00Z"));
         let web = &next.state.pools["web"];
@@ -884,6 +997,7 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
+            template_context: "",
         };
         let next = next_state(Some(&old), &run, early);
         assert!(!next.changed && next.history.is_empty());
@@ -908,6 +1022,7 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
+            template_context: "",
         };
         let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
         let web = &next.state.pools["web"];

@@ -11,7 +11,7 @@ use crate::dnssec::keys::KeyDir;
 use crate::dnssec::signed;
 use crate::serial::{self, Clock};
 use crate::state::{FileStamp, ZoneState};
-use crate::template::{Marker, Vars, address_value, marker_name};
+use crate::template::{Marker, Template, Vars, address_value, marker_name};
 use crate::zone::{Zone, fingerprint};
 use crate::zonefile::soa_serial;
 
@@ -184,11 +184,15 @@ pub struct Inputs<'a> {
     pub addresses: &'a Addresses,
 }
 
-/// The marker values a zone's template uses, e.g. {"IP": "192.0.2.1"}.
+/// The marker values a template uses, e.g. {"IP": "192.0.2.1"}.
 #[must_use]
-pub fn vars_of(zone: &Zone, config: &Config, addresses: &Addresses) -> BTreeMap<String, String> {
+pub fn vars_of(
+    template: &Template,
+    config: &Config,
+    addresses: &Addresses,
+) -> BTreeMap<String, String> {
     let mut vars = BTreeMap::new();
-    for &(marker, _) in zone.template.uses() {
+    for &(marker, _) in template.uses() {
         if let Marker::Address { pool, v6 } = marker {
             vars.insert(
                 marker_name(&config.pools[pool].marker, v6),
@@ -207,6 +211,7 @@ pub fn vars_of(zone: &Zone, config: &Config, addresses: &Addresses) -> BTreeMap<
 #[must_use]
 pub fn without_reading(
     zone: &Zone,
+    template: &Template,
     inputs: Inputs<'_>,
     last: Option<&ZoneState>,
     reserved: Option<u32>,
@@ -217,15 +222,66 @@ pub fn without_reading(
     if stamp.is_none() || last.stamp != stamp {
         return None;
     }
-    let vars = vars_of(zone, inputs.config, inputs.addresses);
+    let vars = vars_of(template, inputs.config, inputs.addresses);
     let same = last.template == zone.fingerprint && last.vars == vars;
-    (inputs.force || same).then(|| plan(zone, inputs, Some(last), reserved, None, true, signing))
+    (inputs.force || same).then(|| {
+        let zone = Parsed { zone, template };
+        plan(zone, inputs, Some(last), reserved, None, true, signing)
+    })
+}
+
+/// The plan of a zone kept without reading its template (nor the installed file): the
+/// template's stamp is the one recorded, so its bytes and the markers they use are the
+/// recorded ones, and this is `without_reading`'s `Keep` without the template. None when
+/// the zone may need more than that (`--force`, a marker value or the installed file
+/// changed, signatures due): read and parse the template, then plan it as usual.
+#[must_use]
+pub fn keep_unread(
+    inputs: Inputs<'_>,
+    last: &ZoneState,
+    stamp: Option<FileStamp>,
+    signing: &Signing,
+) -> Option<ZonePlan> {
+    if inputs.force || stamp.is_none() || last.stamp != stamp {
+        return None;
+    }
+    // The recorded values name every address marker the template uses.
+    for (name, value) in &last.vars {
+        let (pool, v6) = inputs.config.pool_for_marker(name)?;
+        if address_value(inputs.addresses, pool, v6).unwrap_or_default() != *value {
+            return None;
+        }
+    }
+    if dnssec_cause(last, signing, inputs).is_some() {
+        return None;
+    }
+    Some(ZonePlan {
+        action: Action::Keep,
+        first_time: false,
+        contents: String::new(),
+        serial: Some(last.serial),
+        old_serial: Some(last.serial),
+        vars: last.vars.clone(),
+        signing: signing.clone(),
+        was_signed: last.signature_expiry.is_some(),
+        cause: Cause::Change,
+        signatures: None,
+        signed_with: Vec::new(),
+    })
+}
+
+/// A zone and its parsed template, as planning a zone that may be written needs them.
+#[derive(Clone, Copy)]
+struct Parsed<'a> {
+    zone: &'a Zone,
+    template: &'a Template,
 }
 
 /// Plan one zone from its last state, the serial reserved for it and the installed bytes.
 #[must_use]
 pub fn plan_zone(
     zone: &Zone,
+    template: &Template,
     inputs: Inputs<'_>,
     last: Option<&ZoneState>,
     reserved: Option<u32>,
@@ -233,13 +289,14 @@ pub fn plan_zone(
     signing: &Signing,
 ) -> ZonePlan {
     let ours = last.is_some_and(|l| installed.is_some_and(|b| fingerprint(b) == l.installed));
+    let zone = Parsed { zone, template };
     plan(zone, inputs, last, reserved, installed, ours, signing)
 }
 
 /// The plan of a zone: `installed` are the bytes of the installed file if they were read;
 /// `ours` says that the installed file is the one zonerw last recorded.
 fn plan(
-    zone: &Zone,
+    Parsed { zone, template }: Parsed<'_>,
     inputs: Inputs<'_>,
     last: Option<&ZoneState>,
     reserved: Option<u32>,
@@ -247,7 +304,7 @@ fn plan(
     ours: bool,
     signing: &Signing,
 ) -> ZonePlan {
-    let vars = vars_of(zone, inputs.config, inputs.addresses);
+    let vars = vars_of(template, inputs.config, inputs.addresses);
     let installed_text = installed.map(String::from_utf8_lossy);
     let installed_serial = installed_text.as_deref().and_then(soa_serial);
     let old_serial = installed_serial.or(last.map(|l| l.serial));
@@ -255,7 +312,7 @@ fn plan(
         || installed_text.as_deref().is_some_and(signed::is_signed);
     let unchanged = ours && last.is_some_and(|l| l.template == zone.fingerprint && l.vars == vars);
     let render = |serial| {
-        zone.template.render(&Vars {
+        template.render(&Vars {
             serial,
             addresses: inputs.addresses,
         })
@@ -334,7 +391,12 @@ fn plan(
 /// whose serial is not above what it serves. A zone to adopt (its installed file, with its
 /// own serial) whose serial the server has gone beyond is written anew the same way.
 /// Returns whether the plan changed.
-pub fn above_served(plan: &mut ZonePlan, zone: &Zone, served: u32, inputs: Inputs<'_>) -> bool {
+pub fn above_served(
+    plan: &mut ZonePlan,
+    template: &Template,
+    served: u32,
+    inputs: Inputs<'_>,
+) -> bool {
     let Some(planned) = plan.serial else {
         return false;
     };
@@ -352,7 +414,7 @@ pub fn above_served(plan: &mut ZonePlan, zone: &Zone, served: u32, inputs: Input
     plan.signatures = None;
     plan.signed_with = Vec::new();
     plan.serial = Some(next);
-    plan.contents = zone.template.render(&Vars {
+    plan.contents = template.render(&Vars {
         serial: next,
         addresses: inputs.addresses,
     });
@@ -368,6 +430,10 @@ pub fn above_served(plan: &mut ZonePlan, zone: &Zone, served: u32, inputs: Input
 mod tests {
     use super::*;
     use crate::testing;
+
+    fn tpl(zone: &Zone) -> &Template {
+        zone.template.as_ref().expect("a parsed zone")
+    }
 
     /// The shared fixtures: pool "web" (main 192.0.2.1, backup 198.51.100.7, date serials)
     /// and zone example.com from `testing::TEMPLATE`.
@@ -403,6 +469,7 @@ mod tests {
             lagging: BTreeMap::new(),
             signature_expiry: None,
             key_tags: Vec::new(),
+            template_stamp: None,
         }
     }
 
@@ -423,6 +490,7 @@ mod tests {
         };
         let kept = without_reading(
             &zone,
+            tpl(&zone),
             inputs(false, &MAIN),
             Some(&last),
             None,
@@ -447,6 +515,7 @@ mod tests {
             assert!(
                 without_reading(
                     &zone,
+                    tpl(&zone),
                     inputs(force, addrs),
                     Some(&last),
                     None,
@@ -460,6 +529,7 @@ mod tests {
         assert!(
             without_reading(
                 &zone,
+                tpl(&zone),
                 inputs(false, &MAIN),
                 None,
                 None,
@@ -472,6 +542,7 @@ mod tests {
         // recorded serial (or a newer reserved one).
         let forced = without_reading(
             &zone,
+            tpl(&zone),
             inputs(true, &MAIN),
             Some(&last),
             None,
@@ -485,6 +556,7 @@ mod tests {
         );
         let forced = without_reading(
             &zone,
+            tpl(&zone),
             inputs(true, &MAIN),
             Some(&last),
             Some(2_026_112_340),
@@ -493,6 +565,140 @@ mod tests {
         )
         .unwrap();
         assert_eq!(forced.serial, Some(2_026_112_341));
+    }
+
+    /// `keep_unread` (no template) keeps exactly the zones `without_reading` (with the
+    /// template) plans `Keep`, with the same plan.
+    #[test]
+    fn keeping_a_zone_unread_is_keeping_it_with_its_template_read() {
+        let (config, zone) = setup();
+        let stamp = FileStamp {
+            size: 60,
+            mtime_ns: 1_795_000_000_000_000_001,
+        };
+        let touched = FileStamp {
+            mtime_ns: stamp.mtime_ns + 1,
+            ..stamp
+        };
+        let mut plain = last(&zone, 2_026_112_305, "192.0.2.1");
+        plain.stamp = Some(stamp);
+        let signed = |expiry: &str, tags: Vec<u16>| ZoneState {
+            signature_expiry: Some(expiry.into()),
+            key_tags: tags,
+            ..plain.clone()
+        };
+        let other_marker = ZoneState {
+            vars: BTreeMap::from([("NOPE".into(), "192.0.2.1".into())]),
+            ..plain.clone()
+        };
+        let tags = Signing::Signed { tags: vec![7] };
+        let cases: [(
+            &str,
+            bool,
+            &'static Addresses,
+            Option<FileStamp>,
+            &ZoneState,
+            Signing,
+        ); 11] = [
+            (
+                "nothing changed",
+                false,
+                &MAIN,
+                Some(stamp),
+                &plain,
+                Signing::Unsigned,
+            ),
+            (
+                "--force",
+                true,
+                &MAIN,
+                Some(stamp),
+                &plain,
+                Signing::Unsigned,
+            ),
+            (
+                "marker value",
+                false,
+                &BACKUP,
+                Some(stamp),
+                &plain,
+                Signing::Unsigned,
+            ),
+            (
+                "file touched",
+                false,
+                &MAIN,
+                Some(touched),
+                &plain,
+                Signing::Unsigned,
+            ),
+            ("file gone", false, &MAIN, None, &plain, Signing::Unsigned),
+            (
+                "recorded marker unknown",
+                false,
+                &MAIN,
+                Some(stamp),
+                &other_marker,
+                Signing::Unsigned,
+            ),
+            (
+                "keys added",
+                false,
+                &MAIN,
+                Some(stamp),
+                &plain,
+                tags.clone(),
+            ),
+            (
+                "signed, not due",
+                false,
+                &MAIN,
+                Some(stamp),
+                &signed("2030-01-01T00:00:00Z", vec![7]),
+                tags.clone(),
+            ),
+            (
+                "signed, other keys",
+                false,
+                &MAIN,
+                Some(stamp),
+                &signed("2030-01-01T00:00:00Z", vec![8]),
+                tags.clone(),
+            ),
+            (
+                "signatures due",
+                false,
+                &MAIN,
+                Some(stamp),
+                &signed("1970-01-01T01:00:00Z", vec![7]),
+                tags,
+            ),
+            (
+                "signing turned off",
+                false,
+                &MAIN,
+                Some(stamp),
+                &signed("2030-01-01T00:00:00Z", vec![7]),
+                Signing::TurnedOff,
+            ),
+        ];
+        let mut kept = Vec::new();
+        for (why, force, addresses, now, last, signing) in cases {
+            let inputs = Inputs {
+                config: &config,
+                force,
+                clock: clock(),
+                addresses,
+            };
+            let unread = keep_unread(inputs, last, now, &signing);
+            let read = without_reading(&zone, tpl(&zone), inputs, Some(last), None, now, &signing)
+                .filter(|p| p.action == Action::Keep);
+            assert_eq!(format!("{unread:?}"), format!("{read:?}"), "{why}");
+            if unread.is_some() {
+                kept.push(why);
+            }
+        }
+        assert_eq!(kept, ["nothing changed", "signed, not due"]);
     }
 
     #[test]
@@ -506,7 +712,15 @@ mod tests {
         };
         let last = last(&zone, 2_026_112_305, "192.0.2.1");
         let planned = || {
-            let p = plan_zone(&zone, inputs, Some(&last), None, None, &Signing::Unsigned);
+            let p = plan_zone(
+                &zone,
+                tpl(&zone),
+                inputs,
+                Some(&last),
+                None,
+                None,
+                &Signing::Unsigned,
+            );
             assert_eq!((&p.action, p.serial), (&Action::Write, Some(2_026_112_306)));
             p
         };
@@ -559,7 +773,7 @@ mod tests {
             let mut p = planned();
             p.action = before;
             assert_eq!(
-                above_served(&mut p, &zone, served, inputs),
+                above_served(&mut p, tpl(&zone), served, inputs),
                 changed,
                 "{served}"
             );
@@ -712,6 +926,7 @@ mod tests {
         for (why, force, addrs, state, reserved, file, action, serial) in cases {
             let p = plan_zone(
                 &zone,
+                tpl(&zone),
                 inputs(force, addrs),
                 state,
                 reserved,
@@ -792,6 +1007,7 @@ mod tests {
         let with_expiry = |secs: Option<i64>| ZoneState {
             signature_expiry: secs.map(expiry_in),
             key_tags: if secs.is_some() { vec![1] } else { Vec::new() },
+            template_stamp: None,
             installed: fingerprint(file_of(secs).as_bytes()),
             ..last(&zone, 2_026_112_305, "192.0.2.1")
         };
@@ -865,6 +1081,7 @@ mod tests {
         // rendering (put there by hand): never adopted, so the write is refused.
         let p = plan_zone(
             &zone,
+            tpl(&zone),
             inputs,
             Some(&with_expiry(Some(1000))),
             None,
@@ -876,6 +1093,7 @@ mod tests {
             let state = with_expiry(secs);
             let p = plan_zone(
                 &zone,
+                tpl(&zone),
                 inputs,
                 Some(&state),
                 None,
@@ -900,8 +1118,16 @@ mod tests {
                 stamp: Some(stamp),
                 ..state
             };
-            let q = without_reading(&zone, inputs, Some(&state), None, Some(stamp), &signing)
-                .expect("decided without reading");
+            let q = without_reading(
+                &zone,
+                tpl(&zone),
+                inputs,
+                Some(&state),
+                None,
+                Some(stamp),
+                &signing,
+            )
+            .expect("decided without reading");
             assert_eq!(
                 (q.action, q.cause, q.serial),
                 (action, cause, p.serial),
@@ -913,6 +1139,7 @@ mod tests {
         let state = with_expiry(Some(1000));
         let p = plan_zone(
             &zone,
+            tpl(&zone),
             inputs,
             Some(&state),
             None,
@@ -929,6 +1156,7 @@ mod tests {
         other.vars.insert("IP".into(), "198.51.100.7".into());
         let p = plan_zone(
             &zone,
+            tpl(&zone),
             inputs,
             Some(&other),
             None,
@@ -940,6 +1168,7 @@ mod tests {
         other.installed = fingerprint(file.as_bytes());
         let p = plan_zone(
             &zone,
+            tpl(&zone),
             inputs,
             Some(&other),
             None,
@@ -952,6 +1181,7 @@ mod tests {
         let state = with_expiry(Some(1000));
         let p = plan_zone(
             &zone,
+            tpl(&zone),
             inputs,
             Some(&state),
             None,
@@ -966,6 +1196,7 @@ mod tests {
         };
         let p = plan_zone(
             &zone,
+            tpl(&zone),
             forced,
             Some(&with_expiry(Some(1000))),
             None,
@@ -1001,7 +1232,15 @@ mod tests {
         };
         // The state is lost (or not saved): the file is read.
         let fresh = file(15);
-        let p = plan_zone(&zone, inputs, None, None, Some(fresh.as_bytes()), &signed());
+        let p = plan_zone(
+            &zone,
+            tpl(&zone),
+            inputs,
+            None,
+            None,
+            Some(fresh.as_bytes()),
+            &signed(),
+        );
         assert_eq!((p.action, p.serial), (Action::Adopt, Some(2_026_112_305)));
         assert_eq!(p.contents, fresh, "recorded as installed");
         assert_eq!(
@@ -1014,7 +1253,15 @@ mod tests {
             ("edited", fresh.replace("hm.example", "ho.example")),
             ("no header", body(15)),
         ] {
-            let p = plan_zone(&zone, inputs, None, None, Some(text.as_bytes()), &signed());
+            let p = plan_zone(
+                &zone,
+                tpl(&zone),
+                inputs,
+                None,
+                None,
+                Some(text.as_bytes()),
+                &signed(),
+            );
             assert_eq!(
                 (p.action, p.serial),
                 (Action::Write, Some(2_026_112_306)),
@@ -1025,6 +1272,7 @@ mod tests {
         // Unsigned now (keys gone): never adopted, written (and refused when applied).
         let p = plan_zone(
             &zone,
+            tpl(&zone),
             inputs,
             None,
             None,
@@ -1036,6 +1284,7 @@ mod tests {
         // An unsigned file identical to the rendering is adopted only while unsigned.
         let p = plan_zone(
             &zone,
+            tpl(&zone),
             inputs,
             None,
             None,
@@ -1045,6 +1294,7 @@ mod tests {
         assert_eq!((p.action, p.was_signed), (Action::Adopt, false));
         let p = plan_zone(
             &zone,
+            tpl(&zone),
             inputs,
             None,
             None,

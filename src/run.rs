@@ -15,16 +15,19 @@
 //! This file is the story; each step is a function elsewhere: the decisions are pure
 //! (`outcome`, `decide`, `plan`, `guard::verdict`, `report`), the effects are in `run/`.
 
+use std::rc::Rc;
+
 use jiff::Timestamp;
 
 use crate::config::Config;
+use crate::decide::ProbeOutcome;
 use crate::error::{Error, Errors, Result};
-use crate::maintenance::{self, Change};
+use crate::maintenance::{self, Change, Ended};
 use crate::outcome::{self, Outcome};
 use crate::output::{emit, print};
+use crate::state::State;
 use crate::store::{StateFiles, load_reserved, load_state};
 use crate::templates::{self, Templates};
-use crate::zone::Zone;
 use crate::{probe, report};
 
 mod apply;
@@ -77,28 +80,68 @@ fn run_steps(
     seen: &mut metrics::Seen,
     change: Option<&Change>,
 ) -> Result<()> {
-    let Templates {
-        zones,
-        broken,
-        errors,
-    } = templates::load_templates(config)?;
-    let mut errors = Errors::from(errors);
-    match run_zones(config, options, now, seen, zones, &broken, change) {
-        Err(e @ Error::Locked { .. }) => return Err(e),
-        result => errors.add(result),
+    let mut listing = Some(templates::list(config)?);
+    let mut errors = Errors::default();
+    let result = run_zones(
+        config,
+        options,
+        now,
+        seen,
+        &mut listing,
+        &mut errors,
+        change,
+    );
+    if let Err(e @ Error::Locked { .. }) = result {
+        return Err(e);
     }
+    // A run that failed before it read the templates still says which are broken.
+    if let Some(listing) = listing {
+        errors
+            .extend(templates::load(config, listing, None, |_, _, _| None::<(String, ())>).errors);
+    }
+    errors.add(result);
     errors.into_result()
 }
 
-/// A run over the sound templates (`zones`); `broken` names the zones skipped. `change`: a
+/// Record a maintenance command's `change` and save it at once; the state the run goes on
+/// from, and what the change ended (an earlier pin it replaced, say).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the run's own values, passed through"
+)]
+fn record(
+    config: &Config,
+    change: &Change,
+    old: Option<Rc<State>>,
+    outcomes: &[Vec<ProbeOutcome>],
+    now: Timestamp,
+    files: &StateFiles,
+    verbosity: Verbosity,
+    seen: &mut metrics::Seen,
+) -> Result<(Option<Rc<State>>, Option<Ended>)> {
+    let recorded = maintenance::record(config, old.as_deref(), change, outcomes, now)?;
+    commit::save_recorded(&recorded, files)?;
+    if verbosity >= Verbosity::Normal {
+        print([recorded.line]);
+    }
+    if recorded.entry.is_none() {
+        return Ok((old, None));
+    }
+    let state = Rc::new(recorded.state);
+    seen.state = Some(Rc::clone(&state));
+    Ok((Some(state), recorded.ended))
+}
+
+/// A run over the templates of `listing`, which it takes once it knows which zones must be
+/// read (their errors go to `template_errors`, before the run's own). `change`: a
 /// maintenance command's, recorded before the decision.
 fn run_zones(
     config: &Config,
     options: RunOptions,
     now: Timestamp,
     seen: &mut metrics::Seen,
-    zones: Vec<Zone>,
-    broken: &[String],
+    listing: &mut Option<templates::Listing>,
+    template_errors: &mut Errors,
     change: Option<&Change>,
 ) -> Result<()> {
     let started = std::time::Instant::now();
@@ -106,30 +149,19 @@ fn run_zones(
     let clock = prepare::serial_clock(config, now)?;
     let files = StateFiles::in_dir(&config.state);
     let _lock = prepare::prepare(config, options.dry_run, &files)?;
-    let old = load_state(&files.state)?;
+    // Shared with the metrics written at the end, not copied (ten thousand zones).
+    let old = load_state(&files.state)?.map(Rc::new);
     seen.state.clone_from(&old);
     let reserved = load_reserved(&files.serials)?;
 
     let outcomes = probe::probe_all(config);
     seen.outcomes = Some(outcomes.clone());
     let (old, ended) = match change {
-        Some(change) => {
-            let recorded = maintenance::record(config, old.as_ref(), change, &outcomes, now)?;
-            commit::save_recorded(&recorded, &files)?;
-            if verbosity >= Verbosity::Normal {
-                print([recorded.line]);
-            }
-            if recorded.entry.is_some() {
-                seen.state = Some(recorded.state.clone());
-                (Some(recorded.state), recorded.ended)
-            } else {
-                (old, None)
-            }
-        }
+        Some(change) => record(config, change, old, &outcomes, now, &files, verbosity, seen)?,
         None => (old, None),
     };
     let commanded = change.zip(ended.as_ref()).map(|(c, e)| (c.pool(), e));
-    let mut pools = outcome::decide_pools(config, old.as_ref(), outcomes, now, commanded);
+    let mut pools = outcome::decide_pools(config, old.as_deref(), outcomes, now, commanded);
     print(report::probes(&pools, verbosity));
     guard::guard_failovers(config, &mut pools);
     let addresses = outcome::chosen_addresses(&pools);
@@ -145,7 +177,24 @@ fn run_zones(
         keys: keys.as_ref(),
         now,
     };
-    let mut zones = plan::plan_all(zones, inputs, old.as_ref(), &reserved, keys.as_ref())?;
+    let listing = listing.take().expect("listed, and loaded only here");
+    let (templates, context) =
+        plan::load_templates(listing, inputs, now, old.as_deref(), keys.as_ref());
+    let Templates {
+        zones,
+        kept,
+        broken,
+        errors,
+    } = templates;
+    template_errors.extend(errors);
+    let mut zones = plan::plan_all(
+        zones,
+        kept,
+        inputs,
+        old.as_deref(),
+        &reserved,
+        keys.as_ref(),
+    )?;
     let said = plan::ask_server(&mut zones, inputs);
     if options.dry_run {
         emit(report::maintenance(&pools, None, verbosity));
@@ -167,11 +216,12 @@ fn run_zones(
         let run = Outcome {
             pools: &pools,
             zones: &zones,
-            broken,
+            broken: &broken,
+            template_context: &context,
         };
-        match commit::commit(old.as_ref(), &run, &files, now) {
+        match commit::commit(old.as_deref(), &run, &files, now) {
             Ok(state) => {
-                seen.state = Some(state);
+                seen.state = Some(Rc::new(state));
                 true
             }
             Err(e) => {

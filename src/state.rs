@@ -22,6 +22,11 @@ pub struct State {
     /// Per zone.
     #[serde(default)]
     pub zones: BTreeMap<String, ZoneState>,
+    /// What the templates were checked against when their stamps were recorded: this
+    /// zonerw's version and the markers and address families of the config's pools
+    /// (`zone::parse_context`). A run with another one reads and checks every template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_context: Option<String>,
 }
 
 /// A pool's current choice and its servers' counters.
@@ -155,6 +160,28 @@ pub struct ZoneState {
     /// A signed zone: the key tags that signed the installed file, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_tags: Vec<u16>,
+    /// The template's stamp when a run last read it and found the bytes `template` names:
+    /// while it matches (and `State::template_context` does), a run with nothing to change
+    /// need not read or parse the template. Absent when it was changed too recently to
+    /// tell a later change from it (see `templates::SETTLED`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_stamp: Option<TemplateStamp>,
+}
+
+/// What identifies a template's bytes without reading them, as git's index does: size,
+/// modification and change times, inode. Any write changes the change time, which no
+/// program can set back, and a file replaced by rename has another inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateStamp {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: u64,
+    /// Status change time, nanoseconds since the epoch.
+    pub ctime_ns: u64,
+    /// Inode number.
+    pub ino: u64,
 }
 
 /// A file's size and modification time (nanoseconds since the epoch).
@@ -609,6 +636,7 @@ mod tests {
                 lagging: BTreeMap::new(),
                 signature_expiry: None,
                 key_tags: Vec::new(),
+                template_stamp: None,
             },
         );
         assert_eq!(State::parse(&state.to_text()), Ok(state));

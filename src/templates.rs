@@ -6,13 +6,17 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fsio;
+use crate::state::TemplateStamp;
 use crate::zone::{Zone, parse_zone, zone_name};
 
 /// The templates of a run: the sound ones, and an error for each broken one.
-#[derive(Debug, Default)]
-pub struct Templates {
+#[derive(Debug)]
+pub struct Templates<K = ()> {
     /// Zones whose template loaded, sorted by name.
     pub zones: Vec<Zone>,
+    /// Zones kept without reading their template, with what `keep` said of each, sorted by
+    /// name (none for [`load_templates`]).
+    pub kept: Vec<(Zone, K)>,
     /// Names of the zones whose template is broken (or duplicated).
     pub broken: Vec<String>,
     /// One template error per broken template (exit 2). Its zone is skipped: the installed
@@ -20,11 +24,28 @@ pub struct Templates {
     pub errors: Vec<Error>,
 }
 
+/// The template files found in the templates directory, grouped by zone (a group of more
+/// than one is a zone with several templates), sorted.
+#[derive(Debug)]
+pub struct Listing(Vec<Vec<(String, String, PathBuf)>>);
+
+/// A template's stamp is recorded only once its last change is this old: a change within
+/// the same clock tick as the read (file times move in ticks of up to 4 ms) could leave
+/// size and times as they were, and such a template must be read again. (git's index calls
+/// it "racily clean".)
+pub const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Load and parse every template in the config's templates directory, sorted by zone name.
 /// A broken template holds only itself: it becomes an entry of `errors`. Only a templates
 /// directory that cannot be read, or holds no template at all, fails the whole run (exit 2
 /// too, like a broken template).
 pub fn load_templates(config: &Config) -> Result<Templates> {
+    Ok(load(config, list(config)?, None, |_, _, _| None))
+}
+
+/// The templates in the config's templates directory; an error (exit 2) when it cannot be
+/// read or holds no template at all.
+pub fn list(config: &Config) -> Result<Listing> {
     let dir = &config.templates;
     let unreadable = |e: std::io::Error| Error::Config {
         path: config.path.clone(),
@@ -49,22 +70,69 @@ pub fn load_templates(config: &Config) -> Result<Templates> {
         });
     }
     found.sort();
-    let groups = duplicates(found);
+    Ok(Listing(duplicates(found)))
+}
+
+/// Read and parse the listed templates, but first ask `keep` of each (by zone name, file
+/// name and the template's current stamp): a zone it answers for is not read (its template is the one
+/// recorded, and nothing else that feeds it changed), and its `Zone` has no template and
+/// the recorded fingerprint `keep` gives. `now`: the run's start, to tell a settled stamp
+/// (worth recording) from one too recent ([`SETTLED`]); None records none.
+pub fn load<K: Send>(
+    config: &Config,
+    listing: Listing,
+    now: Option<jiff::Timestamp>,
+    keep: impl Fn(&str, &str, TemplateStamp) -> Option<(String, K)> + Sync,
+) -> Templates<K> {
+    let settled = |stamp: TemplateStamp| {
+        let now_ns = now.map_or(0, jiff::Timestamp::as_nanosecond);
+        let settled_ns = i128::try_from(SETTLED.as_nanos()).unwrap_or(i128::MAX);
+        (i128::from(stamp.ctime_ns).saturating_add(settled_ns) <= now_ns).then_some(stamp)
+    };
+    let groups = listing.0;
     // Read and parsed several at once (one per core): ten thousand templates are most of
-    // a run with nothing to do.
-    let parsed = crate::parallel::map(&groups, crate::parallel::workers(), |group| {
+    // a run with nothing to do when they must be read.
+    let loaded = crate::parallel::map(&groups, crate::parallel::workers(), |group| {
         let [(name, file_name, path)] = group.as_slice() else {
             return None;
         };
-        Some(read_template(path).and_then(|bytes| {
-            parse_zone(config, name.clone(), file_name.clone(), path.clone(), bytes)
-        }))
+        let zone = |template, fingerprint, stamp| Zone {
+            name: name.clone(),
+            file_name: file_name.clone(),
+            template_path: path.clone(),
+            template,
+            fingerprint,
+            stamp,
+        };
+        if let Some(stamp) = fsio::template_stamp(path)
+            && let Some((fingerprint, said)) = keep(name, file_name, stamp)
+        {
+            return Some(Ok((zone(None, fingerprint, Some(stamp)), Some(said))));
+        }
+        let (bytes, stamp) = match read_template(path) {
+            Ok(read) => read,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(
+            parse_zone(config, name.clone(), file_name.clone(), path.clone(), bytes).map(
+                |parsed| {
+                    let stamp = stamp.and_then(settled);
+                    (Zone { stamp, ..parsed }, None)
+                },
+            ),
+        )
     });
-    let mut templates = Templates::default();
-    for (group, parsed) in groups.into_iter().zip(parsed) {
+    let mut templates = Templates {
+        zones: Vec::new(),
+        kept: Vec::new(),
+        broken: Vec::new(),
+        errors: Vec::new(),
+    };
+    for (group, loaded) in groups.into_iter().zip(loaded) {
         match group.as_slice() {
-            [(name, _, _)] => match parsed.expect("parsed above") {
-                Ok(zone) => templates.zones.push(zone),
+            [(name, _, _)] => match loaded.expect("loaded above") {
+                Ok((zone, None)) => templates.zones.push(zone),
+                Ok((zone, Some(said))) => templates.kept.push((zone, said)),
                 Err(e) => {
                     templates.broken.push(name.clone());
                     templates.errors.push(e);
@@ -91,24 +159,25 @@ pub fn load_templates(config: &Config) -> Result<Templates> {
         }
     }
     templates.zones.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(templates)
+    templates.kept.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    templates
 }
 
 /// The bytes of a template: never blocks on a FIFO, never reads a device, bounded. Anything
 /// but a (link to a) regular file is a template error of that zone, not a silent skip (which
 /// would drop the zone's state and leave its installed file behind through a failover).
-fn read_template(path: &Path) -> Result<Vec<u8>> {
+fn read_template(path: &Path) -> Result<(Vec<u8>, Option<TemplateStamp>)> {
     let error = |message: String| Error::Template {
         path: path.to_owned(),
         line: None,
         message,
     };
-    match fsio::read_template(path) {
-        Ok(fsio::Installed::File(bytes)) => Ok(bytes),
-        Ok(fsio::Installed::Absent) => Err(error(
+    match fsio::read_template_stamped(path) {
+        Ok((fsio::Installed::File(bytes), stamp)) => Ok((bytes, stamp)),
+        Ok((fsio::Installed::Absent, _)) => Err(error(
             "cannot read template: it is a link to a file that does not exist".into(),
         )),
-        Ok(fsio::Installed::NotAFile(kind)) => {
+        Ok((fsio::Installed::NotAFile(kind), _)) => {
             Err(error(format!("it is {kind}, not a template file")))
         }
         Err(Error::Io { source, .. }) => Err(error(format!("cannot read template: {source}"))),
@@ -146,11 +215,11 @@ mod tests {
         (dir, config)
     }
 
-    fn names(templates: &Templates) -> Vec<&str> {
+    fn names<K>(templates: &Templates<K>) -> Vec<&str> {
         templates.zones.iter().map(|z| z.name.as_str()).collect()
     }
 
-    fn errors(templates: &Templates) -> Vec<String> {
+    fn errors<K>(templates: &Templates<K>) -> Vec<String> {
         templates.errors.iter().map(ToString::to_string).collect()
     }
 
@@ -176,9 +245,47 @@ mod tests {
         let a = &t.zones[1];
         assert_eq!(a.file_name, "a.example.zone");
         assert_eq!(a.template_path, dir.path().join("a.example.zone"));
-        assert_eq!(a.template.text(), TEMPLATE);
+        assert_eq!(a.template.as_ref().unwrap().text(), TEMPLATE);
         assert_eq!(a.fingerprint, crate::zone::fingerprint(TEMPLATE.as_bytes()));
         assert_eq!(t.zones[0].file_name, "..zone");
+    }
+
+    /// A zone `keep` answers for is not read (its garbage would be an error); the others are
+    /// parsed, and their stamp is kept only once their last change is `SETTLED` old.
+    #[test]
+    fn a_zone_keep_answers_for_is_not_read_and_a_recent_stamp_is_not_kept() {
+        let (dir, config) = setup(&[
+            ("kept.example.zone", "not a template @NOPE@"),
+            ("read.example.zone", TEMPLATE),
+        ]);
+        let stamp = fsio::template_stamp(&dir.path().join("read.example.zone")).unwrap();
+        let ctime = i128::from(stamp.ctime_ns);
+        let at = |ns: i128| jiff::Timestamp::from_nanosecond(ctime + ns).unwrap();
+        let keep = |name: &str, file: &str, stamp: TemplateStamp| {
+            (name == "kept.example").then(|| ("recorded".to_owned(), (file.to_owned(), stamp)))
+        };
+        let settled = i128::try_from(SETTLED.as_nanos()).unwrap();
+        let t = load(&config, list(&config).unwrap(), Some(at(settled - 1)), keep);
+        assert!(t.errors.is_empty(), "{:?}", errors(&t));
+        assert_eq!(names(&t), ["read.example"]);
+        let [(kept, (file, said))] = t.kept.as_slice() else {
+            panic!("{:?}", t.kept);
+        };
+        let kept_stamp = fsio::template_stamp(&dir.path().join("kept.example.zone"));
+        assert_eq!(
+            (kept.name.as_str(), file.as_str(), Some(*said)),
+            ("kept.example", "kept.example.zone", kept_stamp)
+        );
+        assert!(kept.template.is_none());
+        assert_eq!(
+            (kept.fingerprint.as_str(), kept.stamp),
+            ("recorded", kept_stamp)
+        );
+        assert_eq!(t.zones[0].stamp, None, "changed too recently to record");
+        let t = load(&config, list(&config).unwrap(), Some(at(settled)), keep);
+        assert_eq!(t.zones[0].stamp, Some(stamp));
+        let t = load(&config, list(&config).unwrap(), None, keep);
+        assert_eq!(t.zones[0].stamp, None, "no clock, no stamp");
     }
 
     #[test]

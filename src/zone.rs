@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::state::TemplateStamp;
 use crate::template::{Marker, Template, Vars, marker_name};
 use crate::zonefile::{include_line, soa_line, soa_serial, soa_serial_span};
 
@@ -17,10 +18,36 @@ pub struct Zone {
     pub file_name: String,
     /// Path of the template.
     pub template_path: PathBuf,
-    /// The parsed template.
-    pub template: Template,
+    /// The parsed template; None when the run keeps the zone without reading its template
+    /// (its stamp is the recorded one and nothing else that feeds the zone changed: see
+    /// `plan::keep_unread`). Only a zone planned `Keep` has none.
+    pub template: Option<Template>,
     /// SHA-256 of the template bytes.
     pub fingerprint: String,
+    /// The template's stamp, taken before its bytes were read (or the recorded one, matched,
+    /// when it was not read); None when it changed too recently to be trusted later.
+    pub stamp: Option<TemplateStamp>,
+}
+
+/// What checking a template against the config depends on, as a hash: this zonerw's
+/// version, and each pool's marker and its servers' addresses. Templates checked under
+/// another one are read and checked again (a server that lost its IPv6 address breaks a
+/// template that uses `@IP6@`, though the template did not change).
+#[must_use]
+pub fn parse_context(config: &Config) -> String {
+    use std::fmt::Write;
+    let mut text = format!("zonerw {}\n", env!("CARGO_PKG_VERSION"));
+    for pool in &config.pools {
+        let _ = writeln!(text, "pool {:?} marker {:?}", pool.name, pool.marker);
+        for server in &pool.servers {
+            let _ = writeln!(
+                text,
+                "  {:?} {:?} {:?}",
+                server.name, server.ipv4, server.ipv6
+            );
+        }
+    }
+    fingerprint(text.as_bytes())
 }
 
 /// Hex SHA-256 of `bytes`.
@@ -87,8 +114,9 @@ pub fn parse_zone(
         name,
         file_name,
         template_path: path,
-        template,
+        template: Some(template),
         fingerprint,
+        stamp: None,
     })
 }
 
@@ -286,13 +314,16 @@ mod tests {
             zone.template_path,
             Path::new("/etc/zonerw/templates/example.com.zone")
         );
-        assert_eq!(zone.template.text(), crate::testing::TEMPLATE);
+        assert_eq!(
+            zone.template.as_ref().unwrap().text(),
+            crate::testing::TEMPLATE
+        );
         assert_eq!(
             zone.fingerprint,
             fingerprint(crate::testing::TEMPLATE.as_bytes())
         );
         assert_eq!(
-            zone.template.uses(),
+            zone.template.as_ref().unwrap().uses(),
             &[
                 (Marker::Serial, 1),
                 (Marker::Address { pool: 0, v6: false }, 2)

@@ -2,6 +2,7 @@
 //! happened (a failed run is exactly what monitoring must see).
 
 use std::path::Path;
+use std::rc::Rc;
 use std::time::Instant;
 
 use jiff::Timestamp;
@@ -19,7 +20,7 @@ pub(super) struct Seen {
     /// The probe outcomes, `[pool][server]`, once probed.
     pub outcomes: Option<Vec<Vec<ProbeOutcome>>>,
     /// The state: the old one once loaded, the new one once committed.
-    pub state: Option<State>,
+    pub state: Option<Rc<State>>,
 }
 
 /// Run `steps`, then write the metrics textfile (if configured and this is neither a dry run
@@ -68,7 +69,7 @@ fn write(
         success: code == 0,
         exit_code: code,
         outcomes: seen.outcomes.as_deref(),
-        state: seen.state.as_ref(),
+        state: seen.state.as_deref(),
     };
     fsio::write_atomically(path, metrics::render(&snapshot).as_bytes())
 }

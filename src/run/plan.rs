@@ -7,29 +7,65 @@ use crate::fsio::{self, Installed};
 use crate::outcome::ZoneRun;
 use std::collections::BTreeMap;
 
-use crate::plan::{Action, Inputs, Signing, above_served, plan_zone, without_reading};
+use crate::plan::{
+    Action, Inputs, Signing, ZonePlan, above_served, keep_unread, plan_zone, without_reading,
+};
 use crate::primary::{self, ZoneInfo};
 use crate::state::{Reserved, State};
-use crate::zone::Zone;
+use crate::templates::{self, Listing, Templates};
+use crate::zone::{self, Zone};
 
-/// Plan every zone: one record per zone, in order. `keys`: the key files of `[dnssec]`
-/// (None without the table).
+/// Load the templates of `listing`, but for the zones `keep_unread` keeps (the template's
+/// stamp and the installed file's are the ones recorded in `old`, and nothing else that
+/// feeds the zone changed): those come planned, without their template read or parsed.
+/// Stamps count only if `old` recorded them under this config's `zone::parse_context`,
+/// which comes back with the templates (the state records it).
+pub(super) fn load_templates(
+    listing: Listing,
+    inputs: Inputs<'_>,
+    now: jiff::Timestamp,
+    old: Option<&State>,
+    keys: Option<&KeyDir>,
+) -> (Templates<ZonePlan>, String) {
+    let config = inputs.config;
+    let context = zone::parse_context(config);
+    let recorded = old.filter(|s| s.template_context.as_ref() == Some(&context));
+    let templates = templates::load(config, listing, Some(now), |name, file_name, stamp| {
+        let last = recorded?.zones.get(name)?;
+        if last.template_stamp != Some(stamp) {
+            return None;
+        }
+        let installed = fsio::stamp(&config.zones.join(file_name));
+        let signing = Signing::of(config, keys, name);
+        let plan = keep_unread(inputs, last, installed, &signing)?;
+        Some((last.template.clone(), plan))
+    });
+    (templates, context)
+}
+
+/// Plan every zone: one record per zone, in order. `kept`: the zones `load_templates` kept
+/// unread, already planned. `keys`: the key files of `[dnssec]` (None without the table).
 pub(super) fn plan_all(
     zones: Vec<Zone>,
+    kept: Vec<(Zone, ZonePlan)>,
     inputs: Inputs<'_>,
     old: Option<&State>,
     reserved: &Reserved,
     keys: Option<&KeyDir>,
 ) -> Result<Vec<ZoneRun>> {
-    zones
+    let mut runs = zones
         .into_iter()
         .map(|zone| {
+            let Some(template) = &zone.template else {
+                unreachable!("templates::load parses every zone it does not keep");
+            };
             let path = inputs.config.zones.join(&zone.file_name);
             let last = old.and_then(|s| s.zones.get(&zone.name));
             let reserved = reserved.get(&zone.name).copied();
             let stamp = fsio::stamp(&path);
             let signing = Signing::of(inputs.config, keys, &zone.name);
-            if let Some(plan) = without_reading(&zone, inputs, last, reserved, stamp, &signing) {
+            let quick = without_reading(&zone, template, inputs, last, reserved, stamp, &signing);
+            if let Some(plan) = quick {
                 return Ok(ZoneRun::new(zone, plan));
             }
             let installed = match fsio::read_installed(&path)? {
@@ -42,6 +78,7 @@ pub(super) fn plan_all(
             };
             let plan = plan_zone(
                 &zone,
+                template,
                 inputs,
                 last,
                 reserved,
@@ -50,7 +87,15 @@ pub(super) fn plan_all(
             );
             Ok(ZoneRun::new(zone, plan))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    if !kept.is_empty() {
+        runs.extend(
+            kept.into_iter()
+                .map(|(zone, plan)| ZoneRun::new(zone, plan)),
+        );
+        runs.sort_by(|a, b| a.zone.name.cmp(&b.zone.name));
+    }
+    Ok(runs)
 }
 
 /// Knot and BIND: ask the primary about every zone to write or adopt (one `knotc
@@ -71,8 +116,8 @@ pub(super) fn ask_server(zones: &mut [ZoneRun], inputs: Inputs<'_>) -> BTreeMap<
     let mut said = BTreeMap::new();
     for (i, info) in asked.into_iter().zip(infos) {
         let z = &mut zones[i];
-        if let Some(served) = info.serial {
-            above_served(&mut z.plan, &z.zone, served, inputs);
+        if let (Some(served), Some(template)) = (info.serial, &z.zone.template) {
+            above_served(&mut z.plan, template, served, inputs);
         }
         said.insert(z.zone.name.clone(), info);
     }
@@ -136,6 +181,7 @@ mod tests {
                 lagging: std::collections::BTreeMap::new(),
                 signature_expiry: None,
                 key_tags: Vec::new(),
+                template_stamp: None,
             },
         );
         state
@@ -144,6 +190,7 @@ mod tests {
     fn plan_one(config: &Config, force: bool, old: Option<&State>) -> crate::plan::ZonePlan {
         let zones = plan_all(
             vec![zone(config)],
+            Vec::new(),
             inputs(config, force),
             old,
             &Reserved::new(),

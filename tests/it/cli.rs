@@ -488,3 +488,75 @@ fn a_run_stages_more_zones_than_it_may_have_files_open() {
     );
     assert_no_temp_files(&env.path("zones"));
 }
+
+/// A run with nothing to change does not read the templates whose size, times and inode
+/// are the ones recorded (issue 13: ten thousand zones), yet any write to a template still
+/// shows: also one that keeps the size and puts the modification time back (`cp -p`,
+/// `touch -r`). And a config change checks every template again, changed or not.
+#[test]
+fn an_unread_template_is_still_seen_to_change() {
+    let pool = "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\n\
+                ipv4 = \"198.51.100.7\"\nipv6 = \"2001:db8::7\"\n";
+    let env = Env::new(pool);
+    let six = format!("{}www IN AAAA @IP6@\n", zone_text("six.test"));
+    env.template("six.test", &six);
+    env.template("four.test", &zone_text("four.test"));
+    // A stamp is recorded only for a template last changed 2 s before the run.
+    std::thread::sleep(Duration::from_millis(2100));
+    let out = env.zonerw(&[]);
+    assert!(out.status.success(), "{out:?}");
+    let serial = first_serial(&out, "four.test");
+    let state: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(env.path("state/state.json")).unwrap()).unwrap();
+    for zone in ["four.test", "six.test"] {
+        let stamp = &state["zones"][zone]["template_stamp"];
+        assert!(stamp["ctime_ns"].as_u64().is_some(), "{zone}: {state}");
+    }
+    assert!(state["template_context"].is_string(), "{state}");
+    let out = env.zonerw(&[]);
+    expect_output("nothing changed", &out, "", "");
+
+    // The same length, the modification time put back: only the bytes and the change
+    // time differ.
+    let path = env.path("templates/four.test.zone");
+    let before = fs::metadata(&path).unwrap();
+    let edited = zone_text("four.test").replace("192.0.2.53", "192.0.2.54");
+    fs::write(&path, &edited).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(before.modified().unwrap())
+        .unwrap();
+    let after = fs::metadata(&path).unwrap();
+    assert_eq!(
+        (after.len(), after.modified().unwrap()),
+        (before.len(), before.modified().unwrap())
+    );
+    let out = env.zonerw(&[]);
+    assert!(out.status.success(), "{out:?}");
+    let Some((Some(from), to)) = zone_change(&stdout(&out), "four.test") else {
+        panic!("four.test was not rewritten: {out:?}");
+    };
+    assert!(from == serial && to > serial, "{out:?}");
+    let installed = fs::read_to_string(env.path("zones/four.test.zone")).unwrap();
+    assert!(installed.contains("ns1 IN A 192.0.2.54"), "{installed}");
+    assert!(zone_change(&stdout(&out), "six.test").is_none(), "{out:?}");
+
+    // A server without IPv6 joins the pool: no address a zone uses changes, no template
+    // changed, and six.test's, which uses @IP6@, is checked again all the same.
+    let config = fs::read_to_string(env.path("zonerw.toml")).unwrap();
+    let spare = "[[pool.server]]\nname = \"spare\"\nipv4 = \"198.51.100.8\"\n";
+    fs::write(env.path("zonerw.toml"), format!("{config}{spare}")).unwrap();
+    let out = env.zonerw(&[]);
+    expect_output(
+        "a server without IPv6 joined the pool",
+        &out,
+        "",
+        &format!(
+            "zonerw: error: {}:7: @IP6@ is used, but server \"spare\" of pool \"web\" has no ipv6 address\n",
+            env.path("templates/six.test.zone").display()
+        ),
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
