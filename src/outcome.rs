@@ -13,7 +13,8 @@ use crate::guard::Verdict;
 use crate::maintenance::{self, Ended};
 use crate::plan::{Action, ZonePlan};
 use crate::state::{
-    FileStamp, GuardRecord, HistoryEntry, PoolState, STATE_VERSION, State, ZoneState, rfc3339,
+    CachedTemplate, FileStamp, GuardRecord, HistoryEntry, PoolState, STATE_VERSION, State,
+    TemplateCache, ZoneState, rfc3339,
 };
 use crate::verify::Propagation;
 use crate::zone::{Zone, fingerprint};
@@ -254,11 +255,8 @@ pub struct Outcome<'a> {
     pub pools: &'a [PoolRun<'a>],
     /// Every zone whose template loaded.
     pub zones: &'a [ZoneRun],
-    /// Zones whose template is broken this run: their state stays as it was (but for the
-    /// template's stamp, which is forgotten: the template is read again next run).
+    /// Zones whose template is broken this run: their state stays as it was.
     pub broken: &'a [String],
-    /// What the templates were checked against (`zone::parse_context`).
-    pub template_context: &'a str,
 }
 
 /// The state a run leads to, and the history lines that say how.
@@ -335,7 +333,6 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
         last_run: old.last_run.clone(),
         pools: BTreeMap::new(),
         zones: BTreeMap::new(),
-        template_context: Some(run.template_context.to_owned()),
     };
     let mut history = Vec::new();
     for p in run.pools {
@@ -349,15 +346,7 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
     for z in run.zones {
         let name = &z.zone.name;
         let entry = match &z.fate {
-            // The template's stamp is recorded only with the bytes the entry names (a
-            // template changed but not yet written is read again).
-            Fate::Untouched | Fate::Failed => old.zones.get(name).map(|entry| ZoneState {
-                template_stamp: z
-                    .zone
-                    .stamp
-                    .filter(|_| entry.template == z.zone.fingerprint),
-                ..entry.clone()
-            }),
+            Fate::Untouched | Fate::Failed => old.zones.get(name).cloned(),
             Fate::Reloaded { stamp, propagation } => {
                 let serial = z.plan.serial.unwrap_or(0);
                 history.push(HistoryEntry::Zone {
@@ -382,7 +371,6 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
                         .unwrap_or_default(),
                     signature_expiry: z.plan.signatures.map(rfc3339),
                     key_tags: z.plan.signed_with.clone(),
-                    template_stamp: z.zone.stamp,
                 })
             }
         };
@@ -392,11 +380,7 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
     }
     for name in run.broken {
         if let Some(entry) = old.zones.get(name) {
-            let entry = ZoneState {
-                template_stamp: None,
-                ..entry.clone()
-            };
-            new.zones.insert(name.clone(), entry);
+            new.zones.insert(name.clone(), entry.clone());
         }
     }
     let changed = new != *old;
@@ -407,6 +391,26 @@ pub fn next_state(old: Option<&State>, run: &Outcome<'_>, now: Timestamp) -> Nex
         state: new,
         history,
         changed,
+    }
+}
+
+/// The template cache after a run: each zone's template stamp with the fingerprint of the
+/// bytes it stamps, for the zones read this run once their stamp was settled and the zones
+/// kept unread under a cached stamp. Broken templates and too recent stamps are left out:
+/// those templates are read again next run.
+#[must_use]
+pub fn next_template_cache(zones: &[ZoneRun], context: &str) -> TemplateCache {
+    let zones = zones
+        .iter()
+        .filter_map(|z| {
+            let stamp = z.zone.stamp?;
+            let template = z.zone.fingerprint.clone();
+            Some((z.zone.name.clone(), CachedTemplate { stamp, template }))
+        })
+        .collect();
+    TemplateCache {
+        context: context.to_owned(),
+        zones,
     }
 }
 
@@ -428,7 +432,6 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
-            template_context: "",
         };
         next_state(None, &run, at("2026-11-29T10:00:00Z")).state
     }
@@ -444,7 +447,6 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
-            template_context: "",
         };
         let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
         assert_eq!(
@@ -466,7 +468,6 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
-            template_context: "",
         };
         let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
         let web = &next.state.pools["web"];
@@ -536,7 +537,6 @@ mod tests {
                 pools: &pools,
                 zones: &[],
                 broken: &[],
-                template_context: "",
             };
             let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
             let guard = GuardRecord {
@@ -599,7 +599,6 @@ mod tests {
             lagging: BTreeMap::new(),
             signature_expiry: None,
             key_tags: Vec::new(),
-            template_stamp: None,
         };
         for (name, serial) in [
             ("example.com", 2_026_112_901),
@@ -669,7 +668,6 @@ mod tests {
             pools: &pools,
             zones: &zones,
             broken: &["broken.example".to_owned()],
-            template_context: "",
         };
         let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
         let names: Vec<&str> = next.state.zones.keys().map(String::as_str).collect();
@@ -698,7 +696,6 @@ mod tests {
                 lagging: propagation.lagging.clone(),
                 signature_expiry: None,
                 key_tags: Vec::new(),
-                template_stamp: None,
             }
         );
         assert_eq!(next.state.zones["new.example"].stamp, None);
@@ -723,86 +720,51 @@ mod tests {
         );
     }
 
-    /// A template's stamp is recorded with the bytes it stamps and nothing else: a kept
-    /// zone whose template is the recorded one takes the stamp this run saw; a zone whose
-    /// template changed but was not written, and a broken one, keep none (their template is
-    /// read again); a written zone takes the stamp of the template it was rendered from.
+    /// The next template cache holds each zone's stamp with its template's fingerprint: a
+    /// zone read this run (written, kept or failed alike) and one kept unread. A stamp too
+    /// recent (none) leaves the zone out, as a broken template (not among the zones) is.
     #[test]
-    fn a_template_stamp_is_recorded_only_with_the_bytes_it_stamps() {
+    fn the_template_cache_holds_every_stamp_with_the_bytes_it_stamps() {
         let config = config();
-        let mut old = settled(&config);
         let fresh = zone_run(&config, Action::Keep, Some(1), 1, "192.0.2.1");
-        let ts = |ino| TemplateStamp {
+        let stamp = |ino| TemplateStamp {
             size: 100,
             mtime_ns: 1_795_000_000_000_000_000,
             ctime_ns: 1_795_000_000_000_000_001,
             ino,
         };
-        let entry = |template: &str| ZoneState {
-            serial: 1,
-            template: template.into(),
-            installed: "file".into(),
-            vars: [("IP".to_owned(), "192.0.2.1".to_owned())].into(),
-            stamp: None,
-            lagging: BTreeMap::new(),
-            signature_expiry: None,
-            key_tags: Vec::new(),
-            template_stamp: Some(ts(1)),
-        };
-        let same = fresh.zone.fingerprint.clone();
-        for (name, template) in [
-            ("kept.example", same.as_str()),
-            ("edited.example", "older template"),
-            ("failed.example", "older template"),
-            ("broken.example", same.as_str()),
-        ] {
-            old.zones.insert(name.into(), entry(template));
-        }
-        let run = |name: &str, fate| {
+        let run = |name: &str, ino: Option<u64>, fate| {
             let mut z = fresh.clone();
             z.zone.name = name.into();
-            z.zone.stamp = Some(ts(2));
+            z.zone.stamp = ino.map(stamp);
             z.fate = fate;
             z
         };
-        let zones = [
-            run("kept.example", Fate::Untouched),
-            run("edited.example", Fate::Untouched),
-            run("failed.example", Fate::Failed),
-            run(
-                "written.example",
-                Fate::Reloaded {
-                    stamp: None,
-                    propagation: None,
-                },
-            ),
-        ];
-        let pools = pools(&config, Some(&old), up());
-        let outcome = Outcome {
-            pools: &pools,
-            zones: &zones,
-            broken: &["broken.example".to_owned()],
-            template_context: "checked against this config",
+        let reloaded = Fate::Reloaded {
+            stamp: None,
+            propagation: None,
         };
-        let next = next_state(Some(&old), &outcome, at("2026-11-29T10:01:00Z")).state;
-        let stamps: Vec<(&str, Option<u64>)> = next
+        let zones = [
+            run("failed.example", Some(1), Fate::Failed),
+            run("kept.example", Some(2), Fate::Untouched),
+            run("recent.example", None, Fate::Untouched),
+            run("written.example", Some(3), reloaded),
+        ];
+        let cache = next_template_cache(&zones, "checked against this config");
+        assert_eq!(cache.context, "checked against this config");
+        let entries: Vec<(&str, u64, &str)> = cache
             .zones
             .iter()
-            .map(|(name, z)| (name.as_str(), z.template_stamp.map(|s| s.ino)))
+            .map(|(name, c)| (name.as_str(), c.stamp.ino, c.template.as_str()))
             .collect();
+        let f = fresh.zone.fingerprint.as_str();
         assert_eq!(
-            stamps,
+            entries,
             [
-                ("broken.example", None),
-                ("edited.example", None),
-                ("failed.example", None),
-                ("kept.example", Some(2)),
-                ("written.example", Some(2)),
+                ("failed.example", 1, f),
+                ("kept.example", 2, f),
+                ("written.example", 3, f)
             ]
-        );
-        assert_eq!(
-            next.template_context.as_deref(),
-            Some("checked against this config")
         );
     }
 
@@ -840,7 +802,6 @@ mod tests {
             pools: &failed,
             zones: &[],
             broken: &[],
-            template_context: "",
         };
         let on_backup = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z")).state;
         let back = pools(&config, Some(&on_backup), up());
@@ -849,7 +810,6 @@ mod tests {
             pools: &back,
             zones: &[],
             broken: &[],
-            template_context: "",
         };
         let next = next_state(Some(&on_backup), &run, at("2026-11-29T10:02:00Z"));
         let web = &next.state.pools["web"];
@@ -890,7 +850,6 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
-            template_context: "",
         };
         let next = next_state(Some(&unstamped), &run, at("2026-11-29T10:01:00Z"));
         assert!(!next.changed);
@@ -924,7 +883,6 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
-            template_context: "",
         };
         let next = next_state(Some(&old), &run, at("2026-11-29T10:00:00Z"));
         let web = &next.state.pools["web"];
@@ -959,7 +917,6 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
-            template_context: "",
         };
         let next = next_state(Some(&old), &run, at("2026-11-29T10:00:00Z"));
         let web = &next.state.pools["web"];
@@ -997,7 +954,6 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
-            template_context: "",
         };
         let next = next_state(Some(&old), &run, early);
         assert!(!next.changed && next.history.is_empty());
@@ -1022,7 +978,6 @@ mod tests {
             pools: &pools,
             zones: &[],
             broken: &[],
-            template_context: "",
         };
         let next = next_state(Some(&old), &run, at("2026-11-29T10:01:00Z"));
         let web = &next.state.pools["web"];

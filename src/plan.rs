@@ -469,7 +469,6 @@ mod tests {
             lagging: BTreeMap::new(),
             signature_expiry: None,
             key_tags: Vec::new(),
-            template_stamp: None,
         }
     }
 
@@ -1007,7 +1006,6 @@ mod tests {
         let with_expiry = |secs: Option<i64>| ZoneState {
             signature_expiry: secs.map(expiry_in),
             key_tags: if secs.is_some() { vec![1] } else { Vec::new() },
-            template_stamp: None,
             installed: fingerprint(file_of(secs).as_bytes()),
             ..last(&zone, 2_026_112_305, "192.0.2.1")
         };

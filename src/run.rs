@@ -178,8 +178,14 @@ fn run_zones(
         now,
     };
     let listing = listing.take().expect("listed, and loaded only here");
-    let (templates, context) =
-        plan::load_templates(listing, inputs, now, old.as_deref(), keys.as_ref());
+    let (templates, cache) = plan::load_templates(
+        listing,
+        inputs,
+        now,
+        old.as_deref(),
+        &files.templates,
+        keys.as_ref(),
+    );
     let Templates {
         zones,
         kept,
@@ -217,7 +223,6 @@ fn run_zones(
             pools: &pools,
             zones: &zones,
             broken: &broken,
-            template_context: &context,
         };
         match commit::commit(old.as_deref(), &run, &files, now) {
             Ok(state) => {
@@ -236,6 +241,7 @@ fn run_zones(
     print(report::switches(&pools, Some(committed), verbosity));
     emit(report::zones(&zones, verbosity));
     if committed {
+        commit::save_template_cache(&cache, &zones, &files);
         commit::run_hooks(config, &pools);
     }
     errors.into_result()

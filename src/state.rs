@@ -22,11 +22,6 @@ pub struct State {
     /// Per zone.
     #[serde(default)]
     pub zones: BTreeMap<String, ZoneState>,
-    /// What the templates were checked against when their stamps were recorded: this
-    /// zonerw's version and the markers and address families of the config's pools
-    /// (`zone::parse_context`). A run with another one reads and checks every template.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template_context: Option<String>,
 }
 
 /// A pool's current choice and its servers' counters.
@@ -160,12 +155,50 @@ pub struct ZoneState {
     /// A signed zone: the key tags that signed the installed file, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_tags: Vec<u16>,
-    /// The template's stamp when a run last read it and found the bytes `template` names:
-    /// while it matches (and `State::template_context` does), a run with nothing to change
-    /// need not read or parse the template. Absent when it was changed too recently to
-    /// tell a later change from it (see `templates::SETTLED`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template_stamp: Option<TemplateStamp>,
+}
+
+/// `templates.json`: what zonerw knows of each template without reading it. Only a cache:
+/// missing, unreadable or written under another config or version, it counts as empty
+/// (every template is read), and removing it loses nothing. Kept out of `state.json` so
+/// that an older zonerw still reads the state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateCache {
+    /// What the templates were checked against: zonerw's version and the pools' markers and
+    /// addresses (`zone::parse_context`). Entries under another context do not count.
+    pub context: String,
+    /// Per zone: a stamp of its template and the SHA-256 of the bytes it stamps, which
+    /// parsed and passed the checks under `context`.
+    pub zones: BTreeMap<String, CachedTemplate>,
+}
+
+/// A template's stamp and the fingerprint of the bytes it stamps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CachedTemplate {
+    /// The stamp, taken before the bytes were read, and only once the template's last
+    /// change was `templates::SETTLED` old.
+    pub stamp: TemplateStamp,
+    /// SHA-256 of the bytes (hex), as `ZoneState::template`.
+    pub template: String,
+}
+
+impl TemplateCache {
+    /// Parse templates.json text.
+    ///
+    /// # Errors
+    /// The parse error.
+    pub fn parse(text: &str) -> Result<TemplateCache, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Serialise to compact JSON (it is read on every run, and by no one else).
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        let mut text = serde_json::to_string(self).expect("the cache serialises");
+        text.push('\n');
+        text
+    }
 }
 
 /// What identifies a template's bytes without reading them, as git's index does: size,
@@ -636,7 +669,6 @@ mod tests {
                 lagging: BTreeMap::new(),
                 signature_expiry: None,
                 key_tags: Vec::new(),
-                template_stamp: None,
             },
         );
         assert_eq!(State::parse(&state.to_text()), Ok(state));

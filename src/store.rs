@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::fsio;
-use crate::state::{self, Reserved, State};
+use crate::state::{self, Reserved, State, TemplateCache};
 
 /// Paths of the files in the state directory.
 #[derive(Debug, Clone)]
@@ -15,6 +15,8 @@ pub struct StateFiles {
     pub serials: PathBuf,
     /// history.jsonl.
     pub history: PathBuf,
+    /// templates.json.
+    pub templates: PathBuf,
     /// lock.
     pub lock: PathBuf,
 }
@@ -27,6 +29,7 @@ impl StateFiles {
             state: dir.join("state.json"),
             serials: dir.join("serials.json"),
             history: dir.join("history.jsonl"),
+            templates: dir.join("templates.json"),
             lock: dir.join("lock"),
         }
     }
@@ -43,6 +46,19 @@ pub fn load_state(path: &Path) -> Result<Option<State>> {
     };
     let text = String::from_utf8(bytes).map_err(|e| corrupt(e.to_string()))?;
     State::parse(&text).map(Some).map_err(corrupt)
+}
+
+/// Load templates.json, the template cache: None when it is missing, unreadable or not a
+/// cache this zonerw wrote (every template is then read, and the run writes a new one).
+#[must_use]
+pub fn load_template_cache(path: &Path) -> Option<TemplateCache> {
+    let bytes = fsio::read_state_file(path).ok()??;
+    TemplateCache::parse(std::str::from_utf8(&bytes).ok()?).ok()
+}
+
+/// Save templates.json atomically.
+pub fn write_template_cache(path: &Path, cache: &TemplateCache) -> Result<()> {
+    fsio::write_atomically(path, cache.to_text().as_bytes())
 }
 
 /// Load serials.json: the newest serial handed out per zone; missing is empty.

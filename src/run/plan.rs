@@ -6,33 +6,40 @@ use crate::error::Result;
 use crate::fsio::{self, Installed};
 use crate::outcome::ZoneRun;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use crate::plan::{
     Action, Inputs, Signing, ZonePlan, above_served, keep_unread, plan_zone, without_reading,
 };
 use crate::primary::{self, ZoneInfo};
-use crate::state::{Reserved, State};
+use crate::state::{Reserved, State, TemplateCache};
+use crate::store;
 use crate::templates::{self, Listing, Templates};
 use crate::zone::{self, Zone};
 
-/// Load the templates of `listing`, but for the zones `keep_unread` keeps (the template's
-/// stamp and the installed file's are the ones recorded in `old`, and nothing else that
-/// feeds the zone changed): those come planned, without their template read or parsed.
-/// Stamps count only if `old` recorded them under this config's `zone::parse_context`,
-/// which comes back with the templates (the state records it).
+/// Load the templates of `listing`, but for the zones `keep_unread` keeps: those come
+/// planned, their template neither read nor parsed. That takes a template whose stamp is
+/// the one `cache` holds, with the fingerprint `old` recorded for the zone, under this
+/// config's `zone::parse_context` (returned with the cache, for the next one); and then an installed
+/// file whose stamp is the recorded one, and no other change that feeds the zone.
 pub(super) fn load_templates(
     listing: Listing,
     inputs: Inputs<'_>,
     now: jiff::Timestamp,
     old: Option<&State>,
+    cache_file: &Path,
     keys: Option<&KeyDir>,
-) -> (Templates<ZonePlan>, String) {
+) -> (Templates<ZonePlan>, CacheSeen) {
     let config = inputs.config;
-    let context = zone::parse_context(config);
-    let recorded = old.filter(|s| s.template_context.as_ref() == Some(&context));
+    let seen = CacheSeen {
+        old: store::load_template_cache(cache_file),
+        context: zone::parse_context(config),
+    };
+    let cache = seen.old.as_ref().filter(|c| c.context == seen.context);
     let templates = templates::load(config, listing, Some(now), |name, file_name, stamp| {
-        let last = recorded?.zones.get(name)?;
-        if last.template_stamp != Some(stamp) {
+        let cached = cache?.zones.get(name)?;
+        let last = old?.zones.get(name)?;
+        if cached.stamp != stamp || cached.template != last.template {
             return None;
         }
         let installed = fsio::stamp(&config.zones.join(file_name));
@@ -40,7 +47,15 @@ pub(super) fn load_templates(
         let plan = keep_unread(inputs, last, installed, &signing)?;
         Some((last.template.clone(), plan))
     });
-    (templates, context)
+    (templates, seen)
+}
+
+/// The template cache a run found (None: none, or not one this zonerw can read), and the
+/// context it checks templates under: what the run's own cache is built from.
+#[derive(Debug)]
+pub(super) struct CacheSeen {
+    pub old: Option<TemplateCache>,
+    pub context: String,
 }
 
 /// Plan every zone: one record per zone, in order. `kept`: the zones `load_templates` kept
@@ -181,7 +196,6 @@ mod tests {
                 lagging: std::collections::BTreeMap::new(),
                 signature_expiry: None,
                 key_tags: Vec::new(),
-                template_stamp: None,
             },
         );
         state

@@ -908,7 +908,8 @@ fn a_full_state_disk_at_the_commit_fails_the_run_and_the_next_run_adopts() {
     );
     assert!(new.starts_with(&old), "history.jsonl lost lines\n{r}");
     let mut names = dir_names(&z.state);
-    names.retain(|n| n != "filler");
+    // The template cache is there once a run found templates 2 s old: timing, not the point.
+    names.retain(|n| n != "filler" && n != "templates.json");
     assert_eq!(
         names,
         ["history.jsonl", "lock", "serials.json", "state.json"],
