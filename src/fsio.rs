@@ -362,8 +362,20 @@ impl Staged {
     /// Rename over `target` (the caller then fsyncs the directory, once for a batch). The
     /// new file's mtime is made to differ from the replaced file's, because NSD ignores
     /// `reload` when the mtime is unchanged (and timestamps here may be only 4 ms apart).
+    /// Two `stat`s tell; only a file whose mtime is the same is opened, to move it, before
+    /// the rename (reopening every installed file took a tenth of a 10,000-zone `--force`).
     pub fn install(mut self, target: &Path) -> Result<()> {
-        let previous = fs::symlink_metadata(target).and_then(|m| m.modified()).ok();
+        if let Ok(previous) = fs::symlink_metadata(target).and_then(|m| m.modified()) {
+            let staged = fs::symlink_metadata(self.path()).and_then(|m| m.modified());
+            if staged.is_ok_and(|mtime| mtime == previous) {
+                File::options()
+                    .write(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(self.path())
+                    .and_then(|file| ensure_mtime_differs(&file, previous))
+                    .map_err(|e| Error::io(target, "set the mtime of", e))?;
+            }
+        }
         let temp = self.path.take().expect("present until install or drop");
         let path = temp.to_path_buf();
         // Renamed (or, on failure, removed by the drop) with the registry locked: a signal
@@ -375,16 +387,7 @@ impl Staged {
                 error
             })
         })
-        .map_err(|e| Error::io(target, "install", e))?;
-        if let Some(previous) = previous {
-            File::options()
-                .write(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(target)
-                .and_then(|file| ensure_mtime_differs(&file, previous))
-                .map_err(|e| Error::io(target, "set the mtime of", e))?;
-        }
-        Ok(())
+        .map_err(|e| Error::io(target, "install", e))
     }
 }
 

@@ -19,9 +19,10 @@ use crate::zone::{self, Zone};
 
 /// Load the templates of `listing`, but for the zones `keep_unread` keeps: those come
 /// planned, their template neither read nor parsed. That takes a template whose stamp is
-/// the one `cache` holds, with the fingerprint `old` recorded for the zone, under this
-/// config's `zone::parse_context` (returned with the cache, for the next one); and then an installed
-/// file whose stamp is the recorded one, and no other change that feeds the zone.
+/// the one the cache in `cache_file` holds, with the fingerprint `old` records for the
+/// zone, under this config's `zone::parse_context` (returned with the cache, for the next
+/// one); then an installed file whose stamp is the recorded one, and no other change that
+/// feeds the zone.
 pub(super) fn load_templates(
     listing: Listing,
     inputs: Inputs<'_>,
