@@ -241,7 +241,7 @@ fn run_zones(
     print(report::switches(&pools, Some(committed), verbosity));
     emit(report::zones(&zones, verbosity));
     if committed {
-        commit::save_template_cache(&cache, &zones, &files);
+        commit::save_template_cache(cache.old.as_ref(), &cache.context, &zones, &files);
         commit::run_hooks(config, &pools);
     }
     errors.into_result()

@@ -9,10 +9,8 @@ use crate::error::Result;
 use crate::fsio;
 use crate::maintenance::Recorded;
 use crate::outcome::{Next, Outcome, PoolRun, ZoneRun, next_state, next_template_cache};
-use crate::state::{HistoryEntry, State};
+use crate::state::{HistoryEntry, State, TemplateCache};
 use crate::store::{StateFiles, write_template_cache};
-
-use super::plan::CacheSeen;
 
 /// Step 4: save the new state (only if it differs) and append the history. Returns the
 /// state now committed.
@@ -53,12 +51,17 @@ fn write(state: &State, history: &[HistoryEntry], files: &StateFiles) -> Result<
     fsio::write_atomically(&files.state, state.to_text().as_bytes())
 }
 
-/// Save the template cache the run leads to (`outcome::next_template_cache`) if it is not
-/// the one found. A failure is a warning: it is only a cache, and the next run reads every
-/// template it cannot vouch for.
-pub(super) fn save_template_cache(seen: &CacheSeen, zones: &[ZoneRun], files: &StateFiles) {
-    let next = next_template_cache(zones, &seen.context);
-    let unchanged = match &seen.old {
+/// Save the template cache the run leads to (`outcome::next_template_cache`, under
+/// `context`) if it is not the one `found`. A failure is a warning: it is only a cache,
+/// and the next run reads every template it cannot vouch for.
+pub(super) fn save_template_cache(
+    found: Option<&TemplateCache>,
+    context: &str,
+    zones: &[ZoneRun],
+    files: &StateFiles,
+) {
+    let next = next_template_cache(zones, context);
+    let unchanged = match found {
         Some(old) => *old == next,
         None => next.zones.is_empty(),
     };
