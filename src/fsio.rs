@@ -266,7 +266,9 @@ fn read_regular_stat(
     }
     // Sized from the fstat above (one byte more, to see the end at once): without it a
     // bounded read grows its buffer from 32 bytes, six reads for a small template.
-    let expected = usize::try_from(meta.len().min(limit).saturating_add(1)).unwrap_or(0);
+    // At most 16 MiB up front: a file can claim any size (a sparse one), and a bigger one
+    // grows as it is read.
+    let expected = usize::try_from(meta.len().min(limit).min(1 << 24) + 1).unwrap_or(0);
     let mut bytes = Vec::with_capacity(expected);
     file.take(limit)
         .read_to_end(&mut bytes)

@@ -1,6 +1,7 @@
 //! The templates directory: one `<zone>.zone` template per zone, read safely and parsed.
 
 use std::fs;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
@@ -107,17 +108,18 @@ pub fn load<K: Send>(
         if let Some(stamp) = fsio::template_stamp(path)
             && let Some((fingerprint, said)) = keep(name, file_name, stamp)
         {
-            return Some(Ok((zone(None, fingerprint, Some(stamp)), Some(said))));
+            return Some(Ok(Some((zone(None, fingerprint, Some(stamp)), Some(said)))));
         }
         let (bytes, stamp) = match read_template(path) {
-            Ok(read) => read,
+            Ok(Some(read)) => read,
+            Ok(None) => return Some(Ok(None)),
             Err(e) => return Some(Err(e)),
         };
         Some(
             parse_zone(config, name.clone(), file_name.clone(), path.clone(), bytes).map(
                 |parsed| {
                     let stamp = stamp.and_then(settled);
-                    (Zone { stamp, ..parsed }, None)
+                    Some((Zone { stamp, ..parsed }, None))
                 },
             ),
         )
@@ -131,8 +133,9 @@ pub fn load<K: Send>(
     for (group, loaded) in groups.into_iter().zip(loaded) {
         match group.as_slice() {
             [(name, _, _)] => match loaded.expect("loaded above") {
-                Ok((zone, None)) => templates.zones.push(zone),
-                Ok((zone, Some(said))) => templates.kept.push((zone, said)),
+                Ok(Some((zone, None))) => templates.zones.push(zone),
+                Ok(Some((zone, Some(said)))) => templates.kept.push((zone, said)),
+                Ok(None) => {}
                 Err(e) => {
                     templates.broken.push(name.clone());
                     templates.errors.push(e);
@@ -166,14 +169,21 @@ pub fn load<K: Send>(
 /// The bytes of a template: never blocks on a FIFO, never reads a device, bounded. Anything
 /// but a (link to a) regular file is a template error of that zone, not a silent skip (which
 /// would drop the zone's state and leave its installed file behind through a failover).
-fn read_template(path: &Path) -> Result<(Vec<u8>, Option<TemplateStamp>)> {
+/// Ok(None): the file is gone since the directory was listed (removed or renamed while the
+/// run probed the servers): the zone has no template, as if it had gone before the run.
+fn read_template(path: &Path) -> Result<Option<(Vec<u8>, Option<TemplateStamp>)>> {
     let error = |message: String| Error::Template {
         path: path.to_owned(),
         line: None,
         message,
     };
     match fsio::read_template_stamped(path) {
-        Ok((fsio::Installed::File(bytes), stamp)) => Ok((bytes, stamp)),
+        Ok((fsio::Installed::File(bytes), stamp)) => Ok(Some((bytes, stamp))),
+        Ok((fsio::Installed::Absent, _))
+            if fs::symlink_metadata(path).is_err_and(|e| e.kind() == ErrorKind::NotFound) =>
+        {
+            Ok(None)
+        }
         Ok((fsio::Installed::Absent, _)) => Err(error(
             "cannot read template: it is a link to a file that does not exist".into(),
         )),
@@ -286,6 +296,29 @@ mod tests {
         assert_eq!(t.zones[0].stamp, Some(stamp));
         let t = load(&config, list(&config).unwrap(), None, keep);
         assert_eq!(t.zones[0].stamp, None, "no clock, no stamp");
+    }
+
+    /// A template removed or renamed after the listing (while the run probed the
+    /// servers) is no zone, as if it had gone before the run; it is no broken template.
+    #[test]
+    fn a_template_gone_since_the_listing_is_no_zone_and_no_error() {
+        let (dir, config) = setup(&[
+            ("gone.example.zone", TEMPLATE),
+            ("kept.example.zone", TEMPLATE),
+        ]);
+        let listing = list(&config).unwrap();
+        fs::rename(
+            dir.path().join("gone.example.zone"),
+            dir.path().join("gone.example.zone~"),
+        )
+        .unwrap();
+        let t = load(&config, listing, None, |_, _, _| None::<(String, ())>);
+        assert_eq!(names(&t), ["kept.example"]);
+        assert!(
+            t.broken.is_empty() && t.errors.is_empty(),
+            "{:?}",
+            errors(&t)
+        );
     }
 
     #[test]

@@ -29,14 +29,27 @@ pub struct Zone {
     pub stamp: Option<TemplateStamp>,
 }
 
-/// What checking a template against the config depends on, as a hash: this zonerw's
-/// version, and each pool's marker and its servers' addresses. Templates checked under
-/// another one are read and checked again (a server that lost its IPv6 address breaks a
-/// template that uses `@IP6@`, though the template did not change).
+/// The source of the template checks (this file, the marker parser, the zone file lexer):
+/// a build that checks templates differently checks them all again (the version number
+/// alone does not move with every change).
+const CHECKS: [&str; 3] = [
+    include_str!("zone.rs"),
+    include_str!("template.rs"),
+    include_str!("zonefile.rs"),
+];
+
+/// What checking a template against the config depends on, as a hash: the checks' code
+/// (`CHECKS`), this zonerw's version, and each pool's marker and its servers' addresses.
+/// Templates checked under another one are read and checked again (a server that lost its
+/// IPv6 address breaks a template that uses `@IP6@`, though the template did not change).
 #[must_use]
 pub fn parse_context(config: &Config) -> String {
     use std::fmt::Write;
-    let mut text = format!("zonerw {}\n", env!("CARGO_PKG_VERSION"));
+    let mut text = format!(
+        "zonerw {} checks {}\n",
+        env!("CARGO_PKG_VERSION"),
+        fingerprint(CHECKS.concat().as_bytes())
+    );
     for pool in &config.pools {
         let _ = writeln!(text, "pool {:?} marker {:?}", pool.name, pool.marker);
         for server in &pool.servers {
@@ -206,6 +219,21 @@ fn check_addresses(config: &Config, template: &Template, path: &Path) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The context moves with what the checks depend on, and only with that.
+    #[test]
+    fn the_parse_context_follows_markers_and_addresses() {
+        let config = crate::testing::config();
+        let same = crate::testing::config();
+        assert_eq!(parse_context(&config), parse_context(&same));
+        let mut marker = crate::testing::config();
+        marker.pools[0].marker = "WEB".into();
+        let mut six = crate::testing::config();
+        six.pools[0].servers[1].ipv6 = Some("2001:db8::7".parse().unwrap());
+        for other in [marker, six] {
+            assert_ne!(parse_context(&config), parse_context(&other));
+        }
+    }
 
     #[test]
     fn zone_names_from_file_names() {
