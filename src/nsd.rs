@@ -6,6 +6,7 @@ use crate::command::{Output, quote, run_bounded};
 use crate::config::Primary;
 use crate::error::{Error, Result};
 use crate::fsio;
+use crate::primary::common::Known;
 
 /// `nsd-control ... reload ZONE` for one zone, or one plain `reload` for several: NSD
 /// reloads every zone whose file changed, and back-to-back per-zone reloads can cut off a
@@ -26,18 +27,7 @@ pub fn notify(nsd: &Primary, zone: &str) -> Result<()> {
     control(nsd, argv)
 }
 
-/// Whether NSD serves a zone, by `nsd-control zonestatus ZONE`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Known {
-    /// NSD has the zone configured.
-    Yes,
-    /// NSD says the zone is not configured.
-    No,
-    /// We could not tell (NSD down, ...): the reload will report it.
-    Unclear,
-}
-
-/// Ask NSD whether it has `zone` configured.
+/// Ask NSD whether it has `zone` configured, by `nsd-control zonestatus ZONE`.
 pub fn zone_known(nsd: &Primary, zone: &str) -> Known {
     match zone_status(nsd, zone) {
         Ok(ZoneStatus::Configured { .. }) => Known::Yes,
@@ -92,13 +82,27 @@ fn zonestatus_pattern(stdout: &str) -> Option<String> {
 /// quarter of a million zones.
 const LISTING_CAP: usize = 16 * 1024 * 1024;
 
-/// Every zone NSD has, by one `nsd-control zonestatus` (no zone named), as
-/// [`crate::config::zone_key`] writes them; `complete` is false when the listing was
-/// longer than zonerw keeps.
+/// What one `nsd-control zonestatus` (no zone named) says about NSD's zones.
+#[derive(Debug)]
+pub enum Listing {
+    /// Every zone NSD has, as [`crate::config::zone_key`] writes them; `complete` is false
+    /// when the listing was longer than zonerw keeps.
+    Zones {
+        /// The zones listed.
+        listed: std::collections::BTreeSet<String>,
+        /// The whole listing was read.
+        complete: bool,
+    },
+    /// The output is not such a listing (a wrapper, a stub, another version of NSD): ask
+    /// about each zone alone.
+    NotAListing,
+}
+
+/// Every zone NSD has, by one `nsd-control zonestatus` (no zone named).
 ///
 /// # Errors
 /// NSD could not be asked: the error says why.
-pub fn zones(nsd: &Primary) -> Result<(std::collections::BTreeSet<String>, bool)> {
+pub fn zones(nsd: &Primary) -> Result<Listing> {
     let mut argv = nsd.control.clone();
     argv.push("zonestatus".into());
     let out = crate::command::run_bounded_keeping(&argv, &[], nsd.timeout, LISTING_CAP)
@@ -106,11 +110,13 @@ pub fn zones(nsd: &Primary) -> Result<(std::collections::BTreeSet<String>, bool)
     if !out.status.success() || out.stdout.lines().any(|l| l.starts_with("error")) {
         return Err(control_failure(argv, &out));
     }
-    let listed = listed_zones(&out.stdout).ok_or_else(|| Error::Command {
-        argv: argv.clone(),
-        message: "printed something other than a zone listing".into(),
-    })?;
-    Ok((listed, out.stdout_cut == 0))
+    Ok(match listed_zones(&out.stdout) {
+        Some(listed) => Listing::Zones {
+            listed,
+            complete: out.stdout_cut == 0,
+        },
+        None => Listing::NotAListing,
+    })
 }
 
 /// The zones of a `zonestatus` listing (`zone:\texample.com`, then indented lines; nothing

@@ -293,11 +293,7 @@ const NSD_LIST_FROM: usize = 5;
 /// reload reports why).
 fn nsd_zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
     let one = |z: &str| ZoneInfo {
-        known: match nsd::zone_known(p, z) {
-            nsd::Known::Yes => Known::Yes,
-            nsd::Known::No => Known::No,
-            nsd::Known::Unclear => Known::Unclear,
-        },
+        known: nsd::zone_known(p, z),
         serial: None,
         primary: None,
     };
@@ -305,11 +301,8 @@ fn nsd_zone_infos(p: &Primary, zones: &[&str]) -> Vec<ZoneInfo> {
         return zones.iter().map(|z| one(z)).collect();
     }
     let (listed, complete) = match nsd::zones(p) {
-        Ok(listing) => listing,
-        // Not a listing zonerw reads: ask about each zone alone.
-        Err(Error::Command { message, .. }) if message.starts_with("printed something") => {
-            return zones.iter().map(|z| one(z)).collect();
-        }
+        Ok(nsd::Listing::Zones { listed, complete }) => (listed, complete),
+        Ok(nsd::Listing::NotAListing) => return zones.iter().map(|z| one(z)).collect(),
         Err(_) => return vec![ZoneInfo::UNCLEAR; zones.len()],
     };
     // The listing is trusted to say that NSD lacks a zone once one such zone, asked about
