@@ -375,6 +375,19 @@ mod tests {
 
     impl Setup {
         /// The same, with the control tool the shell one-liner `script`.
+        /// `apply` on `zones` with this setup's config and files, unsigned, no serials
+        /// reserved before.
+        fn apply(&self, zones: &mut [ZoneRun], infos: &BTreeMap<String, ZoneInfo>) -> Result<()> {
+            apply(
+                &self.config,
+                zones,
+                Reserved::new(),
+                &self.files,
+                &unsigned(),
+                infos,
+            )
+        }
+
         fn with_control(mut self, script: String) -> Setup {
             self.config.primary.control = vec!["sh".into(), "-c".into(), script, "stub".into()];
             self
@@ -434,15 +447,7 @@ mod tests {
             s.zone("b.example", Action::Keep, Some(5), 5),
             s.zone("c.example", Action::Write, Some(3), 4),
         ];
-        apply(
-            &s.config,
-            &mut zones,
-            Reserved::new(),
-            &s.files,
-            &unsigned(),
-            &BTreeMap::new(),
-        )
-        .unwrap();
+        s.apply(&mut zones, &BTreeMap::new()).unwrap();
         assert_eq!(
             fates(&zones),
             [
@@ -476,15 +481,7 @@ mod tests {
         let mut bad = s.zone("bad.example", Action::Write, Some(1), 2);
         bad.plan.contents.push_str("BAD\n");
         let mut zones = [bad, s.zone("good.example", Action::Write, Some(1), 2)];
-        let error = apply(
-            &s.config,
-            &mut zones,
-            Reserved::new(),
-            &s.files,
-            &unsigned(),
-            &BTreeMap::new(),
-        )
-        .unwrap_err();
+        let error = s.apply(&mut zones, &BTreeMap::new()).unwrap_err();
         assert_eq!(
             fates(&zones),
             [("bad.example", "failed"), ("good.example", "reloaded")]
@@ -505,15 +502,7 @@ mod tests {
         let mut z = s.zone("a.example", Action::Write, Some(1), 2);
         z.plan.serial = Some(3);
         let mut zones = [z];
-        let error = apply(
-            &s.config,
-            &mut zones,
-            Reserved::new(),
-            &s.files,
-            &unsigned(),
-            &BTreeMap::new(),
-        )
-        .unwrap_err();
+        let error = s.apply(&mut zones, &BTreeMap::new()).unwrap_err();
         assert_eq!(
             error.to_string(),
             "a.example: the rendered zone's SOA serial is 2, not the planned 3; it was not installed and NSD keeps serving the old zone"
@@ -530,15 +519,7 @@ mod tests {
             s.zone("a.example", Action::Write, Some(1), 2),
             s.zone("b.example", Action::Adopt, Some(7), 7),
         ];
-        let error = apply(
-            &s.config,
-            &mut zones,
-            Reserved::new(),
-            &s.files,
-            &unsigned(),
-            &BTreeMap::new(),
-        )
-        .unwrap_err();
+        let error = s.apply(&mut zones, &BTreeMap::new()).unwrap_err();
         assert_eq!(
             fates(&zones),
             [("a.example", "failed"), ("b.example", "failed")]
@@ -565,14 +546,7 @@ mod tests {
                 s.zone("new.example", Action::Write, None, 1),
                 s.zone("known.example", Action::Write, None, 1),
             ];
-            let result = apply(
-                &s.config,
-                &mut zones,
-                Reserved::new(),
-                &s.files,
-                &unsigned(),
-                &BTreeMap::new(),
-            );
+            let result = s.apply(&mut zones, &BTreeMap::new());
             if with_pattern {
                 result.unwrap();
                 assert_eq!(
@@ -639,15 +613,7 @@ mod tests {
         // A server that could not say (down, most likely) does not stop the install: as
         // with NSD, the file is in place when it comes back, and the next run, which asks
         // again, writes it anew if the server serves a serial at or above it.
-        apply(
-            &s.config,
-            &mut zones,
-            Reserved::new(),
-            &s.files,
-            &unsigned(),
-            &infos,
-        )
-        .unwrap();
+        s.apply(&mut zones, &infos).unwrap();
         assert_eq!(
             fates(&zones),
             [
@@ -685,15 +651,7 @@ mod tests {
                 primary: None,
             },
         )]);
-        apply(
-            &s.config,
-            &mut zones,
-            Reserved::new(),
-            &s.files,
-            &unsigned(),
-            &infos,
-        )
-        .unwrap();
+        s.apply(&mut zones, &infos).unwrap();
         assert_eq!(fates(&zones), [("new.example", "reloaded")]);
         let file = s.config.zones.join("new.example.zone");
         assert_eq!(
@@ -724,15 +682,7 @@ mod tests {
             .iter()
             .map(|n| s.zone(n, Action::Write, None, 1))
             .collect();
-        apply(
-            &s.config,
-            &mut zones,
-            Reserved::new(),
-            &s.files,
-            &unsigned(),
-            &BTreeMap::new(),
-        )
-        .unwrap();
+        s.apply(&mut zones, &BTreeMap::new()).unwrap();
         assert_eq!(
             s.calls(),
             [
@@ -755,15 +705,7 @@ mod tests {
             .collect();
         let log = format!(r#"echo "$*" >> {}"#, s.log.display());
         let s = s.with_control(log);
-        apply(
-            &s.config,
-            &mut zones,
-            Reserved::new(),
-            &s.files,
-            &unsigned(),
-            &BTreeMap::new(),
-        )
-        .unwrap();
+        s.apply(&mut zones, &BTreeMap::new()).unwrap();
         assert_eq!(
             s.calls()
                 .iter()
@@ -794,15 +736,7 @@ mod tests {
             .iter()
             .map(|n| s.zone(n, Action::Write, None, 1))
             .collect();
-        let error = apply(
-            &s.config,
-            &mut zones,
-            Reserved::new(),
-            &s.files,
-            &unsigned(),
-            &BTreeMap::new(),
-        )
-        .unwrap_err();
+        let error = s.apply(&mut zones, &BTreeMap::new()).unwrap_err();
         assert!(
             error.to_string().contains("did not add bad.example"),
             "{error}"
@@ -837,15 +771,7 @@ mod tests {
     fn nothing_to_do_calls_nothing_and_writes_nothing() {
         let s = setup(0, false);
         let mut zones = [s.zone("a.example", Action::Keep, Some(1), 1)];
-        apply(
-            &s.config,
-            &mut zones,
-            Reserved::new(),
-            &s.files,
-            &unsigned(),
-            &BTreeMap::new(),
-        )
-        .unwrap();
+        s.apply(&mut zones, &BTreeMap::new()).unwrap();
         assert_eq!(fates(&zones), [("a.example", "untouched")]);
         assert!(s.calls().is_empty());
         assert!(
@@ -858,15 +784,7 @@ mod tests {
     fn an_adopted_zone_is_reloaded_without_writing() {
         let s = setup(0, false);
         let mut zones = [s.zone("a.example", Action::Adopt, Some(7), 7)];
-        apply(
-            &s.config,
-            &mut zones,
-            Reserved::new(),
-            &s.files,
-            &unsigned(),
-            &BTreeMap::new(),
-        )
-        .unwrap();
+        s.apply(&mut zones, &BTreeMap::new()).unwrap();
         assert_eq!(fates(&zones), [("a.example", "reloaded")]);
         assert_eq!(s.installed("a.example"), None);
         assert_eq!(s.calls(), ["reload a.example"]);
