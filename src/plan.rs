@@ -431,6 +431,20 @@ mod tests {
     use super::*;
     use crate::testing;
 
+    fn inputs_of<'a>(
+        config: &'a Config,
+        force: bool,
+        clock: Clock,
+        addresses: &'a Addresses,
+    ) -> Inputs<'a> {
+        Inputs {
+            config,
+            force,
+            clock,
+            addresses,
+        }
+    }
+
     fn tpl(zone: &Zone) -> &Template {
         zone.template.as_ref().expect("a parsed zone")
     }
@@ -481,12 +495,8 @@ mod tests {
         };
         let mut last = last(&zone, 2_026_112_305, "192.0.2.1");
         last.stamp = Some(stamp);
-        let inputs = |force, addresses: &'static Addresses| Inputs {
-            config: &config,
-            force,
-            clock: clock(),
-            addresses,
-        };
+        let inputs =
+            |force, addresses: &'static Addresses| inputs_of(&config, force, clock(), addresses);
         let kept = without_reading(
             &zone,
             tpl(&zone),
@@ -683,12 +693,7 @@ mod tests {
         ];
         let mut kept = Vec::new();
         for (why, force, addresses, now, last, signing) in cases {
-            let inputs = Inputs {
-                config: &config,
-                force,
-                clock: clock(),
-                addresses,
-            };
+            let inputs = inputs_of(&config, force, clock(), addresses);
             let unread = keep_unread(inputs, last, now, &signing);
             let read = without_reading(&zone, tpl(&zone), inputs, Some(last), None, now, &signing)
                 .filter(|p| p.action == Action::Keep);
@@ -703,12 +708,7 @@ mod tests {
     #[test]
     fn a_serial_the_server_already_serves_is_overtaken() {
         let (config, zone) = setup();
-        let inputs = Inputs {
-            config: &config,
-            force: true,
-            clock: clock(),
-            addresses: &BACKUP,
-        };
+        let inputs = inputs_of(&config, true, clock(), &BACKUP);
         let last = last(&zone, 2_026_112_305, "192.0.2.1");
         let planned = || {
             let p = plan_zone(
@@ -788,12 +788,8 @@ mod tests {
     #[test]
     fn minimal_mode_table() {
         let (config, zone) = setup();
-        let inputs = |force, addresses: &'static Addresses| Inputs {
-            config: &config,
-            force,
-            clock: clock(),
-            addresses,
-        };
+        let inputs =
+            |force, addresses: &'static Addresses| inputs_of(&config, force, clock(), addresses);
         let main_file = installed(2_026_112_305, "192.0.2.1");
         let main_state = last(&zone, 2_026_112_305, "192.0.2.1");
         let edited = main_file.replace("www", "web");
@@ -985,12 +981,7 @@ mod tests {
     #[allow(clippy::too_many_lines, reason = "a table")]
     fn the_signing_cadence_table() {
         let (config, zone) = signed_setup();
-        let inputs = Inputs {
-            config: &config,
-            force: false,
-            clock: at_ten(),
-            addresses: &MAIN,
-        };
+        let inputs = inputs_of(&config, false, at_ten(), &MAIN);
         let file = installed(2_026_112_305, "192.0.2.1");
         // What is installed: signed while the state records signatures.
         let signed_file = format!(
@@ -1207,12 +1198,7 @@ mod tests {
     #[test]
     fn a_signed_file_zonerw_made_from_this_rendering_is_adopted_until_it_is_due() {
         let (config, zone) = signed_setup();
-        let inputs = Inputs {
-            config: &config,
-            force: false,
-            clock: at_ten(),
-            addresses: &MAIN,
-        };
+        let inputs = inputs_of(&config, false, at_ten(), &MAIN);
         let rendered = installed(2_026_112_305, "192.0.2.1");
         let body = |secs: i64| {
             let exp = Timestamp::from_second(at_ten().unix + secs)
