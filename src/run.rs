@@ -96,8 +96,7 @@ fn run_steps(
     }
     // A run that failed before it read the templates still says which are broken.
     if let Some(listing) = listing {
-        errors
-            .extend(templates::load(config, listing, None, |_, _, _| None::<(String, ())>).errors);
+        errors.extend(templates::load(config, listing, None, |_, _, _| None::<(_, _, ())>).errors);
     }
     errors.add(result);
     errors.into_result()

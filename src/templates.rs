@@ -41,7 +41,9 @@ pub const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
 /// directory that cannot be read, or holds no template at all, fails the whole run (exit 2
 /// too, like a broken template).
 pub fn load_templates(config: &Config) -> Result<Templates> {
-    Ok(load(config, list(config)?, None, |_, _, _| None))
+    Ok(load(config, list(config)?, None, |_, _, _| {
+        None::<(_, _, ())>
+    }))
 }
 
 /// The templates in the config's templates directory; an error (exit 2) when it cannot be
@@ -75,15 +77,16 @@ pub fn list(config: &Config) -> Result<Listing> {
 }
 
 /// Read and parse the listed templates, but first ask `keep` of each (by zone name, file
-/// name and the template's current stamp): a zone it answers for is not read (its template is the one
-/// recorded, and nothing else that feeds it changed), and its `Zone` has no template and
-/// the recorded fingerprint `keep` gives. `now`: the run's start, to tell a settled stamp
-/// (worth recording) from one too recent ([`SETTLED`]); None records none.
+/// name and path): a zone it answers for (with the template's stamp, the recorded
+/// fingerprint and what it says of the zone) is not read: its template is the one recorded,
+/// and nothing else that feeds it changed. Its `Zone` has no template. `now`: the run's
+/// start, to tell a settled stamp (worth recording) from one too recent ([`SETTLED`]);
+/// None records none.
 pub fn load<K: Send>(
     config: &Config,
     listing: Listing,
     now: Option<jiff::Timestamp>,
-    keep: impl Fn(&str, &str, TemplateStamp) -> Option<(String, K)> + Sync,
+    keep: impl Fn(&str, &str, &Path) -> Option<(TemplateStamp, String, K)> + Sync,
 ) -> Templates<K> {
     let settled = |stamp: TemplateStamp| {
         let now_ns = now.map_or(0, jiff::Timestamp::as_nanosecond);
@@ -105,9 +108,7 @@ pub fn load<K: Send>(
             fingerprint,
             stamp,
         };
-        if let Some(stamp) = fsio::template_stamp(path)
-            && let Some((fingerprint, said)) = keep(name, file_name, stamp)
-        {
+        if let Some((stamp, fingerprint, said)) = keep(name, file_name, path) {
             return Some(Ok(Some((zone(None, fingerprint, Some(stamp)), Some(said)))));
         }
         let (bytes, stamp) = match read_template(path) {
@@ -271,8 +272,10 @@ mod tests {
         let stamp = fsio::template_stamp(&dir.path().join("read.example.zone")).unwrap();
         let ctime = i128::from(stamp.ctime_ns);
         let at = |ns: i128| jiff::Timestamp::from_nanosecond(ctime + ns).unwrap();
-        let keep = |name: &str, file: &str, stamp: TemplateStamp| {
-            (name == "kept.example").then(|| ("recorded".to_owned(), (file.to_owned(), stamp)))
+        let keep = |name: &str, file: &str, path: &Path| {
+            let stamp = fsio::template_stamp(path)?;
+            (name == "kept.example")
+                .then(|| (stamp, "recorded".to_owned(), (file.to_owned(), stamp)))
         };
         let settled = i128::try_from(SETTLED.as_nanos()).unwrap();
         let t = load(&config, list(&config).unwrap(), Some(at(settled - 1)), keep);
@@ -312,7 +315,7 @@ mod tests {
             dir.path().join("gone.example.zone~"),
         )
         .unwrap();
-        let t = load(&config, listing, None, |_, _, _| None::<(String, ())>);
+        let t = load(&config, listing, None, |_, _, _| None::<(_, _, ())>);
         assert_eq!(names(&t), ["kept.example"]);
         assert!(
             t.broken.is_empty() && t.errors.is_empty(),

@@ -37,16 +37,19 @@ pub(super) fn load_templates(
         context: zone::parse_context(config),
     };
     let cache = seen.old.as_ref().filter(|c| c.context == seen.context);
-    let templates = templates::load(config, listing, Some(now), |name, file_name, stamp| {
+    // Only a zone the cache holds has its template stat-ed here (a first run, or one
+    // after a config change, reads every template without it).
+    let templates = templates::load(config, listing, Some(now), |name, file_name, path| {
         let cached = cache?.zones.get(name)?;
         let last = old?.zones.get(name)?;
-        if cached.stamp != stamp || cached.template != last.template {
+        if cached.template != last.template {
             return None;
         }
+        let stamp = fsio::template_stamp(path).filter(|s| *s == cached.stamp)?;
         let installed = fsio::stamp(&config.zones.join(file_name));
         let signing = Signing::of(config, keys, name);
         let plan = keep_unread(inputs, last, installed, &signing)?;
-        Some((last.template.clone(), plan))
+        Some((stamp, last.template.clone(), plan))
     });
     (templates, seen)
 }
