@@ -566,3 +566,41 @@ fn an_unread_template_is_still_seen_to_change() {
     );
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// The template cache is only a cache: a directory in its place (a write that fails, as
+/// on a full disk) is a warning, and the run's work stands; a link in its place is never
+/// written through, and is replaced by the cache.
+#[test]
+fn the_template_cache_never_fails_a_run_nor_writes_through_a_link() {
+    let pool = "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\n\
+                ipv4 = \"198.51.100.7\"\n";
+    let env = Env::new(pool);
+    env.template("a.test", &zone_text("a.test"));
+    // A stamp is recorded only for a template last changed 2 s before the run.
+    std::thread::sleep(Duration::from_millis(2100));
+    let cache = env.path("state/templates.json");
+    fs::create_dir(&cache).unwrap();
+    let out = env.zonerw(&[]);
+    assert!(out.status.success(), "{out:?}");
+    first_serial(&out, "a.test");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("zonerw: warning: ")
+            && stderr.ends_with("(the template cache: the next run reads every template)\n")
+            && stderr.lines().count() == 1,
+        "{out:?}"
+    );
+    let state = fs::read_to_string(env.path("state/state.json")).unwrap();
+    assert!(state.contains("\"a.test\""), "{state}");
+
+    fs::remove_dir(&cache).unwrap();
+    let outside = env.path("outside.json");
+    fs::write(&outside, "not zonerw's").unwrap();
+    std::os::unix::fs::symlink(&outside, &cache).unwrap();
+    let out = env.zonerw(&[]);
+    expect_output("a link as the cache", &out, "", "");
+    assert_eq!(fs::read_to_string(&outside).unwrap(), "not zonerw's");
+    assert!(fs::symlink_metadata(&cache).unwrap().file_type().is_file());
+    let written = fs::read_to_string(&cache).unwrap();
+    assert!(written.contains("\"a.test\""), "{written}");
+}
