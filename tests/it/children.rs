@@ -339,44 +339,65 @@ fn sigterm(
     during: &str,
     removed: usize,
 ) -> Run {
+    stop(
+        running,
+        (libc::SIGTERM, "SIGTERM"),
+        tracked,
+        z,
+        state_before,
+        during,
+        removed,
+    )
+}
+
+/// Send `running` the `signal` (with its name) and check that it stopped within 2 s,
+/// cleanly, having removed `removed` temporary files (see below).
+#[track_caller]
+fn stop(
+    running: Running,
+    (number, name): (libc::c_int, &str),
+    tracked: &Tracked,
+    z: &Zonerw,
+    state_before: &[u8],
+    during: &str,
+    removed: usize,
+) -> Run {
     let sent = Instant::now();
-    signal(running.pid().cast_signed(), libc::SIGTERM);
+    signal(running.pid().cast_signed(), number);
     let r = running.wait();
     let took = sent.elapsed();
     eprintln!(
-        "SIGTERM during {during}: exit {} {took:?} after the signal",
+        "{name} during {during}: exit {} {took:?} after the signal",
         r.code
     );
     assert!(
         took < Duration::from_secs(2),
-        "took {took:?} after SIGTERM\n{r}"
+        "took {took:?} after {name}\n{r}"
     );
-    assert_stopped_cleanly(&r, tracked, z, state_before, removed);
+    assert_stopped_cleanly(&r, (number, name), tracked, z, state_before, removed);
     r
 }
 
-/// Check what a SIGTERM'd run left: exit 128+15 with one line saying so (and how many
-/// temporary files it `removed`), no tracked process, no temporary, state.json unchanged, and
-/// the lock free.
+/// Check what a run stopped by `signal` left: exit 128 + the signal with one line saying
+/// so (and how many temporary files it `removed`), no tracked process, no temporary,
+/// state.json unchanged, and the lock free.
 #[track_caller]
 fn assert_stopped_cleanly(
     r: &Run,
+    (number, name): (libc::c_int, &str),
     tracked: &Tracked,
     z: &Zonerw,
     state_before: &[u8],
     removed: usize,
 ) {
-    assert_eq!(r.code, 128 + libc::SIGTERM, "exit 128+SIGTERM\n{r}");
+    assert_eq!(r.code, 128 + number, "exit 128+{name}\n{r}");
     let files = if removed == 1 { "file" } else { "files" };
     r.expect_stderr(&lines!(format!(
-        "zonerw: error: stopped by SIGTERM: killed 1 running command (and its process group), removed {removed} temporary {files}; the state was not saved, so the next run redoes this one's work"
+        "zonerw: error: stopped by {name}: killed 1 running command (and its process group), removed {removed} temporary {files}; the state was not saved, so the next run redoes this one's work"
     )));
     r.expect_stdout("");
     let left = tracked.settle();
-    assert!(
-        left.is_empty(),
-        "still running after SIGTERM: {left:?}\n{r}"
-    );
+    assert!(left.is_empty(), "still running after {name}: {left:?}\n{r}");
     assert_eq!(
         temporaries(&z.zones),
         Vec::<String>::new(),
@@ -394,11 +415,12 @@ fn assert_stopped_cleanly(
     );
 }
 
-/// SIGTERM while a witness (and a process it started) hangs: zonerw exits 143 at once,
-/// the witness's process group is gone, nothing is saved, and the next run (the witness
-/// now confirming) is not locked out and fails over.
+/// SIGTERM, SIGINT and SIGHUP (one run each) while a witness (and a process it started)
+/// hangs: zonerw exits 128 + the signal at once, the witness's process group is gone,
+/// nothing is saved, and the next run (the witness now confirming) is not locked out and
+/// fails over.
 #[test]
-fn sigterm_during_a_hung_witness_stops_it_and_frees_the_lock() {
+fn sigterm_sigint_or_sighup_during_a_hung_witness_stops_it_and_frees_the_lock() {
     let mut confirm = PathBuf::new();
     let (nsd, main, z, tracked) = setup(|s, t| {
         confirm = t.dir.join("confirm");
@@ -417,9 +439,25 @@ fn sigterm_during_a_hung_witness_stops_it_and_frees_the_lock() {
     main.set_mode(Mode::Refusing);
     let state_before = fs::read(z.state_json()).unwrap();
 
-    let running = z.spawn(&[]);
-    tracked.wait_for(2, &running);
-    sigterm(running, &tracked, &z, &state_before, "a hung witness", 0);
+    let signals = [
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGHUP, "SIGHUP"),
+    ];
+    for (k, sent) in signals.into_iter().enumerate() {
+        let running = z.spawn(&[]);
+        // Each run's witness records itself and its sleep.
+        tracked.wait_for(2 * (k + 1), &running);
+        stop(
+            running,
+            sent,
+            &tracked,
+            &z,
+            &state_before,
+            "a hung witness",
+            0,
+        );
+    }
 
     fs::write(&confirm, "").unwrap();
     let r = z.run(&[]);

@@ -604,3 +604,96 @@ fn the_template_cache_never_fails_a_run_nor_writes_through_a_link() {
     let written = fs::read_to_string(&cache).unwrap();
     assert!(written.contains("\"a.test\""), "{written}");
 }
+
+/// The strict-input rules, through the binary: each config below is refused with exit 2,
+/// with one error naming the file and line (and column, and the line itself, where the
+/// TOML gives them), and nothing is touched: the state directory stays empty, no zone is
+/// written, `nsd-control` is not called.
+#[test]
+fn strict_config_errors_exit_2_naming_the_line_and_touch_nothing() {
+    let pool = |check: &str, marker: &str| {
+        format!(
+            "[[pool]]\nname = \"web\"\nmarker = \"{marker}\"\n\
+             [[pool.server]]\nname = \"main\"\nipv4 = \"192.0.2.1\"\ncheck = \"{check}\"\n\
+             [[pool.server]]\nname = \"backup\"\nipv4 = \"198.51.100.7\"\n"
+        )
+    };
+    let good = || pool("http://www.example.test/up", "IP");
+    let no_move = ("", "");
+    // (what, config text after [nsd], a directory key moved, the error lines; {config}
+    // and {root} stand for the config file and its directory)
+    let cases = [
+        (
+            "check URL port 0",
+            pool("http://www.example.test:0/up", "IP"),
+            no_move,
+            "zonerw: error: {config}:13:9: invalid URL \"http://www.example.test:0/up\": port \"0\" is not a port number from 1 to 65535\n\
+             zonerw:     check = \"http://www.example.test:0/up\"\n",
+        ),
+        (
+            "check URL port 65536",
+            pool("http://www.example.test:65536/up", "IP"),
+            no_move,
+            "zonerw: error: {config}:13:9: invalid URL \"http://www.example.test:65536/up\": port \"65536\" is not a port number from 1 to 65535\n\
+             zonerw:     check = \"http://www.example.test:65536/up\"\n",
+        ),
+        (
+            "check URL without a scheme",
+            pool("www.example.test/up", "IP"),
+            no_move,
+            "zonerw: error: {config}:13:9: invalid URL \"www.example.test/up\": must start with http:// or https://, e.g. \"http://www.example.test/up\"\n\
+             zonerw:     check = \"www.example.test/up\"\n",
+        ),
+        (
+            "a marker with a trailing space",
+            pool("http://www.example.test/up", "my ip "),
+            no_move,
+            "zonerw: error: {config}:9:10: marker \"my ip \": must not start or end with a space\n\
+             zonerw:     marker = \"my ip \"\n",
+        ),
+        (
+            "a verify secondary on port 0",
+            format!("{}[verify]\nsecondaries = [\"127.0.0.1:0\"]\n", good()),
+            no_move,
+            "zonerw: error: {config}:18:15: invalid DNS server \"127.0.0.1:0\": port 0 is not a port; write e.g. \"192.0.2.1:53\"\n\
+             zonerw:     secondaries = [\"127.0.0.1:0\"]\n",
+        ),
+        (
+            "zones inside templates",
+            good(),
+            ("zones", "templates/zones"),
+            "zonerw: error: {config}: zones ({root}/templates/zones) is inside templates ({root}/templates): templates, zones and state must be three separate directories, none inside another\n",
+        ),
+        (
+            "state the same directory as templates",
+            good(),
+            ("state", "templates"),
+            "zonerw: error: {config}: templates ({root}/templates) is the same directory as state ({root}/templates): templates, zones and state must be three separate directories, none inside another\n",
+        ),
+    ];
+    for (what, tail, (key, dir), error) in cases {
+        let env = Env::new(&tail);
+        env.template("example.test", &zone_text("example.test"));
+        let config = env.path("zonerw.toml");
+        if !key.is_empty() {
+            fs::create_dir_all(env.path(dir)).unwrap();
+            let text = fs::read_to_string(&config).unwrap();
+            let from = format!("{key} = \"{key}\"");
+            assert!(text.contains(&from), "{what}: {text}");
+            fs::write(&config, text.replace(&from, &format!("{key} = \"{dir}\""))).unwrap();
+        }
+        let out = env.zonerw(&[]);
+        assert_eq!(out.status.code(), Some(2), "{what}: {out:?}");
+        let error = error
+            .replace("{config}", &config.display().to_string())
+            .replace("{root}", &env.dir.path().display().to_string());
+        expect_output(what, &out, "", &error);
+        let entries = |d: &str| fs::read_dir(env.path(d)).unwrap().count();
+        assert_eq!(
+            (entries("state"), entries("zones")),
+            (0, 0),
+            "{what}: written"
+        );
+        assert_eq!(env.calls(), Vec::<String>::new(), "{what}");
+    }
+}

@@ -2,9 +2,10 @@
 //!
 //! Every file of `tests/fixtures/nsd-tpkg` (121 zone files from NSD's `tpkg/` tests, which
 //! `nsd-checkzone` accepts under the origin `INDEX` gives) becomes the only template of a
-//! fresh setup: `templates/<ORIGIN>.zone`, an empty `zones/`, a config with no pools, a stub
-//! `nsd-control` and no `nsd-checkzone`. The files contain no markers, so one run must
-//! install each of them byte for byte and reload it, and a second run must do nothing.
+//! fresh setup: `templates/<ORIGIN>.zone`, with its SOA serial field replaced by `@serial@`,
+//! an empty `zones/`, a config with no pools, a stub `nsd-control` and the real
+//! `nsd-checkzone`. One run must check each of them, install it byte for byte apart from the
+//! serial and reload it, and a second run must do nothing.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -49,7 +50,7 @@ impl Setup {
         let config = root.join("zonerw.toml");
         let text = format!(
             "templates = {}\nzones = {}\nstate = {}\n\n[serial]\nscheme = \"counter\"\n\n\
-             [nsd]\ncontrol = [{}]\ncheckzone = \"\"\ntimeout = \"10s\"\n",
+             [nsd]\ncontrol = [{}]\ncheckzone = \"nsd-checkzone\"\ntimeout = \"10s\"\n",
             toml_string(&root.join("templates")),
             toml_string(&root.join("zones")),
             toml_string(&root.join("state")),
