@@ -693,7 +693,10 @@ impl Config {
     /// Parse config text; relative paths resolve against the directory of `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let spec: Spec = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let resolve = |p: Option<PathBuf>, default: &str| {
             let p = p.unwrap_or_else(|| PathBuf::from(default));
             if p.is_absolute() { p } else { base.join(p) }

@@ -447,7 +447,11 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Atomically replace `path` with `contents` (temp file, fsync, rename, fsync dir).
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name's parent is "", which names no directory to sync.
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());

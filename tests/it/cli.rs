@@ -697,3 +697,34 @@ fn strict_config_errors_exit_2_naming_the_line_and_touch_nothing() {
         assert_eq!(env.calls(), Vec::<String>::new(), "{what}");
     }
 }
+
+/// `zonerw -c zonerw.toml` (a bare file name, as a crontab line in the config's directory
+/// has it) with relative paths: the run, its state and its metrics textfile go where the
+/// config says, without a warning (a bare name's parent is "", once synced as a directory).
+#[test]
+fn a_bare_config_file_name_with_relative_paths_runs_cleanly() {
+    let pool =
+        "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\nipv4 = \"198.51.100.7\"\n";
+    let env = Env::new(&format!("{pool}[metrics]\ntextfile = \"metrics.prom\"\n"));
+    env.template("example.test", &zone_text("example.test"));
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_zonerw"))
+            .args(["-c", "zonerw.toml"])
+            .current_dir(env.dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(out.status.success(), "{out:?}");
+    let serial = first_serial(&out, "example.test");
+    expect_output(
+        "first run",
+        &out,
+        &format!("example.test: serial none -> {serial}, reloaded\n"),
+        "",
+    );
+    let metrics = fs::read_to_string(env.path("metrics.prom")).unwrap();
+    assert!(metrics.contains("zonerw_last_run_success 1"), "{metrics}");
+    assert!(env.path("state/state.json").is_file());
+    expect_output("second run", &run(), "", "");
+}
