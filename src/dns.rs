@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use domain::base::iana::{Rcode, Rtype};
+use domain::base::iana::{Opcode, Rcode, Rtype};
 use domain::base::name::ParsedName;
 use domain::base::{Message, MessageBuilder, Name};
 use domain::rdata::{Rrsig, Soa};
@@ -194,6 +194,30 @@ fn tcp_once(
     }
 }
 
+/// Send `server` one NOTIFY (RFC 1996) for `zone` over UDP, without waiting for its answer:
+/// a nudge to a secondary that has not asked for the new serial yet. The secondary acts on
+/// it only if its ACL allows NOTIFY from this host's address (as it does for the primary
+/// zonerw runs beside); otherwise it refuses it, and nothing changes.
+///
+/// # Errors
+/// A zone name that is not one, or a socket error, in words.
+pub fn notify(server: SocketAddr, zone: &str) -> Result<(), String> {
+    let mut question = query_builder(zone)?;
+    question.header_mut().set_opcode(Opcode::NOTIFY);
+    question.header_mut().set_aa(true);
+    let message = question.into_message();
+    let bind = if server.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let socket = UdpSocket::bind(bind).map_err(|e| e.to_string())?;
+    socket
+        .send_to(message.as_slice(), server)
+        .map(drop)
+        .map_err(|e| format!("cannot send NOTIFY: {e}"))
+}
+
 fn build_query(zone: &str) -> Result<Message<Vec<u8>>, String> {
     Ok(query_builder(zone)?.into_message())
 }
@@ -331,6 +355,25 @@ mod tests {
             Ttl::from_secs(300),
         );
         (name("example.com."), Class::IN, 3600, data)
+    }
+
+    #[test]
+    fn a_notify_is_one_authoritative_notify_for_the_zones_soa() {
+        let secondary = UdpSocket::bind("127.0.0.1:0").unwrap();
+        secondary
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        notify(secondary.local_addr().unwrap(), "example.com").unwrap();
+        let mut buf = [0u8; 512];
+        let n = secondary.recv(&mut buf).unwrap();
+        let message = Message::from_octets(buf[..n].to_vec()).unwrap();
+        let header = message.header();
+        assert_eq!(header.opcode(), Opcode::NOTIFY);
+        assert!(header.aa() && !header.qr() && !header.rd());
+        let question = message.sole_question().unwrap();
+        assert_eq!(question.qname().to_string(), "example.com");
+        assert_eq!(question.qtype(), Rtype::SOA);
+        assert!(notify(secondary.local_addr().unwrap(), "a..b").is_err());
     }
 
     #[test]
