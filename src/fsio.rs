@@ -1,4 +1,5 @@
-//! File-system effects: atomic installs that NSD will notice, the run lock, reads with paths.
+//! File-system effects: atomic installs that NSD will notice, state files that never follow
+//! a link, bounded reads of installed files, errors that name the path.
 
 use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
 use std::io::{self, Read, Write};

@@ -2,7 +2,7 @@
 //! back as they were, apart from the serial.
 //!
 //! The corpus test adopts every file of NSD's test zones (`tests/fixtures/nsd-tpkg`, the
-//! same files as `../shared/corpus/nsd-tpkg`) with a pool whose main server has the first
+//! 121 zone files of NSD's own `tpkg` test suite) with a pool whose main server has the first
 //! IPv4 and IPv6 address found in the file, then runs zonerw (stub `nsd-control`, no
 //! `nsd-checkzone`, as `corpus` does) and compares the installed zone with the original.
 //! The NSD test adopts a real-looking zone and has the real NSD pair serve the result.

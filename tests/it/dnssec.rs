@@ -1,6 +1,7 @@
 //! Signed zones (`[dnssec]`) against the real NSD primary and secondary, the real
 //! `ldns-signzone` and `ldns-verify-zone`, and `delv` validating from a trust anchor made
-//! of the zone's KSK (see ../shared/dnssec/NOTES.md, section 5): what a validating
+//! of the zone's KSK (`delv -a ANCHOR +root=ZONE`, the anchor a `trust-anchors` statement
+//! with the KSK as a `static-key`: see `anchor` and `delv` below): what a validating
 //! resolver behind the *secondary* would see.
 //!
 //! Keys are made per test with `ldns-keygen -a 13` in the test's directory. The tests are

@@ -1,7 +1,7 @@
 //! Knot DNS 3.2 and BIND 9.18 as the *primary* (`[server] kind = "knot" | "bind"`), with a
 //! real NSD secondary transferring from it, on loopback: failover and failback, broken
 //! templates, back-to-back runs, zones added at run time, `[verify]`, the servers' traps
-//! (see ../shared/knot-bind/NOTES.md) and `zonerw check`.
+//! (notes/SERVERS.md lists them, each with the test that covers it) and `zonerw check`.
 //!
 //! Each test has its own `/tmp/zrwXXXXXX` directory: `primary/` is where the primary loads
 //! zone files from (zonerw's `zones`, also the daemon's configs, socket and databases),
