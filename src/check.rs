@@ -62,7 +62,7 @@ pub fn check(config: &Config, now: jiff::Timestamp) -> Result<u8> {
         // The probes take up to timeout x attempts: they run while the rest is checked.
         let probes = scope.spawn(|| probe::probe_all(config));
         show(vec![line::config(&config.path, &config.pools)]);
-        let (template_lines, zones) = template_lines(config);
+        let (template_lines, zones, broken) = template_lines(config);
         show(template_lines);
         let (command_lines, control_found, checkzone_found) = command_lines(config);
         show(command_lines);
@@ -75,11 +75,23 @@ pub fn check(config: &Config, now: jiff::Timestamp) -> Result<u8> {
             state.as_ref(),
             checkzone_found,
         ));
+        show(not_checked(&broken, |zone| {
+            format!(
+                "{} {zone}: not run: its template does not load (see above)",
+                config.primary.kind.default_check()
+            )
+        }));
         let (nsd_lines, unknown) = match config.primary.kind {
             Kind::Nsd => nsd_lines(config, &zones, control_found.as_ref()),
             Kind::Knot | Kind::Bind => server_lines(config, &zones, control_found.as_ref()),
         };
         show(nsd_lines);
+        show(not_checked(&broken, |zone| {
+            format!(
+                "zone {zone}: {} not asked about it: its template does not load (see above)",
+                config.primary.name()
+            )
+        }));
         show(directory_lines(config));
         show(dnssec_lines(config, &zones, state.as_ref(), now));
         let outcomes = probes.join().unwrap_or_else(|_| {
@@ -132,8 +144,15 @@ pub fn check(config: &Config, now: jiff::Timestamp) -> Result<u8> {
 
 // ---------------------------------------------------------------- 1. templates
 
-/// A line per template, and the zones whose template loaded.
-fn template_lines(config: &Config) -> (Vec<Line>, Vec<Zone>) {
+/// A `skip` line (`what` says it) for each zone of `broken`, whose template did not load:
+/// the checks of its renderings and of the server are not made, and say so.
+fn not_checked(broken: &[String], what: impl Fn(&str) -> String) -> Vec<Line> {
+    broken.iter().map(|zone| Line::skip(what(zone))).collect()
+}
+
+/// A line per template, the zones whose template loaded, and the names of those whose
+/// template did not (a name can be told).
+fn template_lines(config: &Config) -> (Vec<Line>, Vec<Zone>, Vec<String>) {
     let loaded = match templates::load_templates(config) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -147,9 +166,11 @@ fn template_lines(config: &Config) -> (Vec<Line>, Vec<Zone>) {
                     ),
                 )],
                 Vec::new(),
+                Vec::new(),
             );
         }
     };
+    let mut broken = Vec::new();
     let mut lines: Vec<Line> = loaded
         .zones
         .iter()
@@ -164,8 +185,11 @@ fn template_lines(config: &Config) -> (Vec<Line>, Vec<Zone>) {
             _ => String::new(),
         };
         lines.push(line::broken_template(&zone, &error.to_string()));
+        if !zone.is_empty() && !broken.contains(&zone) {
+            broken.push(zone);
+        }
     }
-    (lines, loaded.zones)
+    (lines, loaded.zones, broken)
 }
 
 /// The address markers a zone's template uses, by pool (config order).

@@ -356,6 +356,9 @@ pub struct FileFacts {
     pub gid: u32,
     /// Its permission bits.
     pub mode: u32,
+    /// Whether this process is in that group already (then adding the user to it is no
+    /// fix).
+    pub member: bool,
 }
 
 /// The fix for `trouble`, for user `user`; `facts` of the file the trouble names (the key,
@@ -369,6 +372,12 @@ pub fn fix_text(trouble: &Trouble, user: &str, facts: Option<&FileFacts>) -> Str
             None => format!(
                 "NSD's control key {} does not exist: create the keys with nsd-control-setup, \
                  or {SOCKET}",
+                path.display()
+            ),
+            Some(f) if f.gid != 0 && f.mode & 0o040 != 0 && f.member => format!(
+                "{user} is in group {} but cannot read NSD's control key {}: let the group \
+                 into the directories above it, or {SOCKET}",
+                f.group,
                 path.display()
             ),
             Some(f) if f.gid != 0 && f.mode & 0o040 != 0 => format!(
@@ -393,11 +402,21 @@ pub fn fix_text(trouble: &Trouble, user: &str, facts: Option<&FileFacts>) -> Str
                  creates the socket for group nsd) and add {user} to group nsd (adduser {user} \
                  nsd)"
             ),
+            Some(f) if f.mode & 0o060 != 0o060 && f.member => format!(
+                "NSD's control socket {addr} has mode {:04o}, so group {} (which {user} is in) \
+                 cannot use it: restart NSD (it creates the socket group-writable)",
+                f.mode, f.group
+            ),
             Some(f) if f.mode & 0o060 != 0o060 => format!(
                 "NSD's control socket {addr} has mode {:04o}, so group {} cannot use it: \
                  restart NSD (it creates the socket group-writable) and add {user} to group {} \
                  (adduser {user} {})",
                 f.mode, f.group, f.group, f.group
+            ),
+            Some(f) if f.member => format!(
+                "{user} is in group {}, which may use NSD's control socket {addr}: let that \
+                 group into the directory holding the socket",
+                f.group
             ),
             Some(f) => format!(
                 "add {user} to group {}, which may use NSD's control socket {addr} (adduser \
@@ -453,7 +472,21 @@ fn file_facts(path: &Path) -> Option<FileFacts> {
         group: group_name(meta.gid()),
         gid: meta.gid(),
         mode: meta.mode() & 0o7777,
+        member: in_group(meta.gid()),
     })
+}
+
+/// Whether this process is in group `gid` (its effective group or a supplementary one).
+fn in_group(gid: u32) -> bool {
+    // SAFETY: getegid has no preconditions.
+    if unsafe { libc::getegid() } == gid {
+        return true;
+    }
+    let mut groups = vec![0 as libc::gid_t; 1024];
+    let len = libc::c_int::try_from(groups.len()).unwrap_or(0);
+    // SAFETY: getgroups writes at most `len` gids into `groups`, which holds that many.
+    let n = unsafe { libc::getgroups(len, groups.as_mut_ptr()) };
+    usize::try_from(n).is_ok_and(|n| groups[..n].contains(&gid))
 }
 
 /// The name of group `gid`, or the number if it has none.
@@ -700,6 +733,11 @@ mod tests {
             group: group.into(),
             gid,
             mode,
+            member: false,
+        };
+        let member = |group: &str, gid, mode| FileFacts {
+            member: true,
+            ..facts(group, gid, mode)
         };
         let key = Trouble::ControlKey("/etc/nsd/nsd_control.pem".into());
         let socket = Trouble::SocketDenied("/run/nsd/nsd.ctl".into());
@@ -738,6 +776,22 @@ mod tests {
                 &socket,
                 None,
                 "zonerw may not use NSD's control socket /run/nsd/nsd.ctl: add zonerw to the socket's group",
+            ),
+            // Already in the group: adding the user to it is no fix.
+            (
+                &socket,
+                Some(member("nsd", 105, 0o600)),
+                "NSD's control socket /run/nsd/nsd.ctl has mode 0600, so group nsd (which zonerw is in) cannot use it: restart NSD (it creates the socket group-writable)",
+            ),
+            (
+                &socket,
+                Some(member("nsd", 105, 0o660)),
+                "zonerw is in group nsd, which may use NSD's control socket /run/nsd/nsd.ctl: let that group into the directory holding the socket",
+            ),
+            (
+                &key,
+                Some(member("nsd", 105, 0o640)),
+                "zonerw is in group nsd but cannot read NSD's control key /etc/nsd/nsd_control.pem: let the group into the directories above it",
             ),
             (
                 &Trouble::NotRunning("/run/nsd/nsd.ctl".into()),

@@ -265,6 +265,16 @@ fn an_ipv6_marker_without_ipv6_servers_fails() {
         )),
         "{run}"
     );
+    // The checks its template is needed for are skipped, and say why.
+    for skipped in [
+        "skip  nsd-checkzone example.test: not run: its template does not load (see above)",
+        "skip  zone example.test: NSD not asked about it: its template does not load (see above)",
+    ] {
+        assert!(
+            run.stdout.lines().any(|l| l == skipped),
+            "no line {skipped:?}\n{run}"
+        );
+    }
 }
 
 #[test]
