@@ -673,6 +673,27 @@ mod tests {
     }
 
     #[test]
+    fn signed_lines() {
+        let config = config();
+        let mut z = zone_run(&config, Action::Write, Some(1), 2, "192.0.2.1");
+        assert_eq!(signed_line(&z), None, "not signed this run");
+        z.signed = Some(crate::outcome::Signed {
+            keys: "KSK 35008, ZSK 37124 (algorithm 13)".into(),
+            sign: std::time::Duration::from_micros(12_700),
+            verify: std::time::Duration::from_millis(40),
+        });
+        assert_eq!(
+            signed_line(&z).unwrap(),
+            "example.com: signed in 12 ms with KSK 35008, ZSK 37124 (algorithm 13), verified in 40 ms"
+        );
+        z.plan.signatures = Some("2026-12-13T17:40:06Z".parse().unwrap());
+        assert_eq!(
+            signed_line(&z).unwrap(),
+            "example.com: signed in 12 ms with KSK 35008, ZSK 37124 (algorithm 13), verified in 40 ms; signatures valid until 2026-12-13T17:40:06Z"
+        );
+    }
+
+    #[test]
     fn zone_lines() {
         let config = config();
         let cases = [
