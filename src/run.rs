@@ -20,18 +20,17 @@ use std::rc::Rc;
 use jiff::Timestamp;
 
 use crate::config::Config;
-use crate::decide::ProbeOutcome;
 use crate::error::{Error, Errors, Result};
-use crate::maintenance::{self, Change, Ended};
+use crate::maintenance::Change;
 use crate::outcome::{self, Outcome};
 use crate::output::{emit, print};
-use crate::state::State;
+use crate::report;
 use crate::store::{StateFiles, load_reserved, load_state};
 use crate::templates::{self, Templates};
-use crate::{probe, report};
 
 mod apply;
 mod commit;
+mod decide;
 mod guard;
 mod metrics;
 mod plan;
@@ -102,35 +101,6 @@ fn run_steps(
     errors.into_result()
 }
 
-/// Record a maintenance command's `change` and save it at once; the state the run goes on
-/// from, and what the change ended (an earlier pin it replaced, say).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the run's own values, passed through"
-)]
-fn record(
-    config: &Config,
-    change: &Change,
-    old: Option<Rc<State>>,
-    outcomes: &[Vec<ProbeOutcome>],
-    now: Timestamp,
-    files: &StateFiles,
-    verbosity: Verbosity,
-    seen: &mut metrics::Seen,
-) -> Result<(Option<Rc<State>>, Option<Ended>)> {
-    let recorded = maintenance::record(config, old.as_deref(), change, outcomes, now)?;
-    commit::save_recorded(&recorded, files)?;
-    if verbosity >= Verbosity::Normal {
-        print([recorded.line]);
-    }
-    if recorded.entry.is_none() {
-        return Ok((old, None));
-    }
-    let state = Rc::new(recorded.state);
-    seen.state = Some(Rc::clone(&state));
-    Ok((Some(state), recorded.ended))
-}
-
 /// A run over the templates of `listing`, which it takes once it knows which zones must be
 /// read (their errors go to `template_errors`, before the run's own). `change`: a
 /// maintenance command's, recorded before the decision.
@@ -153,16 +123,7 @@ fn run_zones(
     seen.state.clone_from(&old);
     let reserved = load_reserved(&files.serials)?;
 
-    let outcomes = probe::probe_all(config);
-    seen.outcomes = Some(outcomes.clone());
-    let (old, ended) = match change {
-        Some(change) => record(config, change, old, &outcomes, now, &files, verbosity, seen)?,
-        None => (old, None),
-    };
-    let commanded = change.zip(ended.as_ref()).map(|(c, e)| (c.pool(), e));
-    let mut pools = outcome::decide_pools(config, old.as_deref(), outcomes, now, commanded);
-    print(report::probes(&pools, verbosity));
-    guard::guard_failovers(config, &mut pools);
+    let (old, pools) = decide::decide(config, old, change, now, &files, verbosity, seen)?;
     let addresses = outcome::chosen_addresses(&pools);
     let inputs = crate::plan::Inputs {
         config,
@@ -216,24 +177,12 @@ fn run_zones(
     ));
     verify::verify_reloaded(config, &mut zones, &pools, verify::Clock { now, started });
     errors.extend(verify::primary_failures(config, &zones));
-    // The commit point: only a run whose every change was applied saves the state.
-    let committed = errors.is_empty() && {
-        let run = Outcome {
-            pools: &pools,
-            zones: &zones,
-            broken: &broken,
-        };
-        match commit::commit(old.as_deref(), &run, &files, now) {
-            Ok(state) => {
-                seen.state = Some(Rc::new(state));
-                true
-            }
-            Err(e) => {
-                errors.push(e);
-                false
-            }
-        }
+    let run = Outcome {
+        pools: &pools,
+        zones: &zones,
+        broken: &broken,
     };
+    let committed = commit::commit_applied(old.as_deref(), &run, &files, now, seen, &mut errors);
     // Say what happened, not what was meant to: a switch is printed as done only once it
     // is committed; before that it is pending, and the next run retries it.
     emit(report::maintenance(&pools, Some(committed), verbosity));

@@ -5,12 +5,38 @@ use jiff::Timestamp;
 
 use crate::command::run_bounded;
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Errors, Result};
 use crate::fsio;
 use crate::maintenance::Recorded;
 use crate::outcome::{Next, Outcome, PoolRun, ZoneRun, next_state, next_template_cache};
 use crate::state::{HistoryEntry, State, TemplateCache};
 use crate::store::{StateFiles, write_template_cache};
+
+/// The commit point: only a run whose every change was applied (no `errors` so far) saves
+/// the state it leads to ([`commit`]); a failure to save joins `errors`. Returns whether
+/// the state was committed, and gives `seen` (the metrics) the committed state.
+pub(super) fn commit_applied(
+    old: Option<&State>,
+    run: &Outcome<'_>,
+    files: &StateFiles,
+    now: Timestamp,
+    seen: &mut super::metrics::Seen,
+    errors: &mut Errors,
+) -> bool {
+    if !errors.is_empty() {
+        return false;
+    }
+    match commit(old, run, files, now) {
+        Ok(state) => {
+            seen.state = Some(std::rc::Rc::new(state));
+            true
+        }
+        Err(e) => {
+            errors.push(e);
+            false
+        }
+    }
+}
 
 /// Step 4: save the new state (only if it differs) and append the history. Returns the
 /// state now committed.
