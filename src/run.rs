@@ -161,7 +161,7 @@ fn run_zones(
         &reserved,
         keys.as_ref(),
     )?;
-    let said = plan::ask_server(&mut zones, inputs);
+    let said = plan::ask_server(&mut zones, inputs, &outcome::down_servers(&pools));
     if options.dry_run {
         emit(report::maintenance(&pools, None, verbosity));
         print(report::switches(&pools, None, verbosity));

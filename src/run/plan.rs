@@ -6,7 +6,9 @@ use crate::error::Result;
 use crate::fsio::{self, Installed};
 use crate::outcome::ZoneRun;
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::plan::{
     Action, Inputs, Signing, ZonePlan, above_served, keep_unread, plan_zone, without_reading,
@@ -16,6 +18,7 @@ use crate::state::{Reserved, State, TemplateCache};
 use crate::store;
 use crate::templates::{self, Listing, Templates};
 use crate::zone::{self, Zone};
+use crate::{dns, parallel, serial};
 
 /// Load the templates of `listing`, but for the zones `keep_unread` keeps: those come
 /// planned, their template neither read nor parsed. That takes a template whose stamp is
@@ -122,7 +125,11 @@ pub(super) fn plan_all(
 /// it already serves (or a newer one) the next serial after the served one
 /// (`crate::plan::above_served`). Returns what the server said, by zone, for the check of
 /// zones it does not know; NSD serves the serial of zonerw's file and is not asked here.
-pub(super) fn ask_server(zones: &mut [ZoneRun], inputs: Inputs<'_>) -> BTreeMap<String, ZoneInfo> {
+pub(super) fn ask_server(
+    zones: &mut [ZoneRun],
+    inputs: Inputs<'_>,
+    down: &[(IpAddr, String)],
+) -> BTreeMap<String, ZoneInfo> {
     let primary = &inputs.config.primary;
     if !primary::serves_own_serials(primary.kind) {
         return BTreeMap::new();
@@ -132,16 +139,61 @@ pub(super) fn ask_server(zones: &mut [ZoneRun], inputs: Inputs<'_>) -> BTreeMap<
         .collect();
     let names: Vec<&str> = asked.iter().map(|&i| zones[i].zone.name.as_str()).collect();
     let infos = primary::zone_infos(primary, &names);
+    let secondaries = served_by_secondaries(inputs, &names, down);
     let mut said = BTreeMap::new();
-    for (i, info) in asked.into_iter().zip(infos) {
+    for ((i, info), on_secondaries) in asked.into_iter().zip(infos).zip(secondaries) {
         let z = &mut zones[i];
-        if let (Some(served), Some(template)) = (info.serial, &z.zone.template) {
-            above_served(&mut z.plan, template, served, inputs);
+        if let Some(template) = &z.zone.template {
+            for served in [info.serial, on_secondaries].into_iter().flatten() {
+                above_served(&mut z.plan, template, served, inputs);
+            }
         }
         said.insert(z.zone.name.clone(), info);
     }
     said
 }
+
+/// How long the secondaries are asked for the serials they serve before zones are written.
+const SECONDARY_ASK: Duration = Duration::from_secs(1);
+
+/// Per zone of `names`, the newest serial any `[verify]` secondary serves (None: none
+/// answered, or none is configured). A secondary at the address of a server found down in
+/// this run (`down`) is not asked. Knot and BIND, signing, serve serials above the file's,
+/// and a restart goes back to the file's: a secondary may then hold a serial the primary no
+/// longer serves, and would ignore a new file that has it (notes/SERVERS.md).
+fn served_by_secondaries(
+    inputs: Inputs<'_>,
+    names: &[&str],
+    down: &[(IpAddr, String)],
+) -> Vec<Option<u32>> {
+    let secondaries: Vec<SocketAddr> = inputs
+        .config
+        .verify
+        .iter()
+        .flat_map(|v| v.secondaries.iter().copied())
+        .filter(|s| !down.iter().any(|(ip, _)| *ip == s.ip()))
+        .collect();
+    if secondaries.is_empty() || names.is_empty() {
+        return vec![None; names.len()];
+    }
+    let pairs: Vec<(usize, SocketAddr)> = (0..names.len())
+        .flat_map(|i| secondaries.iter().map(move |&s| (i, s)))
+        .collect();
+    let deadline = Instant::now() + SECONDARY_ASK;
+    let answers = parallel::map(&pairs, ASK_AT_ONCE, |&(i, secondary)| {
+        dns::soa_serial(secondary, names[i], deadline).ok()
+    });
+    let mut newest = vec![None; names.len()];
+    for (&(i, _), answer) in pairs.iter().zip(answers) {
+        if let Some(serial) = answer {
+            newest[i] = Some(newest[i].map_or(serial, |n| serial::newest(n, serial)));
+        }
+    }
+    newest
+}
+
+/// How many secondaries' answers are waited for at once.
+const ASK_AT_ONCE: usize = 64;
 
 /// The installed file a dry run diffs against: empty when absent or not a file.
 pub(super) fn read_for_diff(path: &std::path::Path) -> Result<Vec<u8>> {

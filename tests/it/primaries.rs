@@ -1308,6 +1308,46 @@ fn knot_signing_bump_is_overtaken() {
     s.assert_secondary(ZONE, s2, MAIN3);
 }
 
+/// Knot trap 3, after a restart: a re-sign serves the file's serial + 1 and the secondary
+/// takes it; a restart of knotd serves the file's serial again. The failover's new file
+/// must then be above what the *secondary* serves, or NSD ignores it (same serial) and
+/// keeps the old address while `[verify]` counts it as served. zonerw asks the `[verify]`
+/// secondaries before it writes.
+#[test]
+fn knot_signing_bump_is_overtaken_after_a_restart() {
+    if !available(
+        Kind::Knot,
+        "primaries::knot_signing_bump_is_overtaken_after_a_restart",
+    ) {
+        return;
+    }
+    let (mut s, main, z) = setup(Kind::Knot, &[ZONE], signing());
+    let s1 = first_run(&s, &z);
+    let out = s.primary_control(&["-b", "zone-sign", ZONE]);
+    assert!(out.status.success(), "knotc zone-sign: {out:?}");
+    let bumped = s.wait_primary(ZONE, s1 + 1, PROPAGATE);
+    s.wait_secondary(ZONE, bumped, PROPAGATE);
+    s.stop_primary();
+    s.start_primary();
+    assert_eq!(
+        s.primary_serial(ZONE),
+        Some(s1),
+        "precondition: a restarted knotd serves the file's serial again"
+    );
+    assert_eq!(s.secondary_serial(ZONE), Some(bumped), "precondition");
+
+    main.set_mode(Mode::Refusing);
+    let r = z.run(&[]);
+    r.expect_ok();
+    r.expect_stderr("");
+    let s2 = r.new_serial(ZONE);
+    assert!(
+        s2 > bumped,
+        "the failover's serial {s2} must be above the secondary's {bumped}\n{r}"
+    );
+    s.assert_secondary(ZONE, s2, BACKUP_IP);
+}
+
 /// BIND trap 7: inline signing serves at least the file's serial, often more. `[verify]`
 /// takes served > written as served; the next forced run writes above what is served,
 /// and the secondary gets the new content.
