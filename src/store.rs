@@ -80,6 +80,27 @@ pub fn write_reserved(path: &Path, reserved: &Reserved) -> Result<()> {
     fsio::write_atomically(path, text.as_bytes())
 }
 
+/// Append `history` to the history file, then write `state` (the commit point of a run,
+/// or of a maintenance command's record): a failure before the state is written leaves it
+/// as it was.
+///
+/// # Errors
+/// A history or state file that cannot be written.
+pub fn write_state(
+    state: &State,
+    history: &[state::HistoryEntry],
+    files: &StateFiles,
+) -> Result<()> {
+    let lines: Vec<String> = history
+        .iter()
+        .map(|entry| serde_json::to_string(entry).expect("history serialises"))
+        .collect();
+    if !lines.is_empty() {
+        fsio::append_lines(&files.history, &lines)?;
+    }
+    fsio::write_atomically(&files.state, state.to_text().as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use std::fs;

@@ -6,11 +6,9 @@ use jiff::Timestamp;
 use crate::command::run_bounded;
 use crate::config::Config;
 use crate::error::{Errors, Result};
-use crate::fsio;
-use crate::maintenance::Recorded;
 use crate::outcome::{Next, Outcome, PoolRun, ZoneRun, next_state, next_template_cache};
-use crate::state::{HistoryEntry, State, TemplateCache};
-use crate::store::{StateFiles, write_template_cache};
+use crate::state::{State, TemplateCache};
+use crate::store::{self, StateFiles, write_template_cache};
 
 /// The commit point: only a run whose every change was applied (no `errors` so far) saves
 /// the state it leads to ([`commit`]); a failure to save joins `errors`. Returns whether
@@ -59,22 +57,10 @@ fn save(next: &Next, files: &StateFiles) -> Result<()> {
     if !next.changed {
         return Ok(());
     }
-    write(&next.state, &next.history, files)?;
+    store::write_state(&next.state, &next.history, files)?;
     // From here a signal loses nothing: say so if one comes (during the hook, say).
     crate::signals::note_saved();
     Ok(())
-}
-
-/// Append `history`, then write `state`.
-fn write(state: &State, history: &[HistoryEntry], files: &StateFiles) -> Result<()> {
-    let lines: Vec<String> = history
-        .iter()
-        .map(|entry| serde_json::to_string(entry).expect("history serialises"))
-        .collect();
-    if !lines.is_empty() {
-        fsio::append_lines(&files.history, &lines)?;
-    }
-    fsio::write_atomically(&files.state, state.to_text().as_bytes())
 }
 
 /// Save the template cache the run leads to (`outcome::next_template_cache`, under
@@ -98,16 +84,6 @@ pub(super) fn save_template_cache(
         crate::errln!(
             "zonerw: warning: {e} (the template cache: the next run reads every template)"
         );
-    }
-}
-
-/// Save what a maintenance command recorded (if it changed anything), before its run goes
-/// on: the record stands whatever becomes of the run. The history line first, the state
-/// last, as for a run.
-pub(super) fn save_recorded(recorded: &Recorded, files: &StateFiles) -> Result<()> {
-    match &recorded.entry {
-        Some(entry) => write(&recorded.state, std::slice::from_ref(entry), files),
-        None => Ok(()),
     }
 }
 

@@ -6,15 +6,15 @@ use std::rc::Rc;
 
 use jiff::Timestamp;
 
-use super::{Verbosity, guard, metrics};
+use super::{guard, metrics};
 use crate::config::Config;
 use crate::decide::ProbeOutcome;
 use crate::error::Result;
-use crate::maintenance::{self, Change, Ended};
+use crate::maintenance::{self, Change, Ended, Recorded};
 use crate::outcome::{self, PoolRun};
-use crate::output::print;
+use crate::output::{Verbosity, print};
 use crate::state::State;
-use crate::store::StateFiles;
+use crate::store::{self, StateFiles};
 use crate::{probe, report};
 
 /// Probe, record `change` (if a maintenance command started the run), decide every pool
@@ -59,7 +59,7 @@ fn record(
     seen: &mut metrics::Seen,
 ) -> Result<(Option<Rc<State>>, Option<Ended>)> {
     let recorded = maintenance::record(config, old.as_deref(), change, outcomes, now)?;
-    super::commit::save_recorded(&recorded, files)?;
+    save_recorded(&recorded, files)?;
     if verbosity >= Verbosity::Normal {
         print([recorded.line]);
     }
@@ -69,4 +69,14 @@ fn record(
     let state = Rc::new(recorded.state);
     seen.state = Some(Rc::clone(&state));
     Ok((Some(state), recorded.ended))
+}
+
+/// Save what a maintenance command recorded (if it changed anything), before its run goes
+/// on: the record stands whatever becomes of the run. The history line first, the state
+/// last, as for a run.
+fn save_recorded(recorded: &Recorded, files: &StateFiles) -> Result<()> {
+    match &recorded.entry {
+        Some(entry) => store::write_state(&recorded.state, std::slice::from_ref(entry), files),
+        None => Ok(()),
+    }
 }
