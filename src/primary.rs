@@ -626,6 +626,69 @@ exit 2"#,
     }
 
     #[test]
+    fn per_zone_reloads_stop_at_a_server_that_does_not_answer_and_a_refused_zone_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("calls");
+        let stub = |name: &str, body: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(
+                &path,
+                format!("#!/bin/sh\necho \"$*\" >> '{}'\n{body}", log.display()),
+            )
+            .unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            path
+        };
+        let down = stub(
+            "knotc-down",
+            "echo \"error: failed to connect to socket '/run/knot/knot.sock' (connection refused)\"\nexit 1\n",
+        );
+        let refuses = stub(
+            "knotc-refuses",
+            "echo 'error: [a.test.] (semantic check)'\nexit 1\n",
+        );
+        let files: Vec<PathBuf> = ["a.test", "b.test", "c.test"]
+            .iter()
+            .map(|z| dir.path().join(format!("{z}.zone")))
+            .collect();
+        let targets: Vec<Target<'_>> = ["a.test", "b.test", "c.test"]
+            .iter()
+            .zip(&files)
+            .map(|(zone, file)| Target {
+                zone,
+                file: file.clone(),
+            })
+            .collect();
+        let mut p = nsd("true");
+        p.kind = Kind::Knot;
+
+        // Unreachable: one call, the other two zones are not tried and say why.
+        p.control = vec![down.display().to_string()];
+        let r = reload(&p, &targets);
+        assert_eq!(r.failed, [true, true, true]);
+        assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
+        assert!(
+            r.errors[1]
+                .to_string()
+                .contains("was not run for 2 more zone(s) (b.test c.test): Knot DNS did not answer the one before"),
+            "{}",
+            r.errors[1]
+        );
+        let calls = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(calls.lines().count(), 1, "{calls}");
+
+        // A zone the server refuses fails alone: every zone is tried.
+        std::fs::remove_file(&log).unwrap();
+        p.control = vec![refuses.display().to_string()];
+        let r = reload(&p, &targets);
+        assert_eq!(r.failed, [true, true, true]);
+        assert_eq!(r.errors.len(), 3, "{:?}", r.errors);
+        let calls = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(calls.lines().count(), 3, "{calls}");
+    }
+
+    #[test]
     fn only_knot_and_bind_are_asked_for_their_serials() {
         assert!(!serves_own_serials(Kind::Nsd));
         assert!(serves_own_serials(Kind::Knot));

@@ -1567,17 +1567,30 @@ fn kill_group(pgid: i32) {
 
 /// Start the zonerw binary with exactly `args` (cwd "/", own process group).
 pub fn spawn_zonerw(args: &[&str]) -> Running {
+    use std::os::unix::process::CommandExt;
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zonerw"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zonerw"));
+    command
         .args(args)
         .current_dir("/")
         .env("PATH", search_path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("spawn zonerw");
+        .process_group(0);
+    // zonerw keeps a signal ignored that it was started with ignored (as under nohup), and
+    // a shell without job control starts background jobs with SIGINT ignored: the tests may
+    // run under one. Start zonerw as a service manager or a terminal would.
+    // SAFETY: signal(2) between fork and exec, as a shell does.
+    unsafe {
+        command.pre_exec(|| {
+            for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGTERM] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().expect("spawn zonerw");
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     let out = thread::spawn(move || {
