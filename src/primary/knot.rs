@@ -394,6 +394,45 @@ mod tests {
         );
         let bare: Vec<&str> = dangers("", "", "x.test").iter().map(|d| d.item).collect();
         assert_eq!(bare, ["zonefile-sync", "journal-content"]);
+        // zonefile-load: whole is Knot's default; any other value, zone's or template's,
+        // is a danger.
+        for (zone_line, template_line, want) in [
+            (
+                "zone[x.test.].zonefile-load = difference-no-serial\n",
+                "",
+                Some("difference-no-serial (zone)"),
+            ),
+            (
+                "",
+                "template[default].zonefile-load = difference\n",
+                Some("difference (template default)"),
+            ),
+            (
+                "zone[x.test.].zonefile-load = whole\n",
+                "template[default].zonefile-load = difference\n",
+                None,
+            ),
+        ] {
+            let safe =
+                "template[default].zonefile-sync = -1\ntemplate[default].journal-content = none\n";
+            let load: Vec<String> = dangers(
+                &format!("zone.domain = x.test.\n{zone_line}"),
+                &format!("template.id = default\n{safe}{template_line}"),
+                "x.test",
+            )
+            .into_iter()
+            .map(|d| {
+                assert_eq!(d.item, "zonefile-load");
+                assert_eq!(d.why, NEEDED[2].3);
+                d.value
+            })
+            .collect();
+            assert_eq!(
+                load,
+                want.into_iter().map(str::to_owned).collect::<Vec<_>>(),
+                "{zone_line}{template_line}"
+            );
+        }
     }
 
     #[test]
