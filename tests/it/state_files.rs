@@ -573,3 +573,59 @@ fn a_fifo_as_state_json_is_refused_without_blocking() {
     );
     expect_output("FIFO", &out, "", &lines!(refused));
 }
+
+/// A template the user running zonerw cannot read (mode 0600, another owner) fails its
+/// own zone only, like any broken template: the run applies the rest (the switch, the
+/// other zone), names the file and the cause, exits 2, and installs nothing for it.
+#[test]
+fn an_unreadable_template_fails_only_its_zone() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root to run as another user");
+        return;
+    }
+    let env = Env::new();
+    let secret = env.path("templates/other.test.zone");
+    fs::write(
+        &secret,
+        "$ORIGIN other.test.\n$TTL 60\n@ IN SOA ns1 hm ( @serial@ 300 60 7257600 60 )\n  IN NS ns1\nns1 IN A 192.0.2.53\n",
+    )
+    .unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    fs::create_dir(env.path("state")).unwrap();
+    for dir in ["state", "zones"] {
+        std::os::unix::fs::chown(env.path(dir), Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    let out = env.command(&[]).uid(NOBODY).gid(NOBODY).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let Some((None, serial)) = zone_change(&text(&out.stdout), "example.test") else {
+        panic!("the readable zone was not installed\n{}", show(&out));
+    };
+    expect_output(
+        "an unreadable template",
+        &out,
+        &lines!(
+            format!(
+                "web: main (127.0.0.1) -> backup (127.0.0.2): main failed 1/1 attempts: {REFUSED}"
+            ),
+            format!("example.test: serial none -> {serial}, reloaded"),
+        ),
+        &lines!(format!(
+            "zonerw: error: {}: cannot read template: Permission denied (os error 13)",
+            secret.display()
+        )),
+    );
+    assert!(env.path("zones/example.test.zone").is_file());
+    assert!(!env.path("zones/other.test.zone").exists());
+    // The switch and the sound zone were committed: the next run redoes neither.
+    let again = env.command(&[]).uid(NOBODY).gid(NOBODY).output().unwrap();
+    assert_eq!(again.status.code(), Some(2), "{}", show(&again));
+    expect_output(
+        "again",
+        &again,
+        "",
+        &lines!(format!(
+            "zonerw: error: {}: cannot read template: Permission denied (os error 13)",
+            secret.display()
+        )),
+    );
+}
