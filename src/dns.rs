@@ -87,12 +87,7 @@ fn udp_exchange(
     query: &Message<Vec<u8>>,
     deadline: Instant,
 ) -> Result<Message<Vec<u8>>, String> {
-    let bind = if server.is_ipv4() {
-        "0.0.0.0:0"
-    } else {
-        "[::]:0"
-    };
-    let socket = UdpSocket::bind(bind).map_err(|e| e.to_string())?;
+    let socket = udp_socket_for(server)?;
     socket
         .connect(server)
         .map_err(|e| format!("connect: {e}"))?;
@@ -194,28 +189,35 @@ fn tcp_once(
     }
 }
 
-/// Send `server` one NOTIFY (RFC 1996) for `zone` over UDP, without waiting for its answer:
+/// Send `server` one NOTIFY (RFC 1996) for `zone` from `socket` (see [`udp_socket_for`]),
+/// without waiting for its answer:
 /// a nudge to a secondary that has not asked for the new serial yet. The secondary acts on
 /// it only if its ACL allows NOTIFY from this host's address (as it does for the primary
 /// zonerw runs beside); otherwise it refuses it, and nothing changes.
 ///
 /// # Errors
 /// A zone name that is not one, or a socket error, in words.
-pub fn notify(server: SocketAddr, zone: &str) -> Result<(), String> {
+pub fn notify(socket: &UdpSocket, server: SocketAddr, zone: &str) -> Result<(), String> {
     let mut question = query_builder(zone)?;
     question.header_mut().set_opcode(Opcode::NOTIFY);
     question.header_mut().set_aa(true);
-    let message = question.into_message();
-    let bind = if server.is_ipv4() {
+    socket
+        .send_to(question.into_message().as_slice(), server)
+        .map(drop)
+        .map_err(|e| format!("cannot send NOTIFY: {e}"))
+}
+
+/// An unconnected UDP socket of `server`'s address family, on any local address and port.
+///
+/// # Errors
+/// The socket error, in words.
+pub fn udp_socket_for(server: SocketAddr) -> Result<UdpSocket, String> {
+    let any = if server.is_ipv4() {
         "0.0.0.0:0"
     } else {
         "[::]:0"
     };
-    let socket = UdpSocket::bind(bind).map_err(|e| e.to_string())?;
-    socket
-        .send_to(message.as_slice(), server)
-        .map(drop)
-        .map_err(|e| format!("cannot send NOTIFY: {e}"))
+    UdpSocket::bind(any).map_err(|e| e.to_string())
 }
 
 fn build_query(zone: &str) -> Result<Message<Vec<u8>>, String> {
@@ -363,7 +365,9 @@ mod tests {
         secondary
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
-        notify(secondary.local_addr().unwrap(), "example.com").unwrap();
+        let to = secondary.local_addr().unwrap();
+        let socket = udp_socket_for(to).unwrap();
+        notify(&socket, to, "example.com").unwrap();
         let mut buf = [0u8; 512];
         let n = secondary.recv(&mut buf).unwrap();
         let message = Message::from_octets(buf[..n].to_vec()).unwrap();
@@ -373,7 +377,7 @@ mod tests {
         let question = message.sole_question().unwrap();
         assert_eq!(question.qname().to_string(), "example.com");
         assert_eq!(question.qtype(), Rtype::SOA);
-        assert!(notify(secondary.local_addr().unwrap(), "a..b").is_err());
+        assert!(notify(&socket, to, "a..b").is_err());
     }
 
     #[test]

@@ -1199,6 +1199,18 @@ mod tests {
     fn a_signed_file_zonerw_made_from_this_rendering_is_adopted_until_it_is_due() {
         let (config, zone) = signed_setup();
         let inputs = inputs_of(&config, false, at_ten(), &MAIN);
+        // Planned with no state (lost, or never saved) from the installed file `text`.
+        let from_file = |text: &str, signing: &Signing| {
+            plan_zone(
+                &zone,
+                tpl(&zone),
+                inputs,
+                None,
+                None,
+                Some(text.as_bytes()),
+                signing,
+            )
+        };
         let rendered = installed(2_026_112_305, "192.0.2.1");
         let body = |secs: i64| {
             let exp = Timestamp::from_second(at_ten().unix + secs)
@@ -1216,15 +1228,7 @@ mod tests {
         };
         // The state is lost (or not saved): the file is read.
         let fresh = file(15);
-        let p = plan_zone(
-            &zone,
-            tpl(&zone),
-            inputs,
-            None,
-            None,
-            Some(fresh.as_bytes()),
-            &signed(),
-        );
+        let p = from_file(&fresh, &signed());
         assert_eq!((p.action, p.serial), (Action::Adopt, Some(2_026_112_305)));
         assert_eq!(p.contents, fresh, "recorded as installed");
         assert_eq!(
@@ -1237,15 +1241,7 @@ mod tests {
             ("edited", fresh.replace("hm.example", "ho.example")),
             ("no header", body(15)),
         ] {
-            let p = plan_zone(
-                &zone,
-                tpl(&zone),
-                inputs,
-                None,
-                None,
-                Some(text.as_bytes()),
-                &signed(),
-            );
+            let p = from_file(&text, &signed());
             assert_eq!(
                 (p.action, p.serial),
                 (Action::Write, Some(2_026_112_306)),
@@ -1254,37 +1250,13 @@ mod tests {
             assert!(p.was_signed, "{why}");
         }
         // Unsigned now (keys gone): never adopted, written (and refused when applied).
-        let p = plan_zone(
-            &zone,
-            tpl(&zone),
-            inputs,
-            None,
-            None,
-            Some(fresh.as_bytes()),
-            &Signing::Unsigned,
-        );
+        let p = from_file(&fresh, &Signing::Unsigned);
         assert_eq!(p.action, Action::Write);
         assert!(p.was_signed);
         // An unsigned file identical to the rendering is adopted only while unsigned.
-        let p = plan_zone(
-            &zone,
-            tpl(&zone),
-            inputs,
-            None,
-            None,
-            Some(rendered.as_bytes()),
-            &Signing::Unsigned,
-        );
+        let p = from_file(&rendered, &Signing::Unsigned);
         assert_eq!((p.action, p.was_signed), (Action::Adopt, false));
-        let p = plan_zone(
-            &zone,
-            tpl(&zone),
-            inputs,
-            None,
-            None,
-            Some(rendered.as_bytes()),
-            &signed(),
-        );
+        let p = from_file(&rendered, &signed());
         assert_eq!((p.action, p.cause), (Action::Write, Cause::Change));
     }
 }

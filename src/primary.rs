@@ -630,15 +630,8 @@ exit 2"#,
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("calls");
         let stub = |name: &str, body: &str| {
-            let path = dir.path().join(name);
-            std::fs::write(
-                &path,
-                format!("#!/bin/sh\necho \"$*\" >> '{}'\n{body}", log.display()),
-            )
-            .unwrap();
-            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                .unwrap();
-            path
+            let log = format!("echo \"$*\" >> '{}'\n", log.display());
+            crate::testing::script(dir.path(), name, &format!("{log}{body}"))
         };
         let down = stub(
             "knotc-down",
@@ -664,7 +657,7 @@ exit 2"#,
         p.kind = Kind::Knot;
 
         // Unreachable: one call, the other two zones are not tried and say why.
-        p.control = vec![down.display().to_string()];
+        p.control = vec![down];
         let r = reload(&p, &targets);
         assert_eq!(r.failed, [true, true, true]);
         assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
@@ -680,7 +673,7 @@ exit 2"#,
 
         // A zone the server refuses fails alone: every zone is tried.
         std::fs::remove_file(&log).unwrap();
-        p.control = vec![refuses.display().to_string()];
+        p.control = vec![refuses];
         let r = reload(&p, &targets);
         assert_eq!(r.failed, [true, true, true]);
         assert_eq!(r.errors.len(), 3, "{:?}", r.errors);

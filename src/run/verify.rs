@@ -228,8 +228,7 @@ pub fn verify(
 /// First wait (for Knot at most 2 s: `primary::first_wait`); then one NOTIFY per zone
 /// with a laggard (`nsd-control notify`, `knotc zone-notify`, `rndc notify`) and a second
 /// wait. A secondary that lags half a second after the reload gets a NOTIFY of zonerw's own
-/// (`nudge`). Returns
-/// what still lags.
+/// (`nudge`). Returns what still lags.
 fn wait_secondaries<'a>(
     waits: &[(SocketAddr, &'a Reloaded)],
     (reloaded_at, clock): (Instant, Clock),
@@ -361,6 +360,8 @@ fn nudge(waits: &[(SocketAddr, &Reloaded)], served: &[AtomicBool], at: Instant, 
         .zip(served)
         .filter(|(_, s)| !s.load(Ordering::Relaxed))
         .map(|(w, _)| w);
+    // One socket per address family for the whole burst, made when first needed.
+    let mut sockets: [Option<std::net::UdpSocket>; 2] = [None, None];
     for (k, (server, z)) in lagging.enumerate() {
         if done.load(Ordering::Relaxed) {
             return;
@@ -368,8 +369,14 @@ fn nudge(waits: &[(SocketAddr, &Reloaded)], served: &[AtomicBool], at: Instant, 
         if k > 0 && k % NUDGE_BURST == 0 {
             thread::sleep(Duration::from_millis(2));
         }
+        let socket = &mut sockets[usize::from(server.is_ipv6())];
+        if socket.is_none() {
+            *socket = dns::udp_socket_for(*server).ok();
+        }
         // Best effort: a refused or lost NOTIFY changes nothing; the waits go on.
-        let _ = dns::notify(*server, &z.zone);
+        if let Some(socket) = socket {
+            let _ = dns::notify(socket, *server, &z.zone);
+        }
     }
 }
 
