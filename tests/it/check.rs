@@ -13,14 +13,6 @@ use std::time::Instant;
 
 use crate::support::*;
 
-/// The uid of `nobody` on Debian, a user that owns nothing here.
-const NOBODY: u32 = 65534;
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// How `zonerw check` is run: the environment and the user.
 struct Invocation<'a> {
     path: &'a str,
@@ -431,8 +423,7 @@ fn cron_path_finds_nsds_tools_in_sbin_for_check_and_run() {
 
 #[test]
 fn a_control_socket_this_user_may_not_use_fails_with_the_fix() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root to run zonerw as another user");
+    if !root_or_skip("run zonerw as another user") {
         return;
     }
     let nsd = NsdPair::new(&[ZONE]);
@@ -485,8 +476,7 @@ fn a_control_socket_this_user_may_not_use_fails_with_the_fix() {
 
 #[test]
 fn unreadable_control_keys_fail_with_the_fix() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root to run zonerw as another user");
+    if !root_or_skip("run zonerw as another user") {
         return;
     }
     // nsd-control over TLS with keys only root may read (as Debian installs them); no NSD
@@ -562,7 +552,7 @@ fn a_signal_during_check_removes_its_private_directory() {
     settings.checkzone = Some(checker.display().to_string());
     let z = Zonerw::new(&nsd, settings);
     let tmp = tempfile::Builder::new().prefix("zrwtmp").tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_zonerw"))
+    let child = default_signals(&mut Command::new(env!("CARGO_BIN_EXE_zonerw")))
         .arg("check")
         .arg("-c")
         .arg(&z.config)

@@ -328,42 +328,31 @@ fn witness_printing_without_end_does_not_grow_memory() {
 // SIGTERM
 // ---------------------------------------------------------------------------
 
-/// SIGTERM `running` and check that it stopped within 2 s, cleanly, having removed
-/// `removed` temporary files (see below).
-#[track_caller]
-fn sigterm(
-    running: Running,
-    tracked: &Tracked,
-    z: &Zonerw,
-    state_before: &[u8],
-    during: &str,
-    removed: usize,
-) -> Run {
-    stop(
-        running,
-        (libc::SIGTERM, "SIGTERM"),
-        tracked,
-        z,
-        state_before,
-        during,
-        removed,
-    )
+/// The name zonerw gives `signal` in its message.
+fn signal_name(signal: libc::c_int) -> &'static str {
+    match signal {
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        _ => unreachable!("zonerw handles only these"),
+    }
 }
 
-/// Send `running` the `signal` (with its name) and check that it stopped within 2 s,
-/// cleanly, having removed `removed` temporary files (see below).
+/// Send `running` the `signal` and check that it stopped within 2 s, cleanly, having
+/// removed `removed` temporary files (see below).
 #[track_caller]
 fn stop(
     running: Running,
-    (number, name): (libc::c_int, &str),
+    signal_number: libc::c_int,
     tracked: &Tracked,
     z: &Zonerw,
     state_before: &[u8],
     during: &str,
     removed: usize,
 ) -> Run {
+    let name = signal_name(signal_number);
     let sent = Instant::now();
-    signal(running.pid().cast_signed(), number);
+    signal(running.pid().cast_signed(), signal_number);
     let r = running.wait();
     let took = sent.elapsed();
     eprintln!(
@@ -374,7 +363,7 @@ fn stop(
         took < Duration::from_secs(2),
         "took {took:?} after {name}\n{r}"
     );
-    assert_stopped_cleanly(&r, (number, name), tracked, z, state_before, removed);
+    assert_stopped_cleanly(&r, signal_number, tracked, z, state_before, removed);
     r
 }
 
@@ -384,13 +373,14 @@ fn stop(
 #[track_caller]
 fn assert_stopped_cleanly(
     r: &Run,
-    (number, name): (libc::c_int, &str),
+    signal_number: libc::c_int,
     tracked: &Tracked,
     z: &Zonerw,
     state_before: &[u8],
     removed: usize,
 ) {
-    assert_eq!(r.code, 128 + number, "exit 128+{name}\n{r}");
+    let name = signal_name(signal_number);
+    assert_eq!(r.code, 128 + signal_number, "exit 128+{name}\n{r}");
     let files = if removed == 1 { "file" } else { "files" };
     r.expect_stderr(&lines!(format!(
         "zonerw: error: stopped by {name}: killed 1 running command (and its process group), removed {removed} temporary {files}; the state was not saved, so the next run redoes this one's work"
@@ -439,11 +429,7 @@ fn sigterm_sigint_or_sighup_during_a_hung_witness_stops_it_and_frees_the_lock() 
     main.set_mode(Mode::Refusing);
     let state_before = fs::read(z.state_json()).unwrap();
 
-    let signals = [
-        (libc::SIGTERM, "SIGTERM"),
-        (libc::SIGINT, "SIGINT"),
-        (libc::SIGHUP, "SIGHUP"),
-    ];
+    let signals = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
     for (k, sent) in signals.into_iter().enumerate() {
         let running = z.spawn(&[]);
         // Each run's witness records itself and its sleep.
@@ -501,7 +487,15 @@ fn sigterm_during_a_hung_checkzone_removes_the_temporary() {
         1,
         "the rendered zone is staged while it is checked"
     );
-    let r = sigterm(running, &tracked, &z, &state_before, "a hung checkzone", 1);
+    let r = stop(
+        running,
+        libc::SIGTERM,
+        &tracked,
+        &z,
+        &state_before,
+        "a hung checkzone",
+        1,
+    );
     assert_eq!(fs::read(z.zone_path(ZONE)).unwrap(), installed, "{r}");
 
     fs::remove_file(&hang).unwrap();

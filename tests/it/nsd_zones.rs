@@ -85,6 +85,7 @@ fn many_new_templates_are_added_in_batches_and_served() {
     for name in &names {
         z.write_template(name, &default_template(name));
     }
+    let log_from = nsd.primary_log_lines();
     let r = z.run(&[]);
     r.expect_ok();
     r.expect_stderr("");
@@ -98,4 +99,25 @@ fn many_new_templates_are_added_in_batches_and_served() {
         nsd.wait_primary_serial(name, serial, Duration::from_secs(10));
         assert_eq!(nsd.primary_www(name), vec![BACKUP], "{name}");
     }
+    // One listing of NSD's zones (and one zone asked alone, which confirms that a zone
+    // missing from it is unknown), three addzones calls (200, 200, 50), one reload.
+    let cmds: Vec<String> = nsd
+        .primary_control_cmds(log_from)
+        .iter()
+        .filter_map(|l| {
+            l.split_once("control cmd:")
+                .map(|(_, c)| c.trim().to_owned())
+        })
+        .collect();
+    assert_eq!(
+        cmds,
+        [
+            "zonestatus",
+            &format!("zonestatus {}", names[0]),
+            "addzones",
+            "addzones",
+            "addzones",
+            "reload"
+        ]
+    );
 }

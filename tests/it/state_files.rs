@@ -4,7 +4,10 @@
 //!
 //! No NSD is needed: the runs here switch a pool and have no zones.
 
-use crate::support::{REFUSED, Tmpfs, assert_text, closed_port, line_matches, lines, zone_change};
+use crate::support::{
+    NOBODY, REFUSED, Tmpfs, assert_text, closed_port, line_matches, lines, root_or_skip,
+    zone_change,
+};
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
@@ -12,8 +15,12 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The uid of `nobody` on Debian, a user that owns nothing here.
-const NOBODY: u32 = 65534;
+/// A template for zone `origin` that uses no marker (it does not follow the pool).
+fn zone_text(origin: &str) -> String {
+    format!(
+        "$ORIGIN {origin}.\n$TTL 60\n@ IN SOA ns1 hm ( @serial@ 300 60 7257600 60 )\n  IN NS ns1\nns1 IN A 192.0.2.53\n"
+    )
+}
 
 struct Env {
     dir: tempfile::TempDir,
@@ -36,7 +43,7 @@ impl Env {
         // serials.json), only the history and state.json.
         fs::write(
             dir.path().join("templates/example.test.zone"),
-            "$ORIGIN example.test.\n$TTL 60\n@ IN SOA ns1 hm ( @serial@ 300 60 7257600 60 )\n  IN NS ns1\nns1 IN A 192.0.2.53\n",
+            zone_text("example.test"),
         )
         .unwrap();
         let stub = dir.path().join("nsd-control");
@@ -91,11 +98,6 @@ impl Env {
     }
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -138,7 +140,7 @@ fn link_refused(verb: &str, path: &Path) -> String {
 /// What the first run of an `Env` prints: main refuses, so the pool switches to backup,
 /// and the zone (which does not depend on the pool) is installed.
 #[track_caller]
-fn expect_first_run(what: &str, out: &Output) {
+fn expect_first_run(what: &str, out: &Output, stderr: &str) {
     let Some((None, serial)) = zone_change(&text(&out.stdout), "example.test") else {
         panic!("{what}: no first zone line\n{}", show(out));
     };
@@ -151,7 +153,7 @@ fn expect_first_run(what: &str, out: &Output) {
             ),
             format!("example.test: serial none -> {serial}, reloaded"),
         ),
-        "",
+        stderr,
     );
 }
 
@@ -246,7 +248,7 @@ fn modes_do_not_depend_on_the_umask() {
     let env = Env::new();
     let out = env.zonerw_umask0(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    expect_first_run("umask 000", &out);
+    expect_first_run("umask 000", &out, "");
     assert_eq!(mode(&env.path("state")), 0o755);
     for file in ["state.json", "history.jsonl", "lock"] {
         assert_eq!(mode(&env.path("state").join(file)), 0o644, "{file}");
@@ -283,8 +285,7 @@ fn an_open_state_directory_is_warned_about() {
 
 #[test]
 fn a_run_as_another_user_than_the_state_owner_is_refused() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root to chown");
+    if !root_or_skip("chown") {
         return;
     }
     let env = Env::new();
@@ -311,7 +312,7 @@ fn a_run_as_another_user_than_the_state_owner_is_refused() {
     std::os::unix::fs::chown(env.path("zones"), Some(NOBODY), Some(NOBODY)).unwrap();
     let out = env.command(&[]).uid(NOBODY).gid(NOBODY).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    expect_first_run("as nobody", &out);
+    expect_first_run("as nobody", &out, "");
     for file in ["state.json", "history.jsonl", "lock"] {
         let meta = fs::metadata(env.path("state").join(file)).unwrap();
         assert_eq!(meta.uid(), NOBODY, "{file}");
@@ -320,8 +321,7 @@ fn a_run_as_another_user_than_the_state_owner_is_refused() {
 
 #[test]
 fn check_names_state_files_a_run_could_not_write() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root to chown");
+    if !root_or_skip("chown") {
         return;
     }
     let env = Env::new();
@@ -579,53 +579,28 @@ fn a_fifo_as_state_json_is_refused_without_blocking() {
 /// other zone), names the file and the cause, exits 2, and installs nothing for it.
 #[test]
 fn an_unreadable_template_fails_only_its_zone() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root to run as another user");
+    if !root_or_skip("run as another user") {
         return;
     }
     let env = Env::new();
     let secret = env.path("templates/other.test.zone");
-    fs::write(
-        &secret,
-        "$ORIGIN other.test.\n$TTL 60\n@ IN SOA ns1 hm ( @serial@ 300 60 7257600 60 )\n  IN NS ns1\nns1 IN A 192.0.2.53\n",
-    )
-    .unwrap();
+    fs::write(&secret, zone_text("other.test")).unwrap();
     fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
     fs::create_dir(env.path("state")).unwrap();
     for dir in ["state", "zones"] {
         std::os::unix::fs::chown(env.path(dir), Some(NOBODY), Some(NOBODY)).unwrap();
     }
+    let denied = lines!(format!(
+        "zonerw: error: {}: cannot read template: Permission denied (os error 13)",
+        secret.display()
+    ));
     let out = env.command(&[]).uid(NOBODY).gid(NOBODY).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
-    let Some((None, serial)) = zone_change(&text(&out.stdout), "example.test") else {
-        panic!("the readable zone was not installed\n{}", show(&out));
-    };
-    expect_output(
-        "an unreadable template",
-        &out,
-        &lines!(
-            format!(
-                "web: main (127.0.0.1) -> backup (127.0.0.2): main failed 1/1 attempts: {REFUSED}"
-            ),
-            format!("example.test: serial none -> {serial}, reloaded"),
-        ),
-        &lines!(format!(
-            "zonerw: error: {}: cannot read template: Permission denied (os error 13)",
-            secret.display()
-        )),
-    );
+    expect_first_run("an unreadable template", &out, &denied);
     assert!(env.path("zones/example.test.zone").is_file());
     assert!(!env.path("zones/other.test.zone").exists());
     // The switch and the sound zone were committed: the next run redoes neither.
     let again = env.command(&[]).uid(NOBODY).gid(NOBODY).output().unwrap();
     assert_eq!(again.status.code(), Some(2), "{}", show(&again));
-    expect_output(
-        "again",
-        &again,
-        "",
-        &lines!(format!(
-            "zonerw: error: {}: cannot read template: Permission denied (os error 13)",
-            secret.display()
-        )),
-    );
+    expect_output("again", &again, "", &denied);
 }

@@ -676,6 +676,15 @@ impl NsdPair {
             .collect()
     }
 
+    /// The `nsd-control` commands the primary logged from line `from` on (`control cmd:
+    /// ...` lines).
+    pub fn primary_control_cmds(&self, from: usize) -> Vec<String> {
+        self.primary_log_since(from)
+            .into_iter()
+            .filter(|l| l.contains("control cmd:"))
+            .collect()
+    }
+
     /// Both logs, for assertion messages.
     pub fn diagnostics(&self) -> String {
         format!(
@@ -906,6 +915,20 @@ fn wait_refused(ip: Ipv4Addr, port: u16) {
         _ => None,
     })
     .unwrap_or_else(|| panic!("{addr} still takes connections after its socket was closed"));
+}
+
+/// The uid of `nobody` on Debian, a user that owns nothing here.
+pub const NOBODY: u32 = 65534;
+
+/// Whether this test runs as root (it needs to chown, or to run zonerw as [`NOBODY`]);
+/// if not, says `SKIPPED: needs root to {why}` on stderr.
+pub fn root_or_skip(why: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() == 0 };
+    if !root {
+        eprintln!("SKIPPED: needs root to {why}");
+    }
+    root
 }
 
 /// A loopback TCP port that refuses connections (nothing listens on it).
@@ -1565,9 +1588,24 @@ fn kill_group(pgid: i32) {
     }
 }
 
+/// Have `command` start with SIGINT, SIGHUP and SIGTERM at their defaults, as a service
+/// manager or a terminal starts zonerw. zonerw keeps a signal ignored that it was started
+/// with ignored (as under nohup), and a shell without job control starts background jobs
+/// with SIGINT ignored: the tests may run under one.
+pub fn default_signals(command: &mut Command) -> &mut Command {
+    // SAFETY: signal(2) between fork and exec, as a shell does.
+    unsafe {
+        command.pre_exec(|| {
+            for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGTERM] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Start the zonerw binary with exactly `args` (cwd "/", own process group).
 pub fn spawn_zonerw(args: &[&str]) -> Running {
-    use std::os::unix::process::CommandExt;
     let start = Instant::now();
     let mut command = Command::new(env!("CARGO_BIN_EXE_zonerw"));
     command
@@ -1578,18 +1616,7 @@ pub fn spawn_zonerw(args: &[&str]) -> Running {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    // zonerw keeps a signal ignored that it was started with ignored (as under nohup), and
-    // a shell without job control starts background jobs with SIGINT ignored: the tests may
-    // run under one. Start zonerw as a service manager or a terminal would.
-    // SAFETY: signal(2) between fork and exec, as a shell does.
-    unsafe {
-        command.pre_exec(|| {
-            for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGTERM] {
-                libc::signal(sig, libc::SIG_DFL);
-            }
-            Ok(())
-        });
-    }
+    default_signals(&mut command);
     let mut child = command.spawn().expect("spawn zonerw");
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
