@@ -64,6 +64,10 @@ impl Env {
     }
 }
 
+/// A pool whose one server, backup, has no check: always chosen, never probed.
+const BACKUP_POOL: &str =
+    "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\nipv4 = \"198.51.100.7\"\n";
+
 fn zone_text(origin: &str) -> String {
     format!(
         "$ORIGIN {origin}.\n$TTL 60\n@ IN SOA ns1 hm ( @serial@ 300 60 7257600 60 )\n  IN NS ns1\nns1 IN A 192.0.2.53\nwww IN A @IP@\n"
@@ -155,9 +159,7 @@ fn servers_are_probed_concurrently() {
 
 #[test]
 fn several_changed_zones_get_one_plain_reload_and_one_zone_a_named_one() {
-    let pool =
-        "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\nipv4 = \"198.51.100.7\"\n";
-    let env = Env::new(pool);
+    let env = Env::new(BACKUP_POOL);
     env.template("a.test", &zone_text("a.test"));
     env.template("b.test", &zone_text("b.test"));
     let out = env.zonerw(&[]);
@@ -200,9 +202,7 @@ fn several_changed_zones_get_one_plain_reload_and_one_zone_a_named_one() {
 
 #[test]
 fn a_hung_nsd_control_is_killed_at_the_timeout_and_state_is_kept() {
-    let pool =
-        "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\nipv4 = \"198.51.100.7\"\n";
-    let env = Env::new(pool);
+    let env = Env::new(BACKUP_POOL);
     env.template("a.test", &zone_text("a.test"));
     let stub = env.path("nsd-control");
     fs::write(&stub, "#!/bin/sh\nsleep 60\n").unwrap();
@@ -390,9 +390,9 @@ fn completions_for_bash_zsh_and_fish() {
 
 #[test]
 fn metrics_textfile_is_written_after_every_run_even_a_failed_one() {
-    let pool =
-        "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\nipv4 = \"198.51.100.7\"\n";
-    let env = Env::new(&format!("{pool}[metrics]\ntextfile = \"zonerw.prom\"\n"));
+    let env = Env::new(&format!(
+        "{BACKUP_POOL}[metrics]\ntextfile = \"zonerw.prom\"\n"
+    ));
     env.template("a.test", &zone_text("a.test"));
     let prom = env.path("zonerw.prom");
     let out = env.zonerw(&[]);
@@ -442,9 +442,7 @@ fn metrics_textfile_is_written_after_every_run_even_a_failed_one() {
 #[test]
 fn a_run_stages_more_zones_than_it_may_have_files_open() {
     use std::os::unix::process::CommandExt;
-    let pool =
-        "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\nipv4 = \"198.51.100.7\"\n";
-    let env = Env::new(pool);
+    let env = Env::new(BACKUP_POOL);
     // `zonestatus` with no zone lists every zone NSD has: here, every template's.
     fs::write(
         env.path("nsd-control"),
@@ -495,9 +493,7 @@ fn a_run_stages_more_zones_than_it_may_have_files_open() {
 /// `touch -r`). And a config change checks every template again, changed or not.
 #[test]
 fn an_unread_template_is_still_seen_to_change() {
-    let pool = "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\n\
-                ipv4 = \"198.51.100.7\"\nipv6 = \"2001:db8::7\"\n";
-    let env = Env::new(pool);
+    let env = Env::new(&format!("{BACKUP_POOL}ipv6 = \"2001:db8::7\"\n"));
     let six = format!("{}www IN AAAA @IP6@\n", zone_text("six.test"));
     env.template("six.test", &six);
     env.template("four.test", &zone_text("four.test"));
@@ -572,9 +568,7 @@ fn an_unread_template_is_still_seen_to_change() {
 /// written through, and is replaced by the cache.
 #[test]
 fn the_template_cache_never_fails_a_run_nor_writes_through_a_link() {
-    let pool = "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\n\
-                ipv4 = \"198.51.100.7\"\n";
-    let env = Env::new(pool);
+    let env = Env::new(BACKUP_POOL);
     env.template("a.test", &zone_text("a.test"));
     // A stamp is recorded only for a template last changed 2 s before the run.
     std::thread::sleep(Duration::from_millis(2100));
@@ -582,13 +576,15 @@ fn the_template_cache_never_fails_a_run_nor_writes_through_a_link() {
     fs::create_dir(&cache).unwrap();
     let out = env.zonerw(&[]);
     assert!(out.status.success(), "{out:?}");
-    first_serial(&out, "a.test");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.starts_with("zonerw: warning: ")
-            && stderr.ends_with("(the template cache: the next run reads every template)\n")
-            && stderr.lines().count() == 1,
-        "{out:?}"
+    let serial = first_serial(&out, "a.test");
+    expect_output(
+        "a directory as the cache",
+        &out,
+        &format!("a.test: serial none -> {serial}, reloaded\n"),
+        &format!(
+            "zonerw: warning: cannot install '{}': Is a directory (os error 21) (the template cache: the next run reads every template)\n",
+            cache.display()
+        ),
     );
     let state = fs::read_to_string(env.path("state/state.json")).unwrap();
     assert!(state.contains("\"a.test\""), "{state}");
@@ -682,6 +678,22 @@ fn strict_config_errors_exit_2_naming_the_line_and_touch_nothing() {
             assert!(text.contains(&from), "{what}: {text}");
             fs::write(&config, text.replace(&from, &format!("{key} = \"{dir}\""))).unwrap();
         }
+        // Every directory the config names, as it was (the moved one included).
+        let listing = || {
+            ["templates", "zones", "state", dir]
+                .iter()
+                .filter(|d| !d.is_empty())
+                .map(|d| {
+                    let mut names: Vec<String> = fs::read_dir(env.path(d))
+                        .unwrap()
+                        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                        .collect();
+                    names.sort();
+                    (*d, names)
+                })
+                .collect::<Vec<_>>()
+        };
+        let before = listing();
         let out = env.zonerw(&[]);
         assert_eq!(out.status.code(), Some(2), "{what}: {out:?}");
         let error = error
@@ -694,6 +706,7 @@ fn strict_config_errors_exit_2_naming_the_line_and_touch_nothing() {
             (0, 0),
             "{what}: written"
         );
+        assert_eq!(listing(), before, "{what}: written");
         assert_eq!(env.calls(), Vec::<String>::new(), "{what}");
     }
 }
@@ -703,9 +716,9 @@ fn strict_config_errors_exit_2_naming_the_line_and_touch_nothing() {
 /// config says, without a warning (a bare name's parent is "", once synced as a directory).
 #[test]
 fn a_bare_config_file_name_with_relative_paths_runs_cleanly() {
-    let pool =
-        "[[pool]]\nname = \"web\"\n[[pool.server]]\nname = \"backup\"\nipv4 = \"198.51.100.7\"\n";
-    let env = Env::new(&format!("{pool}[metrics]\ntextfile = \"metrics.prom\"\n"));
+    let env = Env::new(&format!(
+        "{BACKUP_POOL}[metrics]\ntextfile = \"metrics.prom\"\n"
+    ));
     env.template("example.test", &zone_text("example.test"));
     let run = || {
         Command::new(env!("CARGO_BIN_EXE_zonerw"))
